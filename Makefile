@@ -1,0 +1,43 @@
+# exsync developer entry points. Every target bootstraps what it needs (idempotent).
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+VENV_STAMP := $(VENV)/.installed
+NODE_STAMP := node_modules/.installed
+PYTEST_ARGS ?=
+
+.PHONY: demo test lint types imports pytest bootstrap clean
+
+bootstrap: $(VENV_STAMP) $(NODE_STAMP)
+
+$(VENV_STAMP): requirements.txt requirements-dev.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps -e .
+	touch $@
+
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+demo: bootstrap
+	$(PY) -m devhost.demo
+
+test: lint types imports pytest
+
+lint: $(VENV_STAMP)
+	$(VENV)/bin/ruff check .
+
+types: $(VENV_STAMP)
+	$(VENV)/bin/mypy
+
+imports: $(VENV_STAMP)
+	$(VENV)/bin/lint-imports
+
+pytest: bootstrap
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache .hypothesis
