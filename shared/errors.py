@@ -1,0 +1,70 @@
+"""The one exception hierarchy of exsync.
+
+Every error the application raises derives from :class:`ExsyncError`. Adapters translate
+library errors into these classes with ``raise ... from exc`` so callers never depend on
+azure, msgraph or httpx exception types.
+"""
+
+from __future__ import annotations
+
+
+class ExsyncError(Exception):
+    """Base class of every exsync error."""
+
+
+class ConfigurationError(ExsyncError):
+    """Settings, policy or server configuration is missing or invalid."""
+
+
+class ValidationFailed(ConfigurationError):
+    """Input failed validation; ``errors`` maps each bad field to why and how to fix it."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        self.errors = dict(errors)
+        detail = "; ".join(f"{field}: {why}" for field, why in self.errors.items())
+        super().__init__(f"invalid input: {detail}")
+
+
+class NotFound(ExsyncError):
+    """The addressed record, mailbox or configuration does not exist."""
+
+
+class AlreadyExists(ExsyncError):
+    """A create-only write found an existing record."""
+
+
+class ConcurrencyConflict(ExsyncError):
+    """A conditional write failed: the stored version changed since it was read (ETag/If-Match)."""
+
+
+class RemoteError(ExsyncError):
+    """A remote service (Graph, the ERP, Azure) failed; ``status`` is its HTTP status if any."""
+
+    def __init__(self, message: str, *, status: int | None = None, code: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+
+
+class Throttled(RemoteError):
+    """The remote service throttled us (HTTP 429); ``retry_after`` in seconds when given."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, status: int | None = 429) -> None:
+        super().__init__(message, status=status, code="throttled")
+        self.retry_after = retry_after
+
+
+class AuthenticationFailed(RemoteError):
+    """Credentials were rejected or a token could not be acquired (e.g. expired client secret)."""
+
+
+class SyncStateLost(RemoteError):
+    """A delta token / cursor is no longer valid (Graph 410 syncStateNotFound): resync fully."""
+
+
+class MassDeleteBlocked(ExsyncError):
+    """A run would delete more than the configured share of one side; nothing was deleted."""
+
+
+class LeaseTaken(ExsyncError):
+    """Another worker holds the mailbox lease."""

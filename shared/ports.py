@@ -1,0 +1,358 @@
+"""Ports: the Protocols the engine and the functions need from the outside world.
+
+Adapters implement them (``shared.graph``, ``shared.erp``, ``shared.state``); every adapter
+has an in-memory twin and both pass one contract suite under ``tests/contract``.
+All I/O ports are async. Envelopes carry side metadata (ids, versions, stamps) around the
+pure domain records of :mod:`shared.domain.records`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Generic, Protocol, TypeVar
+
+from shared.domain.config import ContactFilter, Mailbox, ServerConfig, SyncPolicy
+from shared.domain.records import Attachment, Record, RecordType
+from shared.domain.status import LogEntry, LogLevel, MailboxStatus
+from shared.errors import ExsyncError
+
+R = TypeVar("R", bound=Record)
+T = TypeVar("T")
+
+
+class Side(StrEnum):
+    ERP = "erp"
+    MAILBOX = "mailbox"
+
+
+class WriteKind(StrEnum):
+    CREATE = "create"
+    UPDATE = "update"
+    DELETE = "delete"
+    SEND = "send"      # mailbox only: sendMail, the message lands in Sent Items
+    CANCEL = "cancel"  # mailbox only: cancel an event (organizer), attendees are notified
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+
+# ---------------------------------------------------------------- envelopes
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Removed:
+    """A deletion seen in a change listing (Graph ``@removed``, ERP push/reconciliation)."""
+
+    id: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    """One page of a change listing.
+
+    ``cursor`` resumes the listing after this page. When ``complete`` is True the listing is
+    exhausted and ``cursor`` is the cursor for the *next run* (a Graph delta link, an ERP
+    watermark); persist it only after every change of the page is recorded.
+    """
+
+    items: tuple[T | Removed, ...]
+    cursor: str | None
+    complete: bool
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class MailboxItem(Generic[R]):
+    """A record as the mailbox holds it."""
+
+    id: str                      # Graph immutable id
+    etag: str                    # changeKey / @odata.etag, for If-Match
+    modified_at: datetime
+    record: R
+    stamp: str | None = None     # ERP id stamped on the item (extended property / linkedResource)
+    categories: tuple[str, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ErpItem(Generic[R]):
+    """A record as the ERP holds it."""
+
+    id: str                      # ERP id (Acumatica NoteID)
+    version: str                 # LastModifiedDateTime as ISO text
+    modified_at: datetime
+    record: R
+    owner: str | None = None     # owning employee id
+    workgroup: str | None = None
+    contact_class: str | None = None
+    related_contacts: tuple[str, ...] = ()  # ERP contact ids an activity is linked to
+    origin: str | None = None    # idempotency key given at create (see ErpWrite.origin)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class AttachmentContent:
+    meta: Attachment
+    content: bytes
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class MailboxWrite:
+    """One write to a mailbox. ``etag`` makes update/delete conditional (If-Match)."""
+
+    kind: WriteKind
+    record_type: RecordType
+    container: str
+    record: Record | None = None
+    item_id: str | None = None
+    etag: str | None = None
+    stamp: str | None = None
+    categories: tuple[str, ...] = ()
+    files: tuple[AttachmentContent, ...] = ()
+    web_page: str | None = None  # contact business home page (hyperlink to the ERP record)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ErpWrite:
+    """One write to the ERP. ``version`` makes update/delete conditional."""
+
+    kind: WriteKind
+    record_type: RecordType
+    record: Record | None = None
+    item_id: str | None = None
+    version: str | None = None
+    owner: str | None = None
+    contact_class: str | None = None
+    related_contacts: tuple[str, ...] = ()
+    origin: str | None = None    # idempotency key, findable with ErpGateway.find_by_origin
+    files: tuple[AttachmentContent, ...] = ()
+
+
+W = TypeVar("W", MailboxWrite, ErpWrite)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class WriteResult(Generic[W]):
+    """Outcome of one write: the item as written, or the error scoped to this write."""
+
+    write: W
+    item: MailboxItem[Any] | ErpItem[Any] | None = None
+    error: ExsyncError | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+# ---------------------------------------------------------------- gateways
+
+
+class MailboxGateway(Protocol):
+    """A Microsoft 365 mailbox (Graph)."""
+
+    async def ensure_container(self, mailbox: str, record_type: RecordType, name: str | None) -> str:
+        """Id of the folder/list/calendar for ``name`` (None: the default one), created if missing."""
+        ...
+
+    async def ensure_category(self, mailbox: str, name: str, color: str) -> None:
+        """Create the master category if the mailbox lacks it."""
+        ...
+
+    async def list_changes(self, mailbox: str, record_type: RecordType, container: str,
+                           cursor: str | None, page_size: int) -> Page[MailboxItem[Any]]:
+        """One page of changes since ``cursor`` (None: everything). Raises SyncStateLost."""
+        ...
+
+    async def get(self, mailbox: str, record_type: RecordType, container: str,
+                  item_id: str) -> MailboxItem[Any] | None: ...
+
+    async def find_by_stamp(self, mailbox: str, record_type: RecordType, container: str,
+                            stamp: str) -> MailboxItem[Any] | None:
+        """The item carrying this ERP id stamp, if any (resolves create intents after a crash)."""
+        ...
+
+    async def find_message(self, mailbox: str, internet_message_id: str) -> MailboxItem[Any] | None:
+        """A message in any folder with this internetMessageId (e-mail de-duplication)."""
+        ...
+
+    async def read_attachments(self, mailbox: str, item_id: str,
+                               max_bytes: int) -> tuple[AttachmentContent, ...]:
+        """Attachments of a message no larger than ``max_bytes`` each."""
+        ...
+
+    async def apply(self, mailbox: str, writes: Sequence[MailboxWrite]) -> list[WriteResult[MailboxWrite]]:
+        """Run writes (batched), one result per write in order; errors are per write."""
+        ...
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ErpScope:
+    """Whose records a mailbox sees in the ERP."""
+
+    employee_id: str
+    email: str
+    workgroups: tuple[str, ...] = ()
+    contact_filter: ContactFilter = ContactFilter.OWNER
+
+
+class ErpGateway(Protocol):
+    """The ERP's CRM records (Acumatica first). No ERP-specific names cross this port."""
+
+    async def list_changes(self, record_type: RecordType, scope: ErpScope, cursor: str | None,
+                           page_size: int) -> Page[ErpItem[Any]]:
+        """Records changed since ``cursor`` (a watermark; None: all) in scope, de-duplicated."""
+        ...
+
+    async def list_ids(self, record_type: RecordType, scope: ErpScope, cursor: str | None,
+                       page_size: int) -> Page[str]:
+        """Ids of every record in scope (for deletion reconciliation), paged."""
+        ...
+
+    async def get(self, record_type: RecordType, item_id: str) -> ErpItem[Any] | None: ...
+
+    async def find_by_origin(self, record_type: RecordType, origin: str) -> ErpItem[Any] | None:
+        """The record created with this idempotency key, if any."""
+        ...
+
+    async def find_contact_by_email(self, email: str) -> ErpItem[Any] | None: ...
+
+    async def find_email_by_message_id(self, internet_message_id: str) -> ErpItem[Any] | None: ...
+
+    async def read_attachments(self, record_type: RecordType, item_id: str,
+                               max_bytes: int) -> tuple[AttachmentContent, ...]: ...
+
+    async def apply(self, writes: Sequence[ErpWrite]) -> list[WriteResult[ErpWrite]]: ...
+
+    async def aclose(self) -> None:
+        """Release sessions (Acumatica: log out, freeing the API-user licence)."""
+        ...
+
+
+# ---------------------------------------------------------------- state
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Link:
+    """What exsync knows of one synced pair. ``etag`` is the state row's own version."""
+
+    mailbox: str
+    record_type: RecordType
+    erp_id: str
+    mailbox_id: str
+    erp_version: str
+    mailbox_version: str
+    erp_hash: str
+    mailbox_hash: str
+    base: dict[str, Any] = dataclasses.field(default_factory=dict)  # normalized fields at last sync
+    synced_at: datetime | None = None
+    etag: str | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Intent:
+    """A create about to happen; resolved after a crash by looking ``stamp`` up on ``target``."""
+
+    mailbox: str
+    record_type: RecordType
+    intent_id: str
+    target: Side
+    source_id: str               # id on the other side
+    stamp: str                   # ERP id stamped on a mailbox item, or ErpWrite.origin
+    created_at: datetime
+    etag: str | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Stored(Generic[T]):
+    """A stored value with its row ETag for optimistic concurrency."""
+
+    value: T
+    etag: str
+
+
+class ConfigStore(Protocol):
+    """Policies, servers and mailboxes. ``etag=None`` on put means create-only."""
+
+    async def get_policy(self, name: str) -> Stored[SyncPolicy] | None: ...
+    async def list_policies(self) -> list[Stored[SyncPolicy]]: ...
+    async def put_policy(self, policy: SyncPolicy, etag: str | None = None, *, force: bool = False) -> str: ...
+    async def delete_policy(self, name: str, etag: str | None = None) -> None: ...
+
+    async def get_server(self, name: str) -> Stored[ServerConfig] | None: ...
+    async def list_servers(self) -> list[Stored[ServerConfig]]: ...
+    async def put_server(self, server: ServerConfig, etag: str | None = None, *, force: bool = False) -> str: ...
+    async def delete_server(self, name: str, etag: str | None = None) -> None: ...
+
+    async def get_mailbox(self, email: str) -> Stored[Mailbox] | None: ...
+    async def list_mailboxes(self, server: str | None = None) -> list[Stored[Mailbox]]: ...
+    async def put_mailbox(self, mailbox: Mailbox, etag: str | None = None, *, force: bool = False) -> str: ...
+    async def delete_mailbox(self, email: str, etag: str | None = None) -> None: ...
+
+
+class LinkStore(Protocol):
+    async def get_link_by_erp(self, mailbox: str, record_type: RecordType, erp_id: str) -> Link | None: ...
+    async def get_link_by_mailbox(self, mailbox: str, record_type: RecordType,
+                                  mailbox_id: str) -> Link | None: ...
+    async def put_link(self, link: Link) -> Link:
+        """Insert (``link.etag`` None) or conditionally replace; returns the link with its new etag."""
+        ...
+    async def put_links(self, links: Sequence[Link]) -> list[Link]:
+        """Many links of one mailbox and type, in transactions of ≤ 100 operations."""
+        ...
+    async def delete_link(self, link: Link) -> None: ...
+    async def list_links(self, mailbox: str, record_type: RecordType, cursor: str | None,
+                         page_size: int) -> Page[Link]: ...
+
+
+class CursorStore(Protocol):
+    """Delta tokens, ERP watermarks and per-type export/import dates, by name per mailbox."""
+
+    async def get_cursor(self, mailbox: str, name: str) -> Stored[str] | None: ...
+    async def put_cursor(self, mailbox: str, name: str, value: str, etag: str | None = None) -> str: ...
+    async def delete_cursor(self, mailbox: str, name: str) -> None: ...
+
+
+class IntentStore(Protocol):
+    async def put_intent(self, intent: Intent) -> Intent: ...
+    async def delete_intent(self, intent: Intent) -> None: ...
+    async def list_intents(self, mailbox: str, record_type: RecordType) -> list[Intent]: ...
+    async def purge_intents(self, older_than: datetime) -> int: ...
+
+
+class StatusStore(Protocol):
+    async def get_status(self, email: str) -> Stored[MailboxStatus] | None: ...
+    async def put_status(self, status: MailboxStatus, etag: str | None = None, *, force: bool = False) -> str: ...
+
+
+class LogStore(Protocol):
+    async def append_log(self, email: str, entries: Sequence[LogEntry]) -> None: ...
+    async def list_log(self, email: str, min_level: LogLevel | None, limit: int,
+                       cursor: str | None) -> Page[LogEntry]:
+        """Newest first."""
+        ...
+    async def clear_log(self, email: str) -> int: ...
+    async def purge_log(self, older_than: datetime) -> int: ...
+
+
+class LeaseStore(Protocol):
+    async def acquire_lease(self, key: str, owner: str, ttl_seconds: float) -> bool:
+        """Take the lease if free or expired; False if another owner holds it."""
+        ...
+    async def renew_lease(self, key: str, owner: str, ttl_seconds: float) -> bool: ...
+    async def release_lease(self, key: str, owner: str) -> None: ...
+
+
+class DocumentStore(Protocol):
+    """Small JSON documents by (kind, key): subscriptions, alert state, run records, …"""
+
+    async def get_doc(self, kind: str, key: str) -> Stored[dict[str, Any]] | None: ...
+    async def put_doc(self, kind: str, key: str, value: dict[str, Any], etag: str | None = None,
+                      *, force: bool = False) -> str: ...
+    async def delete_doc(self, kind: str, key: str) -> None: ...
+    async def list_docs(self, kind: str, prefix: str = "") -> list[tuple[str, Stored[dict[str, Any]]]]: ...
+
+
+class StateStore(ConfigStore, LinkStore, CursorStore, IntentStore, StatusStore, LogStore, LeaseStore,
+                 DocumentStore, Protocol):
+    """Everything exsync persists (Azure Table Storage in production)."""
