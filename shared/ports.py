@@ -188,7 +188,16 @@ class MailboxGateway(Protocol):
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class ErpScope:
-    """Whose records a mailbox sees in the ERP."""
+    """Whose records a mailbox sees in the ERP, per record type:
+
+    - CONTACT: ``contact_filter`` all -> every contact; owner -> Owner is ``employee_id``;
+      workgroup -> Workgroup in ``workgroups`` (the gateway looks the employee's workgroups up
+      when the tuple is empty).
+    - EMAIL: email activities owned by the employee or with ``email`` among from/to/cc/bcc.
+    - TASK: tasks owned by the employee.
+    - EVENT: events organized by ``email`` or with ``email`` among the attendees (so an event whose
+      owner is not synced still reaches every synced attendee's calendar).
+    """
 
     employee_id: str
     email: str
