@@ -13,6 +13,7 @@ every request the simulator served, oldest first.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
 import re
@@ -192,10 +193,17 @@ def add_admin_routes(app: web.Application, book: FaultBook, journal: Journal) ->
 
 
 def serve(app: web.Application, host: str, port: int, name: str) -> None:
-    """Run ``app`` until interrupted, printing one ``ready`` line with the base URL once listening."""
+    """Run ``app`` until interrupted; print one ``ready`` line with the base URL once it accepts requests."""
 
-    async def announce(_: web.Application) -> None:
+    async def main() -> None:
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, host, port).start()
         print(f"{name} ready http://{host}:{port}", flush=True)
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await runner.cleanup()
 
-    app.on_startup.append(announce)
-    web.run_app(app, host=host, port=port, print=None, access_log=None, handle_signals=True)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(main())
