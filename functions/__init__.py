@@ -1,0 +1,1 @@
+"""Azure Functions trigger adapters (blueprints), one module per trigger family."""

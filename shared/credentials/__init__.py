@@ -1,0 +1,1 @@
+"""Credentials: token providers, secret expiry alerts, rotation and the configuration review."""

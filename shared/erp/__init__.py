@@ -1,0 +1,1 @@
+"""ERP adapter: the ErpGateway for Acumatica and Acumatica<->domain mapping."""

@@ -1,0 +1,1 @@
+"""Microsoft Graph adapter: the MailboxGateway on msgraph-sdk and Graph<->domain mapping."""

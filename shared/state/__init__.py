@@ -1,0 +1,1 @@
+"""State: the StateStore on Azure Table Storage and its in-memory twin."""
