@@ -1,0 +1,330 @@
+"""In-memory twin of :class:`shared.ports.ErpGateway` (the ERP's CRM records).
+
+Behaves like the Acumatica gateway where the engine can tell the difference: ids are GUIDs,
+versions are LastModifiedDateTime-like stamps that strictly increase on every write, update and
+delete are conditional on the version (a stale one fails that write with ConcurrencyConflict),
+``list_changes`` is a watermark listing in scope (``ErpScope`` semantics per record type) that also
+reports ``Removed`` for records deleted, or changed out of scope, after the watermark (what the
+push notifications' ``Deleted`` rows tell the real gateway).
+
+Test helpers (``user_*``, ``touch``, ``fail_call``, ``fail_write``, ``items``) edit records
+"behind exsync's back", inject faults on the k-th call or write, and inspect contents.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from shared.domain.config import ContactFilter
+from shared.domain.records import Contact, EmailMessage, Event, Record, RecordType, Task
+from shared.errors import ConcurrencyConflict, ExsyncError, NotFound, RemoteError, ValidationFailed
+from shared.ports import (
+    AttachmentContent,
+    Clock,
+    ErpItem,
+    ErpScope,
+    ErpWrite,
+    Page,
+    Removed,
+    WriteKind,
+    WriteResult,
+)
+
+logger = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(slots=True)
+class _Row:
+    record_type: RecordType
+    record: Record
+    version: str
+    modified_at: datetime
+    owner: str | None = None
+    workgroup: str | None = None
+    contact_class: str | None = None
+    related_contacts: tuple[str, ...] = ()
+    origin: str | None = None
+    files: tuple[AttachmentContent, ...] = ()
+    deleted: bool = False
+
+    def view(self, item_id: str) -> ErpItem[Any]:
+        return ErpItem(id=item_id, version=self.version, modified_at=self.modified_at, record=self.record,
+                       owner=self.owner, workgroup=self.workgroup, contact_class=self.contact_class,
+                       related_contacts=self.related_contacts, origin=self.origin)
+
+
+class _Faults:
+    """Counts calls and writes; raises / fails the k-th one when armed."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.writes = 0
+        self._call_faults: dict[int, ExsyncError] = {}
+        self._write_faults: dict[int, ExsyncError] = {}
+
+    def arm_call(self, k: int, error: ExsyncError) -> None:
+        self._call_faults[self.calls + k] = error
+
+    def arm_write(self, k: int, error: ExsyncError) -> None:
+        self._write_faults[self.writes + k] = error
+
+    def clear(self) -> None:
+        self._call_faults.clear()
+        self._write_faults.clear()
+
+    def call(self) -> None:
+        self.calls += 1
+        error = self._call_faults.pop(self.calls, None)
+        if error is not None:
+            raise error
+
+    def write(self) -> ExsyncError | None:
+        self.writes += 1
+        return self._write_faults.pop(self.writes, None)
+
+
+def in_scope(record_type: RecordType, item: ErpItem[Any], scope: ErpScope,
+             workgroups: tuple[str, ...] = ()) -> bool:
+    """Whether an ERP record belongs to a mailbox's scope (ErpScope semantics)."""
+    record = item.record
+    email = scope.email.strip().lower()
+    if record_type is RecordType.CONTACT:
+        if scope.contact_filter is ContactFilter.ALL:
+            return True
+        if scope.contact_filter is ContactFilter.OWNER:
+            return item.owner == scope.employee_id
+        return item.workgroup is not None and item.workgroup in (scope.workgroups or workgroups)
+    if record_type is RecordType.EMAIL:
+        assert isinstance(record, EmailMessage)
+        return item.owner == scope.employee_id or email in record.addresses()
+    if record_type is RecordType.TASK:
+        return item.owner == scope.employee_id
+    assert isinstance(record, Event)
+    normalized = record.normalized()
+    return normalized.organizer == email or any(a.email == email for a in normalized.attendees)
+
+
+class InMemoryErpGateway:
+    """ERP records held in a dictionary; see the module docstring for the behaviour it mimics."""
+
+    def __init__(self, clock: Clock | None = None) -> None:
+        self._clock = clock
+        self._rows: dict[str, _Row] = {}
+        self._last = datetime(2026, 1, 1, tzinfo=UTC)
+        self.workgroups: dict[str, tuple[str, ...]] = {}  # employee id -> workgroups
+        self.faults = _Faults()
+        self.applied: list[ErpWrite] = []  # every successful write, in order
+        self.closed = False
+
+    # ------------------------------------------------------------ port
+
+    async def list_changes(self, record_type: RecordType, scope: ErpScope, cursor: str | None,
+                           page_size: int) -> Page[ErpItem[Any]]:
+        self.faults.call()
+        entries: list[tuple[str, ErpItem[Any] | Removed]] = []
+        for item_id, row in self._rows.items():
+            if row.record_type is not record_type or (cursor is not None and row.version <= cursor):
+                continue
+            visible = not row.deleted and self._in_scope(record_type, row.view(item_id), scope)
+            if visible:
+                entries.append((row.version, row.view(item_id)))
+            elif cursor is not None:
+                entries.append((row.version, Removed(item_id)))
+        entries.sort(key=lambda entry: entry[0])
+        page = entries[:page_size]
+        more = len(entries) > page_size
+        if more:
+            watermark = page[-1][0]
+        else:  # the watermark covers every row of the type looked at, in scope or not
+            versions = [row.version for row in self._rows.values() if row.record_type is record_type]
+            watermark = max([cursor or "", *versions])
+        return Page(items=tuple(entry for _, entry in page), cursor=watermark or None, complete=not more)
+
+    async def list_ids(self, record_type: RecordType, scope: ErpScope, cursor: str | None,
+                       page_size: int) -> Page[str]:
+        self.faults.call()
+        ids = sorted(item_id for item_id, row in self._rows.items()
+                     if row.record_type is record_type and not row.deleted
+                     and self._in_scope(record_type, row.view(item_id), scope)
+                     and (cursor is None or item_id > cursor))
+        page = ids[:page_size]
+        more = len(ids) > page_size
+        return Page(items=tuple(page), cursor=page[-1] if more else None, complete=not more)
+
+    async def get(self, record_type: RecordType, item_id: str) -> ErpItem[Any] | None:
+        self.faults.call()
+        row = self._rows.get(item_id)
+        if row is None or row.deleted or row.record_type is not record_type:
+            return None
+        return row.view(item_id)
+
+    async def find_by_origin(self, record_type: RecordType, origin: str) -> ErpItem[Any] | None:
+        self.faults.call()
+        for item_id, row in self._rows.items():
+            if row.record_type is record_type and not row.deleted and row.origin == origin:
+                return row.view(item_id)
+        return None
+
+    async def find_contact_by_email(self, email: str) -> ErpItem[Any] | None:
+        self.faults.call()
+        wanted = email.strip().lower()
+        for item_id, row in self._rows.items():
+            if (wanted and row.record_type is RecordType.CONTACT and not row.deleted
+                    and isinstance(row.record, Contact) and row.record.normalized().email == wanted):
+                return row.view(item_id)
+        return None
+
+    async def find_email_by_message_id(self, internet_message_id: str) -> ErpItem[Any] | None:
+        self.faults.call()
+        wanted = internet_message_id.strip()
+        for item_id, row in self._rows.items():
+            if (wanted and row.record_type is RecordType.EMAIL and not row.deleted
+                    and isinstance(row.record, EmailMessage)
+                    and row.record.internet_message_id.strip() == wanted):
+                return row.view(item_id)
+        return None
+
+    async def read_attachments(self, record_type: RecordType, item_id: str,
+                               max_bytes: int) -> tuple[AttachmentContent, ...]:
+        self.faults.call()
+        row = self._rows.get(item_id)
+        if row is None or row.deleted:
+            raise NotFound(f"{record_type} {item_id} not found")
+        return tuple(f for f in row.files if len(f.content) <= max_bytes)
+
+    async def apply(self, writes: Sequence[ErpWrite]) -> list[WriteResult[ErpWrite]]:
+        self.faults.call()
+        results: list[WriteResult[ErpWrite]] = []
+        for write in writes:
+            fault = self.faults.write()
+            if fault is not None:
+                results.append(WriteResult(write, error=fault))
+                continue
+            try:
+                item = self._apply_one(write)
+            except ExsyncError as exc:
+                results.append(WriteResult(write, error=exc))
+                continue
+            self.applied.append(write)
+            results.append(WriteResult(write, item=item))
+        return results
+
+    async def aclose(self) -> None:
+        self.closed = True
+
+    # ------------------------------------------------------------ writes
+
+    def _apply_one(self, write: ErpWrite) -> ErpItem[Any] | None:
+        if write.kind is WriteKind.CREATE:
+            if write.record is None:
+                raise ValidationFailed({"record": "a create needs a record"})
+            return self._insert(write.record_type, write.record, owner=write.owner,
+                                contact_class=write.contact_class, related=write.related_contacts,
+                                origin=write.origin, files=write.files)
+        if write.kind not in (WriteKind.UPDATE, WriteKind.DELETE):
+            raise ValidationFailed({"kind": f"{write.kind} is a mailbox-only write"})
+        item_id = write.item_id or ""
+        row = self._rows.get(item_id)
+        if row is None or row.deleted or row.record_type is not write.record_type:
+            raise NotFound(f"{write.record_type} {item_id} not found")
+        if write.version is not None and write.version != row.version:
+            raise ConcurrencyConflict(f"{write.record_type} {item_id} changed since {write.version}")
+        if write.kind is WriteKind.DELETE:
+            row.deleted = True
+            self._bump(row)
+            return None
+        if write.record is not None:
+            row.record = write.record
+        if write.owner is not None:
+            row.owner = write.owner
+        if write.related_contacts:
+            row.related_contacts = tuple(write.related_contacts)
+        if write.files:
+            row.files = tuple(write.files)
+        self._bump(row)
+        return row.view(item_id)
+
+    def _insert(self, record_type: RecordType, record: Record, *, owner: str | None = None,
+                workgroup: str | None = None, contact_class: str | None = None,
+                related: tuple[str, ...] = (), origin: str | None = None,
+                files: tuple[AttachmentContent, ...] = ()) -> ErpItem[Any]:
+        if not isinstance(record, _CLASSES[record_type]):
+            raise ValidationFailed({"record": f"expected a {record_type} record"})
+        item_id = str(uuid.uuid4())
+        row = _Row(record_type, record, "", self._last, owner, workgroup, contact_class, tuple(related),
+                   origin, tuple(files))
+        self._bump(row)
+        self._rows[item_id] = row
+        return row.view(item_id)
+
+    def _bump(self, row: _Row) -> None:
+        now = self._clock.now() if self._clock is not None else self._last
+        stamp = max(now, self._last + timedelta(milliseconds=1))
+        self._last = stamp
+        row.modified_at = stamp
+        row.version = stamp.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+
+    def _in_scope(self, record_type: RecordType, item: ErpItem[Any], scope: ErpScope) -> bool:
+        return in_scope(record_type, item, scope, self.workgroups.get(scope.employee_id, ()))
+
+    # ------------------------------------------------------------ test helpers
+
+    def user_create(self, record_type: RecordType, record: Record, *, owner: str | None = None,
+                    workgroup: str | None = None, contact_class: str | None = None,
+                    related_contacts: tuple[str, ...] = (),
+                    files: tuple[AttachmentContent, ...] = ()) -> str:
+        """Create a record as a user would in the ERP; returns its id."""
+        return self._insert(record_type, record, owner=owner, workgroup=workgroup,
+                            contact_class=contact_class, related=related_contacts, files=files).id
+
+    def user_update(self, item_id: str, record: Record | None = None, *, owner: str | None = None,
+                    workgroup: str | None = None) -> None:
+        """Edit a record as a user would (new version)."""
+        row = self._rows[item_id]
+        assert not row.deleted
+        if record is not None:
+            row.record = record
+        if owner is not None:
+            row.owner = owner
+        if workgroup is not None:
+            row.workgroup = workgroup
+        self._bump(row)
+
+    def touch(self, item_id: str) -> None:
+        """A spurious version change: new LastModifiedDateTime, same content."""
+        self.user_update(item_id)
+
+    def user_delete(self, item_id: str) -> None:
+        row = self._rows[item_id]
+        assert not row.deleted
+        row.deleted = True
+        self._bump(row)
+
+    def fail_call(self, k: int, error: ExsyncError | None = None) -> None:
+        """The k-th gateway call from now raises ``error`` (default: a 503 RemoteError)."""
+        self.faults.arm_call(k, error or RemoteError("service unavailable", status=503))
+
+    def fail_write(self, k: int, error: ExsyncError | None = None) -> None:
+        """The k-th single write from now fails in its result (default: a 503 RemoteError)."""
+        self.faults.arm_write(k, error or RemoteError("service unavailable", status=503))
+
+    def items(self, record_type: RecordType) -> list[ErpItem[Any]]:
+        """Live records of a type, oldest version first."""
+        return [row.view(item_id) for item_id, row in sorted(self._rows.items(), key=lambda kv: kv[1].version)
+                if row.record_type is record_type and not row.deleted]
+
+    def files_of(self, item_id: str) -> tuple[AttachmentContent, ...]:
+        return self._rows[item_id].files
+
+
+_CLASSES: dict[RecordType, type] = {
+    RecordType.CONTACT: Contact,
+    RecordType.EMAIL: EmailMessage,
+    RecordType.TASK: Task,
+    RecordType.EVENT: Event,
+}
