@@ -1,1 +1,1 @@
-"""Azure Functions trigger adapters (blueprints), one module per trigger family."""
+"""Thin Azure Functions trigger adapters (blueprints); the logic lives in :mod:`shared.admin`."""

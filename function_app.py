@@ -1,0 +1,26 @@
+"""The exsync Functions app: registers the blueprints in ``functions/`` and nothing else.
+
+No I/O and no settings are read here; each function builds the runtime on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import azure.functions as func
+
+from functions import admin, housekeeping, notifications, schedule, worker
+
+app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
+
+for _module in (admin, schedule, worker, notifications, housekeeping):
+    app.register_functions(_module.bp)
+
+# The credentials blueprint (secret expiry alerts) is owned by its own module; register it when present.
+try:
+    _credentials = importlib.import_module("functions.credentials")
+except ModuleNotFoundError as _exc:
+    if _exc.name != "functions.credentials":
+        raise
+else:
+    app.register_functions(_credentials.bp)

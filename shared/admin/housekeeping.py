@@ -1,0 +1,41 @@
+"""Housekeeping: log retention, abandoned create intents, finished run records.
+
+Leases expire by themselves (acquire takes an expired lease); intents older than a day belong to
+runs that crashed long ago and whose stamps were resolved or never written — the engine resolves
+younger ones itself.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from datetime import datetime, timedelta
+
+from shared.runtime import Runtime
+
+logger = logging.getLogger(__name__)
+
+INTENT_AGE = timedelta(days=1)
+RUN_RECORD_AGE = timedelta(days=2)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Swept:
+    log_entries: int
+    intents: int
+    run_records: int
+
+
+async def sweep(rt: Runtime) -> Swept:
+    now = rt.clock.now()
+    logs = await rt.state.purge_log(now - timedelta(days=rt.settings.log_retention_days))
+    intents = await rt.state.purge_intents(now - INTENT_AGE)
+    runs = 0
+    for key, doc in await rt.state.list_docs("runs"):
+        at = doc.value.get("at")
+        if at and datetime.fromisoformat(at) < now - RUN_RECORD_AGE:
+            await rt.state.delete_doc("runs", key)
+            runs += 1
+    result = Swept(logs, intents, runs)
+    logger.info("housekeeping: %d log entries, %d intents, %d run records removed", logs, intents, runs)
+    return result

@@ -1,0 +1,167 @@
+"""Incoming change notifications (Graph and the ERP) -> targeted sync requests.
+
+A notification is never processed as truth: it only says *which mailbox to look at*; the worker's
+delta read is the truth. Handlers answer fast (Graph wants < 3 s; we enqueue and return 202).
+
+- Graph: ``validationToken`` handshake (echo as text/plain), ``clientState`` compared in constant
+  time with ``EXSYNC_GRAPH_CLIENT_STATE``, subscription id -> (mailbox, type) from the
+  DocumentStore kind ``subscriptions``. Lifecycle: ``missed`` -> resync, ``subscriptionRemoved`` ->
+  forget it (the keeper recreates it), ``reauthorizationRequired`` -> renew at next keeper pass
+  (marked due now).
+- ERP (Acumatica push): shared-secret header ``X-Exsync-Secret`` compared in constant time with
+  ``EXSYNC_ERP_WEBHOOK_SECRET``; rows are matched to mailboxes by employee id or e-mail address.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from shared.admin.api import enqueue_syncs
+from shared.admin.http import ApiRequest, ApiResponse
+from shared.domain.config import Mailbox
+from shared.domain.records import RecordType
+from shared.runtime import Runtime
+
+logger = logging.getLogger(__name__)
+
+SUBSCRIPTIONS = "subscriptions"
+ERP_SECRET_HEADER = "X-Exsync-Secret"
+_TYPE_WORDS = {"contact": RecordType.CONTACT, "email": RecordType.EMAIL, "mail": RecordType.EMAIL,
+               "task": RecordType.TASK, "event": RecordType.EVENT}
+
+
+def _same(given: str | None, expected: str) -> bool:
+    return given is not None and hmac.compare_digest(given.encode(), expected.encode())
+
+
+def _values(req: ApiRequest) -> list[dict[str, Any]]:
+    try:
+        data = json.loads(req.body or b"{}")
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return []
+    values = data.get("value") if isinstance(data, dict) else None
+    return [v for v in values if isinstance(v, dict)] if isinstance(values, list) else []
+
+
+async def _subscription_targets(rt: Runtime, items: Iterable[dict[str, Any]]
+                                ) -> dict[str, set[RecordType]]:
+    targets: dict[str, set[RecordType]] = {}
+    for item in items:
+        sub_id = str(item.get("subscriptionId") or "")
+        doc = await rt.state.get_doc(SUBSCRIPTIONS, sub_id) if sub_id else None
+        if doc is None:
+            logger.info("notification for an unknown subscription ignored")
+            continue
+        targets.setdefault(doc.value["mailbox"], set()).add(RecordType(doc.value["record_type"]))
+    return targets
+
+
+async def _enqueue_targets(rt: Runtime, targets: dict[str, set[RecordType]], reason: str) -> int:
+    count = 0
+    for email, types in targets.items():
+        stored = await rt.state.get_mailbox(email)
+        if stored is None or not stored.value.sync:
+            continue
+        await enqueue_syncs(rt, [stored.value], reason=reason, record_types=tuple(sorted(types)))
+        count += 1
+    return count
+
+
+def _client_state_ok(rt: Runtime, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    secret = rt.settings.graph_client_state
+    if secret is None:
+        logger.error("EXSYNC_GRAPH_CLIENT_STATE is not set: Graph notifications are rejected")
+        return []
+    good = [v for v in items if _same(v.get("clientState"), secret.get_secret_value())]
+    if len(good) != len(items):
+        logger.warning("%d notification(s) with a wrong clientState ignored", len(items) - len(good))
+    return good
+
+
+async def graph_notifications(rt: Runtime, req: ApiRequest) -> ApiResponse:
+    """``POST /api/graph/notifications``."""
+    token = req.query.get("validationToken")
+    if token is not None:
+        return ApiResponse.text(token)
+    items = _client_state_ok(rt, _values(req))
+    targets = await _subscription_targets(rt, items)
+    queued = await _enqueue_targets(rt, targets, "graph")
+    logger.info("graph notifications: %d accepted, %d mailbox sync(s) queued", len(items), queued)
+    return ApiResponse.empty(202)
+
+
+async def graph_lifecycle(rt: Runtime, req: ApiRequest) -> ApiResponse:
+    """``POST /api/graph/lifecycle``: missed -> resync, removed -> recreate, reauthorize -> renew."""
+    token = req.query.get("validationToken")
+    if token is not None:
+        return ApiResponse.text(token)
+    items = _client_state_ok(rt, _values(req))
+    missed = [v for v in items if v.get("lifecycleEvent") == "missed"]
+    targets = await _subscription_targets(rt, missed)
+    await _enqueue_targets(rt, targets, "lifecycle")
+    for item in items:
+        sub_id = str(item.get("subscriptionId") or "")
+        event = item.get("lifecycleEvent")
+        doc = await rt.state.get_doc(SUBSCRIPTIONS, sub_id) if sub_id else None
+        if doc is None:
+            continue
+        if event == "subscriptionRemoved":
+            await rt.state.delete_doc(SUBSCRIPTIONS, sub_id)
+        elif event == "reauthorizationRequired":
+            await rt.state.put_doc(SUBSCRIPTIONS, sub_id, {**doc.value, "renew_now": True}, force=True)
+    logger.info("graph lifecycle: %d event(s), %d missed", len(items), len(missed))
+    return ApiResponse.empty(202)
+
+
+# ---------------------------------------------------------------- ERP
+
+
+def _strings(value: Any) -> Iterable[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+
+
+def _record_type(query: str) -> RecordType | None:
+    lowered = query.lower()
+    for word, rtype in _TYPE_WORDS.items():
+        if word in lowered:
+            return rtype
+    return None
+
+
+def _matches(mailbox: Mailbox, words: set[str]) -> bool:
+    return mailbox.email in words or mailbox.employee_id.lower() in words
+
+
+async def erp_notifications(rt: Runtime, req: ApiRequest) -> ApiResponse:
+    """``POST /api/erp/notifications`` (Acumatica push: Inserted/Deleted rows of a named query)."""
+    secret = rt.settings.erp_webhook_secret
+    if secret is None:
+        return ApiResponse.json({"error": "not_configured",
+                                 "message": "set EXSYNC_ERP_WEBHOOK_SECRET to accept ERP notifications"}, 503)
+    if not _same(req.header(ERP_SECRET_HEADER), secret.get_secret_value()):
+        return ApiResponse.json({"error": "forbidden",
+                                 "message": f"missing or wrong {ERP_SECRET_HEADER} header"}, 403)
+    body = req.json_object()
+    rtype = _record_type(str(body.get("Query") or ""))
+    rows = [*(body.get("Inserted") or []), *(body.get("Deleted") or [])]
+    words = {s.strip().lower() for s in _strings(rows) if s.strip()}
+    mailboxes = [m.value for m in await rt.state.list_mailboxes() if m.value.sync]
+    chosen = [m for m in mailboxes if _matches(m, words)]
+    if not chosen and rtype is RecordType.CONTACT and rows:
+        chosen = mailboxes  # a contact nobody owns may still be in an "all" filter
+    types = (rtype,) if rtype else None
+    run_id = await enqueue_syncs(rt, chosen, reason="erp", record_types=types) if chosen else None
+    logger.info("erp notification %s: %d row(s), %d mailbox sync(s) queued", body.get("Query"),
+                len(rows), len(chosen))
+    return ApiResponse.json({"run_id": run_id, "queued": len(chosen)}, 202)

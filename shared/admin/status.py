@@ -1,0 +1,62 @@
+"""Reading and updating a mailbox's status record (last run, warning) with optimistic concurrency."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from shared.domain.status import MailboxStatus, RunSummary
+from shared.errors import ConcurrencyConflict
+from shared.ports import StatusStore
+
+logger = logging.getLogger(__name__)
+
+_ATTEMPTS = 5
+
+
+async def update_status(store: StatusStore, email: str,
+                        change: Callable[[MailboxStatus], MailboxStatus]) -> MailboxStatus:
+    """Read-modify-write the status with If-Match, retrying when someone else wrote in between."""
+    for _ in range(_ATTEMPTS):
+        stored = await store.get_status(email)
+        current = stored.value if stored else MailboxStatus(email=email)
+        updated = change(current)
+        try:
+            await store.put_status(updated, stored.etag if stored else None)
+            return updated
+        except ConcurrencyConflict:
+            continue
+    stored = await store.get_status(email)
+    updated = change(stored.value if stored else MailboxStatus(email=email))
+    await store.put_status(updated, force=True)
+    return updated
+
+
+async def set_last_run(store: StatusStore, email: str, run: RunSummary) -> MailboxStatus:
+    return await update_status(store, email, lambda s: dataclasses.replace(s, last_run=run))
+
+
+async def set_warning(store: StatusStore, email: str, warning: str | None) -> MailboxStatus:
+    return await update_status(store, email, lambda s: dataclasses.replace(s, warning=warning))
+
+
+def run_to_json(run: RunSummary) -> dict[str, Any]:
+    return {
+        "run_id": run.run_id, "state": run.state.value,
+        "started_at": run.started_at.isoformat(),
+        "finished_at": run.finished_at.isoformat() if run.finished_at else None,
+        "counts": {k: dataclasses.asdict(v) for k, v in sorted(run.counts.items())},
+        "message": run.message,
+    }
+
+
+def status_to_json(status: MailboxStatus) -> dict[str, Any]:
+    return {
+        "email": status.email,
+        "export_dates": {t.value: d.isoformat() for t, d in sorted(status.export_dates.items())},
+        "import_dates": {t.value: d.isoformat() for t, d in sorted(status.import_dates.items())},
+        "warning": status.warning,
+        "last_run": run_to_json(status.last_run) if status.last_run else None,
+    }

@@ -1,0 +1,147 @@
+"""Builds the application's collaborators (state store, queue, gateways) from settings.
+
+:class:`Runtime` is what every trigger uses: the state store, the sync queue, a clock and
+factories for the Graph and ERP gateways. :func:`build_runtime` wires the real adapters
+(Table Storage, Storage queue, msgraph-sdk, Acumatica); tests and the local host build a
+Runtime from parts (e.g. in-memory twins). Adapters are imported lazily, so importing this
+module does no I/O and loads no heavy SDK.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from shared.admin.queue import SyncQueue
+from shared.domain.config import Mailbox, ServerConfig
+from shared.errors import ConfigurationError
+from shared.ports import ErpGateway, MailboxGateway, StateStore
+from shared.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+MailboxGatewayFactory = Callable[[ServerConfig], Awaitable[MailboxGateway]]
+ErpGatewayFactory = Callable[[], Awaitable[ErpGateway]]
+SyncFn = Callable[..., Awaitable[Any]]
+ServerTester = Callable[[ServerConfig, list[Mailbox]], Awaitable[dict[str, Any]]]
+
+
+class SystemClock:
+    """The wall clock, in UTC."""
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+@dataclasses.dataclass
+class Runtime:
+    """Everything a trigger needs. ``erp_gateway()`` returns a new gateway: close it after use."""
+
+    settings: Settings
+    state: StateStore
+    queue: SyncQueue
+    mailbox_gateway: MailboxGatewayFactory
+    erp_gateway: ErpGatewayFactory
+    clock: Any = dataclasses.field(default_factory=SystemClock)
+    server_tester: ServerTester | None = None
+    sync: SyncFn | None = None  # the engine's sync_mailbox; None: shared.sync.run.sync_mailbox
+    credential_for: Callable[[ServerConfig], Any] | None = None  # Graph credential per server
+    closers: list[Callable[[], Awaitable[None]]] = dataclasses.field(default_factory=list)
+
+    async def aclose(self) -> None:
+        for close in reversed(self.closers):
+            try:
+                await close()
+            except Exception:  # closing must not mask the real outcome
+                logger.warning("closing a runtime resource failed", exc_info=True)
+        self.closers.clear()
+
+
+async def _state_from(settings: Settings) -> StateStore:
+    from shared.state.table import TableStateStore
+
+    conn = settings.storage_connection()
+    retention = settings.log_retention_days
+    if settings.state_table_endpoint:
+        from azure.identity.aio import DefaultAzureCredential
+
+        store = TableStateStore.from_endpoint(settings.state_table_endpoint, DefaultAzureCredential(),
+                                              table_prefix=settings.table_prefix, retention_days=retention)
+    elif conn:
+        store = TableStateStore.from_connection_string(conn, table_prefix=settings.table_prefix,
+                                                       retention_days=retention)
+    else:
+        raise ConfigurationError(
+            "no state store configured: set EXSYNC_STATE_TABLE_ENDPOINT (managed identity) or "
+            "EXSYNC_STATE_CONNECTION (a storage connection string, e.g. Azurite's)")
+    await store.create_tables()
+    return store  # type: ignore[no-any-return]
+
+
+def _queue_from(settings: Settings) -> SyncQueue:
+    from shared.admin.storage_queue import StorageSyncQueue
+
+    conn = settings.storage_connection()
+    if settings.queue_endpoint:
+        from azure.identity.aio import DefaultAzureCredential
+
+        return StorageSyncQueue.from_endpoint(settings.queue_endpoint, settings.sync_queue,
+                                              DefaultAzureCredential())
+    if conn:
+        return StorageSyncQueue.from_connection_string(conn, settings.sync_queue)
+    raise ConfigurationError(
+        "no queue configured: set EXSYNC_QUEUE_ENDPOINT (managed identity) or AzureWebJobsStorage "
+        "(a storage connection string)")
+
+
+def graph_gateway_factory(settings: Settings) -> MailboxGatewayFactory:
+    """Gateways on msgraph-sdk, one per server (cached), with the server's credential."""
+    cache: dict[str, tuple[ServerConfig, MailboxGateway]] = {}
+
+    async def build(server: ServerConfig) -> MailboxGateway:
+        hit = cache.get(server.name)
+        if hit is not None and hit[0] == server:
+            return hit[1]
+        from shared.credentials import graph_credential  # type: ignore[attr-defined]
+        from shared.graph.gateway import GraphMailboxGateway
+
+        credential = graph_credential(server, settings)
+        gateway = GraphMailboxGateway.create(credential, server.graph_base_url,
+                                             update_batch_size=server.update_batch_size,
+                                             max_attachment_kb=server.max_attachment_kb)
+        cache[server.name] = (server, gateway)
+        return gateway  # type: ignore[no-any-return]
+
+    return build
+
+
+def erp_gateway_factory(settings: Settings) -> ErpGatewayFactory:
+    """A new Acumatica gateway per use (the caller closes it, logging the session out)."""
+
+    async def build() -> ErpGateway:
+        settings.require("erp_url", "erp_username", "erp_password")
+        from shared.erp.acumatica import AcumaticaErpGateway
+
+        assert settings.erp_url is not None and settings.erp_password is not None
+        return AcumaticaErpGateway(  # type: ignore[no-any-return]
+            settings.erp_url, username=settings.erp_username or "",
+            password=settings.erp_password.get_secret_value(), tenant=settings.erp_tenant or "")
+
+    return build
+
+
+async def build_runtime(settings: Settings) -> Runtime:
+    """The production wiring: Table Storage, the Storage queue, Graph and Acumatica."""
+    state = await _state_from(settings)
+    queue = _queue_from(settings)
+    runtime = Runtime(settings=settings, state=state, queue=queue,
+                      mailbox_gateway=graph_gateway_factory(settings),
+                      erp_gateway=erp_gateway_factory(settings))
+    runtime.closers.append(queue.aclose)
+    closer = getattr(state, "aclose", None)
+    if closer is not None:
+        runtime.closers.append(closer)
+    return runtime

@@ -1,0 +1,134 @@
+"""Typed application settings, read from app settings / the environment.
+
+Every setting the Functions app reads is declared here once, with its default. Nothing is read at
+import time: call :func:`load_settings` (or :meth:`Settings.from_env` with a mapping in tests).
+A bad value raises :class:`shared.errors.ConfigurationError` naming the setting and the fix.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+from shared.domain.config import NCRONTAB
+from shared.errors import ConfigurationError
+
+logger = logging.getLogger(__name__)
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+class Settings(BaseModel):
+    """All app settings; field aliases are the app-setting names."""
+
+    model_config = ConfigDict(frozen=True, populate_by_name=True, extra="ignore")
+
+    state_connection: SecretStr | None = Field(None, alias="EXSYNC_STATE_CONNECTION")
+    state_table_endpoint: str | None = Field(None, alias="EXSYNC_STATE_TABLE_ENDPOINT",
+                                             pattern=r"^https?://")
+    queue_endpoint: str | None = Field(None, alias="EXSYNC_QUEUE_ENDPOINT", pattern=r"^https?://")
+    webjobs_storage: SecretStr | None = Field(None, alias="AzureWebJobsStorage")
+    sync_queue: str = Field("exsync-sync", alias="EXSYNC_SYNC_QUEUE",
+                            pattern=r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
+    schedule: str = Field("0 */5 * * * *", alias="EXSYNC_SCHEDULE")
+    key_vault_url: str | None = Field(None, alias="EXSYNC_KEY_VAULT_URL", pattern=r"^https://")
+    client_secret_name: str | None = Field(None, alias="EXSYNC_CLIENT_SECRET_NAME")
+    tenant_id: str | None = Field(None, alias="EXSYNC_TENANT_ID")
+    client_id: str | None = Field(None, alias="EXSYNC_CLIENT_ID")
+    log_retention_days: int = Field(30, alias="EXSYNC_LOG_RETENTION_DAYS", ge=30, le=3650)
+    alert_emails: tuple[str, ...] = Field((), alias="EXSYNC_ALERT_EMAILS")
+    alert_sender: str | None = Field(None, alias="EXSYNC_ALERT_SENDER")
+    alert_webhook_url: SecretStr | None = Field(None, alias="EXSYNC_ALERT_WEBHOOK_URL")
+    rotation_enabled: bool = Field(False, alias="EXSYNC_ROTATION_ENABLED")
+    erp_url: str | None = Field(None, alias="EXSYNC_ERP_URL", pattern=r"^https?://")
+    erp_tenant: str | None = Field(None, alias="EXSYNC_ERP_TENANT")
+    erp_username: str | None = Field(None, alias="EXSYNC_ERP_USERNAME")
+    erp_password: SecretStr | None = Field(None, alias="EXSYNC_ERP_PASSWORD")
+    erp_webhook_secret: SecretStr | None = Field(None, alias="EXSYNC_ERP_WEBHOOK_SECRET")
+    graph_notification_url: str | None = Field(None, alias="EXSYNC_GRAPH_NOTIFICATION_URL",
+                                               pattern=r"^https?://")
+    graph_client_state: SecretStr | None = Field(None, alias="EXSYNC_GRAPH_CLIENT_STATE", max_length=128)
+    appinsights_connection: SecretStr | None = Field(None, alias="APPLICATIONINSIGHTS_CONNECTION_STRING")
+    table_prefix: str = Field("", alias="EXSYNC_TABLE_PREFIX", pattern=r"^[A-Za-z]?[A-Za-z0-9]{0,20}$")
+    batch_stagger_seconds: int = Field(60, alias="EXSYNC_BATCH_STAGGER_SECONDS", ge=0, le=3600)
+    lease_seconds: int = Field(660, alias="EXSYNC_LEASE_SECONDS", ge=30, le=7200)
+
+    @field_validator("schedule")
+    @classmethod
+    def _ncrontab(cls, value: str) -> str:
+        if not NCRONTAB.match(value):
+            raise ValueError("expected a six-field NCRONTAB expression, e.g. '0 */5 * * * *'")
+        return value
+
+    @field_validator("alert_emails", mode="before")
+    @classmethod
+    def _split(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.replace(";", ",").split(",") if part.strip())
+        return value
+
+    @field_validator("rotation_enabled", mode="before")
+    @classmethod
+    def _boolean(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip().lower()
+            if text in _TRUE:
+                return True
+            if text in _FALSE:
+                return False
+            raise ValueError("expected true or false")
+        return value
+
+    # ------------------------------------------------------------ derived
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Settings from ``environ`` (default: the process environment)."""
+        source = os.environ if environ is None else environ
+        names = {field.alias for field in cls.model_fields.values() if field.alias}
+        data = {k: v for k, v in source.items() if k in names}
+        # A blank value means "use the default": drop it before validation.
+        data = {k: v for k, v in data.items() if v.strip() != ""}
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            raise ConfigurationError(_describe(exc)) from exc
+
+    def storage_connection(self) -> str | None:
+        """Connection string for tables (and queues when no queue endpoint is set)."""
+        for value in (self.state_connection, self.webjobs_storage):
+            if value is not None and "=" in value.get_secret_value():
+                return value.get_secret_value()
+        return None
+
+    def require(self, *names: str) -> None:
+        """Raise ConfigurationError naming every listed setting (by app-setting name) that is unset."""
+        missing = [self.model_fields[n].alias or n for n in names if getattr(self, n) in (None, "", ())]
+        if missing:
+            raise ConfigurationError(
+                f"missing app setting(s): {', '.join(missing)}; set them in the Function App "
+                "configuration (local: local.settings.json or the environment)")
+
+
+def _describe(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        name = ".".join(str(p) for p in err["loc"]) or "(settings)"
+        msg = str(err["msg"]).removeprefix("Value error, ")
+        parts.append(f"{name}: {msg}")
+    return "invalid app setting(s): " + "; ".join(parts) + "; fix the value or remove it to use the default"
+
+
+def load_settings() -> Settings:
+    """Settings from the process environment (what the Functions host passes as app settings)."""
+    return Settings.from_env()
+
+
+def setting_names() -> list[str]:
+    """Every app-setting name exsync reads, in declaration order."""
+    return [field.alias for field in Settings.model_fields.values() if field.alias]
