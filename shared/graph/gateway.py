@@ -1,0 +1,576 @@
+"""GraphMailboxGateway: the :class:`shared.ports.MailboxGateway` on Microsoft Graph (msgraph-sdk).
+
+Owns what exsync does in a mailbox: provisioning folders/lists/calendars and master categories,
+delta reads paged by hand (the cursor is Graph's nextLink/deltaLink URL, opaque to the engine),
+look-ups by ERP stamp and internetMessageId, attachments, and batched writes with per-write
+results. The HTTP stack (auth, retry, pacing) is :mod:`shared.graph.client`; the wire format of
+records is :mod:`shared.graph.mapping`; ``$batch`` is :mod:`shared.graph.batch`.
+
+Semantics shared with the in-memory twin (``shared.graph.memory``), checked by one contract suite:
+- ``ensure_container(EMAIL, "sentitems")`` (and inbox, drafts, deleteditems) is the well-known
+  folder; ``None`` is the default folder/list/calendar; other names are created top-level.
+- UPDATE with empty ``categories`` keeps the item's categories; a ``stamp`` re-stamps it.
+  Messages that are not drafts only take categories and the stamp (Graph forbids body edits).
+- SEND and CANCEL answer without an item (sendMail and cancel answer 202 without a body).
+- A To Do task is stamped with a linkedResource (no extended properties on tasks).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import hashlib
+import logging
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+from azure.core.credentials_async import AsyncTokenCredential
+from kiota_abstractions.method import Method
+from kiota_http.middleware.options import RetryHandlerOption
+from msgraph.generated.models.attachment_collection_response import AttachmentCollectionResponse
+from msgraph.generated.models.attachment_item import AttachmentItem
+from msgraph.generated.models.attachment_type import AttachmentType
+from msgraph.generated.models.calendar import Calendar
+from msgraph.generated.models.calendar_collection_response import CalendarCollectionResponse
+from msgraph.generated.models.category_color import CategoryColor
+from msgraph.generated.models.contact import Contact as GraphContact
+from msgraph.generated.models.contact_collection_response import ContactCollectionResponse
+from msgraph.generated.models.contact_folder import ContactFolder
+from msgraph.generated.models.contact_folder_collection_response import ContactFolderCollectionResponse
+from msgraph.generated.models.event import Event as GraphEvent
+from msgraph.generated.models.event_collection_response import EventCollectionResponse
+from msgraph.generated.models.file_attachment import FileAttachment
+from msgraph.generated.models.mail_folder import MailFolder
+from msgraph.generated.models.mail_folder_collection_response import MailFolderCollectionResponse
+from msgraph.generated.models.message import Message as GraphMessage
+from msgraph.generated.models.message_collection_response import MessageCollectionResponse
+from msgraph.generated.models.outlook_category import OutlookCategory
+from msgraph.generated.models.outlook_category_collection_response import OutlookCategoryCollectionResponse
+from msgraph.generated.models.todo_task import TodoTask
+from msgraph.generated.models.todo_task_collection_response import TodoTaskCollectionResponse
+from msgraph.generated.models.todo_task_list import TodoTaskList
+from msgraph.generated.models.todo_task_list_collection_response import TodoTaskListCollectionResponse
+from msgraph.generated.models.upload_session import UploadSession
+from msgraph.generated.models.wellknown_list_name import WellknownListName
+from msgraph.generated.users.item.calendar_view.delta.delta_get_response import (
+    DeltaGetResponse as EventDelta,
+)
+from msgraph.generated.users.item.contact_folders.item.contacts.delta.delta_get_response import (
+    DeltaGetResponse as ContactDelta,
+)
+from msgraph.generated.users.item.events.item.cancel.cancel_post_request_body import CancelPostRequestBody
+from msgraph.generated.users.item.mail_folders.item.messages.delta.delta_get_response import (
+    DeltaGetResponse as MessageDelta,
+)
+from msgraph.generated.users.item.messages.item.attachments.create_upload_session.create_upload_session_post_request_body import (  # noqa: E501
+    CreateUploadSessionPostRequestBody,
+)
+from msgraph.generated.users.item.send_mail.send_mail_post_request_body import SendMailPostRequestBody
+from msgraph.generated.users.item.todo.lists.item.tasks.delta.delta_get_response import (
+    DeltaGetResponse as TaskDelta,
+)
+
+from shared.domain.records import Attachment, EmailMessage, RecordType
+from shared.errors import ExsyncError, NotFound, RemoteError, ValidationFailed
+from shared.graph import mapping
+from shared.graph.batch import BatchRunner, Reply, Step
+from shared.graph.client import GRAPH_BASE_URL, GraphHttp
+from shared.graph.pacing import MailboxStats, PacingPolicy
+from shared.graph.wire import RESOURCES, Resource, batch_error, from_json, seg, to_json
+from shared.ports import AttachmentContent, MailboxItem, MailboxWrite, Page, Removed, WriteKind, WriteResult
+
+logger = logging.getLogger(__name__)
+
+WELL_KNOWN_MAIL_FOLDERS = frozenset({"inbox", "sentitems", "drafts", "deleteditems", "archive", "outbox"})
+INLINE_ATTACHMENT_LIMIT = 3 * 1024 * 1024
+UPLOAD_CHUNK = 4 * 1024 * 1024 - (4 * 1024 * 1024) % (320 * 1024)  # multiple of 320 KiB, < 4 MiB
+DEFAULT_EVENT_WINDOW = (timedelta(days=90), timedelta(days=365))
+
+_DELTA_RESPONSES: dict[RecordType, Any] = {
+    RecordType.CONTACT: ContactDelta, RecordType.EMAIL: MessageDelta,
+    RecordType.EVENT: EventDelta, RecordType.TASK: TaskDelta,
+}
+_COLLECTIONS: dict[RecordType, Any] = {
+    RecordType.CONTACT: ContactCollectionResponse, RecordType.EMAIL: MessageCollectionResponse,
+    RecordType.EVENT: EventCollectionResponse, RecordType.TASK: TodoTaskCollectionResponse,
+}
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Container:
+    """How containers of one record type are listed and created."""
+
+    collection: Any          # the msgraph CollectionResponse class
+    model: Any               # the container model class
+    name_field: str          # displayName, or name for calendars
+
+
+_CONTAINERS: dict[RecordType, _Container] = {
+    RecordType.CONTACT: _Container(ContactFolderCollectionResponse, ContactFolder, "display_name"),
+    RecordType.EMAIL: _Container(MailFolderCollectionResponse, MailFolder, "display_name"),
+    RecordType.EVENT: _Container(CalendarCollectionResponse, Calendar, "name"),
+    RecordType.TASK: _Container(TodoTaskListCollectionResponse, TodoTaskList, "display_name"),
+}
+
+
+class GraphMailboxGateway:
+    """MailboxGateway over msgraph-sdk; see the module docstring."""
+
+    def __init__(self, http: GraphHttp, *, update_batch_size: int = 20, max_attachment_kb: int = 10240,
+                 event_window: tuple[timedelta, timedelta] = DEFAULT_EVENT_WINDOW) -> None:
+        if update_batch_size < 1:
+            raise ValueError("update_batch_size: expected at least 1")
+        if max_attachment_kb < 0:
+            raise ValueError("max_attachment_kb: expected 0 or more")
+        self.http = http
+        self.batches = BatchRunner(http, size=update_batch_size)
+        self.max_attachment_bytes = max_attachment_kb * 1024
+        self.event_window = event_window
+        self._containers: dict[tuple[str, RecordType, str], str] = {}
+        self._defaults: dict[tuple[str, RecordType], str] = {}
+
+    @classmethod
+    def create(cls, credential: AsyncTokenCredential | None, base_url: str = GRAPH_BASE_URL, *,
+               update_batch_size: int = 20, max_attachment_kb: int = 10240,
+               http_client: httpx.AsyncClient | None = None, pacing: PacingPolicy | None = None,
+               retry: RetryHandlerOption | None = None,
+               event_window: tuple[timedelta, timedelta] = DEFAULT_EVENT_WINDOW) -> GraphMailboxGateway:
+        """A gateway for ``base_url`` (real Graph by default; the simulator in tests).
+
+        ``credential`` None uses a static token (simulator only). ``pacing`` defaults to Graph's
+        per-mailbox limits; ``retry`` tunes kiota's RetryHandler (429/5xx/network failures).
+        """
+        http = GraphHttp(credential, base_url, pacing=pacing, retry=retry, http_client=http_client)
+        return cls(http, update_batch_size=update_batch_size, max_attachment_kb=max_attachment_kb,
+                   event_window=event_window)
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+    async def __aenter__(self) -> GraphMailboxGateway:
+        return self
+
+    async def __aexit__(self, *args: object) -> None:
+        await self.aclose()
+
+    def stats(self) -> dict[str, MailboxStats]:
+        """Requests, batched cost, 429s and pacing waits per mailbox since start."""
+        return self.http.pacer.stats()
+
+    # ------------------------------------------------------------------ provisioning
+
+    async def ensure_container(self, mailbox: str, record_type: RecordType, name: str | None) -> str:
+        key = (mailbox.lower(), record_type, (name or "").lower())
+        if key in self._containers:
+            return self._containers[key]
+        if name is None:
+            container_id = await self._default_container(mailbox, record_type)
+        elif record_type is RecordType.EMAIL and name.lower() in WELL_KNOWN_MAIL_FOLDERS:
+            container_id = await self._well_known_folder(mailbox, name.lower())
+        else:
+            container_id = await self._find_container(mailbox, record_type, name) \
+                or await self._create_container(mailbox, record_type, name)
+        self._containers[key] = container_id
+        return container_id
+
+    async def _default_container(self, mailbox: str, record_type: RecordType) -> str:
+        user = f"/users/{seg(mailbox)}"
+        if record_type is RecordType.EMAIL:
+            return await self._well_known_folder(mailbox, "inbox")
+        if record_type is RecordType.EVENT:
+            calendar = await self.http.send(self.http.request(Method.GET, f"{user}/calendar", mailbox),
+                                            Calendar.create_from_discriminator_value)
+            return _required_id(calendar, "default calendar")
+        if record_type is RecordType.CONTACT:
+            folder = await self.http.send(
+                self.http.request(Method.GET, f"{user}/contactFolders/contacts", mailbox),
+                ContactFolder.create_from_discriminator_value)
+            return _required_id(folder, "default contact folder")
+        async for entry in self._pages(mailbox, f"{user}/todo/lists", TodoTaskListCollectionResponse):
+            if entry.wellknown_list_name == WellknownListName.DefaultList:
+                return _required_id(entry, "default To Do list")
+        raise NotFound(f"mailbox {mailbox} has no default To Do list")
+
+    async def _well_known_folder(self, mailbox: str, name: str) -> str:
+        folder = await self.http.send(
+            self.http.request(Method.GET, f"/users/{seg(mailbox)}/mailFolders/{name}", mailbox),
+            MailFolder.create_from_discriminator_value)
+        return _required_id(folder, f"mail folder {name}")
+
+    async def _find_container(self, mailbox: str, record_type: RecordType, name: str) -> str | None:
+        spec = _CONTAINERS[record_type]
+        wanted = name.strip().lower()
+        async for entry in self._pages(mailbox, RESOURCES[record_type].containers(mailbox), spec.collection):
+            if (getattr(entry, spec.name_field) or "").strip().lower() == wanted:
+                return _required_id(entry, name)
+        return None
+
+    async def _create_container(self, mailbox: str, record_type: RecordType, name: str) -> str:
+        spec = _CONTAINERS[record_type]
+        body = spec.model(**{spec.name_field: name})
+        info = self.http.request(Method.POST, RESOURCES[record_type].containers(mailbox), mailbox, body=body)
+        try:
+            created = await self.http.send(info, spec.model.create_from_discriminator_value)
+        except ExsyncError as exc:  # created concurrently by another worker: use that one
+            found = await self._find_container(mailbox, record_type, name)
+            if found is None:
+                raise
+            logger.info("container %s existed after %s", name, type(exc).__name__)
+            return found
+        logger.info("created %s container for %s", record_type.value, mailbox)
+        return _required_id(created, name)
+
+    async def ensure_category(self, mailbox: str, name: str, color: str) -> None:
+        path = f"/users/{seg(mailbox)}/outlook/masterCategories"
+        async for entry in self._pages(mailbox, path, OutlookCategoryCollectionResponse):
+            if (entry.display_name or "").lower() == name.lower():
+                return
+        try:
+            category_color = CategoryColor(color.capitalize() if color == "none" else color)
+        except ValueError:
+            category_color = CategoryColor(color)
+        body = OutlookCategory(display_name=name, color=category_color)
+        try:
+            await self.http.send(self.http.request(Method.POST, path, mailbox, body=body),
+                                 OutlookCategory.create_from_discriminator_value)
+        except ExsyncError as exc:
+            if getattr(exc, "status", None) != 409 and type(exc).__name__ != "AlreadyExists":
+                raise
+
+    # ------------------------------------------------------------------ reads
+
+    async def list_changes(self, mailbox: str, record_type: RecordType, container: str,
+                           cursor: str | None, page_size: int) -> Page[MailboxItem[Any]]:
+        url = cursor or self._initial_delta(mailbox, record_type, container)
+        info = self.http.request(Method.GET, url, mailbox, prefer=(f"odata.maxpagesize={max(1, page_size)}",))
+        page = await self.http.send(info, _DELTA_RESPONSES[record_type].create_from_discriminator_value)
+        if page is None:
+            raise RemoteError("Graph delta answered without a body")
+        entries: list[MailboxItem[Any] | Removed] = []
+        removed_events: list[str] = []
+        for model in page.value or ():
+            if mapping.is_removed(model):
+                if record_type is RecordType.EVENT and model.id:
+                    removed_events.append(model.id)
+                elif model.id:
+                    entries.append(Removed(model.id))
+            else:
+                entries.append(mapping.item_from_graph(record_type, model, mailbox))
+        entries += await self._event_removals(mailbox, container, removed_events)
+        if page.odata_next_link:
+            return Page(tuple(entries), page.odata_next_link, complete=False)
+        if page.odata_delta_link:
+            return Page(tuple(entries), page.odata_delta_link, complete=True)
+        raise RemoteError("Graph delta page has neither @odata.nextLink nor @odata.deltaLink")
+
+    def _initial_delta(self, mailbox: str, record_type: RecordType, container: str) -> str:
+        resource = RESOURCES[record_type]
+        if record_type is RecordType.EVENT:
+            now = datetime.now(UTC).replace(microsecond=0)
+            start = (now - self.event_window[0]).strftime("%Y-%m-%dT%H:%M:%SZ")
+            end = (now + self.event_window[1]).strftime("%Y-%m-%dT%H:%M:%SZ")
+            base = f"{resource.containers(mailbox)}/{seg(container)}/calendarView/delta"
+            return self.http.url(f"{base}?startDateTime={start}&endDateTime={end}")
+        return self.http.url(f"{resource.collection(mailbox, container)}/delta")
+
+    async def _event_removals(self, mailbox: str, container: str,
+                              ids: list[str]) -> list[MailboxItem[Any] | Removed]:
+        """calendarView/delta reports events leaving the window as removed: keep those that exist."""
+        out: list[MailboxItem[Any] | Removed] = []
+        for item_id in ids:
+            item = await self.get(mailbox, RecordType.EVENT, container, item_id)
+            out.append(item if item is not None else Removed(item_id))
+        return out
+
+    async def get(self, mailbox: str, record_type: RecordType, container: str,
+                  item_id: str) -> MailboxItem[Any] | None:
+        resource = RESOURCES[record_type]
+        info = self.http.request(Method.GET, resource.item_in(mailbox, container, item_id), mailbox,
+                                 query={"$expand": _expand(resource)})
+        try:
+            model = await self.http.send(info, resource.model.create_from_discriminator_value)
+        except NotFound:
+            return None
+        if model is None:
+            return None
+        if isinstance(model, GraphContact | GraphMessage) and model.parent_folder_id \
+                and model.parent_folder_id != container:
+            return None
+        return mapping.item_from_graph(record_type, model, mailbox)
+
+    async def find_by_stamp(self, mailbox: str, record_type: RecordType, container: str,
+                            stamp: str) -> MailboxItem[Any] | None:
+        resource = RESOURCES[record_type]
+        path = resource.collection(mailbox, container)
+        if not resource.stamped_by_property:
+            async for task in self._pages(mailbox, path, TodoTaskCollectionResponse,
+                                          query={"$expand": "linkedResources"}):
+                if mapping.read_stamp(task) == stamp:
+                    return mapping.item_from_graph(record_type, task, mailbox)
+            return None
+        query = {"$filter": mapping.stamp_filter(stamp), "$expand": mapping.STAMP_EXPAND, "$top": "1"}
+        info = self.http.request(Method.GET, path, mailbox, query=query)
+        found = await self.http.send(info, _COLLECTIONS[record_type].create_from_discriminator_value)
+        for model in (found.value if found is not None else None) or ():
+            return mapping.item_from_graph(record_type, model, mailbox)
+        return None
+
+    async def find_message(self, mailbox: str, internet_message_id: str) -> MailboxItem[Any] | None:
+        wanted = internet_message_id.strip().replace("'", "''")
+        if not wanted:
+            return None
+        query = {"$filter": f"internetMessageId eq '{wanted}'", "$expand": mapping.STAMP_EXPAND, "$top": "1"}
+        info = self.http.request(Method.GET, f"/users/{seg(mailbox)}/messages", mailbox, query=query)
+        found = await self.http.send(info, MessageCollectionResponse.create_from_discriminator_value)
+        for model in (found.value if found is not None else None) or ():
+            return mapping.item_from_graph(RecordType.EMAIL, model, mailbox)
+        return None
+
+    async def read_attachments(self, mailbox: str, item_id: str,
+                               max_bytes: int) -> tuple[AttachmentContent, ...]:
+        path = f"/users/{seg(mailbox)}/messages/{seg(item_id)}/attachments"
+        out: list[AttachmentContent] = []
+        async for attachment in self._pages(mailbox, path, AttachmentCollectionResponse):
+            if not isinstance(attachment, FileAttachment) or (attachment.size or 0) > max_bytes:
+                continue
+            content = attachment.content_bytes
+            if content is None and attachment.id:
+                content = await self.http.send_bytes(self.http.request(
+                    Method.GET, f"{path}/{seg(attachment.id)}/$value", mailbox))
+            content = content or b""
+            if len(content) > max_bytes:
+                continue
+            meta = Attachment(name=attachment.name or "attachment", size=len(content),
+                              content_type=attachment.content_type or "application/octet-stream",
+                              content_hash=hashlib.sha256(content).hexdigest())
+            out.append(AttachmentContent(meta, content))
+        return tuple(out)
+
+    async def _pages(self, mailbox: str, path: str, collection: Any,
+                     query: dict[str, str] | None = None) -> Any:
+        url: str | None = self.http.url(path)
+        first = True
+        while url:
+            info = self.http.request(Method.GET, url, mailbox, query=query if first else None)
+            first = False
+            page = await self.http.send(info, collection.create_from_discriminator_value)
+            if page is None:
+                return
+            for entry in page.value or ():
+                yield entry
+            url = page.odata_next_link
+
+    # ------------------------------------------------------------------ writes
+
+    async def apply(self, mailbox: str, writes: Sequence[MailboxWrite]) -> list[WriteResult[MailboxWrite]]:
+        results: list[WriteResult[MailboxWrite] | None] = [None] * len(writes)
+        batched: list[tuple[int, Step]] = []
+        for index, write in enumerate(writes):
+            try:
+                step = self._step(mailbox, write)
+            except (ExsyncError, ValueError) as exc:
+                results[index] = WriteResult(write, error=_as_error(exc))
+                continue
+            if step is None:
+                results[index] = await self._apply_with_files(mailbox, write)
+            else:
+                batched.append((index, step))
+        if batched:
+            try:
+                replies = await self.batches.run(mailbox, [step for _, step in batched])
+            except ExsyncError as exc:
+                for index, _ in batched:
+                    results[index] = WriteResult(writes[index], error=exc)
+            else:
+                for (index, _), reply in zip(batched, replies, strict=True):
+                    results[index] = self._result(mailbox, writes[index], reply)
+        done = [r for r in results if r is not None]
+        failed = sum(1 for r in done if not r.ok)
+        logger.info("applied %d writes to %s (%d failed)", len(done), mailbox, failed)
+        return done
+
+    def _step(self, mailbox: str, write: MailboxWrite) -> Step | None:
+        """The single batch step for ``write``, or None when it needs several requests."""
+        resource = RESOURCES[write.record_type]
+        if write.files and write.kind in (WriteKind.CREATE, WriteKind.SEND):
+            return None
+        if write.kind is WriteKind.CREATE:
+            return Step("POST", resource.collection(mailbox, write.container), self._create_body(write))
+        if write.kind is WriteKind.SEND:
+            return Step("POST", f"/users/{seg(mailbox)}/sendMail", to_json(self._send_body(write)))
+        item_id = _item_id(write)
+        headers = {"If-Match": write.etag} if write.etag else {}
+        path = resource.item(mailbox, write.container, item_id)
+        if write.kind is WriteKind.UPDATE:
+            return Step("PATCH", path, self._update_body(write), headers)
+        if write.kind is WriteKind.DELETE:
+            return Step("DELETE", path, None, headers)
+        if write.kind is WriteKind.CANCEL:
+            if write.record_type is not RecordType.EVENT:
+                raise ValidationFailed({"kind": "CANCEL applies to events only"})
+            body = to_json(CancelPostRequestBody(comment="Cancelled in the ERP"))
+            return Step("POST", f"{path}/cancel", body, headers)
+        raise ValidationFailed({"kind": f"unsupported mailbox write {write.kind}"})
+
+    def _create_body(self, write: MailboxWrite) -> dict[str, Any]:
+        if write.record is None:
+            raise ValidationFailed({"record": "a create needs a record"})
+        model = mapping.record_to_graph(write.record, stamp=write.stamp, categories=write.categories,
+                                        web_page=write.web_page, as_received=True)
+        if isinstance(model, GraphEvent):
+            model.transaction_id = str(uuid.uuid4())  # Graph de-duplicates retried creates by it
+        return to_json(model)
+
+    def _send_body(self, write: MailboxWrite) -> SendMailPostRequestBody:
+        if not isinstance(write.record, EmailMessage):
+            raise ValidationFailed({"record": "SEND needs an EmailMessage"})
+        message = mapping.record_to_graph(write.record, stamp=write.stamp, categories=write.categories,
+                                          as_received=False)
+        assert isinstance(message, GraphMessage)
+        message.from_ = None  # the mailbox sends as itself
+        return SendMailPostRequestBody(message=message, save_to_sent_items=True)
+
+    def _update_body(self, write: MailboxWrite) -> dict[str, Any]:
+        resource = RESOURCES[write.record_type]
+        model: Any
+        if write.record is not None and write.record_type is not RecordType.EMAIL:
+            model = mapping.record_to_graph(write.record, stamp=write.stamp, web_page=write.web_page,
+                                            include_stamp=resource.stamped_by_property)
+        else:
+            model = resource.model()
+            if write.stamp and resource.stamped_by_property:
+                model.single_value_extended_properties = [mapping.stamp_property(write.stamp)]
+        model.categories = list(write.categories) if write.categories else None
+        body = to_json(model)
+        if not write.categories:
+            body.pop("categories", None)
+        return body
+
+    def _result(self, mailbox: str, write: MailboxWrite, reply: Reply) -> WriteResult[MailboxWrite]:
+        if not reply.ok:
+            return WriteResult(write, error=batch_error(reply.status, reply.body, reply.headers))
+        if write.kind not in (WriteKind.CREATE, WriteKind.UPDATE) or not isinstance(reply.body, dict):
+            return WriteResult(write)
+        try:
+            model = from_json(reply.body, RESOURCES[write.record_type].model.create_from_discriminator_value)
+            item = mapping.item_from_graph(write.record_type, model, mailbox)
+        except (ExsyncError, ValueError, TypeError) as exc:
+            return WriteResult(write, error=_as_error(exc))
+        if item.stamp is None and write.stamp:
+            item = dataclasses.replace(item, stamp=write.stamp)
+        return WriteResult(write, item=item)
+
+    # ------------------------------------------------------------------ writes with attachments
+
+    async def _apply_with_files(self, mailbox: str, write: MailboxWrite) -> WriteResult[MailboxWrite]:
+        """A message with attachments: create (a draft for SEND), attach, then send."""
+        try:
+            if not isinstance(write.record, EmailMessage):
+                raise ValidationFailed({"files": "only messages carry attachments"})
+            sending = write.kind is WriteKind.SEND
+            model = mapping.record_to_graph(write.record, stamp=write.stamp, categories=write.categories,
+                                            as_received=not sending)
+            assert isinstance(model, GraphMessage)
+            path = f"/users/{seg(mailbox)}/messages" if sending \
+                else RESOURCES[RecordType.EMAIL].collection(mailbox, write.container)
+            if sending:
+                model.from_ = None
+            created = await self.http.send(self.http.request(Method.POST, path, mailbox, body=model),
+                                           GraphMessage.create_from_discriminator_value)
+            message_id = _required_id(created, "created message")
+            await self._attach_all(mailbox, message_id, write.files)
+            if sending:
+                await self.http.send_no_content(self.http.request(
+                    Method.POST, f"/users/{seg(mailbox)}/messages/{seg(message_id)}/send", mailbox))
+                return WriteResult(write)
+            item = await self.get(mailbox, RecordType.EMAIL, write.container, message_id)
+            return WriteResult(write, item=item)
+        except (ExsyncError, ValueError) as exc:
+            return WriteResult(write, error=_as_error(exc))
+
+    async def _attach_all(self, mailbox: str, message_id: str, files: Sequence[AttachmentContent]) -> None:
+        skipped = 0
+        for file in files:
+            if len(file.content) > self.max_attachment_bytes:
+                skipped += 1
+                continue
+            if len(file.content) <= INLINE_ATTACHMENT_LIMIT:
+                await self._attach_inline(mailbox, message_id, file)
+            else:
+                await self._attach_by_session(mailbox, message_id, file)
+        if skipped:
+            logger.info("skipped %d attachments above %d KB", skipped, self.max_attachment_bytes // 1024)
+
+    async def _attach_inline(self, mailbox: str, message_id: str, file: AttachmentContent) -> None:
+        body = FileAttachment(name=file.meta.name, content_type=file.meta.content_type,
+                              content_bytes=file.content)
+        path = f"/users/{seg(mailbox)}/messages/{seg(message_id)}/attachments"
+        await self.http.send(self.http.request(Method.POST, path, mailbox, body=body),
+                             FileAttachment.create_from_discriminator_value)
+
+    async def _attach_by_session(self, mailbox: str, message_id: str, file: AttachmentContent) -> None:
+        item = AttachmentItem(attachment_type=AttachmentType.File, name=file.meta.name,
+                              size=len(file.content), content_type=file.meta.content_type)
+        path = f"/users/{seg(mailbox)}/messages/{seg(message_id)}/attachments/createUploadSession"
+        session = await self.http.send(
+            self.http.request(Method.POST, path, mailbox,
+                              body=CreateUploadSessionPostRequestBody(attachment_item=item)),
+            UploadSession.create_from_discriminator_value)
+        if session is None or not session.upload_url:
+            raise RemoteError("createUploadSession answered without an uploadUrl")
+        total = len(file.content)
+        for start in range(0, total, UPLOAD_CHUNK):
+            chunk = file.content[start:start + UPLOAD_CHUNK]
+            response = await self.http.put_chunk(session.upload_url, chunk, start, total)
+            if response.status_code >= 400:
+                raise RemoteError(f"upload of {file.meta.name} failed at byte {start}: "
+                                  f"HTTP {response.status_code}", status=response.status_code)
+
+
+# ---------------------------------------------------------------------- helpers
+
+
+def _expand(resource: Resource) -> str:
+    return mapping.STAMP_EXPAND if resource.stamped_by_property else "linkedResources"
+
+
+def _item_id(write: MailboxWrite) -> str:
+    if not write.item_id:
+        raise ValidationFailed({"item_id": f"{write.kind.value} needs the mailbox item id"})
+    return write.item_id
+
+
+def _required_id(model: Any, what: str) -> str:
+    item_id = getattr(model, "id", None)
+    if not item_id:
+        raise RemoteError(f"Graph returned no id for {what}")
+    return str(item_id)
+
+
+def _as_error(exc: Exception) -> ExsyncError:
+    if isinstance(exc, ExsyncError):
+        return exc
+    return ValidationFailed({"record": str(exc)})
+
+
+async def warm_up() -> None:
+    """Deserialise each model once (the first msgraph-sdk deserialisation costs ~1 s)."""
+    samples: list[tuple[dict[str, Any], Any]] = [
+        ({"id": "x", "givenName": "a", "emailAddresses": [{"address": "a@b.c"}]},
+         GraphContact.create_from_discriminator_value),
+        ({"id": "x", "subject": "s", "from": {"emailAddress": {"address": "a@b.c"}}},
+         GraphMessage.create_from_discriminator_value),
+        ({"id": "x", "subject": "s", "start": {"dateTime": "2024-01-01T00:00:00", "timeZone": "UTC"}},
+         GraphEvent.create_from_discriminator_value),
+        ({"id": "x", "title": "t", "status": "notStarted"}, TodoTask.create_from_discriminator_value),
+        ({"value": [], "@odata.deltaLink": "x"}, ContactDelta.create_from_discriminator_value),
+        ({"value": [], "@odata.deltaLink": "x"}, MessageDelta.create_from_discriminator_value),
+        ({"value": [], "@odata.deltaLink": "x"}, EventDelta.create_from_discriminator_value),
+        ({"value": [], "@odata.deltaLink": "x"}, TaskDelta.create_from_discriminator_value),
+    ]
+    for data, factory in samples:
+        from_json(data, factory)
+        await asyncio.sleep(0)
