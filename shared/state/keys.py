@@ -1,10 +1,11 @@
 """Table Storage keys: any Graph / ERP id made into a valid PartitionKey or RowKey.
 
 Table keys forbid ``/ \\ # ?`` and control characters (U+0000–U+001F, U+007F–U+009F) and are
-limited to 1 KiB. :func:`escape` percent-encodes (UTF-8, upper-case hex) every character outside a
-safe printable-ASCII set, so an escaped key is pure ASCII, reversible with :func:`unescape`, and
+limited to 1 KiB; ``%`` and ``+`` are mangled by some URL layers. :func:`escape` writes every
+character outside ``[A-Za-z0-9-_.@=]`` as ``!`` + two upper-case hex digits per UTF-8 byte, so an
+escaped key is pure, URL-safe ASCII, reversible with :func:`unescape`, and
 ``escape(a + b) == escape(a) + escape(b)`` (prefix queries keep working). :func:`key` joins escaped
-parts with ``|``. A key longer than :data:`MAX_KEY_CHARS` keeps its first characters and ends with
+parts with ``:``. A key longer than :data:`MAX_KEY_CHARS` keeps its first characters and ends with
 ``~`` + the SHA-256 of the whole unescaped key: still unique and exact (``~`` never appears in an
 escaped key, so a hashed key never equals a plain one); such rows also store the full id in a
 property, which is where readers take the id from.
@@ -19,13 +20,11 @@ import hashlib
 import secrets
 from datetime import UTC, datetime
 
-SAFE = frozenset(
-    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
-    " !$&()*+,-.:;<=>@[]^_`{}"
-)
-"""Characters kept as they are; everything else (incl. ``% | ~ ' " / \\ # ?``) is escaped."""
+SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.@=")
+"""Characters kept as they are; everything else is escaped."""
 
-SEPARATOR = "|"
+ESCAPE = "!"
+SEPARATOR = ":"
 HASH_MARK = "~"
 MAX_KEY_CHARS = 500
 """Longest key written: 500 ASCII characters is ≤ 1 KiB however the service counts (UTF-16)."""
@@ -34,13 +33,13 @@ _HEAD = MAX_KEY_CHARS - 1 - 64
 
 
 def escape(value: str) -> str:
-    """Percent-encode every character outside :data:`SAFE` (lone surrogates included)."""
+    """``!XX``-encode every character outside :data:`SAFE` (lone surrogates included)."""
     out: list[str] = []
     for char in value:
         if char in SAFE:
             out.append(char)
         else:
-            out.extend(f"%{byte:02X}" for byte in char.encode("utf-8", "surrogatepass"))
+            out.extend(f"{ESCAPE}{byte:02X}" for byte in char.encode("utf-8", "surrogatepass"))
     return "".join(out)
 
 
@@ -49,7 +48,7 @@ def unescape(value: str) -> str:
     raw = bytearray()
     i = 0
     while i < len(value):
-        if value[i] == "%":
+        if value[i] == ESCAPE:
             raw.append(int(value[i + 1:i + 3], 16))
             i += 3
         else:
@@ -64,7 +63,7 @@ def _digest(parts: tuple[str, ...]) -> str:
 
 
 def key(*parts: str) -> str:
-    """A valid table key for ``parts``: escaped, ``|``-joined, hashed when too long."""
+    """A valid table key for ``parts``: escaped, ``:``-joined, hashed when too long."""
     plain = SEPARATOR.join(escape(p) for p in parts)
     if len(plain) <= MAX_KEY_CHARS:
         return plain

@@ -1,0 +1,557 @@
+"""The state store on Azure Table Storage (``azure.data.tables.aio``).
+
+Tables (each name prefixed with ``table_prefix``): policies, servers, mailboxes, links, cursors,
+intents, log, status, leases, docs. Keys come from :mod:`shared.state.keys`, values are JSON text
+from :mod:`shared.state.codec` split over string properties ``d0..dN`` (``n`` = count). Writes are
+conditional on row ETags (``MatchConditions.IfNotModified``) and azure errors become
+:mod:`shared.errors`. Semantics are those of :mod:`shared.state.rules`, the same as the in-memory twin.
+
+A link is two rows in partition ``<mailbox>:<type>`` — ``e:<erp id>`` and ``m:<mailbox id>`` — each
+holding the whole link, written in one transaction, so either id finds it in one point read. The
+link's etag is a version token (``ver``) both rows carry; replacing a link reads the ERP row, checks
+``ver`` and writes the pair conditional on that row's ETag.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import re
+import uuid
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from typing import Any
+
+from azure.core import MatchConditions
+from azure.core.exceptions import (
+    AzureError,
+    ClientAuthenticationError,
+    HttpResponseError,
+    ResourceExistsError,
+    ResourceModifiedError,
+    ResourceNotFoundError,
+)
+from azure.data.tables import TableTransactionError, UpdateMode
+from azure.data.tables.aio import TableServiceClient
+
+from shared.domain.config import Mailbox, ServerConfig, SyncPolicy
+from shared.domain.records import RecordType
+from shared.domain.status import LogEntry, LogLevel, MailboxStatus
+from shared.errors import (
+    AlreadyExists,
+    AuthenticationFailed,
+    ConcurrencyConflict,
+    ExsyncError,
+    RemoteError,
+    Throttled,
+    ValidationFailed,
+)
+from shared.ports import Clock, Intent, Link, Page, StateStore, Stored
+from shared.state import batch, codec, keys, rules
+
+log = logging.getLogger(__name__)
+
+TABLES = ("policies", "servers", "mailboxes", "links", "cursors", "intents", "log", "status", "leases", "docs")
+_PREFIX = re.compile(r"^[A-Za-z][A-Za-z0-9]{0,40}$|^$")
+_IF_MATCH = MatchConditions.IfNotModified
+_ERP, _MAILBOX = "e", "m"
+
+Entity = dict[str, Any]
+
+
+# ---------------------------------------------------------------- errors
+
+
+def _translate(exc: AzureError, what: str) -> ExsyncError:
+    """The shared.errors equivalent of an azure error about ``what``."""
+    code = str(getattr(exc, "error_code", "") or "")
+    status = getattr(exc, "status_code", None)
+    if isinstance(exc, ResourceExistsError) or code == "EntityAlreadyExists":
+        return AlreadyExists(f"{what} already exists; read it and pass its etag to replace it")
+    if (isinstance(exc, ResourceModifiedError | ResourceNotFoundError) or status in (404, 412)
+            or code in ("UpdateConditionNotSatisfied", "ResourceNotFound")):
+        return ConcurrencyConflict(f"{what} changed since it was read (stale etag); read it again")
+    if isinstance(exc, ClientAuthenticationError) or status in (401, 403):
+        return AuthenticationFailed(f"table storage rejected the credentials for {what}", status=status)
+    if status in (429, 503):
+        return Throttled(f"table storage is busy ({status}) for {what}", status=status)
+    if isinstance(exc, HttpResponseError):
+        return RemoteError(f"table storage failed for {what}: {code or status}", status=status, code=code)
+    return RemoteError(f"table storage unreachable for {what}: {type(exc).__name__}")
+
+
+@contextmanager
+def _mapped(what: str) -> Iterator[None]:
+    try:
+        yield
+    except AzureError as exc:
+        raise _translate(exc, what) from exc
+
+
+# ---------------------------------------------------------------- entity helpers
+
+
+def _with_text(entity: Entity, text: str) -> Entity:
+    """``entity`` plus ``text`` split over string properties d0..dN."""
+    step = rules.CHUNK_CHARS
+    parts = [text[i:i + step] for i in range(0, len(text), step)] or [""]
+    entity["n"] = len(parts)
+    for i, part in enumerate(parts):
+        entity[f"d{i}"] = part
+    return entity
+
+
+def _text(entity: Mapping[str, Any]) -> str:
+    return "".join(str(entity[f"d{i}"]) for i in range(int(entity["n"])))
+
+
+def _etag(entity: Any) -> str:
+    return str(entity.metadata["etag"])
+
+
+def _row(partition: str, row: str, **props: Any) -> Entity:
+    return {"PartitionKey": partition, "RowKey": row, **props}
+
+
+class TableStateStore:
+    """A :class:`shared.ports.StateStore` on Azure Table Storage (or Azurite).
+
+    Build it with :meth:`from_connection_string` (Azurite, tests) or :meth:`from_endpoint`
+    (production, an azure-identity credential), call :meth:`create_tables` once and
+    :meth:`aclose` at the end. ``stats`` counts transactions and their largest size.
+    """
+
+    def __init__(self, service: TableServiceClient, *, table_prefix: str = "",
+                 retention_days: int = rules.DEFAULT_RETENTION_DAYS, clock: Clock | None = None):
+        if not _PREFIX.match(table_prefix):
+            raise ValidationFailed({"table_prefix": "letters and digits only, starting with a letter, "
+                                                    f"at most 41 characters; got {table_prefix!r}"})
+        self._service = service
+        self._prefix = table_prefix
+        self._retention = rules.retention(retention_days)
+        self._clock: Clock = clock or rules.UtcClock()
+        self._t = {name: service.get_table_client(table_prefix + name) for name in TABLES}
+        self.stats: dict[str, int] = {"transactions": 0, "operations": 0, "largest": 0}
+
+    @classmethod
+    def from_connection_string(cls, conn_str: str, *, table_prefix: str = "",
+                               retention_days: int = rules.DEFAULT_RETENTION_DAYS,
+                               clock: Clock | None = None) -> TableStateStore:
+        return cls(TableServiceClient.from_connection_string(conn_str), table_prefix=table_prefix,
+                   retention_days=retention_days, clock=clock)
+
+    @classmethod
+    def from_endpoint(cls, table_endpoint: str, credential: Any, *, table_prefix: str = "",
+                      retention_days: int = rules.DEFAULT_RETENTION_DAYS,
+                      clock: Clock | None = None) -> TableStateStore:
+        """Production: ``https://<account>.table.core.windows.net`` and a token credential."""
+        return cls(TableServiceClient(endpoint=table_endpoint, credential=credential),
+                   table_prefix=table_prefix, retention_days=retention_days, clock=clock)
+
+    async def create_tables(self) -> None:
+        """Create every table that does not exist yet (idempotent)."""
+        for name in TABLES:
+            with _mapped(f"table {self._prefix}{name}"):
+                await self._service.create_table_if_not_exists(self._prefix + name)
+        log.info("state tables ready (prefix %r)", self._prefix)
+
+    async def delete_tables(self) -> None:
+        """Drop every table of this prefix (tests and benchmarks clean up with it)."""
+        for name in TABLES:
+            with _mapped(f"table {self._prefix}{name}"):
+                await self._service.delete_table(self._prefix + name)
+
+    async def aclose(self) -> None:
+        for client in self._t.values():
+            await client.close()
+        await self._service.close()
+
+    def _now(self) -> datetime:
+        return codec.utc(self._clock.now())
+
+    # ------------------------------------------------------------ generic rows
+
+    async def _get(self, table: str, partition: str, row: str, what: str) -> Any | None:
+        try:
+            with _mapped(what):
+                return await self._t[table].get_entity(partition, row)
+        except ConcurrencyConflict:  # a 404 on a read is simply "no row"
+            return None
+
+    async def _put(self, table: str, entity: Entity, etag: str | None, force: bool, what: str) -> str:
+        """Create-only (etag None), conditional replace (etag) or upsert (force); the new etag."""
+        client = self._t[table]
+        with _mapped(what):
+            if force:
+                meta = await client.upsert_entity(entity, mode=UpdateMode.REPLACE)
+            elif etag is None:
+                meta = await client.create_entity(entity)
+            else:
+                meta = await client.update_entity(entity, mode=UpdateMode.REPLACE, etag=etag,
+                                                  match_condition=_IF_MATCH)
+        return str(meta["etag"])
+
+    async def _delete(self, table: str, partition: str, row: str, etag: str | None, what: str) -> None:
+        """Delete (conditionally with an etag); a missing row is not an error."""
+        with _mapped(what):
+            if etag is None:
+                await self._t[table].delete_entity(partition, row)
+            else:
+                await self._t[table].delete_entity(partition, row, etag=etag, match_condition=_IF_MATCH)
+
+    async def _query(self, table: str, query: str, what: str, *, select: list[str] | None = None,
+                     per_page: int | None = None, **params: Any) -> AsyncIterator[Any]:
+        with _mapped(what):
+            async for entity in self._t[table].query_entities(query, parameters=params, select=select,
+                                                              results_per_page=per_page):
+                yield entity
+
+    async def _transact(self, table: str, groups: Sequence[Sequence[batch.Operation]], what: str) -> None:
+        """Run ``groups`` in as few ≤100-operation, one-partition transactions as the limits allow."""
+        for ops in batch.plan(groups):
+            with _mapped(what):
+                try:
+                    await self._t[table].submit_transaction(ops)
+                except TableTransactionError as exc:
+                    log.debug("transaction of %d failed at operation %s: %s", len(ops), exc.index,
+                              exc.error_code)
+                    raise
+            self.stats["transactions"] += 1
+            self.stats["operations"] += len(ops)
+            self.stats["largest"] = max(self.stats["largest"], len(ops))
+
+    # ------------------------------------------------------------ policies, servers, mailboxes
+
+    async def get_policy(self, name: str) -> Stored[SyncPolicy] | None:
+        entity = await self._get("policies", "policy", keys.key(name), f"policy {name!r}")
+        return None if entity is None else Stored(codec.decode_policy(_text(entity)), _etag(entity))
+
+    async def list_policies(self) -> list[Stored[SyncPolicy]]:
+        return [Stored(codec.decode_policy(_text(e)), _etag(e)) async for e in
+                self._query("policies", "PartitionKey eq @pk", "policies", pk="policy")]
+
+    async def put_policy(self, policy: SyncPolicy, etag: str | None = None, *, force: bool = False) -> str:
+        entity = _with_text(_row("policy", keys.key(policy.name), name=policy.name), codec.encode_policy(policy))
+        return await self._put("policies", entity, etag, force, f"policy {policy.name!r}")
+
+    async def delete_policy(self, name: str, etag: str | None = None) -> None:
+        await self._delete("policies", "policy", keys.key(name), etag, f"policy {name!r}")
+
+    async def get_server(self, name: str) -> Stored[ServerConfig] | None:
+        entity = await self._get("servers", "server", keys.key(name), f"server {name!r}")
+        return None if entity is None else Stored(codec.decode_server(_text(entity)), _etag(entity))
+
+    async def list_servers(self) -> list[Stored[ServerConfig]]:
+        return [Stored(codec.decode_server(_text(e)), _etag(e)) async for e in
+                self._query("servers", "PartitionKey eq @pk", "servers", pk="server")]
+
+    async def put_server(self, server: ServerConfig, etag: str | None = None, *, force: bool = False) -> str:
+        entity = _with_text(_row("server", keys.key(server.name), name=server.name), codec.encode_server(server))
+        return await self._put("servers", entity, etag, force, f"server {server.name!r}")
+
+    async def delete_server(self, name: str, etag: str | None = None) -> None:
+        await self._delete("servers", "server", keys.key(name), etag, f"server {name!r}")
+
+    async def get_mailbox(self, email: str) -> Stored[Mailbox] | None:
+        entity = await self._get("mailboxes", "mailbox", keys.key(rules.mailbox_key(email)),
+                                 f"mailbox {email!r}")
+        return None if entity is None else Stored(codec.decode_mailbox(_text(entity)), _etag(entity))
+
+    async def list_mailboxes(self, server: str | None = None) -> list[Stored[Mailbox]]:
+        if server is None:
+            rows = self._query("mailboxes", "PartitionKey eq @pk", "mailboxes", pk="mailbox")
+        else:
+            rows = self._query("mailboxes", "PartitionKey eq @pk and server eq @server", "mailboxes",
+                               pk="mailbox", server=server)
+        return [Stored(codec.decode_mailbox(_text(e)), _etag(e)) async for e in rows]
+
+    async def put_mailbox(self, mailbox: Mailbox, etag: str | None = None, *, force: bool = False) -> str:
+        entity = _with_text(_row("mailbox", keys.key(rules.mailbox_key(mailbox.email)), server=mailbox.server),
+                            codec.encode_mailbox(mailbox))
+        return await self._put("mailboxes", entity, etag, force, f"mailbox {mailbox.email!r}")
+
+    async def delete_mailbox(self, email: str, etag: str | None = None) -> None:
+        await self._delete("mailboxes", "mailbox", keys.key(rules.mailbox_key(email)), etag,
+                           f"mailbox {email!r}")
+
+    # ------------------------------------------------------------ links
+
+    @staticmethod
+    def _link_partition(mailbox: str, record_type: RecordType) -> str:
+        return keys.key(mailbox, record_type.value)
+
+    async def _link_row(self, mailbox: str, record_type: RecordType, side: str, item_id: str) -> Any | None:
+        entity = await self._get("links", self._link_partition(mailbox, record_type), keys.key(side, item_id),
+                                 f"link {mailbox}/{record_type.value}")
+        if entity is None:
+            return None
+        link = codec.decode_link(_text(entity), None)
+        found = link.erp_id if side == _ERP else link.mailbox_id
+        return entity if found == item_id else None  # a hashed key collision is never a match
+
+    def _decode_link_row(self, entity: Any) -> Link:
+        return codec.decode_link(_text(entity), str(entity["ver"]))
+
+    async def get_link_by_erp(self, mailbox: str, record_type: RecordType, erp_id: str) -> Link | None:
+        entity = await self._link_row(mailbox, record_type, _ERP, erp_id)
+        return None if entity is None else self._decode_link_row(entity)
+
+    async def get_link_by_mailbox(self, mailbox: str, record_type: RecordType,
+                                  mailbox_id: str) -> Link | None:
+        entity = await self._link_row(mailbox, record_type, _MAILBOX, mailbox_id)
+        return None if entity is None else self._decode_link_row(entity)
+
+    async def _link_ops(self, link: Link, text: str, ver: str) -> list[batch.Operation]:
+        """The operations writing ``link`` (insert, or replace of the version ``link.etag``)."""
+        pk = self._link_partition(link.mailbox, link.record_type)
+        erp_row = _with_text(_row(pk, keys.key(_ERP, link.erp_id), ver=ver), text)
+        mailbox_row = _with_text(_row(pk, keys.key(_MAILBOX, link.mailbox_id), ver=ver), text)
+        if link.etag is None:
+            return [("create", erp_row, {}), ("create", mailbox_row, {})]
+        current = await self._link_row(link.mailbox, link.record_type, _ERP, link.erp_id)
+        if current is None or current["ver"] != link.etag:
+            raise ConcurrencyConflict(f"{rules.link_label(link)} changed since it was read (stale etag); "
+                                      "read it again")
+        ops: list[batch.Operation] = [("update", erp_row, {"mode": UpdateMode.REPLACE, "etag": _etag(current),
+                                                           "match_condition": _IF_MATCH})]
+        old_mailbox_id = codec.decode_link(_text(current), None).mailbox_id
+        if old_mailbox_id == link.mailbox_id:
+            ops.append(("upsert", mailbox_row, {"mode": UpdateMode.REPLACE}))
+        else:
+            ops.append(("delete", _row(pk, keys.key(_MAILBOX, old_mailbox_id)), {}))
+            ops.append(("create", mailbox_row, {}))
+        return ops
+
+    async def put_link(self, link: Link) -> Link:
+        text = rules.checked_link_text(link)
+        ver = uuid.uuid4().hex
+        ops = await self._link_ops(link, text, ver)
+        await self._transact("links", [ops], rules.link_label(link))
+        return dataclasses.replace(link, etag=ver)
+
+    async def put_links(self, links: Sequence[Link]) -> list[Link]:
+        rules.check_link_batch(links)
+        texts = [rules.checked_link_text(link) for link in links]
+        vers = [uuid.uuid4().hex for _ in links]
+        groups = await asyncio.gather(*(self._link_ops(link, text, ver)
+                                        for link, text, ver in zip(links, texts, vers, strict=True)))
+        if links:
+            await self._transact("links", groups, f"links of {links[0].mailbox}/{links[0].record_type.value}")
+        log.debug("stored %d links", len(links))
+        return [dataclasses.replace(link, etag=ver) for link, ver in zip(links, vers, strict=True)]
+
+    async def delete_link(self, link: Link) -> None:
+        current = await self._link_row(link.mailbox, link.record_type, _ERP, link.erp_id)
+        if current is None:
+            return
+        if link.etag is not None and current["ver"] != link.etag:
+            raise ConcurrencyConflict(f"{rules.link_label(link)} changed since it was read (stale etag)")
+        pk = self._link_partition(link.mailbox, link.record_type)
+        mailbox_id = codec.decode_link(_text(current), None).mailbox_id
+        ops: list[batch.Operation] = [
+            ("delete", _row(pk, current["RowKey"]), {"etag": _etag(current), "match_condition": _IF_MATCH}),
+            ("delete", _row(pk, keys.key(_MAILBOX, mailbox_id)), {}),
+        ]
+        await self._transact("links", [ops], rules.link_label(link))
+
+    async def list_links(self, mailbox: str, record_type: RecordType, cursor: str | None,
+                         page_size: int) -> Page[Link]:
+        rules.check_page_size(page_size, "page_size")
+        after = rules.decode_cursor(cursor)
+        low, high = keys.prefix_range(_ERP, "")
+        query = "PartitionKey eq @pk and RowKey lt @high and " + (
+            "RowKey ge @low" if after is None else "RowKey gt @low")
+        chosen: list[Any] = []
+        async for entity in self._query("links", query, f"links of {mailbox}/{record_type.value}",
+                                        per_page=page_size + 1, pk=self._link_partition(mailbox, record_type),
+                                        low=after or low, high=high):
+            chosen.append(entity)
+            if len(chosen) > page_size:
+                break
+        more = len(chosen) > page_size
+        page = tuple(self._decode_link_row(e) for e in chosen[:page_size])
+        return Page(page, rules.encode_cursor(chosen[page_size - 1]["RowKey"]) if more else None,
+                    complete=not more)
+
+    # ------------------------------------------------------------ cursors
+
+    async def get_cursor(self, mailbox: str, name: str) -> Stored[str] | None:
+        entity = await self._get("cursors", keys.key(mailbox), keys.key(name), f"cursor {name!r}")
+        return None if entity is None else Stored(_text(entity), _etag(entity))
+
+    async def put_cursor(self, mailbox: str, name: str, value: str, etag: str | None = None) -> str:
+        rules.check_text_size(value, "cursor value")
+        entity = _with_text(_row(keys.key(mailbox), keys.key(name)), value)
+        return await self._put("cursors", entity, etag, etag is None, f"cursor {name!r}")
+
+    async def delete_cursor(self, mailbox: str, name: str) -> None:
+        await self._delete("cursors", keys.key(mailbox), keys.key(name), None, f"cursor {name!r}")
+
+    # ------------------------------------------------------------ intents
+
+    async def put_intent(self, intent: Intent) -> Intent:
+        entity = _with_text(_row(keys.key(intent.mailbox, intent.record_type.value), keys.key(intent.intent_id),
+                                 created_at=codec.utc(intent.created_at)), codec.encode_intent(intent))
+        etag = await self._put("intents", entity, intent.etag, False, f"intent {intent.intent_id!r}")
+        return dataclasses.replace(intent, etag=etag)
+
+    async def delete_intent(self, intent: Intent) -> None:
+        await self._delete("intents", keys.key(intent.mailbox, intent.record_type.value),
+                           keys.key(intent.intent_id), intent.etag, f"intent {intent.intent_id!r}")
+
+    async def list_intents(self, mailbox: str, record_type: RecordType) -> list[Intent]:
+        return [codec.decode_intent(_text(e), _etag(e)) async for e in
+                self._query("intents", "PartitionKey eq @pk", "intents", pk=keys.key(mailbox, record_type.value))]
+
+    async def _delete_rows(self, table: str, rows: Sequence[tuple[str, str]], what: str) -> int:
+        """Delete (partition, row) pairs, one transaction per ≤100 rows of a partition."""
+        by_partition: dict[str, list[batch.Operation]] = {}
+        for partition, row in rows:
+            by_partition.setdefault(partition, []).append(("delete", _row(partition, row), {}))
+        for ops in by_partition.values():
+            await self._transact(table, [[op] for op in ops], what)
+        return len(rows)
+
+    async def purge_intents(self, older_than: datetime) -> int:
+        rows = [(e["PartitionKey"], e["RowKey"]) async for e in
+                self._query("intents", "created_at lt @limit", "intents", select=["PartitionKey", "RowKey"],
+                            limit=codec.utc(older_than))]
+        purged = await self._delete_rows("intents", rows, "intents")
+        log.info("purged %d intents", purged)
+        return purged
+
+    # ------------------------------------------------------------ status
+
+    async def get_status(self, email: str) -> Stored[MailboxStatus] | None:
+        entity = await self._get("status", keys.key(rules.mailbox_key(email)), "status", f"status of {email!r}")
+        return None if entity is None else Stored(codec.decode_status(_text(entity)), _etag(entity))
+
+    async def put_status(self, status: MailboxStatus, etag: str | None = None, *, force: bool = False) -> str:
+        text = codec.encode_status(status)
+        rules.check_text_size(text, "status")
+        entity = _with_text(_row(keys.key(rules.mailbox_key(status.email)), "status"), text)
+        return await self._put("status", entity, etag, force, f"status of {status.email!r}")
+
+    # ------------------------------------------------------------ log
+
+    async def append_log(self, email: str, entries: Sequence[LogEntry]) -> None:
+        pk = keys.key(rules.mailbox_key(email))
+        groups: list[list[batch.Operation]] = []
+        for position, entry in enumerate(entries):
+            at = codec.utc(entry.at)
+            row = _row(pk, keys.log_row_key(at, position), level=int(entry.level), at=at,
+                       message=codec.clip_message(entry.message), expires_at=at + self._retention)
+            if entry.record_type is not None:
+                row["record_type"] = entry.record_type.value
+            groups.append([("create", row, {})])
+        await self._transact("log", groups, f"log of {email!r}")
+
+    async def list_log(self, email: str, min_level: LogLevel | None, limit: int,
+                       cursor: str | None) -> Page[LogEntry]:
+        rules.check_page_size(limit, "limit")
+        after = rules.decode_cursor(cursor)
+        query = "PartitionKey eq @pk and expires_at gt @now"
+        params: dict[str, Any] = {"pk": keys.key(rules.mailbox_key(email)), "now": self._now()}
+        if min_level is not None:
+            query += " and level ge @level"
+            params["level"] = int(min_level)
+        if after is not None:
+            query += " and RowKey gt @after"
+            params["after"] = after
+        chosen: list[Any] = []
+        async for entity in self._query("log", query, f"log of {email!r}", per_page=limit + 1, **params):
+            chosen.append(entity)
+            if len(chosen) > limit:
+                break
+        more = len(chosen) > limit
+        page = tuple(codec.log_entry(e["level"], e["at"], e["message"], e.get("record_type"))
+                     for e in chosen[:limit])
+        return Page(page, rules.encode_cursor(chosen[limit - 1]["RowKey"]) if more else None, complete=not more)
+
+    async def clear_log(self, email: str) -> int:
+        rows = [(e["PartitionKey"], e["RowKey"]) async for e in
+                self._query("log", "PartitionKey eq @pk", "log", select=["PartitionKey", "RowKey"],
+                            pk=keys.key(rules.mailbox_key(email)))]
+        return await self._delete_rows("log", rows, f"log of {email!r}")
+
+    async def purge_log(self, older_than: datetime) -> int:
+        rows = [(e["PartitionKey"], e["RowKey"]) async for e in
+                self._query("log", "at lt @limit or expires_at le @now", "log",
+                            select=["PartitionKey", "RowKey"], limit=codec.utc(older_than), now=self._now())]
+        purged = await self._delete_rows("log", rows, "log")
+        log.info("purged %d log entries", purged)
+        return purged
+
+    # ------------------------------------------------------------ leases
+
+    def _lease_entity(self, key: str, owner: str, ttl_seconds: float) -> Entity:
+        until = self._now() + timedelta(seconds=rules.check_ttl(ttl_seconds))
+        return _row("lease", keys.key(key), name=key, owner=owner, expires_at=until)
+
+    async def acquire_lease(self, key: str, owner: str, ttl_seconds: float) -> bool:
+        entity = self._lease_entity(key, owner, ttl_seconds)
+        current = await self._get("leases", "lease", entity["RowKey"], f"lease {key!r}")
+        if current is not None and current["owner"] != owner and codec.utc(current["expires_at"]) > self._now():
+            return False
+        try:
+            await self._put("leases", entity, None if current is None else _etag(current), False, f"lease {key!r}")
+        except (AlreadyExists, ConcurrencyConflict):
+            log.debug("lease %r taken by another worker meanwhile", key)
+            return False
+        return True
+
+    async def renew_lease(self, key: str, owner: str, ttl_seconds: float) -> bool:
+        entity = self._lease_entity(key, owner, ttl_seconds)
+        current = await self._get("leases", "lease", entity["RowKey"], f"lease {key!r}")
+        if current is None or current["owner"] != owner:
+            return False
+        try:
+            await self._put("leases", entity, _etag(current), False, f"lease {key!r}")
+        except ConcurrencyConflict:
+            return False
+        return True
+
+    async def release_lease(self, key: str, owner: str) -> None:
+        current = await self._get("leases", "lease", keys.key(key), f"lease {key!r}")
+        if current is None or current["owner"] != owner:
+            return
+        try:
+            await self._delete("leases", "lease", keys.key(key), _etag(current), f"lease {key!r}")
+        except ConcurrencyConflict:
+            log.debug("lease %r changed hands before release", key)
+
+    # ------------------------------------------------------------ documents
+
+    async def get_doc(self, kind: str, key: str) -> Stored[dict[str, Any]] | None:
+        entity = await self._get("docs", keys.key(kind), keys.key(key), f"document {kind}/{key!r}")
+        if entity is None or entity["key"] != key:
+            return None
+        return Stored(codec.decode_doc(_text(entity)), _etag(entity))
+
+    async def put_doc(self, kind: str, key: str, value: dict[str, Any], etag: str | None = None,
+                      *, force: bool = False) -> str:
+        text = codec.encode_doc(value, kind)
+        rules.check_text_size(text, f"doc.{kind}")
+        entity = _with_text(_row(keys.key(kind), keys.key(key), key=key), text)
+        return await self._put("docs", entity, etag, force, f"document {kind}/{key!r}")
+
+    async def delete_doc(self, kind: str, key: str) -> None:
+        await self._delete("docs", keys.key(kind), keys.key(key), None, f"document {kind}/{key!r}")
+
+    async def list_docs(self, kind: str, prefix: str = "") -> list[tuple[str, Stored[dict[str, Any]]]]:
+        low, high = keys.prefix_range(prefix)
+        query = "PartitionKey eq @pk"
+        params: dict[str, Any] = {"pk": keys.key(kind)}
+        if high is not None:
+            query += " and RowKey ge @low and RowKey lt @high"
+            params |= {"low": low, "high": high}
+        return [(str(e["key"]), Stored(codec.decode_doc(_text(e)), _etag(e)))
+                async for e in self._query("docs", query, f"documents {kind}", **params)
+                if str(e["key"]).startswith(prefix)]
+
+
+def _conforms(store: TableStateStore) -> StateStore:
+    """Type check only: the Table store implements the whole StateStore protocol."""
+    return store

@@ -1,0 +1,511 @@
+"""One contract for every StateStore: the in-memory twin and the Table store on Azurite.
+
+Each test runs twice (``store`` is parametrized); the Table store gets fresh tables under a
+unique prefix per test. Time is an injected clock: nothing sleeps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from shared.domain.config import Mailbox, ServerConfig, SyncPolicy
+from shared.domain.records import RecordType
+from shared.domain.status import Counts, LogEntry, LogLevel, MailboxStatus, RunState, RunSummary
+from shared.errors import AlreadyExists, ConcurrencyConflict, ValidationFailed
+from shared.ports import Intent, Link, Side, StateStore
+from shared.state.memory import InMemoryStateStore
+from shared.state.table import TableStateStore
+
+
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.at = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+    def now(self) -> datetime:
+        return self.at
+
+    def advance(self, **delta: float) -> None:
+        self.at += timedelta(**delta)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture(params=["memory", "table"])
+async def store(request: pytest.FixtureRequest, clock: Clock) -> AsyncIterator[StateStore]:
+    if request.param == "memory":
+        yield InMemoryStateStore(clock)
+        return
+    conn = request.getfixturevalue("azurite_connection_string")
+    table = TableStateStore.from_connection_string(conn, table_prefix="ct" + uuid.uuid4().hex[:10],
+                                                   clock=clock)
+    await table.create_tables()
+    try:
+        yield table
+    finally:
+        await table.delete_tables()
+        await table.aclose()
+
+
+MB = "ann@contoso.com"
+CT = RecordType.CONTACT
+
+
+def link(erp_id: str, mailbox_id: str, *, mailbox: str = MB, record_type: RecordType = CT,
+         **changes: Any) -> Link:
+    base = Link(mailbox=mailbox, record_type=record_type, erp_id=erp_id, mailbox_id=mailbox_id,
+                erp_version="2026-01-01T00:00:00", mailbox_version="ck1", erp_hash="e" * 64,
+                mailbox_hash="m" * 64, base={"display_name": "Ann", "tags": ["a", "b"]},
+                synced_at=datetime(2026, 1, 1, tzinfo=UTC))
+    return dataclasses.replace(base, **changes)
+
+
+HOSTILE_IDS = [
+    "a/b", "a\\b", "a#b", "a?b", "%2F%", "it's", "quote\"d", "pipe|and:colon", "tilde~x", "bang!41",
+    "ctl\x00\x01\x1f\x7f\x80\x9f", "tab\tnew\nline", "ünïcødé 漢字 🎉", "  spaced  ", "",
+    "AAMkAGI2TG93AAA=/+x", "x" * 1024, "/#?\\" * 256,
+]
+HOSTILE_NAMES = ["slash/1", "hash#2", "q?3", "back\\4", "ctl\x075", "1KB-" + "k" * 1020, "2KB-" + "é" * 2048]
+
+
+# ---------------------------------------------------------------- configuration
+
+
+ConfigCase = tuple[Callable[[str, str], Any], str, str]
+CONFIG: dict[str, ConfigCase] = {
+    "policy": (lambda name, note: SyncPolicy(name=name, description=note), "policies", "name"),
+    "server": (lambda name, note: ServerConfig(name=name, client_id=note), "servers", "name"),
+    "mailbox": (lambda name, note: Mailbox(email=f"{name}@contoso.com", server="srv", employee_id="E1",
+                                           employee_name=note), "mailboxes", "email"),
+}
+
+
+def _ops(store: StateStore, kind: str) -> tuple[Callable[..., Awaitable[Any]], ...]:
+    return (getattr(store, f"get_{kind}"), getattr(store, f"put_{kind}"), getattr(store, f"delete_{kind}"),
+            getattr(store, f"list_{CONFIG[kind][1]}"))
+
+
+@pytest.mark.parametrize("kind", sorted(CONFIG))
+async def test_config_rows_have_create_only_conditional_and_forced_puts(store: StateStore, kind: str) -> None:
+    make, _, key_field = CONFIG[kind]
+    get, put, delete, list_all = _ops(store, kind)
+    first = make("alpha", "one")
+    key = getattr(first, key_field)
+    assert await get(key) is None
+    etag1 = await put(first)
+    stored = await get(key)
+    assert stored.value == first and stored.etag == etag1
+    with pytest.raises(AlreadyExists):
+        await put(make("alpha", "again"))
+    etag2 = await put(make("alpha", "two"), etag1)
+    assert etag2 != etag1
+    with pytest.raises(ConcurrencyConflict):
+        await put(make("alpha", "stale"), etag1)
+    assert (await get(key)).value == make("alpha", "two")
+    etag3 = await put(make("alpha", "forced"), force=True)
+    assert (await get(key)) .etag == etag3
+    await put(make("beta", "b"))
+    assert [getattr(s.value, key_field) for s in await list_all()] == sorted(
+        [key, getattr(make("beta", ""), key_field)])
+    with pytest.raises(ConcurrencyConflict):
+        await delete(key, etag2)
+    await delete(key, etag3)
+    assert await get(key) is None
+    await delete(key)  # deleting a missing row is not an error
+    with pytest.raises(ConcurrencyConflict):
+        await put(make("alpha", "gone"), etag3)
+
+
+@pytest.mark.parametrize("kind", sorted(CONFIG))
+async def test_two_writers_of_one_config_row_one_gets_conflict(store: StateStore, kind: str) -> None:
+    make, _, key_field = CONFIG[kind]
+    get, put, _, _ = _ops(store, kind)
+    etag = await put(make("shared", "v0"))
+    results = await asyncio.gather(put(make("shared", "w1"), etag), put(make("shared", "w2"), etag),
+                                   return_exceptions=True)
+    assert sum(isinstance(r, str) for r in results) == 1
+    assert sum(isinstance(r, ConcurrencyConflict) for r in results) == 1
+    winner = 0 if isinstance(results[0], str) else 1
+    stored = await get(getattr(make("shared", ""), key_field))
+    assert stored.value == make("shared", f"w{winner + 1}")
+    assert stored.etag == results[winner]
+
+
+async def test_mailboxes_list_by_server_and_lookup_ignores_case(store: StateStore) -> None:
+    await store.put_mailbox(Mailbox(email="Ann@Contoso.com", server="east", employee_id="E1"))
+    await store.put_mailbox(Mailbox(email="bob@contoso.com", server="west", employee_id="E2"))
+    assert [m.value.email for m in await store.list_mailboxes("east")] == ["ann@contoso.com"]
+    assert len(await store.list_mailboxes()) == 2
+    found = await store.get_mailbox("ANN@contoso.COM")
+    assert found is not None and found.value.employee_id == "E1"
+
+
+async def test_hostile_mailbox_address_round_trips(store: StateStore) -> None:
+    email = "o'neil+x#y/z?w\\v@exämple.com"
+    mailbox = Mailbox(email=email, server="s", employee_id="E9")
+    etag = await store.put_mailbox(mailbox)
+    stored = await store.get_mailbox(email)
+    assert stored is not None and stored.value == mailbox and stored.etag == etag
+
+
+# ---------------------------------------------------------------- links
+
+
+async def test_link_insert_lookup_both_ways_and_create_only(store: StateStore) -> None:
+    written = await store.put_link(link("E1", "M1"))
+    assert written.etag
+    assert await store.get_link_by_erp(MB, CT, "E1") == written
+    assert await store.get_link_by_mailbox(MB, CT, "M1") == written
+    assert await store.get_link_by_erp(MB, RecordType.TASK, "E1") is None
+    assert await store.get_link_by_erp("bob@contoso.com", CT, "E1") is None
+    with pytest.raises(AlreadyExists):
+        await store.put_link(link("E1", "M2"))
+    with pytest.raises(AlreadyExists):
+        await store.put_link(link("E2", "M1"))
+    assert await store.get_link_by_mailbox(MB, CT, "M2") is None
+    assert await store.get_link_by_erp(MB, CT, "E2") is None
+
+
+async def test_link_replace_moves_the_mailbox_side(store: StateStore) -> None:
+    first = await store.put_link(link("E1", "M1"))
+    moved = await store.put_link(dataclasses.replace(first, mailbox_id="M9", mailbox_version="ck2"))
+    assert moved.etag != first.etag
+    assert await store.get_link_by_mailbox(MB, CT, "M1") is None
+    assert await store.get_link_by_mailbox(MB, CT, "M9") == moved
+    assert await store.get_link_by_erp(MB, CT, "E1") == moved
+    with pytest.raises(ConcurrencyConflict):
+        await store.put_link(dataclasses.replace(first, erp_hash="stale"))
+    other = await store.put_link(link("E2", "M2"))
+    with pytest.raises(AlreadyExists):
+        await store.put_link(dataclasses.replace(moved, mailbox_id="M2"))
+    assert await store.get_link_by_mailbox(MB, CT, "M2") == other
+
+
+async def test_two_writers_of_one_link_one_gets_conflict(store: StateStore) -> None:
+    read = await store.put_link(link("E1", "M1"))
+    results = await asyncio.gather(store.put_link(dataclasses.replace(read, erp_version="w1")),
+                                   store.put_link(dataclasses.replace(read, erp_version="w2")),
+                                   return_exceptions=True)
+    winners = [r for r in results if isinstance(r, Link)]
+    assert len(winners) == 1
+    assert sum(isinstance(r, ConcurrencyConflict) for r in results) == 1
+    assert await store.get_link_by_erp(MB, CT, "E1") == winners[0]
+    assert await store.get_link_by_mailbox(MB, CT, "M1") == winners[0]
+
+
+async def test_delete_link_is_conditional_and_removes_both_lookups(store: StateStore) -> None:
+    first = await store.put_link(link("E1", "M1"))
+    await store.put_link(dataclasses.replace(first, erp_version="v2"))
+    with pytest.raises(ConcurrencyConflict):
+        await store.delete_link(first)
+    assert await store.get_link_by_erp(MB, CT, "E1") is not None
+    await store.delete_link(dataclasses.replace(first, etag=None))
+    assert await store.get_link_by_erp(MB, CT, "E1") is None
+    assert await store.get_link_by_mailbox(MB, CT, "M1") is None
+    await store.delete_link(first)  # already gone: no error
+    again = await store.put_link(link("E1", "M1"))
+    assert await store.get_link_by_mailbox(MB, CT, "M1") == again
+
+
+@pytest.mark.parametrize("hostile", HOSTILE_IDS, ids=range(len(HOSTILE_IDS)))
+async def test_hostile_ids_round_trip_as_link_ids(store: StateStore, hostile: str) -> None:
+    written = await store.put_link(link(hostile, "mb-" + hostile, base={"id": hostile}))
+    assert await store.get_link_by_erp(MB, CT, hostile) == written
+    assert await store.get_link_by_mailbox(MB, CT, "mb-" + hostile) == written
+    page = await store.list_links(MB, CT, None, 10)
+    assert [item.erp_id for item in page.items if isinstance(item, Link)] == [hostile]
+
+
+@pytest.mark.parametrize("name", HOSTILE_NAMES, ids=range(len(HOSTILE_NAMES)))
+async def test_hostile_names_round_trip_as_mailbox_cursor_doc_and_log_keys(store: StateStore, name: str) -> None:
+    await store.put_cursor(name, name, "delta:" + name)
+    cursor = await store.get_cursor(name, name)
+    assert cursor is not None and cursor.value == "delta:" + name
+    written = await store.put_link(link("E1", "M1", mailbox=name))
+    assert await store.get_link_by_mailbox(name, CT, "M1") == written
+    await store.put_doc(name, name, {"k": name})
+    doc = await store.get_doc(name, name)
+    assert doc is not None and doc.value == {"k": name}
+    assert [k for k, _ in await store.list_docs(name, name[:3])] == [name]
+    await store.append_log(name, [LogEntry(LogLevel.WARNING, datetime(2026, 3, 1, tzinfo=UTC), "m")])
+    assert [e.message for e in (await store.list_log(name, None, 5, None)).items
+            if isinstance(e, LogEntry)] == ["m"]
+
+
+async def test_long_ids_sharing_a_prefix_stay_distinct(store: StateStore) -> None:
+    stem = "p" * 1500
+    a = await store.put_link(link(stem + "A", stem + "a"))
+    b = await store.put_link(link(stem + "B", stem + "b"))
+    assert await store.get_link_by_erp(MB, CT, stem + "A") == a
+    assert await store.get_link_by_erp(MB, CT, stem + "B") == b
+    assert await store.get_link_by_mailbox(MB, CT, stem + "b") == b
+    assert await store.get_link_by_erp(MB, CT, stem + "C") is None
+
+
+async def test_put_links_of_250_split_into_transactions_and_all_readable(store: StateStore) -> None:
+    links = [link(f"E{i:03d}", f"M{i:03d}") for i in range(250)]
+    written = await store.put_links(links)
+    assert len(written) == 250 and len({w.etag for w in written}) == 250
+    for i in (0, 99, 100, 199, 249):
+        assert await store.get_link_by_erp(MB, CT, f"E{i:03d}") == written[i]
+        assert await store.get_link_by_mailbox(MB, CT, f"M{i:03d}") == written[i]
+    seen: list[str] = []
+    cursor: str | None = None
+    pages = 0
+    while True:
+        page = await store.list_links(MB, CT, cursor, 64)
+        pages += 1
+        seen.extend(item.erp_id for item in page.items if isinstance(item, Link))
+        if page.complete:
+            break
+        cursor = page.cursor
+    assert sorted(seen) == sorted(link.erp_id for link in links) and len(seen) == 250
+    assert pages == 4
+    if isinstance(store, TableStateStore):
+        assert store.stats["largest"] <= 100
+        assert store.stats["operations"] == 500  # two rows per link
+        assert store.stats["transactions"] == 5
+    updated = await store.put_links([dataclasses.replace(w, erp_version="v2") for w in written])
+    assert (await store.get_link_by_mailbox(MB, CT, "M123")) == updated[123]
+    with pytest.raises(ConcurrencyConflict):
+        await store.put_links([written[5]])
+
+
+async def test_put_links_rejects_mixed_partitions_and_writes_nothing(store: StateStore) -> None:
+    mixed = [link("E1", "M1"), link("E2", "M2", record_type=RecordType.TASK)]
+    with pytest.raises(ValidationFailed) as caught:
+        await store.put_links(mixed)
+    assert "links[1]" in caught.value.errors
+    with pytest.raises(ValidationFailed):
+        await store.put_links([link("E1", "M1"), link("E2", "M2", mailbox="bob@contoso.com")])
+    with pytest.raises(ValidationFailed):
+        await store.put_links([link("E1", "M1"), link("E1", "M2")])
+    assert await store.get_link_by_erp(MB, CT, "E1") is None
+
+
+async def test_links_reject_bad_input_naming_the_field(store: StateStore) -> None:
+    with pytest.raises(ValidationFailed) as caught:
+        await store.put_link(link("E1", "M1", base={"when": datetime(2026, 1, 1, tzinfo=UTC)}))
+    assert "link.base" in caught.value.errors
+    with pytest.raises(ValidationFailed) as caught:
+        await store.put_link(link("E1", "M1", base={"body": "x" * 300_000}))
+    assert "link.base" in caught.value.errors
+    with pytest.raises(ValidationFailed) as caught:
+        await store.list_links(MB, CT, None, 0)
+    assert "page_size" in caught.value.errors
+    with pytest.raises(ValidationFailed) as caught:
+        await store.list_links(MB, CT, "not a cursor!", 10)
+    assert "cursor" in caught.value.errors
+
+
+async def test_large_link_base_is_chunked_and_round_trips(store: StateStore) -> None:
+    body = "".join(chr(0x4E00 + i % 500) for i in range(100_000)) + "🎉" * 5000
+    written = await store.put_link(link("E1", "M1", base={"body": body}))
+    read = await store.get_link_by_mailbox(MB, CT, "M1")
+    assert read == written and read.base["body"] == body
+
+
+async def test_stored_state_is_not_aliased_by_callers(store: StateStore) -> None:
+    base: dict[str, Any] = {"tags": ["a"]}
+    written = await store.put_link(link("E1", "M1", base=base))
+    base["tags"].append("mutated")
+    written.base["tags"].append("mutated too")
+    read = await store.get_link_by_erp(MB, CT, "E1")
+    assert read is not None and read.base == {"tags": ["a"]}
+    read.base["tags"].clear()
+    doc: dict[str, Any] = {"n": [1]}
+    await store.put_doc("k", "d", doc)
+    doc["n"].append(2)
+    got = await store.get_doc("k", "d")
+    assert got is not None and got.value == {"n": [1]}
+    got.value["n"].append(3)
+    assert (await store.get_doc("k", "d")).value == {"n": [1]}
+    assert (await store.get_link_by_erp(MB, CT, "E1")).base == {"tags": ["a"]}
+
+
+# ---------------------------------------------------------------- cursors, intents, status, docs
+
+
+async def test_cursors_upsert_and_conditional_replace(store: StateStore) -> None:
+    etag1 = await store.put_cursor(MB, "contact.delta", "https://graph/delta?token=1")
+    etag2 = await store.put_cursor(MB, "contact.delta", "https://graph/delta?token=2")
+    with pytest.raises(ConcurrencyConflict):
+        await store.put_cursor(MB, "contact.delta", "stale", etag1)
+    etag3 = await store.put_cursor(MB, "contact.delta", "token=3", etag2)
+    stored = await store.get_cursor(MB, "contact.delta")
+    assert stored is not None and (stored.value, stored.etag) == ("token=3", etag3)
+    assert await store.get_cursor(MB, "task.delta") is None
+    await store.delete_cursor(MB, "contact.delta")
+    await store.delete_cursor(MB, "contact.delta")
+    assert await store.get_cursor(MB, "contact.delta") is None
+
+
+def intent(intent_id: str, created_at: datetime, record_type: RecordType = CT) -> Intent:
+    return Intent(mailbox=MB, record_type=record_type, intent_id=intent_id, target=Side.MAILBOX,
+                  source_id="E-" + intent_id, stamp="stamp/" + intent_id, created_at=created_at)
+
+
+async def test_intents_create_only_conditional_delete_and_purge(store: StateStore, clock: Clock) -> None:
+    old = await store.put_intent(intent("i/1", clock.now() - timedelta(days=2)))
+    new = await store.put_intent(intent("i#2", clock.now()))
+    await store.put_intent(intent("i3", clock.now() - timedelta(days=3), RecordType.TASK))
+    assert old.etag and new.etag
+    with pytest.raises(AlreadyExists):
+        await store.put_intent(intent("i/1", clock.now()))
+    listed = await store.list_intents(MB, CT)
+    assert sorted(i.intent_id for i in listed) == ["i#2", "i/1"]
+    assert next(i for i in listed if i.intent_id == "i/1") == old
+    replaced = await store.put_intent(dataclasses.replace(new, stamp="stamp-2"))
+    with pytest.raises(ConcurrencyConflict):
+        await store.delete_intent(new)
+    assert await store.purge_intents(clock.now() - timedelta(days=1)) == 2
+    assert [i.intent_id for i in await store.list_intents(MB, CT)] == ["i#2"]
+    assert await store.list_intents(MB, RecordType.TASK) == []
+    await store.delete_intent(replaced)
+    assert await store.list_intents(MB, CT) == []
+
+
+async def test_status_round_trips_with_etags(store: StateStore, clock: Clock) -> None:
+    status = MailboxStatus(
+        email=MB, export_dates={CT: clock.now()}, import_dates={RecordType.EMAIL: clock.now() - timedelta(hours=1)},
+        warning="client secret expires in 10 days",
+        last_run=RunSummary(run_id="r1", state=RunState.SUCCEEDED, started_at=clock.now(),
+                            finished_at=clock.now() + timedelta(seconds=3),
+                            counts={"contact.erp": Counts(created=2, failed=1)}, message="ok"))
+    etag = await store.put_status(status)
+    with pytest.raises(AlreadyExists):
+        await store.put_status(status)
+    stored = await store.get_status(MB)
+    assert stored is not None and stored.value == status and stored.etag == etag
+    etag2 = await store.put_status(dataclasses.replace(status, warning=None), etag)
+    with pytest.raises(ConcurrencyConflict):
+        await store.put_status(status, etag)
+    await store.put_status(MailboxStatus(email=MB), force=True)
+    assert (await store.get_status(MB)).value == MailboxStatus(email=MB)
+    assert etag2 != etag
+
+
+async def test_documents_by_kind_key_and_prefix(store: StateStore) -> None:
+    etag = await store.put_doc("subscription", "ann/contact", {"id": "s1", "expires": "2026-03-02"})
+    await store.put_doc("subscription", "ann/event", {"id": "s2"})
+    await store.put_doc("subscription", "bob/contact", {"id": "s3"})
+    await store.put_doc("alert", "ann/contact", {"sent": True})
+    with pytest.raises(AlreadyExists):
+        await store.put_doc("subscription", "ann/contact", {})
+    with pytest.raises(ConcurrencyConflict):
+        await store.put_doc("subscription", "ann/contact", {}, "W/\"bogus\"")
+    etag2 = await store.put_doc("subscription", "ann/contact", {"id": "s1b"}, etag)
+    assert sorted(k for k, _ in await store.list_docs("subscription", "ann/")) == ["ann/contact", "ann/event"]
+    assert len(await store.list_docs("subscription")) == 3
+    got = dict(await store.list_docs("subscription", "ann/c"))
+    assert got["ann/contact"].value == {"id": "s1b"} and got["ann/contact"].etag == etag2
+    await store.put_doc("subscription", "ann/contact", {"id": "forced"}, force=True)
+    await store.delete_doc("subscription", "ann/contact")
+    await store.delete_doc("subscription", "ann/contact")
+    assert await store.get_doc("subscription", "ann/contact") is None
+    assert (await store.get_doc("alert", "ann/contact")).value == {"sent": True}
+
+
+# ---------------------------------------------------------------- log
+
+
+async def _read_all(store: StateStore, email: str, min_level: LogLevel | None, limit: int) -> list[LogEntry]:
+    out: list[LogEntry] = []
+    cursor: str | None = None
+    while True:
+        page = await store.list_log(email, min_level, limit, cursor)
+        out.extend(e for e in page.items if isinstance(e, LogEntry))
+        if page.complete:
+            return out
+        assert page.cursor is not None and len(page.items) == limit
+        cursor = page.cursor
+
+
+async def test_log_pages_newest_first_with_level_filter(store: StateStore, clock: Clock) -> None:
+    levels = [LogLevel.VERBOSE, LogLevel.INFORMATIONAL, LogLevel.WARNING, LogLevel.ERROR]
+    entries = [LogEntry(levels[i % 4], clock.now() - timedelta(minutes=30 - i), f"entry {i}",
+                        CT if i % 2 else None) for i in range(30)]
+    await store.append_log(MB, entries[:15])
+    await store.append_log(MB, entries[15:])
+    everything = await _read_all(store, MB, None, 7)
+    assert everything == list(reversed(entries))
+    warnings = await _read_all(store, MB, LogLevel.WARNING, 4)
+    assert warnings == [e for e in reversed(entries) if e.level >= LogLevel.WARNING]
+    assert await _read_all(store, "bob@contoso.com", None, 5) == []
+    same_time = [LogEntry(LogLevel.ERROR, clock.now(), f"burst {i}") for i in range(120)]
+    await store.append_log(MB, same_time)
+    newest = await store.list_log(MB, LogLevel.ERROR, 3, None)
+    assert [e.message for e in newest.items if isinstance(e, LogEntry)] == ["burst 119", "burst 118", "burst 117"]
+    assert len(await _read_all(store, MB, None, 50)) == 150
+
+
+async def test_concurrent_log_appends_never_collide(store: StateStore, clock: Clock) -> None:
+    batches = [[LogEntry(LogLevel.WARNING, clock.now(), f"w{w}-{i}") for i in range(20)] for w in range(4)]
+    await asyncio.gather(*(store.append_log(MB, b) for b in batches))
+    assert len(await _read_all(store, MB, None, 100)) == 80
+
+
+async def test_log_retention_hides_and_purge_deletes(store: StateStore, clock: Clock) -> None:
+    old = LogEntry(LogLevel.ERROR, clock.now() - timedelta(days=31), "expired already")
+    aging = LogEntry(LogLevel.ERROR, clock.now() - timedelta(days=20), "expires in 10 days")
+    fresh = LogEntry(LogLevel.ERROR, clock.now(), "fresh", RecordType.EVENT)
+    await store.append_log(MB, [old, aging, fresh])
+    await store.append_log("bob@contoso.com", [fresh])
+    assert await _read_all(store, MB, None, 10) == [fresh, aging]
+    clock.advance(days=11)
+    assert await _read_all(store, MB, None, 10) == [fresh]
+    assert await store.purge_log(clock.now() - timedelta(days=365)) == 2
+    assert await store.purge_log(clock.now()) == 2
+    assert await _read_all(store, MB, None, 10) == []
+    await store.append_log(MB, [LogEntry(LogLevel.WARNING, clock.now(), f"c{i}") for i in range(130)])
+    assert await store.clear_log(MB) == 130
+    assert await _read_all(store, MB, None, 10) == []
+
+
+async def test_long_log_messages_are_clipped(store: StateStore, clock: Clock) -> None:
+    await store.append_log(MB, [LogEntry(LogLevel.WARNING, clock.now(), "x" * 100_000)])
+    (entry,) = await _read_all(store, MB, None, 5)
+    assert entry.message.startswith("xxx") and entry.message.endswith("(truncated)")
+    assert len(entry.message) <= 8000
+
+
+# ---------------------------------------------------------------- leases
+
+
+async def test_lease_is_exclusive_until_it_expires(store: StateStore, clock: Clock) -> None:
+    key = "mailbox/ann@contoso.com"
+    assert await store.acquire_lease(key, "w1", 60)
+    assert not await store.acquire_lease(key, "w2", 60)
+    assert not await store.renew_lease(key, "w2", 60)
+    clock.advance(seconds=50)
+    assert await store.renew_lease(key, "w1", 60)
+    clock.advance(seconds=50)
+    assert not await store.acquire_lease(key, "w2", 60)
+    clock.advance(seconds=11)
+    assert await store.acquire_lease(key, "w2", 60)
+    assert not await store.renew_lease(key, "w1", 60)
+    await store.release_lease(key, "w1")
+    assert not await store.acquire_lease(key, "w1", 60)
+    await store.release_lease(key, "w2")
+    assert await store.acquire_lease(key, "w1", 60)
+    with pytest.raises(ValidationFailed):
+        await store.acquire_lease(key, "w1", 0)
+
+
+async def test_concurrent_acquirers_one_wins(store: StateStore, clock: Clock) -> None:
+    results = await asyncio.gather(*(store.acquire_lease("L", f"w{i}", 30) for i in range(5)))
+    assert sum(results) == 1
+    clock.advance(seconds=31)
+    results = await asyncio.gather(*(store.acquire_lease("L", f"x{i}", 30) for i in range(5)))
+    assert sum(results) == 1
