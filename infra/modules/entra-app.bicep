@@ -1,0 +1,67 @@
+metadata description = 'Entra ID app registration, its service principal and the admin-consented Graph application permissions (appRoleAssignedTo), plus the optional federated identity credential that lets the app managed identity sign in as the app without a secret. Needs the Microsoft Graph Bicep extension (bicepconfig.json); kept in its own module because checkov cannot parse the extension syntax.'
+
+extension microsoftGraphV1
+
+@description('Immutable unique name of the app registration (Graph Bicep client-provided key).')
+param uniqueName string
+
+@description('Display name of the app registration.')
+param displayName string
+
+@description('The Graph permission list, loaded in main.bicep from shared/graph_permissions.json (the single source).')
+param permissions object
+
+@description('Optional permission names to grant on top of the required ones.')
+param optionalPermissionNames array
+
+@description('Principal (object) id of the managed identity trusted as a federated credential; empty: no federated credential.')
+param federatedPrincipalId string
+
+// Every granted permission, in the order of shared/graph_permissions.json.
+var granted = concat(permissions.required, filter(permissions.optional, p => contains(optionalPermissionNames, p.name)))
+
+resource app 'Microsoft.Graph/applications@v1.0' = {
+  uniqueName: uniqueName
+  displayName: displayName
+  signInAudience: 'AzureADMyOrg'
+  requiredResourceAccess: [
+    {
+      resourceAppId: permissions.resourceAppId
+      resourceAccess: [for p in granted: {
+        id: p.id
+        type: 'Role'
+      }]
+    }
+  ]
+}
+
+resource appPrincipal 'Microsoft.Graph/servicePrincipals@v1.0' = {
+  appId: app.appId
+}
+
+resource graphPrincipal 'Microsoft.Graph/servicePrincipals@v1.0' existing = {
+  appId: permissions.resourceAppId
+}
+
+// Admin consent, one app role assignment per permission. Exchange Online RBAC for
+// Applications can narrow the mailbox permissions afterwards (docs/deploy.md).
+resource grants 'Microsoft.Graph/appRoleAssignedTo@v1.0' = [for p in granted: {
+  appRoleId: p.id
+  principalId: appPrincipal.id
+  resourceId: graphPrincipal.id
+}]
+
+resource federatedCredential 'Microsoft.Graph/applications/federatedIdentityCredentials@v1.0' = if (!empty(federatedPrincipalId)) {
+  name: '${app.uniqueName}/app-managed-identity'
+  description: 'The exsync Function App managed identity signs in as this app (secretless mode).'
+  issuer: '${environment().authentication.loginEndpoint}${tenant().tenantId}/v2.0'
+  subject: federatedPrincipalId
+  audiences: [
+    'api://AzureADTokenExchange'
+  ]
+}
+
+output appId string = app.appId
+output appObjectId string = app.id
+output servicePrincipalId string = appPrincipal.id
+output grantedPermissions array = [for p in granted: p.name]
