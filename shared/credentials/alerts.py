@@ -46,7 +46,20 @@ PROBLEM_EVENT = "exsync.credential.unreadable"
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class Notice:
+    """What a channel delivers: an event name, a level, a subject, a text and structured fields."""
+
+    event: str
+    level: int
+    subject: str
+    text: str
+    fields: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class Alert:
+    """A credential in an expiry threshold."""
+
     expiry: CredentialExpiry
     threshold: int
     days_left: int
@@ -72,28 +85,30 @@ class Alert:
                 "the Key Vault secret (or enable EXSYNC_ROTATION_ENABLED), or switch the server to a "
                 "certificate or a federated (secretless) credential. See docs/credentials.md.")
 
+    def notice(self) -> Notice:
+        exp = self.expiry
+        return Notice(EVENT, self.level, self.subject(), self.text(), {
+            "server": exp.server, "credential": exp.label(), "credential_source": exp.source.value,
+            "days_left": self.days_left, "threshold": self.threshold,
+            "expires_on": exp.expires_on.isoformat() if exp.expires_on else None})
+
 
 class AlertChannel(Protocol):
     name: str
 
-    async def send(self, alert: Alert) -> None:
-        """Deliver ``alert``; raise ExsyncError on failure."""
+    async def send(self, notice: Notice) -> None:
+        """Deliver ``notice``; raise ExsyncError on failure."""
         ...
 
 
 class LogChannel:
-    """A structured log record the monitoring alert rule matches."""
+    """A structured log record the monitoring alert rule matches (message starts with the event)."""
 
     name = "log"
 
-    async def send(self, alert: Alert) -> None:
-        exp = alert.expiry
-        end = exp.expires_on.isoformat() if exp.expires_on else None
-        logger.log(alert.level, "%s server=%s credential=%s days_left=%d expires_on=%s threshold=%d",
-                   EVENT, exp.server, exp.label(), alert.days_left, end, alert.threshold,
-                   extra={"event": EVENT, "server": exp.server, "credential": exp.label(),
-                          "credential_source": exp.source.value, "days_left": alert.days_left,
-                          "expires_on": end, "threshold": alert.threshold})
+    async def send(self, notice: Notice) -> None:
+        detail = " ".join(f"{k}={v}" for k, v in notice.fields.items())
+        logger.log(notice.level, "%s %s", notice.event, detail, extra={"event": notice.event, **notice.fields})
 
 
 class EmailChannel:
@@ -104,8 +119,8 @@ class EmailChannel:
     def __init__(self, graph: GraphAdmin, sender: str, recipients: Sequence[str]) -> None:
         self._graph, self._sender, self._recipients = graph, sender, list(recipients)
 
-    async def send(self, alert: Alert) -> None:
-        await self._graph.send_mail(self._sender, self._recipients, alert.subject(), alert.text())
+    async def send(self, notice: Notice) -> None:
+        await self._graph.send_mail(self._sender, self._recipients, notice.subject, notice.text)
 
 
 class WebhookChannel:
@@ -117,12 +132,8 @@ class WebhookChannel:
         self._url = url
         self._transport = transport
 
-    async def send(self, alert: Alert) -> None:
-        exp = alert.expiry
-        body = {"text": alert.text(), "summary": alert.subject(),
-                "exsync": {"event": EVENT, "server": exp.server, "credential": exp.label(),
-                           "days_left": alert.days_left, "threshold": alert.threshold,
-                           "expires_on": exp.expires_on.isoformat() if exp.expires_on else None}}
+    async def send(self, notice: Notice) -> None:
+        body = {"text": notice.text, "summary": notice.subject, "exsync": {"event": notice.event, **notice.fields}}
         try:
             async with httpx.AsyncClient(transport=self._transport, timeout=15) as client:
                 response = await client.post(self._url, json=body)
@@ -179,16 +190,17 @@ class ServerExpiryReport:
                              for p in self.problems]}
 
 
-async def _deliver(alert: Alert, channels: Sequence[AlertChannel]) -> tuple[list[str], list[str]]:
+async def deliver(notice: Notice, channels: Sequence[AlertChannel]) -> tuple[list[str], list[str]]:
+    """Send ``notice`` on every channel; (delivered, failed) channel names. Failures are logged."""
     delivered: list[str] = []
     failed: list[str] = []
     for channel in channels:
         try:
-            await channel.send(alert)
+            await channel.send(notice)
             delivered.append(channel.name)
         except ExsyncError as exc:
             failed.append(channel.name)
-            logger.warning("credential alert via %s failed (retried next run): %s", channel.name, exc)
+            logger.warning("%s alert via %s failed: %s", notice.event, channel.name, exc)
     return delivered, failed
 
 
@@ -201,7 +213,7 @@ async def _alert_one(expiry: CredentialExpiry, threshold: int, now: datetime, st
     if not due:
         return [], []
     alert = Alert(expiry, threshold, days_left(expiry.expires_on, now))
-    delivered, failed = await _deliver(alert, [c for c in channels if c.name in due])
+    delivered, failed = await deliver(alert.notice(), [c for c in channels if c.name in due])
     if delivered:
         new_state = record_sent(state, expiry.expires_on, threshold, delivered)
         try:
