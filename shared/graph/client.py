@@ -10,7 +10,7 @@ request adapter with Graph errors translated into :mod:`shared.errors`.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar, cast
 from urllib.parse import quote, urlsplit
 
@@ -18,7 +18,7 @@ import httpx
 from azure.core.credentials_async import AsyncTokenCredential
 from kiota_abstractions.method import Method
 from kiota_abstractions.request_information import RequestInformation
-from kiota_abstractions.serialization import Parsable, ParseNode
+from kiota_abstractions.serialization import Parsable
 from kiota_http.kiota_client_factory import KiotaClientFactory
 from kiota_http.middleware import RedirectHandler, RetryHandler, UserAgentHandler
 from kiota_http.middleware.options import RetryHandlerOption
@@ -100,7 +100,7 @@ class GraphHttp:
             info.set_stream_content(raw_body, "application/json")
         return info
 
-    async def send(self, info: RequestInformation, factory: Callable[[ParseNode], P]) -> P | None:
+    async def send(self, info: RequestInformation, factory: type[P]) -> P | None:
         try:
             result: P | None = await self.adapter.send_async(info, factory, ERROR_MAPPING)
             return result

@@ -182,12 +182,12 @@ class GraphMailboxGateway:
             return await self._well_known_folder(mailbox, "inbox")
         if record_type is RecordType.EVENT:
             calendar = await self.http.send(self.http.request(Method.GET, f"{user}/calendar", mailbox),
-                                            Calendar.create_from_discriminator_value)
+                                            Calendar)
             return _required_id(calendar, "default calendar")
         if record_type is RecordType.CONTACT:
             folder = await self.http.send(
                 self.http.request(Method.GET, f"{user}/contactFolders/contacts", mailbox),
-                ContactFolder.create_from_discriminator_value)
+                ContactFolder)
             return _required_id(folder, "default contact folder")
         async for entry in self._pages(mailbox, f"{user}/todo/lists", TodoTaskListCollectionResponse):
             if entry.wellknown_list_name == WellknownListName.DefaultList:
@@ -197,7 +197,7 @@ class GraphMailboxGateway:
     async def _well_known_folder(self, mailbox: str, name: str) -> str:
         folder = await self.http.send(
             self.http.request(Method.GET, f"/users/{seg(mailbox)}/mailFolders/{name}", mailbox),
-            MailFolder.create_from_discriminator_value)
+            MailFolder)
         return _required_id(folder, f"mail folder {name}")
 
     async def _find_container(self, mailbox: str, record_type: RecordType, name: str) -> str | None:
@@ -213,7 +213,7 @@ class GraphMailboxGateway:
         body = spec.model(**{spec.name_field: name})
         info = self.http.request(Method.POST, RESOURCES[record_type].containers(mailbox), mailbox, body=body)
         try:
-            created = await self.http.send(info, spec.model.create_from_discriminator_value)
+            created = await self.http.send(info, spec.model)
         except ExsyncError as exc:  # created concurrently by another worker: use that one
             found = await self._find_container(mailbox, record_type, name)
             if found is None:
@@ -235,7 +235,7 @@ class GraphMailboxGateway:
         body = OutlookCategory(display_name=name, color=category_color)
         try:
             await self.http.send(self.http.request(Method.POST, path, mailbox, body=body),
-                                 OutlookCategory.create_from_discriminator_value)
+                                 OutlookCategory)
         except ExsyncError as exc:
             if getattr(exc, "status", None) != 409 and type(exc).__name__ != "AlreadyExists":
                 raise
@@ -246,7 +246,7 @@ class GraphMailboxGateway:
                            cursor: str | None, page_size: int) -> Page[MailboxItem[Any]]:
         url = cursor or self._initial_delta(mailbox, record_type, container)
         info = self.http.request(Method.GET, url, mailbox, prefer=(f"odata.maxpagesize={max(1, page_size)}",))
-        page = await self.http.send(info, _DELTA_RESPONSES[record_type].create_from_discriminator_value)
+        page = await self.http.send(info, _DELTA_RESPONSES[record_type])
         if page is None:
             raise RemoteError("Graph delta answered without a body")
         entries: list[MailboxItem[Any] | Removed] = []
@@ -291,7 +291,7 @@ class GraphMailboxGateway:
         info = self.http.request(Method.GET, resource.item_in(mailbox, container, item_id), mailbox,
                                  query={"$expand": _expand(resource)})
         try:
-            model = await self.http.send(info, resource.model.create_from_discriminator_value)
+            model = await self.http.send(info, resource.model)
         except NotFound:
             return None
         if model is None:
@@ -313,7 +313,7 @@ class GraphMailboxGateway:
             return None
         query = {"$filter": mapping.stamp_filter(stamp), "$expand": mapping.STAMP_EXPAND, "$top": "1"}
         info = self.http.request(Method.GET, path, mailbox, query=query)
-        found = await self.http.send(info, _COLLECTIONS[record_type].create_from_discriminator_value)
+        found = await self.http.send(info, _COLLECTIONS[record_type])
         for model in (found.value if found is not None else None) or ():
             return mapping.item_from_graph(record_type, model, mailbox)
         return None
@@ -324,7 +324,7 @@ class GraphMailboxGateway:
             return None
         query = {"$filter": f"internetMessageId eq '{wanted}'", "$expand": mapping.STAMP_EXPAND, "$top": "1"}
         info = self.http.request(Method.GET, f"/users/{seg(mailbox)}/messages", mailbox, query=query)
-        found = await self.http.send(info, MessageCollectionResponse.create_from_discriminator_value)
+        found = await self.http.send(info, MessageCollectionResponse)
         for model in (found.value if found is not None else None) or ():
             return mapping.item_from_graph(RecordType.EMAIL, model, mailbox)
         return None
@@ -356,7 +356,7 @@ class GraphMailboxGateway:
         while url:
             info = self.http.request(Method.GET, url, mailbox, query=query if first else None)
             first = False
-            page = await self.http.send(info, collection.create_from_discriminator_value)
+            page = await self.http.send(info, collection)
             if page is None:
                 return
             for entry in page.value or ():
@@ -455,7 +455,7 @@ class GraphMailboxGateway:
         if write.kind not in (WriteKind.CREATE, WriteKind.UPDATE) or not isinstance(reply.body, dict):
             return WriteResult(write)
         try:
-            model = from_json(reply.body, RESOURCES[write.record_type].model.create_from_discriminator_value)
+            model = from_json(reply.body, RESOURCES[write.record_type].model)
             item = mapping.item_from_graph(write.record_type, model, mailbox)
         except (ExsyncError, ValueError, TypeError) as exc:
             return WriteResult(write, error=_as_error(exc))
@@ -479,7 +479,7 @@ class GraphMailboxGateway:
             if sending:
                 model.from_ = None
             created = await self.http.send(self.http.request(Method.POST, path, mailbox, body=model),
-                                           GraphMessage.create_from_discriminator_value)
+                                           GraphMessage)
             message_id = _required_id(created, "created message")
             await self._attach_all(mailbox, message_id, write.files)
             if sending:
@@ -509,7 +509,7 @@ class GraphMailboxGateway:
                               content_bytes=file.content)
         path = f"/users/{seg(mailbox)}/messages/{seg(message_id)}/attachments"
         await self.http.send(self.http.request(Method.POST, path, mailbox, body=body),
-                             FileAttachment.create_from_discriminator_value)
+                             FileAttachment)
 
     async def _attach_by_session(self, mailbox: str, message_id: str, file: AttachmentContent) -> None:
         item = AttachmentItem(attachment_type=AttachmentType.File, name=file.meta.name,
@@ -518,7 +518,7 @@ class GraphMailboxGateway:
         session = await self.http.send(
             self.http.request(Method.POST, path, mailbox,
                               body=CreateUploadSessionPostRequestBody(attachment_item=item)),
-            UploadSession.create_from_discriminator_value)
+            UploadSession)
         if session is None or not session.upload_url:
             raise RemoteError("createUploadSession answered without an uploadUrl")
         total = len(file.content)
@@ -560,16 +560,16 @@ async def warm_up() -> None:
     """Deserialise each model once (the first msgraph-sdk deserialisation costs ~1 s)."""
     samples: list[tuple[dict[str, Any], Any]] = [
         ({"id": "x", "givenName": "a", "emailAddresses": [{"address": "a@b.c"}]},
-         GraphContact.create_from_discriminator_value),
+         GraphContact),
         ({"id": "x", "subject": "s", "from": {"emailAddress": {"address": "a@b.c"}}},
-         GraphMessage.create_from_discriminator_value),
+         GraphMessage),
         ({"id": "x", "subject": "s", "start": {"dateTime": "2024-01-01T00:00:00", "timeZone": "UTC"}},
-         GraphEvent.create_from_discriminator_value),
-        ({"id": "x", "title": "t", "status": "notStarted"}, TodoTask.create_from_discriminator_value),
-        ({"value": [], "@odata.deltaLink": "x"}, ContactDelta.create_from_discriminator_value),
-        ({"value": [], "@odata.deltaLink": "x"}, MessageDelta.create_from_discriminator_value),
-        ({"value": [], "@odata.deltaLink": "x"}, EventDelta.create_from_discriminator_value),
-        ({"value": [], "@odata.deltaLink": "x"}, TaskDelta.create_from_discriminator_value),
+         GraphEvent),
+        ({"id": "x", "title": "t", "status": "notStarted"}, TodoTask),
+        ({"value": [], "@odata.deltaLink": "x"}, ContactDelta),
+        ({"value": [], "@odata.deltaLink": "x"}, MessageDelta),
+        ({"value": [], "@odata.deltaLink": "x"}, EventDelta),
+        ({"value": [], "@odata.deltaLink": "x"}, TaskDelta),
     ]
     for data, factory in samples:
         from_json(data, factory)

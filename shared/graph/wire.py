@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Callable
 from typing import Any, TypeVar
 from urllib.parse import quote
 
 import httpx
 from kiota_abstractions.api_error import APIError
-from kiota_abstractions.serialization import Parsable, ParseNode
+from kiota_abstractions.serialization import Parsable
 from kiota_serialization_json.json_parse_node import JsonParseNode
 from kiota_serialization_json.json_serialization_writer import JsonSerializationWriter
 from msgraph.generated.models.contact import Contact as GraphContact
@@ -46,8 +45,7 @@ TEXT_BODIES = 'outlook.body-content-type="text"'
 PREFER = (IMMUTABLE_ID, UTC_TIMES, TEXT_BODIES)
 """Preferences sent on every request (ids that survive moves, UTC times, text bodies)."""
 
-ERROR_MAPPING: dict[str, Callable[[ParseNode], Parsable]] = {
-    "XXX": ODataError.create_from_discriminator_value}
+ERROR_MAPPING: dict[str, type[Parsable]] = {"XXX": ODataError}
 
 
 def seg(value: str) -> str:
@@ -105,7 +103,7 @@ def to_json(model: Parsable) -> dict[str, Any]:
     return data
 
 
-def from_json(data: Any, factory: Callable[[ParseNode], P]) -> P:
+def from_json(data: Any, factory: type[P]) -> P:
     """A JSON object parsed into a model through msgraph-sdk's deserialisers."""
     value: P | None = JsonParseNode(data).get_object_value(factory)
     if value is None:

@@ -1,0 +1,347 @@
+"""Contract suite of the MailboxGateway port: the in-memory twin and the Graph gateway over HTTP.
+
+Every test runs twice: against ``InMemoryMailboxGateway`` and against ``GraphMailboxGateway``
+talking to the Graph simulator (``sim.graph``) through msgraph-sdk. Only behaviour the engine
+relies on is asserted, so both must agree.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import urllib.request
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from kiota_http.middleware.options import RetryHandlerOption
+
+from devhost.services import Simulator, start_simulator
+from shared.domain.records import (
+    Attachment,
+    Attendee,
+    Contact,
+    EmailMessage,
+    Event,
+    Importance,
+    Record,
+    RecordType,
+    Task,
+    TaskStatus,
+)
+from shared.errors import ConcurrencyConflict, NotFound, SyncStateLost
+from shared.graph.gateway import GraphMailboxGateway
+from shared.graph.memory import InMemoryMailboxGateway
+from shared.ports import AttachmentContent, MailboxGateway, MailboxItem, MailboxWrite, Removed, WriteKind
+
+MAILBOX = "ann@contoso.test"
+OTHER = "bob@contoso.test"
+
+
+# ---------------------------------------------------------------------- harness
+
+
+@dataclasses.dataclass
+class Harness:
+    """A gateway under test plus how to expire its delta cursors."""
+
+    kind: str
+    gateway: MailboxGateway
+    sim: Simulator | None = None
+
+    async def expire_cursors(self, container: str) -> None:
+        if isinstance(self.gateway, InMemoryMailboxGateway):
+            self.gateway.invalidate_cursors(MAILBOX, container)
+        else:
+            admin(self.sim, "POST", "/_sim/faults",
+                  {"path": "delta", "method": "GET", "status": 410, "count": 1})
+
+
+def admin(sim: Simulator | None, method: str, path: str, body: Any = None) -> Any:
+    assert sim is not None
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(f"{sim.base_url}{path}", data=data, method=method,
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        raw = response.read()
+    return json.loads(raw) if raw else None
+
+
+@pytest.fixture(scope="session")
+def graph_sim() -> Iterator[Simulator]:
+    sim = start_simulator("sim.graph", ["--users", f"{MAILBOX},{OTHER}"])
+    try:
+        yield sim
+    finally:
+        sim.stop()
+
+
+@pytest.fixture(params=["memory", "graph"])
+async def harness(request: pytest.FixtureRequest) -> AsyncIterator[Harness]:
+    if request.param == "memory":
+        yield Harness("memory", InMemoryMailboxGateway())
+        return
+    sim: Simulator = request.getfixturevalue("graph_sim")
+    admin(sim, "POST", "/_sim/reset")
+    admin(sim, "DELETE", "/_sim/faults")
+    gateway = GraphMailboxGateway.create(None, f"{sim.base_url}/v1.0",
+                                         retry=RetryHandlerOption(delay=0, max_retries=2))
+    try:
+        yield Harness("graph", gateway, sim)
+    finally:
+        await gateway.aclose()
+
+
+# ---------------------------------------------------------------------- sample records
+
+T0 = datetime.now(UTC).replace(microsecond=0, second=0, minute=0) + timedelta(days=2)
+
+
+def sample(record_type: RecordType, n: int = 1) -> Record:
+    if record_type is RecordType.CONTACT:
+        return Contact(first_name=f"Pat{n}", last_name="Doe", email=f"pat{n}@fabrikam.test",
+                       company="Fabrikam", job_title="Buyer", business_phone="+1 425 555 0100",
+                       mobile_phone="+1 425 555 0101", street="1 Main St", city="Redmond",
+                       state="WA", postal_code="98052", country="United States", notes="met at fair")
+    if record_type is RecordType.EMAIL:
+        return EmailMessage(subject=f"Quote {n}", body="Please find the quote.",
+                            from_address="pat@fabrikam.test", to=(MAILBOX,),
+                            sent_at=T0 - timedelta(days=3), incoming=True)
+    if record_type is RecordType.TASK:
+        return Task(title=f"Call back {n}", body="about the quote", status=TaskStatus.IN_PROGRESS,
+                    importance=Importance.HIGH, due_at=T0)
+    return Event(subject=f"Review {n}", body="agenda", start=T0, end=T0 + timedelta(hours=1),
+                 location="Room 1", organizer=MAILBOX,
+                 attendees=(Attendee("pat@fabrikam.test", "Pat", True),))
+
+
+def same_content(record_type: RecordType, got: Record, want: Record) -> None:
+    """Fields both sides keep must round-trip (normalized)."""
+    g, w = got.normalized().as_dict(), want.normalized().as_dict()
+    if record_type is RecordType.EMAIL:
+        keys = ["subject", "body", "from_address", "to", "incoming"]
+    elif record_type is RecordType.EVENT:
+        keys = ["subject", "body", "start", "end", "all_day", "location", "attendees"]
+    else:
+        keys = list(w)
+    assert {k: g[k] for k in keys} == {k: w[k] for k in keys}
+
+
+def create(record_type: RecordType, container: str, n: int = 1, *, stamp: str | None = None,
+           categories: tuple[str, ...] = ()) -> MailboxWrite:
+    return MailboxWrite(WriteKind.CREATE, record_type, container, record=sample(record_type, n),
+                        stamp=stamp, categories=categories)
+
+
+async def created(h: Harness, write: MailboxWrite) -> MailboxItem[Any]:
+    [result] = await h.gateway.apply(MAILBOX, [write])
+    assert result.ok, result.error
+    assert result.item is not None
+    return result.item
+
+
+async def drain(h: Harness, record_type: RecordType, container: str, cursor: str | None,
+                page_size: int = 50) -> tuple[list[MailboxItem[Any] | Removed], str]:
+    """Every entry of a listing from ``cursor`` to its end, and the next-run cursor."""
+    entries: list[MailboxItem[Any] | Removed] = []
+    for _ in range(100):
+        page = await h.gateway.list_changes(MAILBOX, record_type, container, cursor, page_size)
+        entries += page.items
+        cursor = page.cursor
+        if page.complete:
+            assert cursor is not None
+            return entries, cursor
+    raise AssertionError("listing never completed")
+
+
+ALL_TYPES = [RecordType.CONTACT, RecordType.EMAIL, RecordType.TASK, RecordType.EVENT]
+
+
+# ---------------------------------------------------------------------- tests
+
+
+@pytest.mark.parametrize("record_type", ALL_TYPES)
+async def test_ensure_container_is_stable_per_name(harness: Harness, record_type: RecordType) -> None:
+    first = await harness.gateway.ensure_container(MAILBOX, record_type, "ERP Sync")
+    again = await harness.gateway.ensure_container(MAILBOX, record_type, "ERP Sync")
+    other = await harness.gateway.ensure_container(MAILBOX, record_type, "ERP Other")
+    default = await harness.gateway.ensure_container(MAILBOX, record_type, None)
+    assert first == again
+    assert len({first, other, default}) == 3
+
+
+@pytest.mark.parametrize("record_type", ALL_TYPES)
+async def test_create_round_trips_content_stamp_and_categories(harness: Harness,
+                                                               record_type: RecordType) -> None:
+    await harness.gateway.ensure_category(MAILBOX, "ERP", "preset7")
+    container = await harness.gateway.ensure_container(MAILBOX, record_type, "ERP")
+    item = await created(harness, create(record_type, container, stamp="erp-1", categories=("ERP",)))
+    assert item.id and item.etag
+    assert item.stamp == "erp-1"
+    assert item.categories == ("ERP",)
+    same_content(record_type, item.record, sample(record_type))
+
+    fetched = await harness.gateway.get(MAILBOX, record_type, container, item.id)
+    assert fetched is not None
+    assert (fetched.id, fetched.etag, fetched.stamp, fetched.categories) == (
+        item.id, item.etag, "erp-1", ("ERP",))
+    same_content(record_type, fetched.record, sample(record_type))
+
+
+@pytest.mark.parametrize("record_type", [RecordType.CONTACT, RecordType.TASK, RecordType.EVENT])
+async def test_update_is_conditional_per_write(harness: Harness, record_type: RecordType) -> None:
+    container = await harness.gateway.ensure_container(MAILBOX, record_type, None)
+    one = await created(harness, create(record_type, container, 1))
+    two = await created(harness, create(record_type, container, 2))
+    changed = sample(record_type, 3)
+    fresh = MailboxWrite(WriteKind.UPDATE, record_type, container, record=changed,
+                         item_id=one.id, etag=one.etag)
+    results = await harness.gateway.apply(MAILBOX, [
+        fresh,
+        MailboxWrite(WriteKind.UPDATE, record_type, container, record=changed, item_id=two.id,
+                     etag=one.etag if one.etag != two.etag else 'W/"stale"'),
+    ])
+    assert [r.ok for r in results] == [True, False]
+    assert isinstance(results[1].error, ConcurrencyConflict)
+    updated = results[0].item
+    assert updated is not None and updated.id == one.id and updated.etag != one.etag
+    same_content(record_type, updated.record, changed)
+
+    # the first etag is stale now
+    [stale] = await harness.gateway.apply(MAILBOX, [fresh])
+    assert isinstance(stale.error, ConcurrencyConflict)
+    untouched = await harness.gateway.get(MAILBOX, record_type, container, two.id)
+    assert untouched is not None
+    same_content(record_type, untouched.record, sample(record_type, 2))
+
+
+async def test_writes_to_missing_items_fail_alone(harness: Harness) -> None:
+    container = await harness.gateway.ensure_container(MAILBOX, RecordType.CONTACT, None)
+    live = await created(harness, create(RecordType.CONTACT, container))
+    gone = await created(harness, create(RecordType.CONTACT, container, 2))
+    [deleted] = await harness.gateway.apply(MAILBOX, [
+        MailboxWrite(WriteKind.DELETE, RecordType.CONTACT, container, item_id=gone.id, etag=gone.etag)])
+    assert deleted.ok and deleted.item is None
+    results = await harness.gateway.apply(MAILBOX, [
+        MailboxWrite(WriteKind.UPDATE, RecordType.CONTACT, container, record=sample(RecordType.CONTACT, 5),
+                     item_id=gone.id),
+        MailboxWrite(WriteKind.UPDATE, RecordType.CONTACT, container, record=sample(RecordType.CONTACT, 6),
+                     item_id=live.id, etag=live.etag),
+    ])
+    assert isinstance(results[0].error, NotFound)
+    assert results[1].ok
+    assert await harness.gateway.get(MAILBOX, RecordType.CONTACT, container, gone.id) is None
+
+
+@pytest.mark.parametrize("record_type", ALL_TYPES)
+async def test_delta_pages_everything_then_reports_changes_and_removals(harness: Harness,
+                                                                        record_type: RecordType) -> None:
+    container = await harness.gateway.ensure_container(MAILBOX, record_type, "Delta")
+    ids = [(await created(harness, create(record_type, container, n))).id for n in range(7)]
+
+    entries, cursor = await drain(harness, record_type, container, None, page_size=3)
+    listed = {e.id for e in entries if isinstance(e, MailboxItem)}
+    assert listed == set(ids)
+    assert not [e for e in entries if isinstance(e, Removed)]
+
+    quiet, cursor = await drain(harness, record_type, container, cursor)
+    assert not [e for e in quiet if isinstance(e, MailboxItem)]
+
+    added = await created(harness, create(record_type, container, 9))
+    [removed] = await harness.gateway.apply(MAILBOX, [
+        MailboxWrite(WriteKind.DELETE, record_type, container, item_id=ids[0])])
+    assert removed.ok
+    changes, _ = await drain(harness, record_type, container, cursor)
+    assert added.id in {e.id for e in changes if isinstance(e, MailboxItem)}
+    assert ids[0] in {e.id for e in changes if isinstance(e, Removed)}
+    assert ids[0] not in {e.id for e in changes if isinstance(e, MailboxItem)}
+
+
+async def test_expired_cursor_raises_sync_state_lost(harness: Harness) -> None:
+    container = await harness.gateway.ensure_container(MAILBOX, RecordType.CONTACT, None)
+    await created(harness, create(RecordType.CONTACT, container))
+    _, cursor = await drain(harness, RecordType.CONTACT, container, None)
+    await harness.expire_cursors(container)
+    with pytest.raises(SyncStateLost):
+        await harness.gateway.list_changes(MAILBOX, RecordType.CONTACT, container, cursor, 10)
+
+
+@pytest.mark.parametrize("record_type", ALL_TYPES)
+async def test_find_by_stamp(harness: Harness, record_type: RecordType) -> None:
+    container = await harness.gateway.ensure_container(MAILBOX, record_type, "Stamped")
+    await created(harness, create(record_type, container, 1, stamp="erp-a"))
+    wanted = await created(harness, create(record_type, container, 2, stamp="erp-b"))
+    found = await harness.gateway.find_by_stamp(MAILBOX, record_type, container, "erp-b")
+    assert found is not None and found.id == wanted.id and found.stamp == "erp-b"
+    assert await harness.gateway.find_by_stamp(MAILBOX, record_type, container, "erp-zz") is None
+
+
+async def test_find_message_by_internet_message_id(harness: Harness) -> None:
+    container = await harness.gateway.ensure_container(MAILBOX, RecordType.EMAIL, "ERP")
+    item = await created(harness, create(RecordType.EMAIL, container))
+    assert isinstance(item.record, EmailMessage) and item.record.internet_message_id
+    found = await harness.gateway.find_message(MAILBOX, item.record.internet_message_id)
+    assert found is not None and found.id == item.id
+    assert await harness.gateway.find_message(MAILBOX, "<nobody@nowhere.test>") is None
+
+
+async def test_send_lands_in_sent_items(harness: Harness) -> None:
+    sent_items = await harness.gateway.ensure_container(MAILBOX, RecordType.EMAIL, "sentitems")
+    _, cursor = await drain(harness, RecordType.EMAIL, sent_items, None)
+    message = EmailMessage(subject="Your order", body="shipped", from_address=MAILBOX,
+                           to=("pat@fabrikam.test",), incoming=False)
+    [result] = await harness.gateway.apply(MAILBOX, [
+        MailboxWrite(WriteKind.SEND, RecordType.EMAIL, sent_items, record=message, stamp="erp-mail")])
+    assert result.ok, result.error
+    changes, _ = await drain(harness, RecordType.EMAIL, sent_items, cursor)
+    sent = [e for e in changes if isinstance(e, MailboxItem)]
+    assert [s.record.subject for s in sent] == ["Your order"]
+    assert sent[0].record.incoming is False
+    assert sent[0].record.to == ("pat@fabrikam.test",)
+
+
+async def test_attachments_are_written_and_read_up_to_a_size(harness: Harness) -> None:
+    container = await harness.gateway.ensure_container(MAILBOX, RecordType.EMAIL, "ERP")
+    small, large = b"small file" * 10, bytes(range(256)) * 40
+
+    def file(name: str, content: bytes) -> AttachmentContent:
+        return AttachmentContent(Attachment(name, len(content), "application/octet-stream",
+                                            hashlib.sha256(content).hexdigest()), content)
+
+    write = dataclasses.replace(create(RecordType.EMAIL, container),
+                                files=(file("a.txt", small), file("b.bin", large)))
+    item = await created(harness, write)
+    everything = await harness.gateway.read_attachments(MAILBOX, item.id, 1 << 20)
+    assert sorted((f.meta.name, f.content) for f in everything) == [("a.txt", small), ("b.bin", large)]
+    only_small = await harness.gateway.read_attachments(MAILBOX, item.id, len(small))
+    assert [f.meta.name for f in only_small] == ["a.txt"]
+
+
+async def test_cancel_removes_the_event(harness: Harness) -> None:
+    container = await harness.gateway.ensure_container(MAILBOX, RecordType.EVENT, None)
+    event = await created(harness, create(RecordType.EVENT, container))
+    [result] = await harness.gateway.apply(MAILBOX, [
+        MailboxWrite(WriteKind.CANCEL, RecordType.EVENT, container, item_id=event.id)])
+    assert result.ok, result.error
+    assert await harness.gateway.get(MAILBOX, RecordType.EVENT, container, event.id) is None
+
+
+async def test_ensure_category_is_idempotent(harness: Harness) -> None:
+    await harness.gateway.ensure_category(MAILBOX, "ERP", "preset7")
+    await harness.gateway.ensure_category(MAILBOX, "ERP", "preset7")
+    await harness.gateway.ensure_category(MAILBOX, "Customers", "none")
+
+
+async def test_update_keeps_categories_when_none_given_and_restamps(harness: Harness) -> None:
+    container = await harness.gateway.ensure_container(MAILBOX, RecordType.CONTACT, None)
+    item = await created(harness, create(RecordType.CONTACT, container, stamp="erp-1", categories=("ERP",)))
+    [result] = await harness.gateway.apply(MAILBOX, [
+        MailboxWrite(WriteKind.UPDATE, RecordType.CONTACT, container, record=sample(RecordType.CONTACT, 4),
+                     item_id=item.id, etag=item.etag, stamp="erp-2")])
+    assert result.ok and result.item is not None
+    fetched = await harness.gateway.get(MAILBOX, RecordType.CONTACT, container, item.id)
+    assert fetched is not None
+    assert fetched.categories == ("ERP",)
+    assert fetched.stamp == "erp-2"
