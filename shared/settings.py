@@ -54,7 +54,7 @@ class Settings(BaseModel):
                                                pattern=r"^https?://")
     graph_client_state: SecretStr | None = Field(None, alias="EXSYNC_GRAPH_CLIENT_STATE", max_length=128)
     appinsights_connection: SecretStr | None = Field(None, alias="APPLICATIONINSIGHTS_CONNECTION_STRING")
-    table_prefix: str = Field("", alias="EXSYNC_TABLE_PREFIX", pattern=r"^[A-Za-z]?[A-Za-z0-9]{0,20}$")
+    table_prefix: str = Field("", alias="EXSYNC_TABLE_PREFIX", pattern=r"^([A-Za-z][A-Za-z0-9]{0,40})?$")
     batch_stagger_seconds: int = Field(60, alias="EXSYNC_BATCH_STAGGER_SECONDS", ge=0, le=3600)
     lease_seconds: int = Field(660, alias="EXSYNC_LEASE_SECONDS", ge=30, le=7200)
 
@@ -108,7 +108,7 @@ class Settings(BaseModel):
 
     def require(self, *names: str) -> None:
         """Raise ConfigurationError naming every listed setting (by app-setting name) that is unset."""
-        missing = [self.model_fields[n].alias or n for n in names if getattr(self, n) in (None, "", ())]
+        missing = [type(self).model_fields[n].alias or n for n in names if getattr(self, n) in (None, "", ())]
         if missing:
             raise ConfigurationError(
                 f"missing app setting(s): {', '.join(missing)}; set them in the Function App "
