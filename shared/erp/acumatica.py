@@ -1,0 +1,475 @@
+"""``ErpGateway`` for Acumatica's contract-based REST API (endpoint ``Default/24.200.001``) on httpx.
+
+Owns how exsync reads and writes CRM records in Acumatica: scoped change listings with a
+watermark cursor (:mod:`shared.erp.cursor`), id listings for deletion reconciliation, lookups,
+conditional writes, attachments as files, and deletions learned from push notifications
+(:meth:`AcumaticaErpGateway.ingest_push`). Mapping lives in :mod:`shared.erp.mapping`, the
+session (login, re-login, backoff, logout) in :mod:`shared.erp.session`.
+
+Scope (``ErpScope``): the first listing of a type (no cursor) filters on the server (Owner,
+Workgroup, addresses) and checks the exact scope client-side; incremental listings read every
+change since the watermark and report records outside the scope as ``Removed`` (a record that
+left the mailbox's scope is unlinked by the engine, not deleted). Events have no owner field:
+their scope (organizer or attendee) is always checked client-side.
+
+Conditional writes: Acumatica has no ETags. An update or delete with a ``version`` reads the
+record first and fails with ConcurrencyConflict when its LastModifiedDateTime differs; the
+remaining race (a change between that read and the PUT) is narrowed by ``If-Match: *`` and by
+the engine's echo detection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping, Sequence
+from datetime import timedelta
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from shared.domain.config import ContactFilter
+from shared.domain.records import Contact, EmailMessage, Event, Record, RecordType, Task
+from shared.erp import mapping
+from shared.erp.cursor import ChangeCursor, from_micros, micros
+from shared.erp.push import PushNotification, parse_push
+from shared.erp.session import AcumaticaSession, Sleep, error_message
+from shared.errors import (
+    AlreadyExists,
+    ConcurrencyConflict,
+    ExsyncError,
+    NotFound,
+    RemoteError,
+    ValidationFailed,
+)
+from shared.ports import AttachmentContent, ErpItem, ErpScope, ErpWrite, Page, Removed, WriteKind, WriteResult
+
+logger = logging.getLogger(__name__)
+
+EXPAND: dict[RecordType, str] = {
+    RecordType.CONTACT: "Address",
+    RecordType.EMAIL: "files",
+    RecordType.TASK: "",
+    RecordType.EVENT: "Attendees",
+}
+MAX_FILE_BYTES = 64 * 1024 * 1024
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _when(moment_micros: int) -> str:
+    return f"datetimeoffset'{from_micros(moment_micros).isoformat(timespec='microseconds')}'"
+
+
+class AcumaticaErpGateway:
+    """The ERP's CRM records in one Acumatica tenant."""
+
+    def __init__(self, base_url: str, *, username: str, password: str, tenant: str,
+                 endpoint: str = "Default/24.200.001", http_client: httpx.AsyncClient | None = None,
+                 overlap: timedelta = timedelta(minutes=2), max_retries: int = 5, backoff: float = 1.0,
+                 sleep: Sleep = asyncio.sleep, push_queries: Mapping[str, RecordType] | None = None) -> None:
+        self._session = AcumaticaSession(base_url, username=username, password=password, tenant=tenant,
+                                         http_client=http_client, max_retries=max_retries, backoff=backoff,
+                                         sleep=sleep)
+        self._prefix = f"/entity/{endpoint.strip('/')}"
+        self._overlap = overlap
+        self._push_queries = push_queries
+        self._pending_removed: dict[RecordType, dict[str, None]] = {t: {} for t in RecordType}
+
+    @property
+    def session(self) -> AcumaticaSession:
+        return self._session
+
+    # ------------------------------------------------------------ HTTP helpers
+
+    def _path(self, record_type: RecordType, *parts: str) -> str:
+        return "/".join([self._prefix, mapping.ENTITY[record_type], *parts])
+
+    async def _get_json(self, path: str, params: Mapping[str, str] | None = None) -> tuple[Any, httpx.Response]:
+        response = await self._session.request("GET", path, params=params)
+        _raise_for(response, f"GET {path}")
+        return response.json(), response
+
+    async def _list(self, record_type: RecordType, params: Mapping[str, str]) -> tuple[list[Any], httpx.Response]:
+        body, response = await self._get_json(self._path(record_type), params)
+        if not isinstance(body, list):
+            raise RemoteError(f"Acumatica listed {mapping.ENTITY[record_type]} without an array")
+        return body, response
+
+    async def _fetch(self, record_type: RecordType, item_id: str) -> dict[str, Any] | None:
+        params = {"$expand": EXPAND[record_type]} if EXPAND[record_type] else None
+        response = await self._session.request("GET", self._path(record_type, item_id), params=params)
+        if response.status_code == 404:
+            return None
+        if response.status_code == 500 and "No entity satisfies" in error_message(response):
+            return None
+        _raise_for(response, f"GET {mapping.ENTITY[record_type]}")
+        body: dict[str, Any] = response.json()
+        return body
+
+    async def _files(self, entity: Mapping[str, Any], max_bytes: int = MAX_FILE_BYTES) -> list[AttachmentContent]:
+        out: list[AttachmentContent] = []
+        for link in entity.get("files") or []:
+            href = str(link.get("href", ""))
+            if not href:
+                continue
+            response = await self._session.request("GET", href)
+            _raise_for(response, "GET file")
+            content = response.content
+            if len(content) <= max_bytes:
+                name = mapping.file_name(link)
+                out.append(AttachmentContent(mapping.attachment_meta(name, content), content))
+        return out
+
+    async def _item(self, record_type: RecordType, entity: Mapping[str, Any]) -> ErpItem[Any]:
+        files = await self._files(entity) if record_type is RecordType.EMAIL else []
+        return mapping.item_from_entity(record_type, entity, files)
+
+    # ------------------------------------------------------------ scope
+
+    def _scope_filter(self, record_type: RecordType, scope: ErpScope) -> str | None:
+        """A server-side filter narrowing the first listing (the exact check is client-side)."""
+        if record_type is RecordType.CONTACT:
+            if scope.contact_filter is ContactFilter.OWNER:
+                return f"Owner eq {_quote(scope.employee_id)}"
+            if scope.contact_filter is ContactFilter.WORKGROUP and scope.workgroups:
+                return " or ".join(f"Workgroup eq {_quote(w)}" for w in scope.workgroups)
+            return None
+        if record_type is RecordType.TASK:
+            return f"Owner eq {_quote(scope.employee_id)}"
+        if record_type is RecordType.EMAIL:
+            address = _quote(scope.email.strip().lower())
+            terms = [f"Owner eq {_quote(scope.employee_id)}"]
+            terms += [f"substringof({address}, {field})" for field in ("From", "To", "Cc", "Bcc")]
+            return " or ".join(terms)
+        return None  # events: attendees are details, filtered client-side
+
+    @staticmethod
+    def _in_scope(record_type: RecordType, item: ErpItem[Any], scope: ErpScope) -> bool:
+        if record_type is RecordType.CONTACT:
+            if scope.contact_filter is ContactFilter.ALL:
+                return True
+            if scope.contact_filter is ContactFilter.OWNER:
+                return item.owner == scope.employee_id
+            return item.workgroup is not None and item.workgroup in scope.workgroups
+        if record_type is RecordType.TASK:
+            return item.owner == scope.employee_id
+        email = scope.email.strip().lower()
+        if record_type is RecordType.EMAIL:
+            assert isinstance(item.record, EmailMessage)
+            return item.owner == scope.employee_id or email in item.record.addresses()
+        assert isinstance(item.record, Event)
+        event = item.record.normalized()
+        return event.organizer == email or any(a.email == email for a in event.attendees)
+
+    # ------------------------------------------------------------ listings
+
+    async def list_changes(self, record_type: RecordType, scope: ErpScope, cursor: str | None,
+                           page_size: int) -> Page[ErpItem[Any]]:
+        """One page of records changed since ``cursor`` in scope (see :mod:`shared.erp.cursor`)."""
+        if page_size < 1:
+            raise ValidationFailed({"page_size": "expected at least 1"})
+        if record_type is RecordType.CONTACT and scope.contact_filter is ContactFilter.WORKGROUP \
+                and not scope.workgroups:
+            logger.warning("workgroup contact scope without workgroups for %s: Acumatica's Default endpoint "
+                           "does not expose an employee's workgroups; list them in the mailbox", scope.employee_id)
+        state = ChangeCursor.decode(cursor)
+        incremental = state.since is not None
+        margin = min(page_size // 4, 16) if state.in_run else 0
+        skip = max(0, (state.skip or 0) - margin)
+        terms = [f"LastModifiedDateTime gt {_when(state.since)}"] if state.since is not None else []
+        scope_filter = None if incremental else self._scope_filter(record_type, scope)
+        if scope_filter:
+            terms.append(f"({scope_filter})")
+        params = {"$top": str(page_size), "$skip": str(skip)}
+        if terms:
+            params["$filter"] = " and ".join(terms)
+        if EXPAND[record_type]:
+            params["$expand"] = EXPAND[record_type]
+        rows, response = await self._list(record_type, params)
+        next_since = state.next_since if state.in_run else self._next_watermark(response, state)
+        next_seen = dict(state.next_seen)
+        tail = set(state.tail)
+        items: list[ErpItem[Any] | Removed] = []
+        if not state.in_run:
+            items.extend(Removed(i) for i in self._drain_removed(record_type))
+        for row in rows:
+            item = await self._item(record_type, row)
+            stamp = micros(item.modified_at)
+            if item.id in tail or state.seen.get(item.id) == stamp or next_seen.get(item.id) == stamp:
+                continue  # listed before (page overlap or previous run's boundary)
+            if next_since is not None and stamp >= next_since:
+                next_seen[item.id] = stamp
+            if self._in_scope(record_type, item, scope):
+                items.append(item)
+            elif incremental:
+                items.append(Removed(item.id))
+        complete = len(rows) < page_size
+        if complete:
+            keep = {i: s for i, s in next_seen.items() if next_since is None or s >= next_since}
+            new_cursor = ChangeCursor(since=next_since, seen=keep)
+        else:
+            next_margin = min(page_size // 4, 16)
+            tail_rows = rows[-next_margin:] if next_margin else []
+            new_cursor = ChangeCursor(since=state.since, seen=state.seen, skip=skip + len(rows),
+                                      tail=tuple(str(r.get("id", "")).lower() for r in tail_rows),
+                                      next_since=next_since, next_seen=next_seen)
+        logger.debug("listed %d %s rows (skip %d), %d changes", len(rows), record_type, skip, len(items))
+        return Page(items=tuple(items), cursor=new_cursor.encode(), complete=complete)
+
+    def _next_watermark(self, response: httpx.Response, state: ChangeCursor) -> int | None:
+        """Server time of this run's first page minus the overlap (never before the current one)."""
+        raw = response.headers.get("Date")
+        if raw is None:
+            return state.since
+        try:
+            server_now = parsedate_to_datetime(raw)
+        except (TypeError, ValueError):
+            return state.since
+        watermark = micros(server_now - self._overlap)
+        return watermark if state.since is None else max(watermark, state.since)
+
+    async def list_ids(self, record_type: RecordType, scope: ErpScope, cursor: str | None,
+                       page_size: int) -> Page[str]:
+        """Ids of every record in scope, paged by ``$skip`` (cursor: rows consumed)."""
+        skip = int(cursor) if cursor and cursor.isdigit() else 0
+        params = {"$top": str(page_size), "$skip": str(skip)}
+        scope_filter = self._scope_filter(record_type, scope)
+        if scope_filter:
+            params["$filter"] = scope_filter
+        if record_type is RecordType.EVENT:
+            params["$expand"] = "Attendees"
+        rows, _ = await self._list(record_type, params)
+        ids = []
+        for row in rows:
+            item = mapping.item_from_entity(record_type, row)
+            if self._in_scope(record_type, item, scope):
+                ids.append(item.id)
+        complete = len(rows) < page_size
+        return Page(items=tuple(ids), cursor=None if complete else str(skip + len(rows)), complete=complete)
+
+    # ------------------------------------------------------------ lookups
+
+    async def get(self, record_type: RecordType, item_id: str) -> ErpItem[Any] | None:
+        entity = await self._fetch(record_type, item_id)
+        return None if entity is None else await self._item(record_type, entity)
+
+    async def _find_one(self, record_type: RecordType, filter_: str,
+                        check: Any = None) -> ErpItem[Any] | None:
+        params = {"$filter": filter_}
+        if EXPAND[record_type]:
+            params["$expand"] = EXPAND[record_type]
+        rows, _ = await self._list(record_type, params)
+        for row in rows:
+            item = await self._item(record_type, row)
+            if check is None or check(item, row):
+                return item
+        return None
+
+    async def find_by_origin(self, record_type: RecordType, origin: str) -> ErpItem[Any] | None:
+        if record_type is RecordType.CONTACT:
+            return await self._find_one(record_type, f"ExtRefNbr eq {_quote(origin)}",
+                                        lambda item, _: item.origin == origin)
+        return await self._find_one(record_type, f"substringof({_quote(mapping.ORIGIN_TAG + origin)}, note)",
+                                    lambda item, _: item.origin == origin)
+
+    async def find_contact_by_email(self, email: str) -> ErpItem[Any] | None:
+        wanted = email.strip().lower()
+        if not wanted:
+            return None
+        return await self._find_one(RecordType.CONTACT, f"Email eq {_quote(wanted)}",
+                                    lambda item, _: item.record.email.strip().lower() == wanted)
+
+    async def find_email_by_message_id(self, internet_message_id: str) -> ErpItem[Any] | None:
+        wanted = internet_message_id.strip()
+        if not wanted:
+            return None
+        tag = mapping.MESSAGE_ID_TAG + wanted
+        return await self._find_one(RecordType.EMAIL, f"substringof({_quote(tag)}, note)",
+                                    lambda item, _: item.record.internet_message_id == wanted)
+
+    async def read_attachments(self, record_type: RecordType, item_id: str,
+                               max_bytes: int) -> tuple[AttachmentContent, ...]:
+        response = await self._session.request("GET", self._path(record_type, item_id),
+                                               params={"$expand": "files"})
+        if response.status_code == 404:
+            raise NotFound(f"{record_type} {item_id} not found")
+        _raise_for(response, f"GET {mapping.ENTITY[record_type]}")
+        return tuple(await self._files(response.json(), max_bytes))
+
+    # ------------------------------------------------------------ push notifications
+
+    def ingest_push(self, payload: Any) -> PushNotification:
+        """Take a push notification body; its deletions surface as ``Removed`` on the next listing.
+
+        Returns the parsed notification so the caller can persist it (the buffer is in memory).
+        """
+        notification = parse_push(payload, self._push_queries)
+        if notification.record_type is not None:
+            pending = self._pending_removed[notification.record_type]
+            for removed in notification.removed:
+                pending[removed.id] = None
+            for changed in notification.changed:
+                pending.pop(changed, None)
+        return notification
+
+    def _drain_removed(self, record_type: RecordType) -> list[str]:
+        ids = list(self._pending_removed[record_type])
+        self._pending_removed[record_type].clear()
+        return ids
+
+    # ------------------------------------------------------------ writes
+
+    async def apply(self, writes: Sequence[ErpWrite]) -> list[WriteResult[ErpWrite]]:
+        results: list[WriteResult[ErpWrite]] = []
+        for write in writes:
+            try:
+                item = await self._apply_one(write)
+            except ExsyncError as exc:
+                logger.info("ERP %s of a %s failed: %s", write.kind, write.record_type, type(exc).__name__)
+                results.append(WriteResult(write, error=exc))
+                continue
+            results.append(WriteResult(write, item=item))
+        return results
+
+    async def _apply_one(self, write: ErpWrite) -> ErpItem[Any] | None:
+        if write.kind is WriteKind.CREATE:
+            if write.record is None:
+                raise ValidationFailed({"record": "a create needs a record"})
+            body = self._body(write, write.record, None)
+            entity = await self._put(write.record_type, body, create_only=True)
+            return await self._after_write(write, entity)
+        if write.kind not in (WriteKind.UPDATE, WriteKind.DELETE):
+            raise ValidationFailed({"kind": f"{write.kind} is a mailbox-only write"})
+        if not write.item_id:
+            raise ValidationFailed({"item_id": f"an ERP {write.kind} needs the record id"})
+        current = await self._fetch(write.record_type, write.item_id)
+        if current is None:
+            raise NotFound(f"{write.record_type} {write.item_id} not found")
+        version = mapping.value(current, "LastModifiedDateTime")
+        if write.version is not None and str(version) != write.version:
+            raise ConcurrencyConflict(f"{write.record_type} {write.item_id} changed since {write.version}")
+        if write.kind is WriteKind.DELETE:
+            response = await self._session.request("DELETE", self._path(write.record_type, write.item_id))
+            if response.status_code == 404:
+                raise NotFound(f"{write.record_type} {write.item_id} not found")
+            _raise_for(response, f"DELETE {mapping.ENTITY[write.record_type]}")
+            return None
+        body = self._body(write, write.record, current) if write.record is not None else {}
+        if write.record is None and write.owner is not None:
+            body["Owner"] = {"value": write.owner}
+        body["id"] = write.item_id
+        entity = await self._put(write.record_type, body, update_only=True)
+        return await self._after_write(write, entity, current)
+
+    def _body(self, write: ErpWrite, record: Record, current: Mapping[str, Any] | None) -> dict[str, Any]:
+        """The PUT body for a record; ``current`` (on update) keeps status, attendee ids and note."""
+        origin = write.origin if write.kind is WriteKind.CREATE else None
+        related = write.related_contacts[0] if write.related_contacts else None
+        note = mapping.note_text(current) if current is not None else None
+        status = mapping.text(current, "Status") or None if current is not None else None
+        if isinstance(record, Contact) and write.record_type is RecordType.CONTACT:
+            return mapping.contact_from_domain(
+                record, owner=write.owner,
+                contact_class=write.contact_class if write.kind is WriteKind.CREATE else None, origin=origin)
+        if isinstance(record, EmailMessage) and write.record_type is RecordType.EMAIL:
+            return mapping.email_from_domain(record, owner=write.owner, related_contact=related, origin=origin,
+                                             current_note=note)
+        if isinstance(record, Task) and write.record_type is RecordType.TASK:
+            return mapping.task_from_domain(record, current_status=status, owner=write.owner,
+                                            related_contact=related, origin=origin, current_note=note)
+        if isinstance(record, Event) and write.record_type is RecordType.EVENT:
+            attendees = (current or {}).get("Attendees") or []
+            return mapping.event_from_domain(record, current_status=status, current_attendees=attendees,
+                                             origin=origin, related_contact=related, current_note=note)
+        raise ValidationFailed({"record": f"expected a {write.record_type} record, got {type(record).__name__}"})
+
+    async def _put(self, record_type: RecordType, body: Mapping[str, Any], *, create_only: bool = False,
+                   update_only: bool = False) -> dict[str, Any]:
+        headers = {"If-None-Match": "*"} if create_only else {"If-Match": "*"} if update_only else {}
+        params = {"$expand": EXPAND[record_type]} if EXPAND[record_type] and record_type is not RecordType.EMAIL \
+            else None
+        response = await self._session.request("PUT", self._path(record_type), json=body, headers=headers,
+                                               params=params, idempotent=not create_only)
+        if response.status_code == 412:
+            if create_only:
+                raise AlreadyExists(f"{mapping.ENTITY[record_type]} already exists: {error_message(response)}")
+            raise NotFound(f"{mapping.ENTITY[record_type]} no longer exists: {error_message(response)}")
+        _raise_for(response, f"PUT {mapping.ENTITY[record_type]}")
+        entity: dict[str, Any] = response.json()
+        return entity
+
+    async def _after_write(self, write: ErpWrite, entity: dict[str, Any],
+                           current: Mapping[str, Any] | None = None) -> ErpItem[Any]:
+        """Upload files (replacing the record's set) and build the written item."""
+        files: list[AttachmentContent] = []
+        if write.record_type is RecordType.EMAIL:
+            if write.files:
+                await self._replace_files(write.record_type, str(entity["id"]), write.files, current)
+                files = [AttachmentContent(mapping.attachment_meta(f.meta.name, f.content), f.content)
+                         for f in write.files]
+            elif current is not None:
+                files = await self._files(await self._fetch(write.record_type, str(entity["id"])) or {})
+        return mapping.item_from_entity(write.record_type, entity, files)
+
+    async def _replace_files(self, record_type: RecordType, item_id: str, files: Sequence[AttachmentContent],
+                             current: Mapping[str, Any] | None) -> None:
+        names = {f.meta.name for f in files}
+        for link in (current or {}).get("files") or []:
+            if mapping.file_name(link) not in names and link.get("href"):
+                response = await self._session.request("DELETE", str(link["href"]))
+                if response.status_code != 404:
+                    _raise_for(response, "DELETE file")
+        for file in files:
+            path = self._path(record_type, item_id, "files", quote(file.meta.name, safe=""))
+            response = await self._session.request("PUT", path, content=file.content,
+                                                   headers={"Content-Type": "application/octet-stream"})
+            _raise_for(response, "PUT file")
+
+    async def aclose(self) -> None:
+        """Log out, freeing the API-user licence."""
+        await self._session.aclose()
+
+
+def _raise_for(response: httpx.Response, what: str) -> None:
+    """Translate an error answer into the exsync error hierarchy."""
+    status = response.status_code
+    if status < 400:
+        return
+    message = error_message(response)
+    if status == 422:
+        raise ValidationFailed(_field_errors(response) or {"record": message})
+    if status == 400:
+        raise ValidationFailed({"request": f"{what}: {message}"})
+    if status == 404:
+        raise NotFound(f"{what}: {message}")
+    if status == 412:
+        raise ConcurrencyConflict(f"{what}: {message}")
+    raise RemoteError(f"Acumatica {what} answered {status}: {message}", status=status)
+
+
+def _field_errors(response: httpx.Response) -> dict[str, str]:
+    """Per-field ``error`` values of a 422 body (nested details included)."""
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    errors: dict[str, str] = {}
+
+    def walk(node: Any, prefix: str) -> None:
+        if isinstance(node, Mapping):
+            for key, child in node.items():
+                if isinstance(child, Mapping) and "error" in child and isinstance(child["error"], str):
+                    errors[f"{prefix}{key}"] = child["error"]
+                elif isinstance(child, Mapping | list):
+                    walk(child, f"{prefix}{key}.")
+        elif isinstance(node, list):
+            for i, child in enumerate(node):
+                walk(child, f"{prefix[:-1]}[{i}].")
+
+    walk(body, "")
+    return errors
