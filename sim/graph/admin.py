@@ -1,0 +1,83 @@
+"""Admin surface under ``/_sim`` (no auth, JSON): users, reset, counters, delta expiry, throttling.
+
+``/_sim/faults`` and ``/_sim/requests`` come from :mod:`sim.common`; subscriptions add
+``/_sim/lifecycle`` and applications ``/_sim/applications`` (see their modules).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+if TYPE_CHECKING:
+    from sim.graph.app import Sim
+
+
+def _error(message: str, status: int = 400) -> web.Response:
+    return web.json_response({"error": message}, status=status)
+
+
+async def _json(request: web.Request) -> dict[str, Any]:
+    if not request.can_read_body:
+        return {}
+    try:
+        body = await request.json()
+    except ValueError as exc:
+        raise web.HTTPBadRequest(text='{"error": "body: invalid JSON"}', content_type="application/json") from exc
+    if not isinstance(body, dict):
+        raise web.HTTPBadRequest(text='{"error": "body: expected a JSON object"}',
+                                 content_type="application/json")
+    return body
+
+
+def register(app: web.Application, sim: Sim) -> None:
+    async def add_user(request: web.Request) -> web.Response:
+        body = await _json(request)
+        upn = body.get("userPrincipalName")
+        if not isinstance(upn, str) or "@" not in upn:
+            return _error("userPrincipalName: required, e.g. \"c@contoso.test\"")
+        mailbox = sim.tenant.add_user(upn, body.get("displayName"))
+        return web.json_response(mailbox.user, status=201)
+
+    async def list_users(_: web.Request) -> web.Response:
+        return web.json_response([m.user for m in sim.tenant.mailboxes.values()])
+
+    async def reset(_: web.Request) -> web.Response:
+        sim.reset()
+        return web.json_response({"ok": True})
+
+    async def counters(_: web.Request) -> web.Response:
+        return web.json_response({mailbox: dataclasses.asdict(counter)
+                                  for mailbox, counter in sim.throttle.counters.items()})
+
+    async def expire_delta(request: web.Request) -> web.Response:
+        body = await _json(request)
+        mailbox = body.get("mailbox")
+        if mailbox is not None and not isinstance(mailbox, str):
+            return _error("mailbox: expected a UPN or omit it for all mailboxes")
+        return web.json_response({"expired": sim.tenant.expire_deltas(mailbox)})
+
+    async def throttling(request: web.Request) -> web.Response:
+        if request.method == "POST":
+            body = await _json(request)
+            for field in ("requests", "window_s", "concurrency"):
+                if field in body:
+                    value = body[field]
+                    if not isinstance(value, int | float) or value <= 0:
+                        return _error(f"{field}: expected a positive number")
+                    setattr(sim.throttle.limits, field, type(getattr(sim.throttle.limits, field))(value))
+            unknown = set(body) - {"requests", "window_s", "concurrency"}
+            if unknown:
+                return _error(f"{sorted(unknown)[0]}: unknown field (requests, window_s, concurrency)")
+        return web.json_response({**dataclasses.asdict(sim.throttle.limits),
+                                  "time_scale": sim.throttle.time_scale})
+
+    app.router.add_post("/_sim/users", add_user)
+    app.router.add_get("/_sim/users", list_users)
+    app.router.add_post("/_sim/reset", reset)
+    app.router.add_get("/_sim/counters", counters)
+    app.router.add_post("/_sim/expire-delta", expire_delta)
+    app.router.add_route("GET", "/_sim/throttling", throttling)
+    app.router.add_route("POST", "/_sim/throttling", throttling)

@@ -1,0 +1,183 @@
+"""The aiohttp application: auth, latency, throttling, faults, journal, Graph routes and ``/_sim`` admin."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from sim.common import FaultBook, Journal, add_admin_routes, decode_body, fault_middleware
+from sim.graph import batch
+from sim.graph.call import Call, Reply
+from sim.graph.errors import GraphError, error_body, fault_body
+from sim.graph.resources import register_all
+from sim.graph.router import Router
+from sim.graph.store import Item, Mailbox
+from sim.graph.tenant import Tenant
+from sim.graph.throttle import Limits, Throttle
+
+log = logging.getLogger(__name__)
+JSON_TYPE = "application/json; odata.metadata=minimal; odata.streaming=true; IEEE754Compatible=false; charset=utf-8"
+ChangeHook = Callable[[Mailbox, Item, str, str | None], None]
+
+
+def app_key(authorization: str) -> str:
+    """The throttling key of a bearer token: its ``appid``/``azp`` claim if a JWT, else the token."""
+    token = authorization[7:].strip()
+    parts = token.split(".")
+    if len(parts) == 3:
+        try:
+            claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+            return str(claims.get("appid") or claims.get("azp") or token)
+        except (ValueError, UnicodeDecodeError):
+            return token
+    return token
+
+
+class Sim:
+    """Simulator state and the request pipeline shared by direct and batched requests."""
+
+    def __init__(self, users: list[str], latency_ms: int = 0, time_scale: float = 1.0,
+                 limits: Limits | None = None) -> None:
+        self.tenant = Tenant()
+        for upn in users:
+            self.tenant.add_user(upn)
+        self.router = Router()
+        register_all(self.router)
+        self.journal = Journal()
+        self.faults = FaultBook()
+        self.throttle = Throttle(limits, time_scale)
+        self.latency = latency_ms / 1000
+        self.time_scale = time_scale
+        self.change_hooks: list[ChangeHook] = []
+        self.background: set[asyncio.Task[Any]] = set()
+
+    def changed(self, mailbox: Mailbox, item: Item, change_type: str, container: str | None = None) -> None:
+        for hook in self.change_hooks:
+            hook(mailbox, item, change_type, container)
+
+    def spawn(self, coro: Awaitable[Any]) -> None:
+        task = asyncio.ensure_future(coro)
+        self.background.add(task)
+        task.add_done_callback(self.background.discard)
+
+    def mailbox_of(self, call: Call) -> str | None:
+        segments = call.segments
+        if len(segments) >= 2 and segments[0].lower() == "users":
+            found = self.tenant.find_user(segments[1])
+            return found.upn if found else segments[1]
+        return None
+
+    async def execute(self, call: Call) -> Reply:
+        """Throttle (per app and mailbox), dispatch, map errors to Graph's shape."""
+        call.mailbox = self.mailbox_of(call)
+        key = (call.app_key, call.mailbox.lower()) if call.mailbox else None
+        if key is not None:
+            retry_after = self.throttle.acquire(key)
+            if retry_after is not None:
+                return Reply(429, error_body("ApplicationThrottled",
+                                             "Application is over its MailboxConcurrency limit."
+                                             if self.throttle.limits.concurrency else
+                                             "Application is over its resource limit."),
+                             {"Retry-After": str(retry_after)})
+        try:
+            if self.latency:
+                await asyncio.sleep(self.latency)
+            return await self.router.dispatch(call, self)
+        except GraphError as exc:
+            return Reply(exc.status, exc.body(), exc.headers)
+        finally:
+            if key is not None:
+                self.throttle.release(key)
+
+    def journal_batch_item(self, entry: dict[str, Any], path: str, query: dict[str, str], status: int,
+                           mailbox: str | None) -> None:
+        self.journal.record(method=str(entry.get("method", "")).upper(), path=path, query=query,
+                            body=entry.get("body"), status=status, mailbox=mailbox, batched=True)
+
+    def reset(self) -> None:
+        self.tenant.reset()
+        self.journal.clear()
+        self.faults.clear()
+        self.throttle.reset()
+
+
+def to_response(reply: Reply) -> web.Response:
+    headers = dict(reply.headers)
+    if reply.body is None:
+        return web.Response(status=reply.status, headers=headers)
+    if isinstance(reply.body, str):
+        return web.Response(status=reply.status, text=reply.body, content_type="text/plain", headers=headers)
+    headers["Content-Type"] = JSON_TYPE
+    return web.Response(status=reply.status, body=json.dumps(reply.body).encode(), headers=headers)
+
+
+def _unauthorized() -> Reply:
+    return Reply(401, error_body("InvalidAuthenticationToken", "Access token is empty."),
+                 {"WWW-Authenticate": 'Bearer realm="", authorization_uri="https://login.microsoftonline.com/'
+                                      'common/oauth2/authorize"'})
+
+
+async def graph_handler(request: web.Request) -> web.StreamResponse:
+    sim: Sim = request.app["sim"]
+    authorization = request.headers.get("Authorization", "")
+    if not authorization.lower().startswith("bearer ") or not authorization[7:].strip():
+        return to_response(_unauthorized())
+    raw = await request.read()
+    try:
+        body = json.loads(raw) if raw.strip() else None
+    except ValueError:
+        return to_response(Reply(400, error_body(
+            "BadRequest", "Unable to read JSON request payload. Please ensure Content-Type header is set "
+            "and payload is of valid JSON format.")))
+    base = f"{request.scheme}://{request.host}"
+    call = Call(request.method, request.path, dict(request.query), request.headers, body, base,
+                app_key(authorization))
+    if [s.lower() for s in call.segments] == ["$batch"]:
+        if request.method != "POST":
+            return to_response(Reply(405, error_body("BadRequest", "$batch accepts POST only.")))
+        if sim.latency:
+            await asyncio.sleep(sim.latency)
+        try:
+            reply = await batch.run_batch(call, sim)
+        except GraphError as exc:
+            reply = Reply(exc.status, exc.body(), exc.headers)
+        return to_response(reply)
+    reply = await sim.execute(call)
+    request["mailbox"] = call.mailbox
+    return to_response(reply)
+
+
+@web.middleware
+async def journal_middleware(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+                             ) -> web.StreamResponse:
+    if request.path.startswith("/_sim"):
+        return await handler(request)
+    sim: Sim = request.app["sim"]
+    raw = await request.read()
+    status: int | None = None
+    try:
+        response = await handler(request)
+        status = response.status
+        return response
+    finally:
+        sim.journal.record(method=request.method, path=request.path, query=dict(request.query),
+                           body=None if request.path.startswith("/upload/") else decode_body(raw),
+                           status=status, mailbox=request.get("mailbox"), batched=False)
+
+
+def build_app(sim: Sim) -> web.Application:
+    app = web.Application(middlewares=[journal_middleware, fault_middleware(sim.faults, fault_body)],
+                          client_max_size=200 * 1024 * 1024)
+    app["sim"] = sim
+    add_admin_routes(app, sim.faults, sim.journal)
+    from sim.graph import admin
+    admin.register(app, sim)
+    app.router.add_route("*", "/v1.0/{tail:.*}", graph_handler)
+    app.router.add_route("*", "/v1.0", graph_handler)
+    return app

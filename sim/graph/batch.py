@@ -1,0 +1,130 @@
+"""JSON batching: ``POST /v1.0/$batch`` with up to 20 requests, relative URLs and ``dependsOn``.
+
+Requests run in the order given; each one is throttled, fault-injected and journaled on its own
+(so one can get its own 429 while the batch answers 200). A request whose dependency failed gets
+424 without running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import urllib.parse
+from typing import TYPE_CHECKING, Any
+
+from sim.graph.call import Call, Reply, ok
+from sim.graph.errors import GraphError, error_body, fault_body
+
+if TYPE_CHECKING:
+    from sim.graph.app import Sim
+
+MAX_REQUESTS = 20
+
+
+def _bad(message: str) -> GraphError:
+    return GraphError(400, "BadRequest", message)
+
+
+def _validate(requests: Any) -> list[dict[str, Any]]:
+    if not isinstance(requests, list) or not requests:
+        raise _bad("Invalid batch payload format: 'requests' must be a non-empty array.")
+    if len(requests) > MAX_REQUESTS:
+        raise _bad(f"The batch contains {len(requests)} requests; a batch may hold at most {MAX_REQUESTS}.")
+    seen: set[str] = set()
+    for entry in requests:
+        if not isinstance(entry, dict):
+            raise _bad("Invalid batch payload format: each request must be an object.")
+        ident = entry.get("id")
+        if not isinstance(ident, str) or not ident:
+            raise _bad("Invalid batch payload format: each request needs a string 'id'.")
+        if ident in seen:
+            raise _bad(f"Batch request ids must be unique; '{ident}' appears twice.")
+        for dep in entry.get("dependsOn") or []:
+            if dep not in seen:
+                raise _bad(f"Request '{ident}' depends on '{dep}', which is not an earlier request in "
+                           "the batch.")
+        if not isinstance(entry.get("method"), str) or not isinstance(entry.get("url"), str):
+            raise _bad(f"Request '{ident}' needs 'method' and 'url'.")
+        seen.add(ident)
+    return requests
+
+
+async def run_batch(call: Call, sim: Sim) -> Reply:
+    body = call.json_object()
+    requests = _validate(body.get("requests"))
+    statuses: dict[str, int] = {}
+    responses: list[dict[str, Any]] = []
+    for entry in requests:
+        ident = entry["id"]
+        failed = [d for d in entry.get("dependsOn") or [] if statuses.get(d, 500) >= 400]
+        if failed:
+            reply = Reply(424, error_body("FailedDependency",
+                                          f"The request depends on '{failed[0]}', which failed."))
+            sim.journal_batch_item(entry, _path(entry), {}, reply.status, None)
+        else:
+            reply = await _run_one(call, sim, entry)
+        statuses[ident] = reply.status
+        responses.append(_response(ident, reply))
+    return ok({"responses": responses})
+
+
+def _path(entry: dict[str, Any]) -> str:
+    url = str(entry["url"])
+    split = urllib.parse.urlsplit(url)
+    path = urllib.parse.unquote(split.path)
+    if not path.startswith("/"):
+        path = "/" + path
+    return "/v1.0" + path if not path.lower().startswith("/v1.0/") else path
+
+
+async def _run_one(call: Call, sim: Sim, entry: dict[str, Any]) -> Reply:
+    url = str(entry["url"])
+    headers = {str(k): str(v) for k, v in (entry.get("headers") or {}).items()}
+    if url.lower().startswith(("http://", "https://")):
+        reply = Reply(400, error_body("BadRequest", "Batch requests must use relative URLs."))
+        sim.journal_batch_item(entry, url, {}, reply.status, None)
+        return reply
+    path = _path(entry)
+    query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(url).query, keep_blank_values=True))
+    item_body = entry.get("body")
+    if item_body is not None and not any(k.lower() == "content-type" for k in headers):
+        reply = Reply(400, error_body("BadRequest",
+                                      "A Content-Type header is required for a batch request with a body."))
+        sim.journal_batch_item(entry, path, query, reply.status, None)
+        return reply
+    merged = _Headers({**{k: v for k, v in call.headers.items() if k.lower() == "prefer"}, **headers})
+    inner = Call(str(entry["method"]).upper(), path, query, merged, item_body, call.base_url, call.app_key)
+    fault = sim.faults.take(inner.method, path)
+    if fault is not None:
+        if fault.delay_ms:
+            await asyncio.sleep(fault.delay_ms / 1000)
+        if fault.drop or fault.status >= 300:
+            status = fault.status if not fault.drop else 504
+            fault_headers = {"Retry-After": str(int(fault.retry_after))} if fault.retry_after is not None else {}
+            reply = Reply(status, fault_body(status, "injected fault"), fault_headers)
+            sim.journal_batch_item(entry, path, query, status, sim.mailbox_of(inner))
+            return reply
+    reply = await sim.execute(inner)
+    sim.journal_batch_item(entry, path, query, reply.status, inner.mailbox)
+    return reply
+
+
+def _response(ident: str, reply: Reply) -> dict[str, Any]:
+    headers = dict(reply.headers)
+    out: dict[str, Any] = {"id": ident, "status": reply.status}
+    if reply.body is not None:
+        headers.setdefault("Content-Type", "application/json" if not isinstance(reply.body, str)
+                           else "text/plain")
+        out["body"] = reply.body
+    out["headers"] = headers
+    return out
+
+
+class _Headers(dict[str, str]):
+    """Case-insensitive header lookup for batched requests."""
+
+    def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
+        lowered = key.lower()
+        for name, value in self.items():
+            if name.lower() == lowered:
+                return value
+        return default

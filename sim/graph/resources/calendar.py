@@ -1,0 +1,9 @@
+"""Placeholder: calendar routes."""
+
+from __future__ import annotations
+
+from sim.graph.router import Router
+
+
+def register(router: Router) -> None:
+    pass

@@ -1,0 +1,182 @@
+"""Request-body strictness against the generated v1.0 schema (``schema.json``, see scripts/gen_graph_schema.py).
+
+An unknown property or a value of the wrong type is a 400 ``RequestBodyRead`` naming the property
+and the type, the way Graph answers. ``@odata.type`` may name the expected type or a derived one;
+other annotations (``x@odata.bind``, ``@odata.etag``) are accepted.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import functools
+import json
+import re
+import uuid
+from pathlib import Path
+from typing import Any
+
+from sim.graph.errors import GraphError
+from sim.graph.ids import parse_stamp
+
+SCHEMA_FILE = Path(__file__).with_name("schema.json")
+NS = "microsoft.graph."
+_DATE = re.compile(r"^\d{4}-\d\d-\d\d$")
+_INTS = {"Edm.Int16", "Edm.Int32", "Edm.Int64", "Edm.Byte", "Edm.SByte"}
+_NUMS = {"Edm.Double", "Edm.Single", "Edm.Decimal"}
+
+
+@functools.cache
+def schema() -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(SCHEMA_FILE.read_text())
+    return data
+
+
+def full(name: str) -> str:
+    return name if name.startswith(NS) else NS + name
+
+
+def type_info(name: str) -> dict[str, Any]:
+    info: dict[str, Any] = schema()["types"][full(name)]
+    return info
+
+
+def properties(name: str) -> dict[str, str]:
+    props: dict[str, str] = type_info(name)["properties"]
+    return props
+
+
+def is_derived(candidate: str, base: str) -> bool:
+    types = schema()["types"]
+    current: str | None = candidate
+    while current:
+        if current == base:
+            return True
+        current = types.get(current, {}).get("base")
+    return False
+
+
+def read_error(message: str) -> GraphError:
+    return GraphError(400, "RequestBodyRead", message)
+
+
+def validate(body: Any, type_name: str, where: str = "") -> None:
+    """Raise GraphError 400 if ``body`` is not a valid instance of ``type_name``."""
+    expected = full(type_name)
+    if not isinstance(body, dict):
+        raise read_error(f"An unexpected '{_node(body)}' node was found when reading a resource of type "
+                         f"'{expected}'{_at(where)}; a 'StartObject' node was expected.")
+    actual = _annotated_type(body, expected)
+    info = schema()["types"][actual]
+    props, navs = info["properties"], info["navigation"]
+    for key, value in body.items():
+        if "@" in key:
+            continue
+        if key in props:
+            _check_value(value, props[key], f"{where}{key}", actual)
+        elif key in navs:
+            _check_nav(value, navs[key], f"{where}{key}")
+        else:
+            raise read_error(
+                f"The property '{key}' does not exist on type '{actual}'. Make sure to only use property "
+                "names that are defined by the type or mark the type as open type.")
+
+
+def _annotated_type(body: dict[str, Any], expected: str) -> str:
+    annotated = body.get("@odata.type")
+    if annotated is None:
+        return expected
+    name = str(annotated).lstrip("#")
+    name = full(name) if not name.startswith(NS) and "." not in name else name
+    if name not in schema()["types"]:
+        raise read_error(f"A type named '{name}' could not be resolved by the model. When a model is "
+                         "available, each type name must resolve to a valid type.")
+    if not is_derived(name, expected):
+        raise read_error(f"A resource with type '{name}' was found, but it is not assignable to the "
+                         f"expected type '{expected}'.")
+    return name
+
+
+def _check_nav(value: Any, nav_type: str, where: str) -> None:
+    element = nav_type[len("Collection("):-1] if nav_type.startswith("Collection(") else nav_type
+    values = value if nav_type.startswith("Collection(") else [value]
+    if not isinstance(values, list):
+        raise read_error(f"Cannot read property '{where}': a collection of '{element}' was expected.")
+    if element in schema()["types"]:
+        for index, entry in enumerate(values):
+            validate(entry, element, f"{where}[{index}].")
+
+
+def _check_value(value: Any, declared: str, where: str, owner: str) -> None:
+    nullable = not declared.endswith("!")
+    type_name = declared.rstrip("!")
+    if value is None:
+        if nullable or type_name.startswith("Collection("):
+            return
+        raise read_error(f"A null value was found for the property named '{where}', which has the "
+                         f"expected type '{type_name}[Nullable=False]'. The expected type "
+                         f"'{type_name}[Nullable=False]' does not allow null values.")
+    if type_name.startswith("Collection("):
+        if not isinstance(value, list):
+            raise read_error(f"Cannot convert the value of property '{where}' on type '{owner}': "
+                             f"a collection ('{type_name}') was expected, found '{_node(value)}'.")
+        element = type_name[len("Collection("):-1]
+        for index, entry in enumerate(value):
+            _check_value(entry, element, f"{where}[{index}]", owner)
+        return
+    if type_name in schema()["types"]:
+        validate(value, type_name, f"{where}.")
+        return
+    if type_name in schema()["enums"]:
+        members = schema()["enums"][type_name]
+        parts = [p.strip() for p in str(value).split(",")] if isinstance(value, str) else [None]
+        if any(part not in members for part in parts):
+            raise read_error(f"Cannot convert the literal '{value}' to the expected type '{type_name}' "
+                             f"(property '{where}'); valid values: {', '.join(members)}.")
+        return
+    if not _primitive_ok(value, type_name):
+        raise read_error(f"Cannot convert the literal '{value}' to the expected type '{type_name}' "
+                         f"(property '{where}' on type '{owner}').")
+
+
+def _primitive_ok(value: Any, type_name: str) -> bool:
+    if type_name in _INTS:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if type_name in _NUMS:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if type_name == "Edm.Boolean":
+        return isinstance(value, bool)
+    if not isinstance(value, str):
+        return False
+    try:
+        if type_name == "Edm.DateTimeOffset":
+            parse_stamp(value)
+        elif type_name == "Edm.Date":
+            return bool(_DATE.match(value))
+        elif type_name == "Edm.Guid":
+            uuid.UUID(value)
+        elif type_name == "Edm.Binary":
+            base64.b64decode(value, validate=True)
+    except (ValueError, binascii.Error):
+        return False
+    return True
+
+
+def _node(value: Any) -> str:
+    if isinstance(value, dict):
+        return "StartObject"
+    if isinstance(value, list):
+        return "StartArray"
+    return "PrimitiveValue"
+
+
+def _at(where: str) -> str:
+    return f" (property '{where.rstrip('.')}')" if where else ""
+
+
+def empty_instance(type_name: str) -> dict[str, Any]:
+    """Every structural property of an entity type set to null or [] (how Graph lists an item)."""
+    out: dict[str, Any] = {}
+    for name, declared in properties(type_name).items():
+        out[name] = [] if declared.startswith("Collection(") else None
+    return out
