@@ -20,7 +20,6 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from shared.domain.config import ContactFilter
 from shared.domain.records import Contact, EmailMessage, Event, Record, RecordType, Task
 from shared.errors import ConcurrencyConflict, ExsyncError, NotFound, RemoteError, ValidationFailed
 from shared.ports import (
@@ -34,6 +33,7 @@ from shared.ports import (
     WriteKind,
     WriteResult,
 )
+from shared.sync.scope import in_scope
 
 logger = logging.getLogger(__name__)
 
@@ -86,27 +86,6 @@ class _Faults:
     def write(self) -> ExsyncError | None:
         self.writes += 1
         return self._write_faults.pop(self.writes, None)
-
-
-def in_scope(record_type: RecordType, item: ErpItem[Any], scope: ErpScope,
-             workgroups: tuple[str, ...] = ()) -> bool:
-    """Whether an ERP record belongs to a mailbox's scope (ErpScope semantics)."""
-    record = item.record
-    email = scope.email.strip().lower()
-    if record_type is RecordType.CONTACT:
-        if scope.contact_filter is ContactFilter.ALL:
-            return True
-        if scope.contact_filter is ContactFilter.OWNER:
-            return item.owner == scope.employee_id
-        return item.workgroup is not None and item.workgroup in (scope.workgroups or workgroups)
-    if record_type is RecordType.EMAIL:
-        assert isinstance(record, EmailMessage)
-        return item.owner == scope.employee_id or email in record.addresses()
-    if record_type is RecordType.TASK:
-        return item.owner == scope.employee_id
-    assert isinstance(record, Event)
-    normalized = record.normalized()
-    return normalized.organizer == email or any(a.email == email for a in normalized.attendees)
 
 
 class InMemoryErpGateway:

@@ -40,11 +40,10 @@ from shared.ports import (
     WriteKind,
     WriteResult,
 )
+from shared.sync.names import SENT_ITEMS
 
 logger = logging.getLogger(__name__)
 
-SENT_ITEMS = "sentitems"
-"""Well-known container name of the Sent Items folder (``ensure_container(..., EMAIL, SENT_ITEMS)``)."""
 
 
 class TickingClock:
@@ -160,10 +159,8 @@ class InMemoryMailboxGateway:
         page = entries[:page_size]
         more = len(entries) > page_size
         last = page[-1][0] if page else after
-        if more:
-            next_cursor = f"{'F' if full else 'D'}:{epoch}:{last}"
-        else:
-            next_cursor = f"D:{epoch}:{max(last, self._peek_seq())}"
+        kind = "F" if full and more else "D"
+        next_cursor = f"{kind}:{epoch}:{last if more else max(last, self._peek_seq())}"
         items: tuple[MailboxItem[Any] | Removed, ...] = tuple(entry for _, entry in page)
         return Page(items=items, cursor=next_cursor, complete=not more)
 

@@ -1,0 +1,106 @@
+"""Per-run, per-type working context of the engine: configuration, ports, counters and log lines.
+
+Holds no records: only ids, counts and the log lines the run will store (which never carry
+record contents; item ids appear only at VERBOSE).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections import Counter
+from typing import Any
+
+from shared.domain.config import Mailbox, ServerConfig, SyncPolicy
+from shared.domain.records import RecordType
+from shared.domain.status import Counts, LogEntry, LogLevel
+from shared.ports import Clock, ErpGateway, ErpScope, MailboxGateway, Side, StateStore
+from shared.sync.plan import TypeRules
+
+logger = logging.getLogger(__name__)
+
+_FIELDS = ("created", "updated", "deleted", "conflicts", "skipped", "failed")
+
+
+class Tally:
+    """Counts per ``"<type>.<erp|mailbox>"`` key, as RunSummary wants them."""
+
+    def __init__(self) -> None:
+        self._counts: dict[str, Counter[str]] = {}
+
+    def add(self, record_type: RecordType, side: Side, what: str, n: int = 1) -> None:
+        assert what in _FIELDS, what
+        self._counts.setdefault(f"{record_type.value}.{side.value}", Counter())[what] += n
+
+    def get(self, record_type: RecordType, side: Side, what: str) -> int:
+        return self._counts.get(f"{record_type.value}.{side.value}", Counter())[what]
+
+    def failed(self) -> int:
+        return sum(c["failed"] for c in self._counts.values())
+
+    def as_counts(self) -> dict[str, Counts]:
+        return {key: Counts(**{f: c[f] for f in _FIELDS}) for key, c in sorted(self._counts.items())}
+
+
+@dataclasses.dataclass(slots=True)
+class RunLog:
+    """Log lines of one run, kept when at or above the server's threshold."""
+
+    threshold: LogLevel | None
+    clock: Clock
+    entries: list[LogEntry] = dataclasses.field(default_factory=list)
+
+    def add(self, level: LogLevel, message: str, record_type: RecordType | None = None) -> None:
+        logger.log(_PY_LEVEL[level], "%s", message)
+        if self.threshold is not None and level >= self.threshold:
+            self.entries.append(LogEntry(level, self.clock.now(), message, record_type))
+
+
+_PY_LEVEL = {LogLevel.VERBOSE: logging.DEBUG, LogLevel.INFORMATIONAL: logging.INFO,
+             LogLevel.WARNING: logging.WARNING, LogLevel.ERROR: logging.ERROR,
+             LogLevel.CRITICAL: logging.CRITICAL}
+
+
+@dataclasses.dataclass(slots=True)
+class TypeContext:
+    """Everything a pass over one record type needs."""
+
+    mailbox: Mailbox
+    server: ServerConfig
+    policy: SyncPolicy
+    mailbox_gateway: MailboxGateway
+    erp_gateway: ErpGateway
+    state: StateStore
+    clock: Clock
+    run_id: str
+    rules: TypeRules
+    container: str
+    scope: ErpScope
+    tally: Tally
+    log: RunLog
+    sent_container: str | None = None
+    pending_deletes: list[Any] = dataclasses.field(default_factory=list)
+    warnings: list[str] = dataclasses.field(default_factory=list)
+
+    @property
+    def record_type(self) -> RecordType:
+        return self.rules.record_type
+
+    @property
+    def email(self) -> str:
+        return self.mailbox.email
+
+    @property
+    def batch_size(self) -> int:
+        return self.server.update_batch_size
+
+    @property
+    def page_size(self) -> int:
+        return self.server.select_batch_size
+
+    @property
+    def max_attachment_bytes(self) -> int:
+        return self.server.max_attachment_kb * 1024
+
+    def count(self, side: Side, what: str, n: int = 1) -> None:
+        self.tally.add(self.record_type, side, what, n)

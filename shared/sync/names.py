@@ -1,0 +1,36 @@
+"""Names the engine shares with the other parts of exsync.
+
+Cursor names (CursorStore, per mailbox):
+
+- ``"<type>.erp"``: the ERP watermark of the type's listing (``ErpGateway.list_changes``).
+- ``"<type>.mailbox"``: the Graph delta cursor of the type's container.
+- ``"<type>.export"`` / ``"<type>.import"``: the export / import date the engine last wrote into
+  the mailbox status (ISO 8601). When the status date differs from it (the admin's **Reset**
+  removed or changed the date), the engine drops the matching listing cursor and re-reads that
+  side fully; echo detection makes the re-read cheap and creates nothing twice.
+
+An admin tool may equally delete ``"<type>.erp"`` / ``"<type>.mailbox"`` directly.
+"""
+
+from __future__ import annotations
+
+from shared.domain.records import RecordType
+
+SENT_ITEMS = "sentitems"
+"""Well-known mailbox container name of Sent Items (``ensure_container(mailbox, EMAIL, SENT_ITEMS)``)."""
+
+
+def erp_cursor(record_type: RecordType) -> str:
+    return f"{record_type.value}.erp"
+
+
+def mailbox_cursor(record_type: RecordType) -> str:
+    return f"{record_type.value}.mailbox"
+
+
+def export_mark(record_type: RecordType) -> str:
+    return f"{record_type.value}.export"
+
+
+def import_mark(record_type: RecordType) -> str:
+    return f"{record_type.value}.import"

@@ -1,0 +1,138 @@
+"""Turn one entry of a change listing into a :class:`~shared.sync.plan.Pair` (the planner's input).
+
+For a changed item on one side it reads the link and the other side's current item (``get``),
+or, when unlinked, looks for a counterpart: by stamp (the ERP id on a mailbox item), by
+internetMessageId (e-mail de-duplication), by e-mail address (contacts, "merge by email").
+One page of entries is paired at a time, so memory stays bounded by the page size.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from shared.domain.records import Contact, EmailMessage, Event, RecordType
+from shared.ports import ErpItem, Link, MailboxItem, Removed
+from shared.sync.context import TypeContext
+from shared.sync.plan import Pair
+from shared.sync.scope import in_scope
+
+logger = logging.getLogger(__name__)
+
+
+def erp_read_only(ctx: TypeContext, erp: ErpItem[Any] | None) -> bool:
+    """An event this mailbox only attends: its edits never flow back into the ERP."""
+    if erp is None or not isinstance(erp.record, Event):
+        return False
+    organizer = erp.record.normalized().organizer
+    return bool(organizer) and organizer != ctx.email
+
+
+async def mailbox_get(ctx: TypeContext, item_id: str) -> MailboxItem[Any] | None:
+    """The mailbox item in the type's container (e-mails: or in Sent Items)."""
+    item = await ctx.mailbox_gateway.get(ctx.email, ctx.record_type, ctx.container, item_id)
+    if item is None and ctx.sent_container is not None:
+        item = await ctx.mailbox_gateway.get(ctx.email, ctx.record_type, ctx.sent_container, item_id)
+    return item
+
+
+async def _erp_current(ctx: TypeContext, erp_id: str) -> tuple[ErpItem[Any] | None, bool]:
+    """The ERP record and whether it is outside the scope."""
+    erp = await ctx.erp_gateway.get(ctx.record_type, erp_id)
+    if erp is None:
+        return None, False
+    return erp, not in_scope(ctx.record_type, erp, ctx.scope)
+
+
+async def _organized_elsewhere(ctx: TypeContext, erp: ErpItem[Any]) -> str | None:
+    """An ERP event organized by another synced mailbox reaches us as its invitation, not from us."""
+    if not isinstance(erp.record, Event):
+        return None
+    organizer = erp.record.normalized().organizer
+    if not organizer or organizer == ctx.email:
+        return None
+    other = await ctx.state.get_mailbox(organizer)
+    if other is not None and other.value.sync:
+        return "organized by another synced mailbox"
+    return None
+
+
+async def pair_erp_entry(ctx: TypeContext, entry: ErpItem[Any] | Removed) -> Pair:
+    """Pair an entry of the ERP listing with its link and mailbox item."""
+    erp_id = entry.id
+    link = await ctx.state.get_link_by_erp(ctx.email, ctx.record_type, erp_id)
+    out_of_scope = False
+    erp: ErpItem[Any] | None
+    if isinstance(entry, Removed):
+        if link is None:
+            return Pair(ctx.record_type, None, None, None)
+        erp, out_of_scope = await _erp_current(ctx, erp_id)   # deleted, or only out of scope?
+    else:
+        erp = entry
+    if link is not None:
+        mbx = await mailbox_get(ctx, link.mailbox_id)
+        return Pair(ctx.record_type, link, erp, mbx, erp_out_of_scope=out_of_scope,
+                    erp_read_only=erp_read_only(ctx, erp))
+    assert erp is not None
+    blocked = await _organized_elsewhere(ctx, erp)
+    mbx = None if blocked else await _find_mailbox_counterpart(ctx, erp)
+    return Pair(ctx.record_type, None, erp, mbx, erp_read_only=erp_read_only(ctx, erp), blocked=blocked)
+
+
+async def _find_mailbox_counterpart(ctx: TypeContext, erp: ErpItem[Any]) -> MailboxItem[Any] | None:
+    gateway = ctx.mailbox_gateway
+    found = await gateway.find_by_stamp(ctx.email, ctx.record_type, ctx.container, erp.id)
+    if found is None and ctx.sent_container is not None:
+        found = await gateway.find_by_stamp(ctx.email, ctx.record_type, ctx.sent_container, erp.id)
+    if found is None and isinstance(erp.record, EmailMessage) and erp.record.internet_message_id.strip():
+        found = await gateway.find_message(ctx.email, erp.record.internet_message_id)
+    if found is None or await _linked_mailbox(ctx, found.id) is not None:
+        return None
+    return found
+
+
+async def _linked_mailbox(ctx: TypeContext, mailbox_id: str) -> Link | None:
+    return await ctx.state.get_link_by_mailbox(ctx.email, ctx.record_type, mailbox_id)
+
+
+async def pair_mailbox_entry(ctx: TypeContext, entry: MailboxItem[Any] | Removed) -> Pair:
+    """Pair an entry of the mailbox delta with its link and ERP record."""
+    link = await _linked_mailbox(ctx, entry.id)
+    mbx: MailboxItem[Any] | None
+    if isinstance(entry, Removed):
+        if link is None:
+            return Pair(ctx.record_type, None, None, None)
+        mbx = await mailbox_get(ctx, entry.id)   # a replayed removal of a live item is no removal
+    else:
+        mbx = entry
+    if link is not None:
+        erp, out_of_scope = await _erp_current(ctx, link.erp_id)
+        return Pair(ctx.record_type, link, erp, mbx, erp_out_of_scope=out_of_scope,
+                    erp_read_only=erp_read_only(ctx, erp))
+    assert mbx is not None
+    erp, blocked = await _find_erp_counterpart(ctx, mbx)
+    return Pair(ctx.record_type, None, erp, mbx, erp_read_only=erp_read_only(ctx, erp), blocked=blocked)
+
+
+async def _find_erp_counterpart(ctx: TypeContext,
+                                mbx: MailboxItem[Any]) -> tuple[ErpItem[Any] | None, str | None]:
+    """The ERP record an unlinked mailbox item is (stamp, message id, e-mail), or why it is blocked."""
+    gateway = ctx.erp_gateway
+    candidate: ErpItem[Any] | None = None
+    if mbx.stamp:
+        candidate = await gateway.get(ctx.record_type, mbx.stamp)
+    record = mbx.record
+    if candidate is None and isinstance(record, EmailMessage) and record.internet_message_id.strip():
+        candidate = await gateway.find_email_by_message_id(record.internet_message_id)
+    if (candidate is None and isinstance(record, Contact) and ctx.policy.contacts.merge_by_email
+            and record.normalized().email):
+        candidate = await gateway.find_contact_by_email(record.normalized().email)
+    if candidate is None:
+        return None, None
+    if await ctx.state.get_link_by_erp(ctx.email, ctx.record_type, candidate.id) is not None:
+        if mbx.stamp == candidate.id or ctx.record_type is not RecordType.CONTACT:
+            return None, "its ERP record is linked to another item"
+        return None, None   # an e-mail match already taken by another contact: import as new
+    if not in_scope(ctx.record_type, candidate, ctx.scope):
+        return None, "its ERP record is outside the mailbox's scope"
+    return candidate, None

@@ -1,0 +1,319 @@
+"""The engine's entry point: sync one mailbox, every enabled record type, and report.
+
+Per record type (:func:`sync_type`):
+
+1. resolve create intents a crashed run left behind (look the stamp / origin up, link, never
+   create again);
+2. the ERP pass: read the ERP's changes since the ``"<type>.erp"`` watermark page by page; pair,
+   plan and execute each page; save the watermark after a page only when every action of the run
+   so far was recorded;
+3. the mailbox pass: the same over the Graph delta of the type's container (``"<type>.mailbox"``);
+   a dead delta cursor (SyncStateLost) restarts it as a full listing, which re-links by stamp and
+   content and creates nothing twice;
+4. queued deletions under the mass-deletion guard (:mod:`shared.sync.deletes`);
+5. the final cursors, and the export / import dates in the mailbox status.
+
+After a full listing (first run, reset, resync), links whose item was not listed are checked one
+by one, so deletions missed while the cursor was dead are found. See :mod:`shared.sync.names`
+for the cursor naming scheme and how an admin's status reset is honoured.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import AsyncIterator, Callable, Collection
+from datetime import datetime
+from typing import Any
+
+from shared.domain.config import Mailbox, ServerConfig, SyncPolicy
+from shared.domain.records import RecordType
+from shared.domain.status import LogLevel, MailboxStatus, RunState, RunSummary
+from shared.errors import ExsyncError, SyncStateLost
+from shared.ports import (
+    Clock,
+    ErpGateway,
+    ErpItem,
+    ErpScope,
+    Link,
+    MailboxGateway,
+    MailboxItem,
+    Page,
+    Removed,
+    Side,
+    StateStore,
+)
+from shared.sync import names
+from shared.sync.context import RunLog, Tally, TypeContext
+from shared.sync.deletes import run_deletes
+from shared.sync.execute import execute_page
+from shared.sync.intents import resolve_intents
+from shared.sync.pairing import pair_erp_entry, pair_mailbox_entry
+from shared.sync.plan import Pair, TypeRules, plan
+
+logger = logging.getLogger(__name__)
+
+ALL_TYPES: tuple[RecordType, ...] = (RecordType.CONTACT, RecordType.EMAIL, RecordType.TASK, RecordType.EVENT)
+
+
+@dataclasses.dataclass(slots=True)
+class PassOutcome:
+    """How one pass (one side of one type) ended."""
+
+    side: Side
+    final_cursor: str | None = None
+    failures: int = 0
+    complete: bool = False
+    items: int = 0
+
+
+def enabled_types(policy: SyncPolicy, wanted: Collection[RecordType] | None) -> list[RecordType]:
+    sections = {RecordType.CONTACT: policy.contacts.enabled, RecordType.EMAIL: policy.emails.enabled,
+                RecordType.TASK: policy.tasks.enabled, RecordType.EVENT: policy.events.enabled}
+    return [t for t in ALL_TYPES if sections[t] and (wanted is None or t in wanted)]
+
+
+def container_name(policy: SyncPolicy, record_type: RecordType) -> str | None:
+    return {RecordType.CONTACT: policy.contacts.folder, RecordType.EMAIL: policy.emails.folder,
+            RecordType.TASK: policy.tasks.folder, RecordType.EVENT: policy.events.folder}[record_type]
+
+
+async def sync_mailbox(*, mailbox: Mailbox, server: ServerConfig, policy: SyncPolicy,
+                       mailbox_gateway: MailboxGateway, erp_gateway: ErpGateway, state: StateStore,
+                       clock: Clock, run_id: str,
+                       record_types: Collection[RecordType] | None = None,
+                       progress: Callable[[str, int], None] | None = None) -> RunSummary:
+    """Sync one mailbox; never raises for an item or a type failing (they make the run WARNING/FAILED)."""
+    started = clock.now()
+    tally = Tally()
+    log = RunLog(LogLevel.threshold(server.logging_level), clock)
+    types = enabled_types(policy, record_types)
+    stored = await state.get_status(mailbox.email)
+    status = stored.value if stored else MailboxStatus(email=mailbox.email)
+    export_dates, import_dates = dict(status.export_dates), dict(status.import_dates)
+    warnings: list[str] = []
+    type_errors = 0
+    if types and policy_writes_mailbox(policy, types):
+        await mailbox_gateway.ensure_category(mailbox.email, policy.category.name, policy.category.color)
+    for record_type in types:
+        try:
+            ctx = await _context(mailbox, server, policy, mailbox_gateway, erp_gateway, state, clock, run_id,
+                                 record_type, tally, log)
+            erp_pass, mailbox_pass = await sync_type(ctx, status, progress)
+        except ExsyncError as exc:
+            type_errors += 1
+            log.add(LogLevel.ERROR, f"{record_type} sync stopped: {type(exc).__name__}: {exc}; "
+                    "retried next run", record_type)
+            continue
+        warnings += ctx.warnings
+        now = clock.now()
+        if erp_pass.complete:
+            export_dates[record_type] = now
+            await state.put_cursor(mailbox.email, names.export_mark(record_type), now.isoformat())
+        if mailbox_pass.complete:
+            import_dates[record_type] = now
+            await state.put_cursor(mailbox.email, names.import_mark(record_type), now.isoformat())
+    _log_counts(log, tally, types)
+    run_state = _state(tally, warnings, type_errors, len(types))
+    message = "; ".join(warnings) if warnings else ""
+    if type_errors:
+        message = "; ".join(filter(None, [message, f"{type_errors} record type(s) stopped with an error"]))
+    summary = RunSummary(run_id=run_id, state=run_state, started_at=started, finished_at=clock.now(),
+                         counts=tally.as_counts(), message=message)
+    await _store(state, mailbox.email, export_dates, import_dates, warnings, summary)
+    if log.entries:
+        await state.append_log(mailbox.email, log.entries)
+    return summary
+
+
+def policy_writes_mailbox(policy: SyncPolicy, types: Collection[RecordType]) -> bool:
+    return any(TypeRules.of(policy, t).direction.writes_mailbox for t in types)
+
+
+def _state(tally: Tally, warnings: list[str], type_errors: int, types: int) -> RunState:
+    if types and type_errors == types:
+        return RunState.FAILED
+    if tally.failed() or warnings or type_errors:
+        return RunState.WARNING
+    return RunState.SUCCEEDED
+
+
+def _log_counts(log: RunLog, tally: Tally, types: list[RecordType]) -> None:
+    counts = tally.as_counts()
+    for record_type in types:
+        for side in (Side.MAILBOX, Side.ERP):
+            c = counts.get(f"{record_type.value}.{side.value}")
+            if c is None:
+                continue
+            level = LogLevel.WARNING if c.failed else LogLevel.INFORMATIONAL
+            log.add(level, f"{record_type} in the {side}: created {c.created}, updated {c.updated}, "
+                    f"deleted {c.deleted}, conflicts {c.conflicts}, skipped {c.skipped}, failed {c.failed}",
+                    record_type)
+
+
+async def _store(state: StateStore, email: str, export_dates: dict[RecordType, datetime],
+                 import_dates: dict[RecordType, datetime], warnings: list[str], summary: RunSummary) -> None:
+    """Write dates, warning and last run into the status, keeping the other fields (one retry on a race)."""
+    for attempt in range(3):
+        stored = await state.get_status(email)
+        current = stored.value if stored else MailboxStatus(email=email)
+        new = dataclasses.replace(current, export_dates={**current.export_dates, **export_dates},
+                                  import_dates={**current.import_dates, **import_dates},
+                                  warning="; ".join(warnings) if warnings else current.warning,
+                                  last_run=summary)
+        try:
+            await state.put_status(new, stored.etag if stored else None, force=attempt == 2)
+            return
+        except ExsyncError:
+            if attempt == 2:
+                raise
+
+
+async def _context(mailbox: Mailbox, server: ServerConfig, policy: SyncPolicy, mailbox_gateway: MailboxGateway,
+                   erp_gateway: ErpGateway, state: StateStore, clock: Clock, run_id: str,
+                   record_type: RecordType, tally: Tally, log: RunLog) -> TypeContext:
+    container = await mailbox_gateway.ensure_container(mailbox.email, record_type,
+                                                       container_name(policy, record_type))
+    sent = None
+    if record_type is RecordType.EMAIL:
+        sent = await mailbox_gateway.ensure_container(mailbox.email, record_type, names.SENT_ITEMS)
+    scope = ErpScope(employee_id=mailbox.employee_id, email=mailbox.email,
+                     contact_filter=policy.contacts.filter)
+    return TypeContext(mailbox=mailbox, server=server, policy=policy, mailbox_gateway=mailbox_gateway,
+                       erp_gateway=erp_gateway, state=state, clock=clock, run_id=run_id,
+                       rules=TypeRules.of(policy, record_type), container=container, scope=scope,
+                       tally=tally, log=log, sent_container=sent)
+
+
+# ---------------------------------------------------------------- one type
+
+
+async def sync_type(ctx: TypeContext, status: MailboxStatus,
+                    progress: Callable[[str, int], None] | None = None) -> tuple[PassOutcome, PassOutcome]:
+    await _honour_reset(ctx, status)
+    await resolve_intents(ctx)
+    erp_pass = await _erp_pass(ctx, progress)
+    mailbox_pass = await _mailbox_pass(ctx, progress)
+    incomplete = await run_deletes(ctx)
+    for outcome, name in ((erp_pass, names.erp_cursor(ctx.record_type)),
+                          (mailbox_pass, names.mailbox_cursor(ctx.record_type))):
+        if outcome.side in incomplete or outcome.failures:
+            outcome.complete = False
+        if outcome.complete and outcome.final_cursor is not None:
+            await ctx.state.put_cursor(ctx.email, name, outcome.final_cursor)
+    return erp_pass, mailbox_pass
+
+
+async def _honour_reset(ctx: TypeContext, status: MailboxStatus) -> None:
+    """A status date that differs from the one the engine wrote was reset: re-read that side fully."""
+    for dates, mark, cursor in ((status.export_dates, names.export_mark, names.erp_cursor),
+                                (status.import_dates, names.import_mark, names.mailbox_cursor)):
+        written = await ctx.state.get_cursor(ctx.email, mark(ctx.record_type))
+        if written is None:
+            continue
+        current = dates.get(ctx.record_type)
+        if current is None or current.isoformat() != written.value:
+            await ctx.state.delete_cursor(ctx.email, cursor(ctx.record_type))
+            await ctx.state.delete_cursor(ctx.email, mark(ctx.record_type))
+            ctx.log.add(LogLevel.INFORMATIONAL, f"{ctx.record_type} {mark(ctx.record_type)} date was reset: "
+                        "re-reading that side fully", ctx.record_type)
+
+
+async def _erp_pages(ctx: TypeContext, cursor: str | None) -> AsyncIterator[Page[ErpItem[Any]]]:
+    while True:
+        page = await ctx.erp_gateway.list_changes(ctx.record_type, ctx.scope, cursor, ctx.page_size)
+        yield page
+        if page.complete:
+            return
+        cursor = page.cursor
+
+
+async def _mailbox_pages(ctx: TypeContext, cursor: str | None) -> AsyncIterator[Page[MailboxItem[Any]]]:
+    while True:
+        page = await ctx.mailbox_gateway.list_changes(ctx.email, ctx.record_type, ctx.container, cursor,
+                                                      ctx.page_size)
+        yield page
+        if page.complete:
+            return
+        cursor = page.cursor
+
+
+async def _erp_pass(ctx: TypeContext, progress: Callable[[str, int], None] | None) -> PassOutcome:
+    name = names.erp_cursor(ctx.record_type)
+    stored = await ctx.state.get_cursor(ctx.email, name)
+    start = stored.value if stored else None
+    outcome = PassOutcome(Side.ERP)
+    seen: set[str] | None = set() if start is None else None
+    async for page in _erp_pages(ctx, start):
+        pairs = [await pair_erp_entry(ctx, entry) for entry in page.items]
+        await _page(ctx, outcome, pairs, page.cursor, page.complete, name, seen, [e.id for e in page.items])
+        _report(progress, ctx, outcome)
+    if seen is not None:
+        await _reconcile(ctx, outcome, seen, Side.ERP)
+    return outcome
+
+
+async def _mailbox_pass(ctx: TypeContext, progress: Callable[[str, int], None] | None) -> PassOutcome:
+    name = names.mailbox_cursor(ctx.record_type)
+    stored = await ctx.state.get_cursor(ctx.email, name)
+    start = stored.value if stored else None
+    try:
+        return await _mailbox_listing(ctx, name, start, progress)
+    except SyncStateLost:
+        if start is None:
+            raise
+        ctx.log.add(LogLevel.WARNING, f"{ctx.record_type} delta cursor expired: full resync of the mailbox "
+                    "(re-links by stamp and content, creates nothing twice)", ctx.record_type)
+        await ctx.state.delete_cursor(ctx.email, name)
+        return await _mailbox_listing(ctx, name, None, progress)
+
+
+async def _mailbox_listing(ctx: TypeContext, name: str, start: str | None,
+                           progress: Callable[[str, int], None] | None) -> PassOutcome:
+    outcome = PassOutcome(Side.MAILBOX)
+    seen: set[str] | None = set() if start is None else None
+    async for page in _mailbox_pages(ctx, start):
+        pairs = [await pair_mailbox_entry(ctx, entry) for entry in page.items]
+        await _page(ctx, outcome, pairs, page.cursor, page.complete, name, seen, [e.id for e in page.items])
+        _report(progress, ctx, outcome)
+    if seen is not None:
+        await _reconcile(ctx, outcome, seen, Side.MAILBOX)
+    return outcome
+
+
+async def _page(ctx: TypeContext, outcome: PassOutcome, pairs: list[Pair], cursor: str | None, complete: bool,
+                name: str, seen: set[str] | None, ids: list[str]) -> None:
+    """Plan and run one page; save the cursor only while everything so far is recorded."""
+    actions = [plan(pair, ctx.rules) for pair in pairs]
+    outcome.failures += await execute_page(ctx, actions, outcome.side)
+    outcome.items += len(pairs)
+    if seen is not None:
+        seen.update(ids)
+    outcome.complete = complete
+    outcome.final_cursor = cursor
+    own_deletes = any(o.source_pass is outcome.side for o in ctx.pending_deletes)
+    if not complete and cursor is not None and not outcome.failures and not own_deletes and seen is None:
+        await ctx.state.put_cursor(ctx.email, name, cursor)
+
+
+async def _reconcile(ctx: TypeContext, outcome: PassOutcome, seen: set[str], side: Side) -> None:
+    """After a full listing: every link whose item on ``side`` was not listed is checked."""
+    cursor: str | None = None
+    while True:
+        page = await ctx.state.list_links(ctx.email, ctx.record_type, cursor, ctx.page_size)
+        links = [link for link in page.items if isinstance(link, Link)]
+        missing = [link for link in links if (link.erp_id if side is Side.ERP else link.mailbox_id) not in seen]
+        pairs = [await (pair_erp_entry(ctx, Removed(link.erp_id)) if side is Side.ERP
+                        else pair_mailbox_entry(ctx, Removed(link.mailbox_id))) for link in missing]
+        if pairs:
+            actions = [plan(pair, ctx.rules) for pair in pairs]
+            outcome.failures += await execute_page(ctx, actions, side)
+        if page.complete or page.cursor is None:
+            return
+        cursor = page.cursor
+
+
+def _report(progress: Callable[[str, int], None] | None, ctx: TypeContext, outcome: PassOutcome) -> None:
+    if progress is not None:
+        progress(f"{ctx.record_type.value}.{outcome.side.value}", outcome.items)
+

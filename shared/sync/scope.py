@@ -1,0 +1,37 @@
+"""Which ERP records belong to a mailbox (the ``ErpScope`` rules of :mod:`shared.ports`), as a pure check.
+
+The engine uses it to tell a record that left the scope (unlink, never delete) from one that
+was deleted; the in-memory ERP twin uses it to answer listings.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shared.domain.config import ContactFilter
+from shared.domain.records import EmailMessage, Event, RecordType
+from shared.ports import ErpItem, ErpScope
+
+
+def in_scope(record_type: RecordType, item: ErpItem[Any], scope: ErpScope,
+             workgroups: tuple[str, ...] = ()) -> bool:
+    """Whether ``item`` is in ``scope``; ``workgroups`` stands in when ``scope.workgroups`` is empty."""
+    record = item.record
+    email = scope.email.strip().lower()
+    if record_type is RecordType.CONTACT:
+        if scope.contact_filter is ContactFilter.ALL:
+            return True
+        if scope.contact_filter is ContactFilter.OWNER:
+            return item.owner == scope.employee_id
+        groups = scope.workgroups or workgroups
+        # a workgroup filter still sees the contacts the employee owns (those exsync imported)
+        return item.owner == scope.employee_id or (item.workgroup is not None and item.workgroup in groups)
+    if record_type is RecordType.EMAIL:
+        return item.owner == scope.employee_id or (isinstance(record, EmailMessage)
+                                                     and email in record.addresses())
+    if record_type is RecordType.TASK:
+        return item.owner == scope.employee_id
+    if not isinstance(record, Event):
+        return False
+    normalized = record.normalized()
+    return normalized.organizer == email or any(a.email == email for a in normalized.attendees)
