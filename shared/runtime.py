@@ -48,7 +48,6 @@ class Runtime:
     clock: Any = dataclasses.field(default_factory=SystemClock)
     server_tester: ServerTester | None = None
     sync: SyncFn | None = None  # the engine's sync_mailbox; None: shared.sync.run.sync_mailbox
-    credential_for: Callable[[ServerConfig], Any] | None = None  # Graph credential per server
     closers: list[Callable[[], Awaitable[None]]] = dataclasses.field(default_factory=list)
 
     async def aclose(self) -> None:
@@ -97,23 +96,47 @@ def _queue_from(settings: Settings) -> SyncQueue:
         "(a storage connection string)")
 
 
-def graph_gateway_factory(settings: Settings) -> MailboxGatewayFactory:
-    """Gateways on msgraph-sdk, one per server (cached), with the server's credential."""
+CredentialFor = Callable[[ServerConfig], Any]
+
+
+def production_credentials() -> CredentialFor:
+    """Each server's credential reference -> a token credential (Key Vault through the managed identity)."""
+    from shared.credentials.providers import ProviderOptions, build_credential
+    from shared.credentials.vault import KeyVaultSecrets
+
+    vault_identity: list[Any] = []
+
+    def vaults(url: str) -> KeyVaultSecrets:
+        if not vault_identity:
+            from azure.identity.aio import DefaultAzureCredential
+
+            vault_identity.append(DefaultAzureCredential())
+        return KeyVaultSecrets(url, vault_identity[0])
+
+    options = ProviderOptions(vaults=vaults)
+    return lambda server: build_credential(server, options)
+
+
+def graph_gateway_factory(credential_for: CredentialFor, closers: list[Callable[[], Awaitable[None]]]
+                          ) -> MailboxGatewayFactory:
+    """Gateways on msgraph-sdk, one per server (cached until the server's settings change)."""
     cache: dict[str, tuple[ServerConfig, MailboxGateway]] = {}
 
     async def build(server: ServerConfig) -> MailboxGateway:
         hit = cache.get(server.name)
         if hit is not None and hit[0] == server:
             return hit[1]
-        from shared.credentials import graph_credential  # type: ignore[attr-defined]
         from shared.graph.gateway import GraphMailboxGateway
 
-        credential = graph_credential(server, settings)
-        gateway = GraphMailboxGateway.create(credential, server.graph_base_url,
+        gateway = GraphMailboxGateway.create(credential_for(server), server.graph_base_url,
                                              update_batch_size=server.update_batch_size,
                                              max_attachment_kb=server.max_attachment_kb)
+        if hit is not None:
+            closers.remove(getattr(hit[1], "aclose"))  # noqa: B009
+            await getattr(hit[1], "aclose")()  # noqa: B009
         cache[server.name] = (server, gateway)
-        return gateway  # type: ignore[no-any-return]
+        closers.append(gateway.aclose)
+        return gateway
 
     return build
 
@@ -133,14 +156,18 @@ def erp_gateway_factory(settings: Settings) -> ErpGatewayFactory:
     return build
 
 
-async def build_runtime(settings: Settings) -> Runtime:
-    """The production wiring: Table Storage, the Storage queue, Graph and Acumatica."""
+async def build_runtime(settings: Settings, *, credential_for: CredentialFor | None = None) -> Runtime:
+    """The production wiring: Table Storage, the Storage queue, Graph and Acumatica.
+
+    ``credential_for`` overrides how a server's Graph credential is built (the local host uses a
+    static token against the Graph simulator).
+    """
     state = await _state_from(settings)
     queue = _queue_from(settings)
+    closers: list[Callable[[], Awaitable[None]]] = [queue.aclose]
     runtime = Runtime(settings=settings, state=state, queue=queue,
-                      mailbox_gateway=graph_gateway_factory(settings),
-                      erp_gateway=erp_gateway_factory(settings))
-    runtime.closers.append(queue.aclose)
+                      mailbox_gateway=graph_gateway_factory(credential_for or production_credentials(), closers),
+                      erp_gateway=erp_gateway_factory(settings), closers=closers)
     closer = getattr(state, "aclose", None)
     if closer is not None:
         runtime.closers.append(closer)

@@ -328,11 +328,10 @@ async def reset_status(rt: Runtime, req: ApiRequest) -> ApiResponse:
     export = body.direction in ("export", "both")
     imp = body.direction in ("import", "both")
     for rtype in types:
+        # Listing cursors are opaque (a Graph delta link, a compressed ERP watermark): drop them and
+        # the next run re-reads that side; echo detection makes the re-read write only real changes.
         if export:
-            if since is not None:
-                await rt.state.put_cursor(email, f"{rtype.value}.erp", since.isoformat())
-            else:
-                await rt.state.delete_cursor(email, f"{rtype.value}.erp")
+            await rt.state.delete_cursor(email, f"{rtype.value}.erp")
         if imp:
             await rt.state.delete_cursor(email, f"{rtype.value}.mailbox")
 

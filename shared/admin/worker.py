@@ -22,6 +22,7 @@ from typing import Any
 
 from shared.admin import telemetry
 from shared.admin.lookup import mailbox_context
+from shared.admin.notifications import ERP_PUSH, pending_pushes
 from shared.admin.queue import SyncRequest
 from shared.admin.status import set_last_run, update_status
 from shared.domain.status import LogEntry, LogLevel, RunState, RunSummary
@@ -93,6 +94,21 @@ async def process(rt: Runtime, request: SyncRequest, *, owner: str | None = None
         await rt.state.release_lease(key, owner)
 
 
+async def _feed_pushes(rt: Runtime, email: str, erp: Any) -> list[str]:
+    """Give the ERP gateway the push notifications stored for this mailbox; their keys."""
+    ingest = getattr(erp, "ingest_push", None)
+    if ingest is None:
+        return []
+    keys = []
+    for key, body in await pending_pushes(rt, email):
+        try:
+            ingest(body)
+        except ExsyncError:
+            logger.warning("stored ERP push notification unreadable; dropped")
+        keys.append(key)
+    return keys
+
+
 async def _run(rt: Runtime, request: SyncRequest, mailbox: Any, server: Any, policy: Any) -> RunSummary:
     email = mailbox.email
     started = rt.clock.now()
@@ -102,6 +118,7 @@ async def _run(rt: Runtime, request: SyncRequest, mailbox: Any, server: Any, pol
     try:
         gateway = await rt.mailbox_gateway(server)
         erp = await rt.erp_gateway()
+        pushes = await _feed_pushes(rt, email, erp)
         try:
             summary = await _engine(rt)(
                 mailbox=mailbox, server=server, policy=policy, mailbox_gateway=gateway, erp_gateway=erp,
@@ -120,6 +137,10 @@ async def _run(rt: Runtime, request: SyncRequest, mailbox: Any, server: Any, pol
         level = LogLevel.ERROR if isinstance(exc, ExsyncError) else LogLevel.CRITICAL
         await _log(rt, email, level, f"run {request.run_id} failed: {summary.message}")
         logger.exception("run %s: mailbox sync failed", request.run_id)
+    else:
+        if summary.state is not RunState.FAILED:
+            for key in pushes:
+                await rt.state.delete_doc(ERP_PUSH, key)
     if summary.finished_at is None:
         summary = dataclasses.replace(summary, finished_at=rt.clock.now())
     await _finish(rt, email, summary, continue_on_error=policy.continue_on_error)

@@ -72,3 +72,27 @@ async def test_erp_notification_checks_secret_and_targets_owner(env: Env) -> Non
     status, body, _ = await call_http("erp_notifications", "POST", "erp/notifications", b"[",
                                       headers={ERP_SECRET_HEADER: ERP_SECRET})
     assert status == 400
+
+
+async def test_erp_deletions_are_kept_for_the_mailbox_and_fed_to_its_next_run(env: Env) -> None:
+    from tests.functions.conftest import queue_message, user_function
+
+    ingested: list[dict] = []
+    env.erp.ingest_push = ingested.append  # type: ignore[attr-defined]  # the Acumatica gateway's hook
+    await env.seed("ann@contoso.com")
+    push = {"Query": "Contact", "Id": "tx-1", "TimeStamp": 7, "Inserted": [],
+            "Deleted": [{"NoteID": {"value": "8a1f"}, "Owner": {"value": "EP0000"}}]}
+    status, _, _ = await call_http("erp_notifications", "POST", "erp/notifications", push,
+                                   headers={ERP_SECRET_HEADER: ERP_SECRET})
+    assert status == 202
+    [request] = await env.messages()
+    assert request.record_types == (RecordType.CONTACT,)
+    assert len(await env.store.list_docs("erp_push", "ann@contoso.com|")) == 1
+
+    env.engine.fail = RuntimeError("crash")  # a failed run keeps the deletions for the next one
+    await user_function("sync_worker")(queue_message(request))
+    assert len(await env.store.list_docs("erp_push", "ann@contoso.com|")) == 1
+    env.engine.fail = None
+    await user_function("sync_worker")(queue_message(request))
+    assert [p["Id"] for p in ingested] == ["tx-1", "tx-1"]
+    assert await env.store.list_docs("erp_push", "ann@contoso.com|") == []
