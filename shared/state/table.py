@@ -43,6 +43,7 @@ from shared.errors import (
     AlreadyExists,
     AuthenticationFailed,
     ConcurrencyConflict,
+    ConfigurationError,
     ExsyncError,
     RemoteError,
     Throttled,
@@ -57,6 +58,7 @@ TABLES = ("policies", "servers", "mailboxes", "links", "cursors", "intents", "lo
 _PREFIX = re.compile(r"^[A-Za-z][A-Za-z0-9]{0,40}$|^$")
 _IF_MATCH = MatchConditions.IfNotModified
 _ERP, _MAILBOX = "e", "m"
+_PARALLEL_READS = 16
 
 Entity = dict[str, Any]
 
@@ -64,10 +66,22 @@ Entity = dict[str, Any]
 # ---------------------------------------------------------------- errors
 
 
-def _translate(exc: AzureError, what: str) -> ExsyncError:
+def _code(exc: AzureError) -> str:
+    code = getattr(exc, "error_code", None)
+    return str(getattr(code, "value", code) or "")
+
+
+def _missing_table(exc: AzureError, creating: bool) -> bool:
+    code = _code(exc)
+    return code == "TableNotFound" or (creating and getattr(exc, "status_code", None) == 404 and not code)
+
+
+def _translate(exc: AzureError, what: str, *, creating: bool = False) -> ExsyncError:
     """The shared.errors equivalent of an azure error about ``what``."""
-    code = str(getattr(exc, "error_code", "") or "")
+    code = _code(exc)
     status = getattr(exc, "status_code", None)
+    if _missing_table(exc, creating):
+        return ConfigurationError(f"the state table for {what} does not exist; call create_tables() first")
     if isinstance(exc, ResourceExistsError) or code == "EntityAlreadyExists":
         return AlreadyExists(f"{what} already exists; read it and pass its etag to replace it")
     if (isinstance(exc, ResourceModifiedError | ResourceNotFoundError) or status in (404, 412)
@@ -83,11 +97,11 @@ def _translate(exc: AzureError, what: str) -> ExsyncError:
 
 
 @contextmanager
-def _mapped(what: str) -> Iterator[None]:
+def _mapped(what: str, *, creating: bool = False) -> Iterator[None]:
     try:
         yield
     except AzureError as exc:
-        raise _translate(exc, what) from exc
+        raise _translate(exc, what, creating=creating) from exc
 
 
 # ---------------------------------------------------------------- entity helpers
@@ -174,16 +188,18 @@ class TableStateStore:
     # ------------------------------------------------------------ generic rows
 
     async def _get(self, table: str, partition: str, row: str, what: str) -> Any | None:
-        try:
-            with _mapped(what):
+        with _mapped(what):
+            try:
                 return await self._t[table].get_entity(partition, row)
-        except ConcurrencyConflict:  # a 404 on a read is simply "no row"
-            return None
+            except ResourceNotFoundError as exc:
+                if _missing_table(exc, False):
+                    raise
+                return None
 
     async def _put(self, table: str, entity: Entity, etag: str | None, force: bool, what: str) -> str:
         """Create-only (etag None), conditional replace (etag) or upsert (force); the new etag."""
         client = self._t[table]
-        with _mapped(what):
+        with _mapped(what, creating=etag is None):
             if force:
                 meta = await client.upsert_entity(entity, mode=UpdateMode.REPLACE)
             elif etag is None:
@@ -335,7 +351,13 @@ class TableStateStore:
         rules.check_link_batch(links)
         texts = [rules.checked_link_text(link) for link in links]
         vers = [uuid.uuid4().hex for _ in links]
-        groups = await asyncio.gather(*(self._link_ops(link, text, ver)
+        reads = asyncio.Semaphore(_PARALLEL_READS)
+
+        async def ops(link: Link, text: str, ver: str) -> list[batch.Operation]:
+            async with reads:
+                return await self._link_ops(link, text, ver)
+
+        groups = await asyncio.gather(*(ops(link, text, ver)
                                         for link, text, ver in zip(links, texts, vers, strict=True)))
         if links:
             await self._transact("links", groups, f"links of {links[0].mailbox}/{links[0].record_type.value}")

@@ -276,10 +276,11 @@ async def test_put_links_of_250_split_into_transactions_and_all_readable(store: 
         assert store.stats["largest"] <= 100
         assert store.stats["operations"] == 500  # two rows per link
         assert store.stats["transactions"] == 5
-    updated = await store.put_links([dataclasses.replace(w, erp_version="v2") for w in written])
-    assert (await store.get_link_by_mailbox(MB, CT, "M123")) == updated[123]
+    updated = await store.put_links([dataclasses.replace(w, erp_version="v2") for w in written[110:140]])
+    assert (await store.get_link_by_mailbox(MB, CT, "M123")) == updated[13]
+    assert updated[13].erp_version == "v2" and updated[13].etag != written[123].etag
     with pytest.raises(ConcurrencyConflict):
-        await store.put_links([written[5]])
+        await store.put_links([written[120]])
 
 
 async def test_put_links_rejects_mixed_partitions_and_writes_nothing(store: StateStore) -> None:
