@@ -398,12 +398,14 @@ class InMemoryStateStore:
 
     # ------------------------------------------------------------ leases
 
-    def _lease_until(self, ttl_seconds: float) -> datetime:
+    def _lease_until(self, key: str, owner: str, ttl_seconds: float) -> datetime:
+        rules.check_id(key, "key")
+        rules.check_id(owner, "owner")
         return codec.utc(self._clock.now()) + timedelta(seconds=rules.check_ttl(ttl_seconds))
 
     @_faultable
     async def acquire_lease(self, key: str, owner: str, ttl_seconds: float) -> bool:
-        until = self._lease_until(ttl_seconds)
+        until = self._lease_until(key, owner, ttl_seconds)
         current = self._leases.get(key)
         now = codec.utc(self._clock.now())
         if current is not None and current.owner != owner and current.expires_at > now:
@@ -413,7 +415,7 @@ class InMemoryStateStore:
 
     @_faultable
     async def renew_lease(self, key: str, owner: str, ttl_seconds: float) -> bool:
-        until = self._lease_until(ttl_seconds)
+        until = self._lease_until(key, owner, ttl_seconds)
         current = self._leases.get(key)
         if current is None or current.owner != owner:
             return False
@@ -436,6 +438,7 @@ class InMemoryStateStore:
     @_faultable
     async def put_doc(self, kind: str, key: str, value: dict[str, Any], etag: str | None = None,
                       *, force: bool = False) -> str:
+        rules.check_id(key, "key")
         text = codec.encode_doc(value, kind)
         rules.check_text_size(text, f"doc.{kind}")
         return _put(self._docs.setdefault(kind, {}), key, text, etag, force, f"document {kind}/{key!r}")

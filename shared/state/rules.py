@@ -93,6 +93,17 @@ def check_link_batch(links: Sequence[Link]) -> None:
         mailbox_ids.add(link.mailbox_id)
 
 
+MAX_ID_CHARS = 8000
+"""Ids kept in a plain string property (document keys, lease keys and owners) stay under 32 K."""
+
+
+def check_id(value: str, field: str) -> str:
+    if len(value) > MAX_ID_CHARS:
+        raise ValidationFailed({field: f"{len(value)} characters is longer than the {MAX_ID_CHARS} allowed; "
+                                       "use a shorter key"})
+    return value
+
+
 def check_page_size(size: int, field: str) -> None:
     if not isinstance(size, int) or not 1 <= size <= MAX_PAGE_SIZE:
         raise ValidationFailed({field: f"must be between 1 and {MAX_PAGE_SIZE}, got {size!r}"})

@@ -59,6 +59,7 @@ _PREFIX = re.compile(r"^[A-Za-z][A-Za-z0-9]{0,40}$|^$")
 _IF_MATCH = MatchConditions.IfNotModified
 _ERP, _MAILBOX = "e", "m"
 _PARALLEL_READS = 16
+_DELETE_ATTEMPTS = 3
 
 Entity = dict[str, Any]
 
@@ -365,18 +366,26 @@ class TableStateStore:
         return [dataclasses.replace(link, etag=ver) for link, ver in zip(links, vers, strict=True)]
 
     async def delete_link(self, link: Link) -> None:
-        current = await self._link_row(link.mailbox, link.record_type, _ERP, link.erp_id)
-        if current is None:
-            return
-        if link.etag is not None and current["ver"] != link.etag:
-            raise ConcurrencyConflict(f"{rules.link_label(link)} changed since it was read (stale etag)")
-        pk = self._link_partition(link.mailbox, link.record_type)
-        mailbox_id = codec.decode_link(_text(current), None).mailbox_id
-        ops: list[batch.Operation] = [
-            ("delete", _row(pk, current["RowKey"]), {"etag": _etag(current), "match_condition": _IF_MATCH}),
-            ("delete", _row(pk, keys.key(_MAILBOX, mailbox_id)), {}),
-        ]
-        await self._transact("links", [ops], rules.link_label(link))
+        """Delete both rows (only version ``link.etag`` if given); unconditional deletes retry races."""
+        for attempt in range(_DELETE_ATTEMPTS):
+            current = await self._link_row(link.mailbox, link.record_type, _ERP, link.erp_id)
+            if current is None:
+                return
+            if link.etag is not None and current["ver"] != link.etag:
+                raise ConcurrencyConflict(f"{rules.link_label(link)} changed since it was read (stale etag)")
+            pk = self._link_partition(link.mailbox, link.record_type)
+            mailbox_id = codec.decode_link(_text(current), None).mailbox_id
+            ops: list[batch.Operation] = [
+                ("delete", _row(pk, current["RowKey"]), {"etag": _etag(current), "match_condition": _IF_MATCH}),
+                ("delete", _row(pk, keys.key(_MAILBOX, mailbox_id)), {}),
+            ]
+            try:
+                await self._transact("links", [ops], rules.link_label(link))
+                return
+            except ConcurrencyConflict:
+                if link.etag is not None or attempt == _DELETE_ATTEMPTS - 1:
+                    raise
+                log.debug("link changed while deleting it; reading it again")
 
     async def list_links(self, mailbox: str, record_type: RecordType, cursor: str | None,
                          page_size: int) -> Page[Link]:
@@ -509,6 +518,8 @@ class TableStateStore:
     # ------------------------------------------------------------ leases
 
     def _lease_entity(self, key: str, owner: str, ttl_seconds: float) -> Entity:
+        rules.check_id(key, "key")
+        rules.check_id(owner, "owner")
         until = self._now() + timedelta(seconds=rules.check_ttl(ttl_seconds))
         return _row("lease", keys.key(key), name=key, owner=owner, expires_at=until)
 
@@ -554,6 +565,7 @@ class TableStateStore:
 
     async def put_doc(self, kind: str, key: str, value: dict[str, Any], etag: str | None = None,
                       *, force: bool = False) -> str:
+        rules.check_id(key, "key")
         text = codec.encode_doc(value, kind)
         rules.check_text_size(text, f"doc.{kind}")
         entity = _with_text(_row(keys.key(kind), keys.key(key), key=key), text)

@@ -510,3 +510,13 @@ async def test_concurrent_acquirers_one_wins(store: StateStore, clock: Clock) ->
     clock.advance(seconds=31)
     results = await asyncio.gather(*(store.acquire_lease("L", f"x{i}", 30) for i in range(5)))
     assert sum(results) == 1
+
+
+async def test_oversized_plain_ids_are_rejected_naming_the_field(store: StateStore) -> None:
+    with pytest.raises(ValidationFailed) as caught:
+        await store.put_doc("k", "x" * 9000, {})
+    assert "key" in caught.value.errors
+    with pytest.raises(ValidationFailed) as caught:
+        await store.acquire_lease("L", "o" * 9000, 30)
+    assert "owner" in caught.value.errors
+    assert await store.acquire_lease("L", "o" * 7000, 30)
