@@ -10,6 +10,7 @@ from typing import Any
 from sim.graph import odata, schema
 from sim.graph.call import Call
 from sim.graph.store import Item, Mailbox
+from sim.graph.times import render_times
 
 
 @dataclasses.dataclass(frozen=True)
@@ -87,8 +88,8 @@ def _computed(row: dict[str, Any], item: Item, mailbox: Mailbox, call: Call) -> 
         row["hasAttachments"] = bool(mailbox.in_container("attachment", item.iid))
     if item.kind in {"todoTask"}:
         row["hasAttachments"] = bool(mailbox.in_container("attachment", item.iid))
-    if item.kind == "attachment":
-        row.pop("contentBytes", None) if "contentBytes" not in item.data else None
+    if item.kind == "event":
+        render_times(row, item, call)
 
 
 def _expand(name: str, options: dict[str, str], item: Item, mailbox: Mailbox, call: Call) -> dict[str, Any]:
@@ -111,4 +112,6 @@ def filter_row(item: Item, call: Call, mailbox: Mailbox) -> dict[str, Any]:
     row = render(item, call, mailbox)
     row["singleValueExtendedProperties"] = [{"id": i, "value": v} for i, v in item.ext.values()]
     row["categories"] = row.get("categories") or []
+    if item.kind == "todoTask":
+        row["linkedResources"] = [render(c, call, mailbox) for c in mailbox.in_container("linkedResource", item.iid)]
     return row

@@ -25,18 +25,24 @@ def simulator() -> Iterator[Simulator]:
         sim.stop()
 
 
+@pytest.fixture(scope="module")
+def _clients(simulator: Simulator) -> Iterator[tuple[httpx.Client, httpx.Client]]:
+    with httpx.Client(base_url=f"{simulator.base_url}/v1.0", headers=AUTH, timeout=10) as graph_client, \
+            httpx.Client(base_url=f"{simulator.base_url}/_sim", timeout=10) as admin_client:
+        yield graph_client, admin_client
+
+
 @pytest.fixture
-def graph(simulator: Simulator) -> Iterator[httpx.Client]:
+def graph(_clients: tuple[httpx.Client, httpx.Client]) -> httpx.Client:
     """An authenticated client on ``/v1.0``; the simulator is reset before each test."""
-    httpx.post(f"{simulator.base_url}/_sim/reset").raise_for_status()
-    with httpx.Client(base_url=f"{simulator.base_url}/v1.0", headers=AUTH, timeout=10) as client:
-        yield client
+    _clients[1].post("/reset").raise_for_status()
+    return _clients[0]
 
 
 @pytest.fixture
-def admin(simulator: Simulator) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=f"{simulator.base_url}/_sim", timeout=10) as client:
-        yield client
+def admin(_clients: tuple[httpx.Client, httpx.Client]) -> httpx.Client:
+    """A client on the ``/_sim`` admin surface."""
+    return _clients[1]
 
 
 def user(path: str = "", upn: str = A) -> str:
