@@ -19,8 +19,6 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
-import httpx
-
 from shared.credentials.expiry import (
     ALERT_STATE_KIND,
     ERROR_AT,
@@ -124,24 +122,29 @@ class EmailChannel:
 
 
 class WebhookChannel:
-    """POST ``{"text": ...}`` to an incoming webhook (Teams and Slack both accept it)."""
+    """POST ``{"text": ...}`` to an incoming webhook (Teams and Slack both accept it).
+
+    Sent with aiohttp, which (unlike httpx at INFO) never logs the URL: the URL is the credential.
+    """
 
     name = "webhook"
 
-    def __init__(self, url: str, *, transport: httpx.AsyncBaseTransport | None = None) -> None:
+    def __init__(self, url: str, *, timeout: float = 15.0) -> None:
         self._url = url
-        self._transport = transport
+        self._timeout = timeout
 
     async def send(self, notice: Notice) -> None:
+        import aiohttp
+
         body = {"text": notice.text, "summary": notice.subject, "exsync": {"event": notice.event, **notice.fields}}
         try:
-            async with httpx.AsyncClient(transport=self._transport, timeout=15) as client:
-                response = await client.post(self._url, json=body)
-        except httpx.HTTPError as exc:  # the URL holds a token: never put it in the message
+            async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self._timeout)) as session, \
+                    session.post(self._url, json=body) as response:
+                status = response.status
+        except (aiohttp.ClientError, TimeoutError) as exc:  # never put the URL in the message
             raise RemoteError(f"alert webhook: {exc.__class__.__name__}") from exc
-        if response.status_code >= 300:
-            raise RemoteError(f"alert webhook answered HTTP {response.status_code}",
-                              status=response.status_code)
+        if status >= 300:
+            raise RemoteError(f"alert webhook answered HTTP {status}", status=status)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -152,13 +155,12 @@ class AlertConfig:
     sender: str | None = None
     webhook_url: str | None = dataclasses.field(default=None, repr=False)
 
-    def channels(self, graph: GraphAdmin | None, *,
-                 webhook_transport: httpx.AsyncBaseTransport | None = None) -> list[AlertChannel]:
+    def channels(self, graph: GraphAdmin | None) -> list[AlertChannel]:
         out: list[AlertChannel] = [LogChannel()]
         if self.recipients and self.sender and graph is not None:
             out.append(EmailChannel(graph, self.sender, self.recipients))
         if self.webhook_url:
-            out.append(WebhookChannel(self.webhook_url, transport=webhook_transport))
+            out.append(WebhookChannel(self.webhook_url))
         return out
 
 

@@ -1,0 +1,42 @@
+"""Credentials blueprint: the daily credential check and ``GET /api/credentials/expiry``.
+
+The timer (06:00 UTC daily) rotates Key Vault client secrets when ``EXSYNC_ROTATION_ENABLED`` is
+true and they are due, then checks every credential's end date and alerts each threshold once
+(log record ``exsync.credential.expiry``, mail to ``EXSYNC_ALERT_EMAILS``, webhook). The route runs
+the same check on demand (``?server=<name>`` for one server; ``?notify=false`` reports without
+alerting or rotating). Auth level FUNCTION.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import azure.functions as func
+
+from functions._runtime import get_runtime
+from shared.credentials.service import CredentialServices
+
+logger = logging.getLogger(__name__)
+
+bp = func.Blueprint()
+
+DAILY = "0 0 6 * * *"
+_FALSE = {"0", "false", "no", "off"}
+
+
+@bp.function_name(name="credential_check")
+@bp.timer_trigger(schedule=DAILY, arg_name="timer", run_on_startup=False)
+async def credential_check(timer: func.TimerRequest) -> None:
+    services = CredentialServices.from_runtime(await get_runtime())
+    result = await services.check_all(notify=True)
+    logger.info("daily credential check done for %d server(s)", len(result["servers"]))
+
+
+@bp.function_name(name="credential_expiry")
+@bp.route(route="credentials/expiry", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+async def credential_expiry(req: func.HttpRequest) -> func.HttpResponse:
+    notify = (req.params.get("notify") or "true").strip().lower() not in _FALSE
+    services = CredentialServices.from_runtime(await get_runtime())
+    result = await services.check_all(notify=notify, server=req.params.get("server") or None)
+    return func.HttpResponse(json.dumps(result), status_code=200, mimetype="application/json", charset="utf-8")
