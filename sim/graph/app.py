@@ -15,7 +15,7 @@ from sim.common import FaultBook, Journal, add_admin_routes, decode_body, fault_
 from sim.graph import batch
 from sim.graph.call import Call, Reply
 from sim.graph.errors import GraphError, error_body, fault_body
-from sim.graph.resources import register_all
+from sim.graph.resources import attachments, register_all
 from sim.graph.router import Router
 from sim.graph.store import Item, Mailbox
 from sim.graph.tenant import Tenant
@@ -111,6 +111,8 @@ def to_response(reply: Reply) -> web.Response:
     headers = dict(reply.headers)
     if reply.body is None:
         return web.Response(status=reply.status, headers=headers)
+    if isinstance(reply.body, bytes):
+        return web.Response(status=reply.status, body=reply.body, headers=headers)
     if isinstance(reply.body, str):
         return web.Response(status=reply.status, text=reply.body, content_type="text/plain", headers=headers)
     headers["Content-Type"] = JSON_TYPE
@@ -178,6 +180,8 @@ def build_app(sim: Sim) -> web.Application:
     add_admin_routes(app, sim.faults, sim.journal)
     from sim.graph import admin
     admin.register(app, sim)
+    app.router.add_route("PUT", "/upload/{session}", attachments.upload_chunk)
+    app.router.add_route("DELETE", "/upload/{session}", attachments.upload_chunk)
     app.router.add_route("*", "/v1.0/{tail:.*}", graph_handler)
     app.router.add_route("*", "/v1.0", graph_handler)
     return app

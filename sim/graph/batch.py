@@ -8,6 +8,7 @@ Requests run in the order given; each one is throttled, fault-injected and journ
 from __future__ import annotations
 
 import asyncio
+import base64
 import urllib.parse
 from typing import TYPE_CHECKING, Any
 
@@ -111,7 +112,9 @@ async def _run_one(call: Call, sim: Sim, entry: dict[str, Any]) -> Reply:
 def _response(ident: str, reply: Reply) -> dict[str, Any]:
     headers = dict(reply.headers)
     out: dict[str, Any] = {"id": ident, "status": reply.status}
-    if reply.body is not None:
+    if isinstance(reply.body, bytes):
+        out["body"] = base64.b64encode(reply.body).decode()
+    elif reply.body is not None:
         headers.setdefault("Content-Type", "application/json" if not isinstance(reply.body, str)
                            else "text/plain")
         out["body"] = reply.body

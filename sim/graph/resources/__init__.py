@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
-from sim.graph.resources import applications, calendar, categories, contacts, mail, subscriptions, todo, users
+from sim.graph.resources import (
+    applications,
+    attachments,
+    calendar,
+    categories,
+    contacts,
+    mail,
+    subscriptions,
+    todo,
+    users,
+)
 from sim.graph.router import Router
 
 
 def register_all(router: Router) -> None:
-    for module in (users, contacts, mail, calendar, todo, categories, subscriptions, applications):
+    for module in (users, contacts, mail, attachments, calendar, todo, categories, subscriptions, applications):
         module.register(router)
