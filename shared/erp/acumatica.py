@@ -33,7 +33,7 @@ import httpx
 from shared.domain.config import ContactFilter
 from shared.domain.records import Contact, EmailMessage, Event, Record, RecordType, Task
 from shared.erp import mapping
-from shared.erp.cursor import ChangeCursor, from_micros, micros
+from shared.erp.cursor import ChangeCursor, from_micros, micros, micros_of
 from shared.erp.push import PushNotification, parse_push
 from shared.erp.session import AcumaticaSession, Sleep, error_message
 from shared.errors import (
@@ -200,22 +200,28 @@ class AcumaticaErpGateway:
         for row in rows:
             item = await self._item(record_type, row)
             stamp = micros(item.modified_at)
-            if item.id in tail or state.seen.get(item.id) == stamp or next_seen.get(item.id) == stamp:
-                continue  # listed before (page overlap or previous run's boundary)
+            in_tail = item.id in tail and (next_since is None or stamp < next_since)  # else next_seen knows
+            listed = in_tail or state.seen.get(item.id) == stamp or next_seen.get(item.id) == stamp
             if next_since is not None and stamp >= next_since:
                 next_seen[item.id] = stamp
+            if listed:
+                continue  # listed before (page overlap or the previous run's overlap window)
             if self._in_scope(record_type, item, scope):
                 items.append(item)
-            elif incremental:
+            elif incremental and (state.quiet_before is None or stamp >= state.quiet_before):
                 items.append(Removed(item.id))
         complete = len(rows) < page_size
         if complete:
             keep = {i: s for i, s in next_seen.items() if next_since is None or s >= next_since}
-            new_cursor = ChangeCursor(since=next_since, seen=keep)
+            quiet = None
+            if not incremental and scope_filter and next_since is not None:
+                quiet = next_since + micros_of(self._overlap) + 1_000_000  # Date has whole seconds
+            new_cursor = ChangeCursor(since=next_since, seen=keep, quiet_before=quiet)
         else:
             next_margin = min(page_size // 4, 16)
             tail_rows = rows[-next_margin:] if next_margin else []
             new_cursor = ChangeCursor(since=state.since, seen=state.seen, skip=skip + len(rows),
+                                      quiet_before=state.quiet_before,
                                       tail=tuple(str(r.get("id", "")).lower() for r in tail_rows),
                                       next_since=next_since, next_seen=next_seen)
         logger.debug("listed %d %s rows (skip %d), %d changes", len(rows), record_type, skip, len(items))

@@ -24,7 +24,7 @@ import struct
 import uuid
 import zlib
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from shared.errors import SyncStateLost
@@ -37,6 +37,10 @@ def micros(moment: datetime) -> int:
     """Microseconds since the epoch (UTC)."""
     delta = moment.astimezone(UTC) - _EPOCH
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def micros_of(span: timedelta) -> int:
+    return (span.days * 86_400 + span.seconds) * 1_000_000 + span.microseconds
 
 
 def from_micros(value: int) -> datetime:
@@ -58,7 +62,9 @@ class ChangeCursor:
     """Where a change listing stands.
 
     ``since``: lower bound of this run's filter (None: everything). ``seen``: id -> version
-    (µs) already returned at or after ``since``. Mid-run only: ``skip`` (rows consumed), ``tail``
+    (µs) already returned at or after ``since``. ``quiet_before``: the previous run filtered on
+    scope server-side (a first listing), so records outside the scope changed before this time
+    were never linked and are not reported as removed. Mid-run only: ``skip`` (rows consumed), ``tail``
     (ids at the end of the previous page), ``next_since`` (the next run's watermark) and
     ``next_seen`` (what this run returned at or after it).
     """
@@ -69,13 +75,14 @@ class ChangeCursor:
     tail: tuple[str, ...] = ()
     next_since: int | None = None
     next_seen: Mapping[str, int] = dataclasses.field(default_factory=dict)
+    quiet_before: int | None = None
 
     @property
     def in_run(self) -> bool:
         return self.skip is not None
 
     def encode(self) -> str:
-        data: dict[str, Any] = {"v": 1, "s": self.since, "seen": _pack(self.seen)}
+        data: dict[str, Any] = {"v": 1, "s": self.since, "seen": _pack(self.seen), "q": self.quiet_before}
         if self.in_run:
             data.update({"k": self.skip, "t": list(self.tail), "ns": self.next_since,
                          "nseen": _pack(self.next_seen)})
@@ -94,7 +101,7 @@ class ChangeCursor:
                 raise ValueError("unknown cursor version")
             return cls(since=data["s"], seen=_unpack(data["seen"]), skip=data.get("k"),
                        tail=tuple(data.get("t", ())), next_since=data.get("ns"),
-                       next_seen=_unpack(data.get("nseen", "")))
+                       next_seen=_unpack(data.get("nseen", "")), quiet_before=data.get("q"))
         except (ValueError, KeyError, TypeError, zlib.error, struct.error) as exc:
             raise SyncStateLost("the ERP change cursor is not valid; list everything again",
                                 code="invalidCursor") from exc
