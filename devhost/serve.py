@@ -82,6 +82,18 @@ def stack_env(azurite: Azurite, graph: Simulator, erp: Simulator, port: int,
     }
 
 
+async def _point_erp_push(erp_url: str, webhook: str, secret: str) -> None:
+    """Make the simulated Acumatica push its notifications to the host, with the shared secret."""
+    import httpx
+
+    from shared.admin.notifications import ERP_SECRET_HEADER
+
+    async with httpx.AsyncClient(timeout=10) as client:
+        response = await client.post(f"{erp_url}/_sim/push",
+                                     json={"url": webhook, "headers": {ERP_SECRET_HEADER: secret}})
+        response.raise_for_status()
+
+
 @contextlib.asynccontextmanager
 async def running_stack(*, port: int | None = None, graph_port: int | None = None, erp_port: int | None = None,
                         key: str | None = None, timers: bool = True, graph_users: str = "",
@@ -109,6 +121,8 @@ async def running_stack(*, port: int | None = None, graph_port: int | None = Non
         host = LocalHost(function_app.app, function_key=key, storage_connection=azurite.connection_string,
                          env=env, port=port, timers=timers)
         await host.start()
+        await _point_erp_push(erp.base_url, f"{host.base_url}/api/erp/notifications",
+                              env["EXSYNC_ERP_WEBHOOK_SECRET"])
         try:
             yield Stack(host, azurite, graph, erp, env, runtime)
         finally:

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from shared.domain.status import MailboxStatus, RunSummary
-from shared.errors import ConcurrencyConflict
+from shared.errors import AlreadyExists, ConcurrencyConflict
 from shared.ports import StatusStore
 
 logger = logging.getLogger(__name__)
@@ -26,7 +26,7 @@ async def update_status(store: StatusStore, email: str,
         try:
             await store.put_status(updated, stored.etag if stored else None)
             return updated
-        except ConcurrencyConflict:
+        except (ConcurrencyConflict, AlreadyExists):  # someone wrote (or created) it in between
             continue
     stored = await store.get_status(email)
     updated = change(stored.value if stored else MailboxStatus(email=email))

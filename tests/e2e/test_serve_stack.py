@@ -1,0 +1,63 @@
+"""End to end: the serve stack, configured through the HTTP API only, syncs both simulators."""
+
+from __future__ import annotations
+
+from tests.e2e.conftest import Clients, wait_for
+
+ANN = "ann@contoso.test"
+
+
+def v(value: object) -> dict[str, object]:
+    return {"value": value}
+
+
+async def _configure(c: Clients) -> None:
+    sim = c.stack.graph.base_url
+    r = await c.graph.post("/_sim/users", json={"userPrincipalName": ANN, "displayName": "Ann"})
+    assert r.status_code == 201, r.text
+    await c.erp.post("/_sim/seed", json={"Employee": [{"EmployeeID": v("EP00000001"), "EmployeeName": v("Ann"),
+                                                        "ContactInfo": {"Email": v(ANN)}}]})
+    r = await c.api.post("/policies", json={"name": "sales", "contacts": {"sync_without_category": True}})
+    assert r.status_code == 201, r.text
+    r = await c.api.post("/servers", json={"name": "m365", "default_policy": "sales", "client_id": "app",
+                                           "graph_base_url": f"{sim}/v1.0"})
+    assert r.status_code == 201, r.text
+    r = await c.api.put(f"/servers/m365/mailboxes/{ANN}", json={"employee_id": "EP00000001",
+                                                                "employee_name": "Ann"})
+    assert r.status_code == 201, r.text
+
+
+async def _synced(c: Clients, run_id: str) -> bool:
+    status = (await c.api.get(f"/mailboxes/{ANN}/status")).json()
+    run = status["last_run"]
+    return bool(run and run["run_id"] == run_id and run["state"] not in ("queued", "running"))
+
+
+async def test_api_only_configuration_then_two_way_contact_sync(clients: Clients) -> None:
+    c = clients
+    await _configure(c)
+    r = await c.api.get("/policies", headers={"x-functions-key": "wrong"})
+    assert r.status_code == 401
+    erp_contact = await c.erp_put("Contact", {"FirstName": v("Ada"), "LastName": v("Lovelace"),
+                                             "Email": v("ada@example.com"), "Owner": v("EP00000001")})
+    r = await c.api.post("/sync", json={"mailboxes": [ANN]})
+    assert r.status_code == 202, r.text
+    run_id = r.json()["run_id"]
+    await wait_for(lambda: _synced(c, run_id), what="first sync")
+    status = (await c.api.get(f"/mailboxes/{ANN}/status")).json()
+    assert status["last_run"]["state"] == "succeeded", status
+
+    contacts = await c.graph_list(f"users/{ANN}/contacts?$top=100")
+    assert [x["emailAddresses"][0]["address"] for x in contacts] == ["ada@example.com"]
+
+    # a contact created in Outlook reaches the ERP on the next scheduled run
+    r = await c.graph.post(f"/v1.0/users/{ANN}/contacts", json={
+        "givenName": "Grace", "surname": "Hopper",
+        "emailAddresses": [{"address": "grace@example.com", "name": "Grace Hopper"}]})
+    assert r.status_code == 201, r.text
+    await c.run_timer("schedule")
+    status = (await c.api.get(f"/mailboxes/{ANN}/status")).json()
+    await wait_for(lambda: _synced(c, status["last_run"]["run_id"]), what="scheduled sync")
+    emails = sorted(x["Email"]["value"] for x in await c.erp_list("Contact") if x.get("Email"))
+    assert emails == ["ada@example.com", "grace@example.com"]
+    assert erp_contact["id"]
