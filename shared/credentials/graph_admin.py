@@ -196,7 +196,7 @@ class GraphAdminClient:
         logger.info("removed client secret %s from application %s", key_id, object_id)
 
     async def send_mail(self, sender: str, to: Sequence[str], subject: str, body: str) -> None:
-        message = {"subject": subject, "body": {"contentType": "Text", "content": body},
+        message = {"subject": subject, "body": {"contentType": "text", "content": body},
                    "toRecipients": [{"emailAddress": {"address": a}} for a in to]}
         await self._request("POST", f"/users/{quote(sender)}/sendMail", f"sending mail as {sender}",
                             json={"message": message, "saveToSentItems": False})

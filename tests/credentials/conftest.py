@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -107,8 +108,9 @@ def server() -> ServerConfig:
     return make_server()
 
 
-def make_certificate(days: int = 365) -> tuple[x509.Certificate, bytes, bytes]:
-    """A self-signed certificate, as (cert, PEM key+cert, PKCS#12 bytes)."""
+@functools.cache
+def make_certificate(days: int = 365, serial: int = 0) -> tuple[x509.Certificate, bytes, bytes]:
+    """A self-signed certificate, as (cert, PEM key+cert, PKCS#12 bytes); cached (RSA keys are slow)."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "exsync-test")])
     now = datetime.now(UTC)

@@ -140,7 +140,7 @@ async def test_unregistered_certificate_is_rejected(options: ProviderOptions, te
                                                     tmp_path: Path) -> None:
     tenant.certificates[APP_ID] = make_certificate()[0]
     path = tmp_path / "other.pem"
-    path.write_bytes(make_certificate()[1])
+    path.write_bytes(make_certificate(serial=1)[1])
     async with build_credential(make_server(CertificateCredential(pem_path=str(path))), options) as credential:
         with pytest.raises(AuthenticationFailed) as caught:
             await credential.get_token(GRAPH_SCOPE)
