@@ -15,6 +15,9 @@ if TYPE_CHECKING:
     from sim.graph.app import Sim
 
 
+LIFECYCLE_EVENTS = ("reauthorizationRequired", "subscriptionRemoved", "missed")
+
+
 def _error(message: str, status: int = 400) -> web.Response:
     return web.json_response({"error": message}, status=status)
 
@@ -74,6 +77,32 @@ def register(app: web.Application, sim: Sim) -> None:
         return web.json_response({**dataclasses.asdict(sim.throttle.limits),
                                   "time_scale": sim.throttle.time_scale})
 
+    async def lifecycle(request: web.Request) -> web.Response:
+        from sim.graph.resources import subscriptions
+        body = await _json(request)
+        sub_id, event = body.get("subscriptionId"), body.get("event")
+        if event not in LIFECYCLE_EVENTS:
+            return _error(f"event: expected one of {', '.join(LIFECYCLE_EVENTS)}")
+        if not isinstance(sub_id, str):
+            return _error("subscriptionId: required")
+        try:
+            status = await subscriptions.lifecycle(sim, sub_id, event)
+        except KeyError:
+            return _error(f"subscriptionId: no subscription '{sub_id}'", 404)
+        except ValueError as exc:
+            return _error(str(exc))
+        return web.json_response({"delivered": status is not None and 200 <= status < 300, "status": status})
+
+    async def notifications(_: web.Request) -> web.Response:
+        return web.json_response(sim.notifications)
+
+    async def list_subscriptions(_: web.Request) -> web.Response:
+        return web.json_response([{k.lstrip("_"): v for k, v in s.items()}
+                                  for s in sim.tenant.subscriptions.values()])
+
+    app.router.add_post("/_sim/lifecycle", lifecycle)
+    app.router.add_get("/_sim/notifications", notifications)
+    app.router.add_get("/_sim/subscriptions", list_subscriptions)
     app.router.add_post("/_sim/users", add_user)
     app.router.add_get("/_sim/users", list_users)
     app.router.add_post("/_sim/reset", reset)

@@ -9,13 +9,14 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 
 from sim.common import FaultBook, Journal, add_admin_routes, decode_body, fault_middleware
 from sim.graph import batch
 from sim.graph.call import Call, Reply
 from sim.graph.errors import GraphError, error_body, fault_body
-from sim.graph.resources import attachments, register_all
+from sim.graph.resources import attachments, register_all, subscriptions
 from sim.graph.router import Router
 from sim.graph.store import Item, Mailbox
 from sim.graph.tenant import Tenant
@@ -56,6 +57,22 @@ class Sim:
         self.time_scale = time_scale
         self.change_hooks: list[ChangeHook] = []
         self.background: set[asyncio.Task[Any]] = set()
+        self.notifications: list[dict[str, Any]] = []
+        self._http: aiohttp.ClientSession | None = None
+        self.change_hooks.append(lambda mb, item, change, where: subscriptions.on_change(
+            self, mb, item, change, where))
+
+    def http(self) -> aiohttp.ClientSession:
+        """The client session for handshakes and notifications (created on first use)."""
+        if self._http is None or self._http.closed:
+            self._http = aiohttp.ClientSession()
+        return self._http
+
+    async def close(self) -> None:
+        for task in list(self.background):
+            task.cancel()
+        if self._http is not None:
+            await self._http.close()
 
     def changed(self, mailbox: Mailbox, item: Item, change_type: str, container: str | None = None) -> None:
         for hook in self.change_hooks:
@@ -101,6 +118,9 @@ class Sim:
                             body=entry.get("body"), status=status, mailbox=mailbox, batched=True)
 
     def reset(self) -> None:
+        for task in list(self.background):
+            task.cancel()
+        self.notifications.clear()
         self.tenant.reset()
         self.journal.clear()
         self.faults.clear()
@@ -177,6 +197,11 @@ def build_app(sim: Sim) -> web.Application:
     app = web.Application(middlewares=[journal_middleware, fault_middleware(sim.faults, fault_body)],
                           client_max_size=200 * 1024 * 1024)
     app["sim"] = sim
+
+    async def close_sim(_: web.Application) -> None:
+        await sim.close()
+
+    app.on_cleanup.append(close_sim)
     add_admin_routes(app, sim.faults, sim.journal)
     from sim.graph import admin
     admin.register(app, sim)

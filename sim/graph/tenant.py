@@ -33,6 +33,7 @@ class DeltaState:
 class Tenant:
     def __init__(self, domain: str = "contoso.test") -> None:
         self.domain = domain
+        self.tenant_id = ids.guid()
         self.mailboxes: dict[str, Mailbox] = {}        # lower UPN -> mailbox
         self.by_user_id: dict[str, Mailbox] = {}
         self.deltas: dict[str, DeltaState] = {}
