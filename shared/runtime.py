@@ -48,6 +48,7 @@ class Runtime:
     clock: Any = dataclasses.field(default_factory=SystemClock)
     server_tester: ServerTester | None = None
     sync: SyncFn | None = None  # the engine's sync_mailbox; None: shared.sync.run.sync_mailbox
+    graph_credential: Callable[[ServerConfig], Any] | None = None  # for Graph calls beside the gateway
     closers: list[Callable[[], Awaitable[None]]] = dataclasses.field(default_factory=list)
 
     async def aclose(self) -> None:
@@ -117,6 +118,20 @@ def production_credentials() -> CredentialFor:
     return lambda server: build_credential(server, options)
 
 
+def _cached(credential_for: CredentialFor) -> CredentialFor:
+    """One credential per server configuration (token caches survive between calls)."""
+    cache: dict[str, tuple[ServerConfig, Any]] = {}
+
+    def get(server: ServerConfig) -> Any:
+        hit = cache.get(server.name)
+        if hit is None or hit[0] != server:
+            hit = (server, credential_for(server))
+            cache[server.name] = hit
+        return hit[1]
+
+    return get
+
+
 def graph_gateway_factory(credential_for: CredentialFor, closers: list[Callable[[], Awaitable[None]]]
                           ) -> MailboxGatewayFactory:
     """Gateways on msgraph-sdk, one per server (cached until the server's settings change)."""
@@ -165,9 +180,10 @@ async def build_runtime(settings: Settings, *, credential_for: CredentialFor | N
     state = await _state_from(settings)
     queue = _queue_from(settings)
     closers: list[Callable[[], Awaitable[None]]] = [queue.aclose]
+    credentials = _cached(credential_for or production_credentials())
     runtime = Runtime(settings=settings, state=state, queue=queue,
-                      mailbox_gateway=graph_gateway_factory(credential_for or production_credentials(), closers),
-                      erp_gateway=erp_gateway_factory(settings), closers=closers)
+                      mailbox_gateway=graph_gateway_factory(credentials, closers),
+                      erp_gateway=erp_gateway_factory(settings), closers=closers, graph_credential=credentials)
     closer = getattr(state, "aclose", None)
     if closer is not None:
         runtime.closers.append(closer)
