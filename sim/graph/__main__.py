@@ -19,6 +19,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--time-scale", type=float, default=1.0,
                         help="shrink the throttling window (and Retry-After) X-fold")
     parser.add_argument("--rate-limit", type=int, default=10_000, help="requests per window per app+mailbox")
+    parser.add_argument("--app-id", default=None, help="appId of the seeded application object")
     parser.add_argument("--concurrency", type=int, default=4, help="concurrent requests per app+mailbox")
     args = parser.parse_args(argv)
     if args.time_scale <= 0:
@@ -33,7 +34,7 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.WARNING)
     users = [u.strip() for u in args.users.split(",") if u.strip()]
     sim = Sim(users, args.latency_ms, args.time_scale,
-              Limits(requests=args.rate_limit, concurrency=args.concurrency))
+              Limits(requests=args.rate_limit, concurrency=args.concurrency), args.app_id)
     serve(build_app(sim), args.host, args.port, "graph simulator")
 
 

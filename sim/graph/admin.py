@@ -100,6 +100,32 @@ def register(app: web.Application, sim: Sim) -> None:
         return web.json_response([{k.lstrip("_"): v for k, v in s.items()}
                                   for s in sim.tenant.subscriptions.values()])
 
+    async def add_application(request: web.Request) -> web.Response:
+        from sim.graph.resources import applications
+        body = await _json(request)
+        name = body.get("displayName")
+        if not isinstance(name, str) or not name:
+            return _error("displayName: required")
+        creds = body.get("passwordCredentials") or []
+        if not isinstance(creds, list) or not all(isinstance(c, dict) for c in creds):
+            return _error("passwordCredentials: expected a list of {displayName, endDateTime, secretText}")
+        try:
+            made = [applications.new_credential(sim.tenant, c.get("displayName"), c.get("endDateTime"),
+                                                c.get("startDateTime"), c.get("secretText")) for c in creds]
+        except ValueError as exc:
+            return _error(f"passwordCredentials: bad date ({exc})")
+        added = applications.add_application(sim.tenant, name, body.get("appId"), None, made)
+        return web.json_response(_with_secrets(added), status=201)
+
+    async def list_applications(_: web.Request) -> web.Response:
+        return web.json_response([_with_secrets(a) for a in sim.tenant.applications.values()])
+
+    def _with_secrets(app_obj: dict[str, Any]) -> dict[str, Any]:
+        creds = [{**c, "secretText": sim.tenant.secrets.get(c["keyId"])} for c in app_obj["passwordCredentials"]]
+        return {**app_obj, "passwordCredentials": creds}
+
+    app.router.add_post("/_sim/applications", add_application)
+    app.router.add_get("/_sim/applications", list_applications)
     app.router.add_post("/_sim/lifecycle", lifecycle)
     app.router.add_get("/_sim/notifications", notifications)
     app.router.add_get("/_sim/subscriptions", list_subscriptions)

@@ -16,7 +16,7 @@ from sim.common import FaultBook, Journal, add_admin_routes, decode_body, fault_
 from sim.graph import batch
 from sim.graph.call import Call, Reply
 from sim.graph.errors import GraphError, error_body, fault_body
-from sim.graph.resources import attachments, register_all, subscriptions
+from sim.graph.resources import applications, attachments, register_all, subscriptions
 from sim.graph.router import Router
 from sim.graph.store import Item, Mailbox
 from sim.graph.tenant import Tenant
@@ -44,10 +44,12 @@ class Sim:
     """Simulator state and the request pipeline shared by direct and batched requests."""
 
     def __init__(self, users: list[str], latency_ms: int = 0, time_scale: float = 1.0,
-                 limits: Limits | None = None) -> None:
+                 limits: Limits | None = None, app_id: str | None = None) -> None:
         self.tenant = Tenant()
         for upn in users:
             self.tenant.add_user(upn)
+        self.app_id = app_id
+        applications.seed(self.tenant, app_id)
         self.router = Router()
         register_all(self.router)
         self.journal = Journal()
@@ -122,6 +124,9 @@ class Sim:
             task.cancel()
         self.notifications.clear()
         self.tenant.reset()
+        self.tenant.applications.clear()
+        self.tenant.secrets.clear()
+        applications.seed(self.tenant, self.app_id)
         self.journal.clear()
         self.faults.clear()
         self.throttle.reset()
