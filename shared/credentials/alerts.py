@@ -227,8 +227,13 @@ async def _alert_one(expiry: CredentialExpiry, threshold: int, now: datetime, st
 
 async def check_server_expiry(server: ServerConfig, *, vaults: VaultFactory | None, graph: GraphAdmin | None,
                               store: DocumentStore, channels: Sequence[AlertChannel],
-                              clock: Callable[[], datetime], notify: bool = True) -> ServerExpiryReport:
-    """Days left on every credential of ``server``; alert each due threshold once per channel."""
+                              clock: Callable[[], datetime], notify: bool = True,
+                              retiring: frozenset[str] = frozenset()) -> ServerExpiryReport:
+    """Days left on every credential of ``server``; alert each due threshold once per channel.
+
+    ``retiring`` holds app-registration keyIds a rotation replaced and will remove after the
+    overlap: they are reported but not alerted.
+    """
     expiries, problems = await collect_expiries(server, vaults=vaults, graph=graph)
     for problem in problems:
         logger.warning("%s server=%s source=%s cause=%s", PROBLEM_EVENT, server.name, problem.source.value,
@@ -240,7 +245,7 @@ async def check_server_expiry(server: ServerConfig, *, vaults: VaultFactory | No
         left = days_left(expiry.expires_on, now) if expiry.expires_on else None
         delivered: list[str] = []
         failed: list[str] = []
-        if threshold is not None and notify:
+        if threshold is not None and notify and expiry.ident not in retiring:
             delivered, failed = await _alert_one(expiry, threshold, now, store, channels)
         reports.append(CredentialReport(expiry, left, threshold, tuple(delivered), tuple(failed)))
     alerted = sum(1 for r in reports if r.alerted)

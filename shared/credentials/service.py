@@ -22,9 +22,9 @@ import httpx
 
 from shared.credentials.alerts import AlertConfig, check_server_expiry
 from shared.credentials.doctor import Finding, report_json, review_server
-from shared.credentials.graph_admin import GraphAdminClient
+from shared.credentials.graph_admin import GraphAdmin, GraphAdminClient
 from shared.credentials.providers import ExsyncCredential, ProviderOptions, build_credential, utcnow
-from shared.credentials.rotation import Outcome, RotationPolicy, Rotator, token_prover
+from shared.credentials.rotation import ROTATION_KIND, Outcome, RotationPolicy, Rotator, token_prover
 from shared.credentials.vault import KeyVaultSecrets, SecretVault
 from shared.domain.config import KeyVaultSecretCredential, Mailbox, ServerConfig, SyncPolicy
 from shared.errors import ExsyncError
@@ -52,9 +52,18 @@ def default_vaults(url: str) -> SecretVault:
     return _vaults[url]
 
 
+_options_override: ProviderOptions | None = None
+
+
+def use_provider_options(options: ProviderOptions | None) -> None:
+    """Install provider options for the whole process (local host, tests); None restores production."""
+    global _options_override
+    _options_override = options
+
+
 def provider_options(settings: Settings | None = None) -> ProviderOptions:
-    """Production provider options (``settings`` is accepted for future knobs)."""
-    return ProviderOptions(vaults=default_vaults)
+    """The installed options, else production ones (Key Vault via DefaultAzureCredential)."""
+    return _options_override or ProviderOptions(vaults=default_vaults)
 
 
 def graph_credential(server: ServerConfig, settings: Settings | None = None) -> ExsyncCredential:
@@ -79,6 +88,7 @@ class CredentialServices:
     clock: Callable[[], datetime] = utcnow
     notifications_expected: bool = True
     graph_transport: httpx.AsyncBaseTransport | None = None
+    graph_factory: Callable[[ServerConfig, Any], GraphAdmin] | None = None  # default GraphAdminClient
 
     @classmethod
     def from_runtime(cls, rt: Runtime) -> CredentialServices:
@@ -88,7 +98,9 @@ class CredentialServices:
                    rotation_enabled=settings.rotation_enabled, clock=lambda: rt.clock.now(),
                    notifications_expected=bool(settings.graph_notification_url))
 
-    def _graph(self, server: ServerConfig, credential: Any) -> GraphAdminClient:
+    def _graph(self, server: ServerConfig, credential: Any) -> GraphAdmin:
+        if self.graph_factory is not None:
+            return self.graph_factory(server, credential)
         return GraphAdminClient(server.graph_base_url, credential, transport=self.graph_transport)
 
     async def _servers(self, name: str | None = None) -> list[ServerConfig]:
@@ -110,12 +122,17 @@ class CredentialServices:
                     out["rotation"] = rotation.to_json()
                     if rotation.outcome is Outcome.ROTATED:
                         credential.invalidate()
-                vaults = self.options.vaults
-                report = await check_server_expiry(server, vaults=vaults, graph=graph, store=self.state,
-                                                   channels=channels, clock=self.clock, notify=notify)
+                report = await check_server_expiry(server, vaults=self.options.vaults, graph=graph,
+                                                   store=self.state, channels=channels, clock=self.clock,
+                                                   notify=notify, retiring=await self._retiring(server))
                 return {**report.to_json(), **out}
             finally:
                 await graph.aclose()
+
+    async def _retiring(self, server: ServerConfig) -> frozenset[str]:
+        doc = await self.state.get_doc(ROTATION_KIND, server.name)
+        old = doc.value.get("old_key_id") if doc and doc.value.get("state") == "stored" else None
+        return frozenset({str(old)}) if old else frozenset()
 
     async def check_all(self, *, notify: bool = True, server: str | None = None) -> dict[str, Any]:
         """The daily run (``notify``) or the on-demand report over every active server."""
