@@ -7,7 +7,9 @@ others are not repeated.
 
 The log record is the one the infra alert rule matches: logger ``shared.credentials.alerts``,
 message starting with ``exsync.credential.expiry``, level WARNING (60/30/14 days) or ERROR
-(7/1 days, expired), and ``extra`` fields event/server/credential/days_left/expires_on/threshold.
+(7/1 days, expired), and ``extra`` fields (Application Insights ``customDimensions``)
+exsync_event=credential_expiry, event, server, credential, days_left, expires_on, threshold. An
+unreadable source logs exsync_event=credential_expiry without days_left (the rule fires on it too).
 Alerts carry names and dates only, never a secret value.
 """
 
@@ -91,6 +93,14 @@ class Alert:
             "expires_on": exp.expires_on.isoformat() if exp.expires_on else None})
 
 
+def telemetry_event(event: str) -> str:
+    """The ``customDimensions.exsync_event`` value the infra alert rules match.
+
+    ``exsync.credential.expiry`` -> ``credential_expiry`` (infra/modules/alerts.bicep).
+    """
+    return event.removeprefix("exsync.").replace(".", "_")
+
+
 class AlertChannel(Protocol):
     name: str
 
@@ -106,7 +116,8 @@ class LogChannel:
 
     async def send(self, notice: Notice) -> None:
         detail = " ".join(f"{k}={v}" for k, v in notice.fields.items())
-        logger.log(notice.level, "%s %s", notice.event, detail, extra={"event": notice.event, **notice.fields})
+        logger.log(notice.level, "%s %s", notice.event, detail,
+                   extra={"event": notice.event, "exsync_event": telemetry_event(notice.event), **notice.fields})
 
 
 class EmailChannel:
@@ -236,8 +247,10 @@ async def check_server_expiry(server: ServerConfig, *, vaults: VaultFactory | No
     """
     expiries, problems = await collect_expiries(server, vaults=vaults, graph=graph)
     for problem in problems:
+        # exsync_event credential_expiry without days_left: the infra rule alerts on it too
         logger.warning("%s server=%s source=%s cause=%s", PROBLEM_EVENT, server.name, problem.source.value,
-                       problem.cause, extra={"event": PROBLEM_EVENT, "server": server.name})
+                       problem.cause, extra={"event": PROBLEM_EVENT, "exsync_event": telemetry_event(EVENT),
+                                             "server": server.name, "credential": problem.source.value})
     now = clock()
     reports: list[CredentialReport] = []
     for expiry in expiries:

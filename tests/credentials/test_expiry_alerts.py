@@ -142,10 +142,12 @@ async def test_report_only_sends_nothing(server: ServerConfig, vaults: Callable[
 
 async def test_unreadable_sources_are_reported_with_a_fix(
         server: ServerConfig, vaults: Callable[[str], Any], tenant: FakeTenant, graph_twin: InMemoryGraphAdmin,
-        clock: Clock, store: InMemoryStateStore) -> None:
+        clock: Clock, store: InMemoryStateStore, caplog: pytest.LogCaptureFixture) -> None:
     graph_twin.fail_next["get_application"] = RemoteError("forbidden", status=403, code="Authorization_RequestDenied")
     report = await check_server_expiry(server, vaults=vaults, graph=graph_twin, store=store, channels=[],
                                        clock=clock)
+    unreadable = [r for r in caplog.records if getattr(r, "exsync_event", None) == "credential_expiry"]
+    assert len(unreadable) == 2 and all(not hasattr(r, "days_left") for r in unreadable)
     sources = {p.source for p in report.problems}
     assert sources == {Source.KEY_VAULT, Source.APP_REGISTRATION}  # no secret in the vault either
     assert any("Application.Read.All" in p.fix for p in report.problems)
@@ -163,6 +165,7 @@ async def test_log_channel_record_is_what_the_alert_rule_matches(
     assert [(r.levelno, r.threshold) for r in records] == [(logging.WARNING, 60),  # type: ignore[attr-defined]
                                                           (logging.ERROR, EXPIRED)]
     assert all(r.getMessage().startswith(EVENT) and r.server == "contoso" for r in records)  # type: ignore[attr-defined]
+    assert all(r.exsync_event == "credential_expiry" for r in records)  # type: ignore[attr-defined]
 
 
 async def test_email_channel_sends_through_graph(graph_twin: InMemoryGraphAdmin) -> None:
