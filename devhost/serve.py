@@ -42,7 +42,9 @@ def local_credentials() -> Any:
         if _local(server.graph_base_url):
             return StaticTokenCredential()
         if not production:
-            production.append(production_credentials())
+            from shared.settings import load_settings
+
+        production.append(production_credentials(load_settings()))
         return production[0](server)
 
     return credential_for
@@ -116,7 +118,7 @@ async def running_stack(*, port: int | None = None, graph_port: int | None = Non
         erp = await asyncio.to_thread(start_simulator, "sim.acumatica", [],
                                       erp_port or int(base.get("SIM_ERP_PORT") or 8002))
         env = stack_env(azurite, graph, erp, port, base)
-        runtime = await build_runtime(Settings.from_env(env), credential_for=local_credentials())
+        runtime = await build_runtime(Settings.from_env(env), credential_for=local_credentials(), review=False)
         use_runtime(runtime)
         host = LocalHost(function_app.app, function_key=key, storage_connection=azurite.connection_string,
                          env=env, port=port, timers=timers)

@@ -100,22 +100,22 @@ def _queue_from(settings: Settings) -> SyncQueue:
 CredentialFor = Callable[[ServerConfig], Any]
 
 
-def production_credentials() -> CredentialFor:
+def production_credentials(settings: Settings) -> CredentialFor:
     """Each server's credential reference -> a token credential (Key Vault through the managed identity)."""
-    from shared.credentials.providers import ProviderOptions, build_credential
-    from shared.credentials.vault import KeyVaultSecrets
+    from shared.credentials.service import graph_credential
 
-    vault_identity: list[Any] = []
+    return lambda server: graph_credential(server, settings)
 
-    def vaults(url: str) -> KeyVaultSecrets:
-        if not vault_identity:
-            from azure.identity.aio import DefaultAzureCredential
 
-            vault_identity.append(DefaultAzureCredential())
-        return KeyVaultSecrets(url, vault_identity[0])
+def credential_review(runtime: Runtime) -> ServerTester:
+    """``Test server`` / doctor: the credentials package's configuration review."""
 
-    options = ProviderOptions(vaults=vaults)
-    return lambda server: build_credential(server, options)
+    async def test(server: ServerConfig, mailboxes: list[Mailbox]) -> dict[str, Any]:
+        from shared.credentials.service import CredentialServices
+
+        return await CredentialServices.from_runtime(runtime).server_test(server, mailboxes)
+
+    return test
 
 
 def _cached(credential_for: CredentialFor) -> CredentialFor:
@@ -171,19 +171,23 @@ def erp_gateway_factory(settings: Settings) -> ErpGatewayFactory:
     return build
 
 
-async def build_runtime(settings: Settings, *, credential_for: CredentialFor | None = None) -> Runtime:
+async def build_runtime(settings: Settings, *, credential_for: CredentialFor | None = None,
+                        review: bool = True) -> Runtime:
     """The production wiring: Table Storage, the Storage queue, Graph and Acumatica.
 
     ``credential_for`` overrides how a server's Graph credential is built (the local host uses a
-    static token against the Graph simulator).
+    static token against the Graph simulator); ``review`` False replaces the credential review of
+    ``Test server`` by a plain reachability check of each mailbox (no token endpoint locally).
     """
     state = await _state_from(settings)
     queue = _queue_from(settings)
     closers: list[Callable[[], Awaitable[None]]] = [queue.aclose]
-    credentials = _cached(credential_for or production_credentials())
+    credentials = _cached(credential_for or production_credentials(settings))
     runtime = Runtime(settings=settings, state=state, queue=queue,
                       mailbox_gateway=graph_gateway_factory(credentials, closers),
                       erp_gateway=erp_gateway_factory(settings), closers=closers, graph_credential=credentials)
+    if review:
+        runtime.server_tester = credential_review(runtime)
     closer = getattr(state, "aclose", None)
     if closer is not None:
         runtime.closers.append(closer)

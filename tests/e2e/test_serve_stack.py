@@ -2,6 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import io
+import json
+from typing import Any
+
+from rich.console import Console
+
+from shared.cli import run
 from tests.e2e.conftest import Clients, wait_for
 
 ANN = "ann@contoso.test"
@@ -25,6 +34,15 @@ async def _configure(c: Clients) -> None:
     r = await c.api.put(f"/servers/m365/mailboxes/{ANN}", json={"employee_id": "EP00000001",
                                                                 "employee_name": "Ann"})
     assert r.status_code == 201, r.text
+
+
+async def run_cli(c: Clients, *argv: str) -> tuple[int, Any]:
+    """``exsync --json ...`` in a thread (the stack shares this event loop); exit code and JSON."""
+    out = io.StringIO()
+    args = ["--url", c.stack.api, "--key", c.stack.key, "--json", *argv]
+    with contextlib.redirect_stdout(out):
+        code = await asyncio.to_thread(run, args, console=Console(file=io.StringIO()))
+    return code, json.loads(out.getvalue())
 
 
 async def _synced(c: Clients, run_id: str) -> bool:
@@ -61,3 +79,20 @@ async def test_api_only_configuration_then_two_way_contact_sync(clients: Clients
     emails = sorted(x["Email"]["value"] for x in await c.erp_list("Contact") if x.get("Email"))
     assert emails == ["ada@example.com", "grace@example.com"]
     assert erp_contact["id"]
+
+    # the exsync CLI over the same API
+    async def cli(*argv: str) -> tuple[int, Any]:
+        return await run_cli(c, *argv)
+
+    code, policies = await cli("policies", "list")
+    assert code == 0 and [p["name"] for p in policies] == ["sales"]
+    code, result = await cli("sync", ANN, "--type", "contact")
+    assert code == 0 and result["results"][ANN]["state"] == "succeeded"
+    code, status = await cli("status", ANN)
+    assert code == 0 and "contact" in status["export_dates"]
+    code, log = await cli("log", ANN, "--level", "verbose")
+    assert code == 0 and "entries" in log
+    code, doctor = await cli("doctor")
+    assert code == 0 and doctor["servers"][0]["findings"][0]["ok"] is True
+    code, failed = await cli("mailboxes", "put", "m365", "bad-address", "--employee-id", "EP1")
+    assert code == 1 and "email" in failed["body"]["fields"]

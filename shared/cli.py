@@ -1,0 +1,315 @@
+"""``exsync``: the command line over the admin API (httpx + rich; ``--json`` for scripts).
+
+    exsync [--url URL] [--key KEY] [--json] <command> ...
+
+``--url`` defaults to ``$EXSYNC_API_URL`` or ``http://127.0.0.1:7071/api`` (``make serve``); ``--key``
+to ``$EXSYNC_FUNCTION_KEY``. Commands: policies, servers, mailboxes, sync (with progress), status,
+log, doctor. Exit status: 0 ok, 1 the API refused (the message names the field), 2 usage errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import httpx
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_URL = "http://127.0.0.1:7071/api"
+DONE = {"succeeded", "failed", "warning"}
+
+
+class ApiFailed(Exception):
+    """The API answered with an error status."""
+
+    def __init__(self, status: int, body: Any) -> None:
+        self.status, self.body = status, body
+        message = body.get("message") if isinstance(body, dict) else str(body)
+        fields = body.get("fields") if isinstance(body, dict) else None
+        detail = "".join(f"\n  {k}: {v}" for k, v in (fields or {}).items())
+        super().__init__(f"HTTP {status}: {message}{detail}")
+
+
+class Api:
+    """A thin client of the admin API."""
+
+    def __init__(self, url: str, key: str | None, *, transport: httpx.BaseTransport | None = None) -> None:
+        headers = {"x-functions-key": key} if key else {}
+        self.client = httpx.Client(base_url=url.rstrip("/"), headers=headers, timeout=60, transport=transport)
+
+    def call(self, method: str, path: str, body: Any = None, params: dict[str, str] | None = None) -> Any:
+        response = self.client.request(method, path, json=body, params=params)
+        data: Any = None
+        if response.content:
+            try:
+                data = response.json()
+            except ValueError:
+                data = response.text
+        if response.status_code == 401:
+            raise ApiFailed(401, {"message": "missing or wrong function key; pass --key or set EXSYNC_FUNCTION_KEY"})
+        if response.status_code >= 400:
+            raise ApiFailed(response.status_code, data)
+        return data
+
+
+def _read_json(source: str) -> Any:
+    text = sys.stdin.read() if source == "-" else Path(source).read_text()
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SystemExit(f"{source}: not valid JSON ({exc})") from exc
+
+
+def _table(console: Console, rows: list[dict[str, Any]], columns: Sequence[str], title: str) -> None:
+    table = Table(title=title)
+    for col in columns:
+        table.add_column(col)
+    for row in rows:
+        table.add_row(*(_cell(row.get(c)) for c in columns))
+    console.print(table)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, dict | list):
+        return json.dumps(value)
+    return str(value)
+
+
+# ---------------------------------------------------------------- commands
+
+
+def _resource(api: Api, args: argparse.Namespace, kind: str) -> Any:
+    action = args.action
+    if action == "list":
+        return api.call("GET", f"/{kind}")
+    if action == "get":
+        return api.call("GET", f"/{kind}/{args.name}")
+    if action == "create":
+        return api.call("POST", f"/{kind}", _read_json(args.file))
+    if action == "put":
+        return api.call("PUT", f"/{kind}/{args.name}", _read_json(args.file))
+    if action == "delete":
+        return api.call("DELETE", f"/{kind}/{args.name}") or {"deleted": args.name}
+    if action == "test":
+        return api.call("POST", f"/{kind}/{args.name}/test")
+    if action == "initialize":
+        return api.call("POST", f"/{kind}/{args.name}/initialize", {"mailboxes": args.mailbox or []})
+    raise SystemExit(f"unknown action {action}")
+
+
+def _mailboxes(api: Api, args: argparse.Namespace) -> Any:
+    if args.action == "list":
+        return api.call("GET", f"/servers/{args.server}/mailboxes")
+    if args.action == "put":
+        body: dict[str, Any] = {"employee_id": args.employee_id, "employee_name": args.name or "",
+                                "sync": not args.no_sync}
+        if args.policy:
+            body["policy"] = args.policy
+        return api.call("PUT", f"/servers/{args.server}/mailboxes/{args.email}", body)
+    return api.call("DELETE", f"/servers/{args.server}/mailboxes/{args.email}") or {"deleted": args.email}
+
+
+def _sync(api: Api, args: argparse.Namespace, console: Console) -> Any:
+    body: dict[str, Any] = {"all": True} if args.all else {"mailboxes": args.mailboxes}
+    if not args.all and not args.mailboxes:
+        raise SystemExit("give mailboxes or --all")
+    for key in ("server", "policy"):
+        if getattr(args, key):
+            body[key] = getattr(args, key)
+    if args.type:
+        body["types"] = args.type
+    accepted = api.call("POST", "/sync", body)
+    if args.no_wait or not accepted["queued"]:
+        return accepted
+    return {**accepted, "results": _wait(api, accepted, console, quiet=args.json, limit=args.timeout)}
+
+
+def _wait(api: Api, accepted: dict[str, Any], console: Console, *, quiet: bool, limit: float) -> dict[str, Any]:
+    pending = set(accepted["queued"])
+    results: dict[str, Any] = {}
+    deadline = time.monotonic() + limit
+    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                  TimeElapsedColumn(), console=console, disable=quiet, transient=False) as progress:
+        task = progress.add_task(f"run {accepted['run_id'][:8]}", total=len(pending))
+        while pending and time.monotonic() < deadline:
+            for email in sorted(pending):
+                status = api.call("GET", f"/mailboxes/{email}/status")
+                run = status.get("last_run") or {}
+                if run.get("run_id") != accepted["run_id"] or run.get("state") in DONE:
+                    results[email] = run
+                    pending.discard(email)
+                    progress.advance(task)
+            if pending:
+                time.sleep(0.5)
+    for email in pending:
+        results[email] = {"state": "timed out waiting"}
+    return results
+
+
+def _status(api: Api, args: argparse.Namespace) -> Any:
+    if args.reset:
+        body: dict[str, Any] = {"direction": args.direction}
+        if args.type:
+            body["type"] = args.type
+        if args.since:
+            body["since"] = args.since
+        return api.call("POST", f"/mailboxes/{args.email}/status/reset", body)
+    if args.reset_warning:
+        return api.call("POST", f"/mailboxes/{args.email}/reset-warning")
+    return api.call("GET", f"/mailboxes/{args.email}/status")
+
+
+def _log(api: Api, args: argparse.Namespace) -> Any:
+    if args.clear:
+        return api.call("DELETE", f"/mailboxes/{args.email}/log")
+    params = {"limit": str(args.limit)}
+    if args.level:
+        params["level"] = args.level
+    if args.cursor:
+        params["cursor"] = args.cursor
+    return api.call("GET", f"/mailboxes/{args.email}/log", params=params)
+
+
+def _doctor(api: Api) -> Any:
+    reports = []
+    for server in api.call("GET", "/servers"):
+        try:
+            reports.append(api.call("POST", f"/servers/{server['name']}/test"))
+        except ApiFailed as exc:
+            reports.append({"server": server["name"], "ok": False, "findings": [{"ok": False, "message": str(exc)}]})
+    return {"ok": all(r.get("ok") for r in reports), "servers": reports}
+
+
+# ---------------------------------------------------------------- presentation
+
+
+def _show(console: Console, command: str, result: Any) -> None:
+    if command == "sync" and "results" in result:
+        rows = [{"mailbox": k, **v} for k, v in sorted(result["results"].items())]
+        _table(console, rows, ["mailbox", "state", "message"], f"run {result['run_id']}")
+    elif command == "log" and isinstance(result, dict) and "entries" in result:
+        _table(console, result["entries"], ["at", "level", "record_type", "message"], "log")
+        if result.get("next_cursor"):
+            console.print(f"more: --cursor {result['next_cursor']}")
+    elif command == "doctor":
+        rows = [{"server": r.get("server"), **f} for r in result["servers"] for f in r.get("findings", [])]
+        _table(console, rows, ["server", "ok", "check", "target", "message", "fix"], "doctor")
+    elif isinstance(result, list) and result and isinstance(result[0], dict):
+        columns = [c for c in ("name", "email", "server", "employee_id", "policy", "sync", "is_active",
+                               "default_policy", "conflict_resolution") if any(c in r for r in result)]
+        _table(console, result, columns, command)
+    else:
+        console.print_json(json.dumps(result, default=str))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="exsync", description="Administer exsync through its admin API.")
+    p.add_argument("--url", default=os.environ.get("EXSYNC_API_URL", DEFAULT_URL), help="admin API base URL")
+    p.add_argument("--key", default=os.environ.get("EXSYNC_FUNCTION_KEY"), help="function key")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    sub = p.add_subparsers(dest="command", required=True)
+    for kind in ("policies", "servers"):
+        s = sub.add_parser(kind, help=f"manage {kind}").add_subparsers(dest="action", required=True)
+        s.add_parser("list")
+        for action in ("get", "delete") + (("test",) if kind == "servers" else ()):
+            s.add_parser(action).add_argument("name")
+        s.add_parser("create").add_argument("file", help="JSON file or - for stdin")
+        put = s.add_parser("put")
+        put.add_argument("name")
+        put.add_argument("file", help="JSON file or - for stdin")
+        if kind == "servers":
+            init = s.add_parser("initialize")
+            init.add_argument("name")
+            init.add_argument("--mailbox", action="append", help="limit to these mailboxes (repeatable)")
+    m = sub.add_parser("mailboxes", help="manage a server's mailboxes").add_subparsers(dest="action", required=True)
+    m.add_parser("list").add_argument("server")
+    mp = m.add_parser("put")
+    mp.add_argument("server")
+    mp.add_argument("email")
+    mp.add_argument("--employee-id", required=True)
+    mp.add_argument("--name")
+    mp.add_argument("--policy")
+    mp.add_argument("--no-sync", action="store_true")
+    md = m.add_parser("delete")
+    md.add_argument("server")
+    md.add_argument("email")
+    sy = sub.add_parser("sync", help="queue a sync and follow it")
+    sy.add_argument("mailboxes", nargs="*")
+    sy.add_argument("--all", action="store_true")
+    sy.add_argument("--server")
+    sy.add_argument("--policy")
+    sy.add_argument("--type", action="append", choices=["contact", "email", "task", "event"])
+    sy.add_argument("--no-wait", action="store_true")
+    sy.add_argument("--timeout", type=float, default=600)
+    st = sub.add_parser("status", help="a mailbox's status; --reset / --reset-warning")
+    st.add_argument("email")
+    st.add_argument("--reset", action="store_true")
+    st.add_argument("--reset-warning", action="store_true")
+    st.add_argument("--type", choices=["contact", "email", "task", "event"])
+    st.add_argument("--direction", default="both", choices=["export", "import", "both"])
+    st.add_argument("--since")
+    lg = sub.add_parser("log", help="a mailbox's log, newest first")
+    lg.add_argument("email")
+    lg.add_argument("--level", choices=["verbose", "informational", "warning", "error", "critical"])
+    lg.add_argument("--limit", type=int, default=50)
+    lg.add_argument("--cursor")
+    lg.add_argument("--clear", action="store_true")
+    sub.add_parser("doctor", help="test every server: token, permissions, mailboxes")
+    return p
+
+
+def run(argv: Sequence[str] | None = None, *, transport: httpx.BaseTransport | None = None,
+        console: Console | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    console = console or Console()
+    api = Api(args.url, args.key, transport=transport)
+    try:
+        if args.command in ("policies", "servers"):
+            result = _resource(api, args, args.command)
+        elif args.command == "mailboxes":
+            result = _mailboxes(api, args)
+        elif args.command == "sync":
+            result = _sync(api, args, console)
+        elif args.command == "status":
+            result = _status(api, args)
+        elif args.command == "log":
+            result = _log(api, args)
+        else:
+            result = _doctor(api)
+    except ApiFailed as exc:
+        if args.json:
+            print(json.dumps({"error": exc.status, "body": exc.body}))
+        else:
+            console.print(f"[red]{exc}[/red]")
+        return 1
+    except httpx.HTTPError as exc:
+        console.print(f"[red]cannot reach {args.url}: {exc}[/red] (is `make serve` running?)")
+        return 1
+    finally:
+        api.client.close()
+    if args.json:
+        print(json.dumps(result, default=str))
+    else:
+        _show(console, args.command, result)
+    if args.command == "doctor" and not result["ok"]:
+        return 1
+    if args.command == "sync" and any(r.get("state") != "succeeded" for r in result.get("results", {}).values()):
+        return 1
+    return 0
+
+
+def main() -> None:
+    sys.exit(run())
