@@ -26,6 +26,7 @@ from msgraph.graph_request_adapter import GraphRequestAdapter
 from msgraph.graph_service_client import GraphServiceClient
 from msgraph_core.authentication import AzureIdentityAuthenticationProvider
 
+from shared.graph import speedups
 from shared.graph.auth import StaticTokenCredential
 from shared.graph.pacing import Pacer, PacingHandler, PacingOption, PacingPolicy, TransportErrorHandler
 from shared.graph.wire import ERROR_MAPPING, PREFER, translate
@@ -56,6 +57,7 @@ class GraphHttp:
     def __init__(self, credential: AsyncTokenCredential | None, base_url: str = GRAPH_BASE_URL, *,
                  pacing: PacingPolicy | None = None, retry: RetryHandlerOption | None = None,
                  http_client: httpx.AsyncClient | None = None) -> None:
+        speedups.install()
         self.base_url = base_url.rstrip("/")
         parts = urlsplit(self.base_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:

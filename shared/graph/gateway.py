@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import hashlib
+import json
 import logging
 import uuid
 from collections.abc import Sequence
@@ -79,7 +80,7 @@ from shared.graph import mapping
 from shared.graph.batch import BatchRunner, Reply, Step
 from shared.graph.client import GRAPH_BASE_URL, GraphHttp
 from shared.graph.pacing import MailboxStats, PacingPolicy
-from shared.graph.wire import RESOURCES, Resource, batch_error, from_json, seg, to_json
+from shared.graph.wire import RESOURCES, Resource, action_json, batch_error, from_json, seg, to_json
 from shared.ports import AttachmentContent, MailboxItem, MailboxWrite, Page, Removed, WriteKind, WriteResult
 
 logger = logging.getLogger(__name__)
@@ -400,7 +401,7 @@ class GraphMailboxGateway:
         if write.kind is WriteKind.CREATE:
             return Step("POST", resource.collection(mailbox, write.container), self._create_body(write))
         if write.kind is WriteKind.SEND:
-            return Step("POST", f"/users/{seg(mailbox)}/sendMail", to_json(self._send_body(write)))
+            return Step("POST", f"/users/{seg(mailbox)}/sendMail", action_json(self._send_body(write)))
         item_id = _item_id(write)
         headers = {"If-Match": write.etag} if write.etag else {}
         path = resource.item(mailbox, write.container, item_id)
@@ -411,7 +412,7 @@ class GraphMailboxGateway:
         if write.kind is WriteKind.CANCEL:
             if write.record_type is not RecordType.EVENT:
                 raise ValidationFailed({"kind": "CANCEL applies to events only"})
-            body = to_json(CancelPostRequestBody(comment="Cancelled in the ERP"))
+            body = action_json(CancelPostRequestBody(comment="Cancelled in the ERP"))
             return Step("POST", f"{path}/cancel", body, headers)
         raise ValidationFailed({"kind": f"unsupported mailbox write {write.kind}"})
 
@@ -515,10 +516,9 @@ class GraphMailboxGateway:
         item = AttachmentItem(attachment_type=AttachmentType.File, name=file.meta.name,
                               size=len(file.content), content_type=file.meta.content_type)
         path = f"/users/{seg(mailbox)}/messages/{seg(message_id)}/attachments/createUploadSession"
-        session = await self.http.send(
-            self.http.request(Method.POST, path, mailbox,
-                              body=CreateUploadSessionPostRequestBody(attachment_item=item)),
-            UploadSession)
+        body = json.dumps(action_json(CreateUploadSessionPostRequestBody(attachment_item=item))).encode()
+        session = await self.http.send(self.http.request(Method.POST, path, mailbox, raw_body=body),
+                                       UploadSession)
         if session is None or not session.upload_url:
             raise RemoteError("createUploadSession answered without an uploadUrl")
         total = len(file.content)

@@ -103,6 +103,15 @@ def to_json(model: Parsable) -> dict[str, Any]:
     return data
 
 
+def action_json(model: Parsable) -> dict[str, Any]:
+    """An action's parameters as documented (camelCase).
+
+    msgraph-sdk serialises action parameters in PascalCase (``Message``, ``SaveToSentItems``);
+    Graph matches them case-insensitively, the docs and strict servers use camelCase.
+    """
+    return {key[:1].lower() + key[1:]: value for key, value in to_json(model).items()}
+
+
 def from_json(data: Any, factory: type[P]) -> P:
     """A JSON object parsed into a model through msgraph-sdk's deserialisers."""
     value: P | None = JsonParseNode(data).get_object_value(factory)
