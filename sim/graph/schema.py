@@ -180,3 +180,18 @@ def empty_instance(type_name: str) -> dict[str, Any]:
     for name, declared in properties(type_name).items():
         out[name] = [] if declared.startswith("Collection(") else None
     return out
+
+
+def action_params(body: dict[str, Any], names: list[str], action: str) -> dict[str, Any]:
+    """An action's parameters by canonical name (Graph matches them case-insensitively)."""
+    canonical = {name.lower(): name for name in names}
+    out: dict[str, Any] = {}
+    for key, value in body.items():
+        if "@" in key:
+            continue
+        name = canonical.get(key.lower())
+        if name is None:
+            raise read_error(f"The parameter '{key}' in the request payload is not a valid parameter for the "
+                             f"operation '{action}'.")
+        out[name] = value
+    return out

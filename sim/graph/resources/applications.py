@@ -82,11 +82,7 @@ async def get_application(call: Call, sim: Sim, ident: str) -> Reply:
 
 async def add_password(call: Call, sim: Sim, ident: str) -> Reply:
     app = find(sim.tenant, ident)
-    body = call.json_object()
-    for key in body:
-        if key != "passwordCredential":
-            raise schema.read_error(f"The parameter '{key}' in the request payload is not a valid parameter "
-                                    "for the operation 'addPassword'.")
+    body = schema.action_params(call.json_object(), ["passwordCredential"], "addPassword")
     spec = body.get("passwordCredential") or {}
     schema.validate(spec, "passwordCredential", "passwordCredential.")
     credential = new_credential(sim.tenant, spec.get("displayName"), spec.get("endDateTime"),
@@ -98,9 +94,9 @@ async def add_password(call: Call, sim: Sim, ident: str) -> Reply:
 
 async def remove_password(call: Call, sim: Sim, ident: str) -> Reply:
     app = find(sim.tenant, ident)
-    body = call.json_object()
+    body = schema.action_params(call.json_object(), ["keyId"], "removePassword")
     key_id = body.get("keyId")
-    if set(body) - {"keyId"} or not isinstance(key_id, str):
+    if not isinstance(key_id, str):
         raise GraphError(400, "Request_BadRequest", "removePassword takes exactly one parameter, 'keyId'.")
     remaining = [c for c in app["passwordCredentials"] if c["keyId"] != key_id]
     if len(remaining) == len(app["passwordCredentials"]):

@@ -94,11 +94,7 @@ async def attachment_value(call: Call, sim: Sim, user: str, ident: str, attachme
 async def create_session(call: Call, sim: Sim, user: str, ident: str, kind: str = "message", **_: str) -> Reply:
     mailbox = sim.tenant.mailbox(user)
     parent = _parent(mailbox, kind, ident)
-    body = call.json_object()
-    for key in body:
-        if key != "AttachmentItem":
-            raise schema.read_error(f"The parameter '{key}' in the request payload is not a valid parameter "
-                                    "for the operation 'createUploadSession'.")
+    body = schema.action_params(call.json_object(), ["AttachmentItem"], "createUploadSession")
     spec = body.get("AttachmentItem")
     schema.validate(spec, "attachmentItem", "AttachmentItem.")
     assert isinstance(spec, dict)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING, Any
 
-from sim.graph import ids, items
+from sim.graph import ids, items, schema
 from sim.graph.call import Call, Reply, no_content
 from sim.graph.delta import delta_reply
 from sim.graph.errors import GraphError
@@ -117,11 +117,7 @@ async def event(call: Call, sim: Sim, user: str, ident: str, calendar: str | Non
 async def cancel(call: Call, sim: Sim, user: str, ident: str, calendar: str | None = None) -> Reply:
     mailbox = sim.tenant.mailbox(user)
     item = items.lookup(mailbox, "event", ident)
-    body = call.json_object()
-    unknown = [k for k in body if k != "comment"]
-    if unknown:
-        raise GraphError(400, "RequestBodyRead", f"The parameter '{unknown[0]}' in the request payload is not "
-                         "a valid parameter for the operation 'cancel'.")
+    schema.action_params(call.json_object(), ["comment"], "cancel")
     if not item.data.get("isOrganizer"):
         raise GraphError(400, "ErrorInvalidRequest", "Your request can't be completed. You need to be an "
                          "organizer to cancel a meeting.")
