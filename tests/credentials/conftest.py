@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import functools
-from collections.abc import AsyncIterator, Callable
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -16,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 
+from devhost.services import Simulator, start_simulator
 from shared.credentials.graph_admin import InMemoryGraphAdmin
 from shared.credentials.providers import ProviderOptions
 from shared.credentials.vault import KeyVaultSecrets
@@ -23,6 +26,8 @@ from shared.domain.config import KeyVaultSecretCredential, ServerConfig
 from tests.credentials.fakes import AUTHORITY, MI_HEADER, VAULT_URL, FakeTenant, RoutingTransport, StaticCredential
 
 APP_ID = "11111111-2222-3333-4444-555555555555"
+ADMIN = "admin@contoso.test"
+ANN = "ann@contoso.test"
 SECRET_NAME = "exsync-client-secret"
 
 
@@ -100,7 +105,8 @@ def options(vaults: Callable[[str], Any], transport_factory: Callable[[], Routin
 
 def make_server(credential: Any = None, **fields: Any) -> ServerConfig:
     cred = credential or KeyVaultSecretCredential(vault_url=VAULT_URL, secret_name=SECRET_NAME)
-    return ServerConfig(name="contoso", tenant_id="tenant", client_id=APP_ID, credential=cred, **fields)
+    base: dict[str, Any] = {"name": "contoso", "tenant_id": "tenant", "client_id": APP_ID}
+    return ServerConfig(credential=cred, **{**base, **fields})
 
 
 @pytest.fixture
@@ -125,3 +131,44 @@ def make_certificate(days: int = 365, serial: int = 0) -> tuple[x509.Certificate
 
 def b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
+
+
+@pytest.fixture(scope="session")
+def graph_sim() -> Iterator[Simulator]:
+    """The Graph simulator (one per session; tests reset mailboxes and use fresh application ids)."""
+    sim = start_simulator("sim.graph", ["--users", f"{ADMIN},{ANN}"])
+    try:
+        yield sim
+    finally:
+        sim.stop()
+
+
+@dataclasses.dataclass(frozen=True)
+class SimApp:
+    app_id: str
+    object_id: str
+    key_id: str
+    secret: str = dataclasses.field(repr=False)
+
+
+async def add_sim_app(sim: Simulator, end: datetime) -> SimApp:
+    """A new application in the simulator with one password ending at ``end``."""
+    import httpx
+
+    body = {"displayName": "exsync", "appId": str(uuid.uuid4()),
+            "passwordCredentials": [{"displayName": "exsync", "endDateTime": end.strftime("%Y-%m-%dT%H:%M:%SZ")}]}
+    async with httpx.AsyncClient() as client:
+        response = await client.post(f"{sim.base_url}/_sim/applications", json=body)
+    assert response.status_code == 201, response.text
+    app = response.json()
+    cred = app["passwordCredentials"][0]
+    return SimApp(app["appId"], app["id"], cred["keyId"], cred["secretText"])
+
+
+async def add_sim_fault(sim: Simulator, path: str, status: int, method: str = "POST") -> None:
+    import httpx
+
+    async with httpx.AsyncClient() as client:
+        response = await client.post(f"{sim.base_url}/_sim/faults",
+                                     json={"path": path, "method": method, "status": status})
+    assert response.status_code == 201, response.text

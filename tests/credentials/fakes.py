@@ -5,13 +5,14 @@ Both are served by one in-process aiohttp server; :class:`RoutingTransport` (an 
 so the real azure-identity and azure-keyvault-secrets clients talk to them through their own
 pipelines without reaching the internet. The token endpoint decides whether a client secret is
 valid by asking a ``check_secret(app_id, secret) -> 'ok'|'expired'|'invalid'`` callable (the
-Graph twin, or a registry fed from the Graph simulator).
+Graph twin, or :func:`simulator_secret_check` which reads the Graph simulator's applications).
 """
 
 from __future__ import annotations
 
 import base64
 import dataclasses
+import inspect
 import itertools
 import json
 import time
@@ -106,7 +107,7 @@ class VaultSecret:
 class FakeTenant:
     """Entra ID + Key Vault state; tests arrange it and read what happened."""
 
-    check_secret: Callable[[str, str], str] = lambda app_id, secret: "invalid"
+    check_secret: Callable[[str, str], Any] = lambda app_id, secret: "invalid"  # may return an awaitable
     roles: list[str] = dataclasses.field(default_factory=list)
     certificates: dict[str, x509.Certificate] = dataclasses.field(default_factory=dict)  # app_id -> cert
     federated: dict[str, str] = dataclasses.field(default_factory=dict)  # app_id -> MI client id
@@ -175,6 +176,8 @@ class FakeTenant:
         app_id = str(form.get("client_id"))
         if "client_secret" in form:
             verdict = self.check_secret(app_id, str(form["client_secret"]))
+            if inspect.isawaitable(verdict):
+                verdict = await verdict
             if verdict == "expired":
                 return self._error("AADSTS7000222", f"The provided client secret keys for app '{app_id}' "
                                    "are expired.")
@@ -258,3 +261,24 @@ class FakeTenant:
         app.router.add_put(f"/{VAULT_HOST}/secrets/{{name}}", self.set_secret)
         return app
 
+
+
+def simulator_secret_check(sim_base_url: str) -> Callable[[str, str], Any]:
+    """A ``check_secret`` that asks the Graph simulator (``GET /_sim/applications`` lists secret texts)."""
+    import httpx
+
+    from shared.credentials.graph_admin import parse_graph_time
+
+    async def check(app_id: str, secret: str) -> str:
+        async with httpx.AsyncClient() as client:
+            apps = (await client.get(f"{sim_base_url}/_sim/applications")).json()
+        for app in apps:
+            if app["appId"] != app_id:
+                continue
+            for cred in app["passwordCredentials"]:
+                if cred.get("secretText") == secret:
+                    end = parse_graph_time(cred["endDateTime"])
+                    return "ok" if end is None or end > datetime.now(UTC) else "expired"
+        return "invalid"
+
+    return check

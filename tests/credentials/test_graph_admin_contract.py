@@ -2,31 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+import uuid
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import httpx
 import pytest
 
-from devhost.services import Simulator, start_simulator
+from devhost.services import Simulator
 from shared.credentials.graph_admin import FolderKind, GraphAdmin, GraphAdminClient, InMemoryGraphAdmin
-from shared.errors import NotFound
-from tests.credentials.conftest import APP_ID
+from shared.errors import NotFound, RemoteError
+from tests.credentials.conftest import APP_ID, add_sim_app
 from tests.credentials.fakes import StaticCredential, make_jwt
 
 ADMIN = "admin@contoso.test"
 ANN = "ann@contoso.test"
 FOLDERS = {FolderKind.MAIL: "ERP", FolderKind.CONTACTS: "ERP contacts", FolderKind.TODO: "ERP tasks",
            FolderKind.CALENDARS: "ERP events"}
-
-
-@pytest.fixture(scope="module")
-def graph_sim() -> Iterator[Simulator]:
-    sim = start_simulator("sim.graph", ["--users", f"{ADMIN},{ANN}"])
-    try:
-        yield sim
-    finally:
-        sim.stop()
 
 
 class Backend:
@@ -52,6 +44,16 @@ class Backend:
         await self._post(f"/users/{upn}/contactFolders", {"displayName": FOLDERS[FolderKind.CONTACTS]})
         await self._post(f"/users/{upn}/todo/lists", {"displayName": FOLDERS[FolderKind.TODO]})
         await self._post(f"/users/{upn}/calendars", {"name": FOLDERS[FolderKind.CALENDARS]})
+
+    async def arrange_app(self, end: datetime) -> tuple[str, str, str]:
+        """A new app registration with one password: (appId, object id, keyId)."""
+        if self.twin is not None:
+            app = self.twin.add_app(str(uuid.uuid4()))
+            new = await self.twin.add_password(app.object_id, "exsync", end)
+            return app.app_id, app.object_id, new.key_id
+        assert self.sim is not None
+        made = await add_sim_app(self.sim, end)
+        return made.app_id, made.object_id, made.key_id
 
     async def inbox_subjects(self, upn: str) -> list[str]:
         if self.twin is not None:
@@ -100,6 +102,33 @@ async def test_send_mail(backend: Backend) -> None:
     subject = f"exsync alert {datetime.now(UTC):%H%M%S%f}"
     await backend.admin.send_mail(ADMIN, [ANN], subject, "text")
     assert subject in await backend.inbox_subjects(ANN)
+
+
+async def test_read_an_app_registration(backend: Backend) -> None:
+    end = datetime(2027, 5, 1, 12, 0, tzinfo=UTC)
+    app_id, object_id, key_id = await backend.arrange_app(end)
+    app = await backend.admin.get_application(app_id)
+    assert (app.app_id, app.object_id) == (app_id, object_id)
+    [password] = app.passwords()
+    assert (password.key_id, password.end) == (key_id, end)
+
+
+async def test_unknown_application_is_not_found(backend: Backend) -> None:
+    with pytest.raises(NotFound):
+        await backend.admin.get_application(str(uuid.uuid4()))
+
+
+async def test_add_and_remove_password(backend: Backend) -> None:
+    app_id, object_id, key_id = await backend.arrange_app(datetime(2027, 5, 1, tzinfo=UTC))
+    end = datetime(2028, 1, 1, tzinfo=UTC)
+    new = await backend.admin.add_password(object_id, "exsync (rotated)", end)
+    assert new.secret_text and new.end == end and new.key_id != key_id
+    assert {p.key_id for p in (await backend.admin.get_application(app_id)).passwords()} == {key_id, new.key_id}
+    await backend.admin.remove_password(object_id, key_id)
+    assert [p.key_id for p in (await backend.admin.get_application(app_id)).passwords()] == [new.key_id]
+    with pytest.raises(RemoteError) as caught:
+        await backend.admin.remove_password(object_id, key_id)
+    assert caught.value.status == 400
 
 
 def test_end_dates_parse_with_seven_fraction_digits() -> None:

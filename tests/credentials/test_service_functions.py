@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -12,7 +12,7 @@ import azure.functions as func
 import pytest
 from azure.functions.timer import TimerRequest
 
-from devhost.services import Simulator, start_simulator
+from devhost.services import Simulator
 from functions import credentials as blueprint
 from functions._runtime import use_runtime
 from shared.admin.queue import MemorySyncQueue
@@ -109,15 +109,6 @@ async def test_server_test_reports_findings(services: CredentialServices, graph_
 
 
 # ---------------------------------------------------------------- the blueprint
-
-
-@pytest.fixture(scope="module")
-def graph_sim() -> Iterator[Simulator]:
-    sim = start_simulator("sim.graph", ["--users", ADMIN])
-    try:
-        yield sim
-    finally:
-        sim.stop()
 
 
 def _functions() -> dict[str, Callable[..., Any]]:
