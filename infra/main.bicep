@@ -94,6 +94,9 @@ param credentialExpiryAlerts bool = true
 @description('Opt-in secret rotation: grants Application.ReadWrite.OwnedBy and Key Vault Secrets Officer (EXSYNC_ROTATION_ENABLED).')
 param rotationEnabled bool = false
 
+@description('Graph permissions to leave out of the tenant-wide admin consent because Exchange Online RBAC for Applications grants them to the synced mailboxes only (docs/deploy.md, step 6). Never list Tasks.ReadWrite.All or User.Read.All: they have no Exchange role.')
+param tenantWideGrantExclusions array = []
+
 @description('Public URL Graph posts change notifications to (EXSYNC_GRAPH_NOTIFICATION_URL). Empty: the Function App notification route.')
 param graphNotificationUrl string = ''
 
@@ -151,9 +154,9 @@ param syncFailureThreshold int = 3
 @minValue(1)
 param throttleThreshold int = 50
 
-@description('Days before a credential expires at which the app-side credential alert fires.')
+@description('Days before a credential expires from which the app-side expiry warnings raise an alert (the app warns at 60/30/14/7/1 days).')
 @minValue(1)
-param credentialExpiryDays int = 30
+param credentialExpiryDays int = 60
 
 // ------------------------------------------------------------------ derived names
 
@@ -275,6 +278,7 @@ module entraApp 'modules/entra-app.bicep' = if (deployEntraApp) {
     displayName: 'exsync (${namePrefix})'
     permissions: graphPermissions
     optionalPermissionNames: optionalPermissionNames
+    grantExclusions: tenantWideGrantExclusions
     federatedPrincipalId: secretlessMode ? identity.outputs.principalId : ''
   }
 }

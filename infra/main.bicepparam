@@ -20,6 +20,9 @@ param secretlessMode = false
 param credentialExpiryAlerts = true
 param rotationEnabled = false
 param createClientSecretPlaceholder = true
+// After scoping mailboxes with Exchange RBAC for Applications (docs/deploy.md, step 6):
+// param tenantWideGrantExclusions = ['Mail.ReadWrite', 'Mail.Send', 'Contacts.ReadWrite', 'Calendars.ReadWrite', 'MailboxSettings.ReadWrite']
+param tenantWideGrantExclusions = []
 
 param alertEmails = [
   'it-alerts@example.com'
@@ -27,4 +30,4 @@ param alertEmails = [
 param alertSender = ''
 param syncFailureThreshold = 3
 param throttleThreshold = 50
-param credentialExpiryDays = 30
+param credentialExpiryDays = 60

@@ -42,12 +42,15 @@ resource actionGroup 'Microsoft.Insights/actionGroups@2023-01-01' = {
   }
 }
 
+// Telemetry contract (docs/deploy.md, "Telemetry the alerts read"): Python log records with
+// extra={"event": ...} arrive as traces with customDimensions.event; OpenTelemetry counters as
+// customMetrics; the Functions host logs poison moves; outgoing HTTP calls as dependencies.
 var rules = [
   {
     name: 'credential-expiry'
     severity: 1
-    description: 'An exsync credential (Entra client secret or certificate) expires within ${credentialExpiryDays} days, or the expiry check could not read it.'
-    query: 'traces | where tostring(customDimensions.exsync_event) == "credential_expiry" | extend days_left = toint(customDimensions.days_left) | where isnull(days_left) or days_left <= ${credentialExpiryDays} | summarize AggregatedValue = count() by credential = tostring(customDimensions.credential)'
+    description: 'An exsync credential (Entra client secret or certificate) expires within ${credentialExpiryDays} days, or the expiry check could not read it. Renew it (docs/deploy.md) before mail stops flowing.'
+    query: 'traces | extend event = tostring(customDimensions.event), days_left = toint(customDimensions.days_left) | where event == "exsync.credential.unreadable" or (event == "exsync.credential.expiry" and (isnull(days_left) or days_left <= ${credentialExpiryDays})) | summarize AggregatedValue = count() by credential = coalesce(tostring(customDimensions.credential), tostring(customDimensions.server), "unknown")'
     threshold: 0
     window: 'P1D'
     frequency: 'PT6H'
@@ -57,7 +60,7 @@ var rules = [
     name: 'sync-failures'
     severity: 2
     description: 'A mailbox had at least ${syncFailureThreshold} failed sync runs in the last hour.'
-    query: 'traces | where tostring(customDimensions.exsync_event) == "sync_run" and tostring(customDimensions.outcome) == "failed" | summarize AggregatedValue = count() by mailbox = tostring(customDimensions.mailbox)'
+    query: 'traces | where tostring(customDimensions.event) == "exsync.sync.run" and tostring(customDimensions.outcome) == "failed" | summarize AggregatedValue = count() by mailbox = tostring(customDimensions.mailbox)'
     threshold: syncFailureThreshold - 1
     window: 'PT1H'
     frequency: 'PT15M'
@@ -66,8 +69,8 @@ var rules = [
   {
     name: 'poison-messages'
     severity: 2
-    description: 'A sync message failed repeatedly and was moved to the poison queue: that mailbox is not syncing.'
-    query: 'traces | where message has "poison" and (message has "MaxDequeueCount" or tostring(customDimensions.exsync_event) == "poison_message") | summarize AggregatedValue = count() by mailbox = tostring(customDimensions.mailbox)'
+    description: 'A sync message failed on every retry and was moved to the poison queue: that mailbox is not syncing.'
+    query: 'traces | where (message has "poison" and message has "MaxDequeueCount") or tostring(customDimensions.event) == "exsync.sync.poison" | summarize AggregatedValue = count() by mailbox = coalesce(tostring(customDimensions.mailbox), "unknown")'
     threshold: 0
     window: 'PT15M'
     frequency: 'PT5M'
@@ -77,7 +80,7 @@ var rules = [
     name: 'throttling-spike'
     severity: 3
     description: 'More than ${throttleThreshold} throttled calls (HTTP 429) in 15 minutes: runs are slowing down.'
-    query: 'union (dependencies | where resultCode == "429"), (traces | where tostring(customDimensions.exsync_event) == "throttled") | summarize AggregatedValue = count() by target = coalesce(target, tostring(customDimensions.target))'
+    query: 'union (dependencies | where resultCode == "429" | project target, hits = 1.0), (customMetrics | where name == "exsync.throttled" | project target = tostring(customDimensions.reason), hits = valueSum) | summarize AggregatedValue = sum(hits) by target'
     threshold: throttleThreshold
     window: 'PT15M'
     frequency: 'PT5M'

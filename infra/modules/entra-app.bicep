@@ -14,11 +14,17 @@ param permissions object
 @description('Optional permission names to grant on top of the required ones.')
 param optionalPermissionNames array
 
+@description('Permission names NOT granted tenant-wide because Exchange Online RBAC for Applications grants them per mailbox scope (docs/deploy.md). They stay listed as required on the app.')
+param grantExclusions array
+
 @description('Principal (object) id of the managed identity trusted as a federated credential; empty: no federated credential.')
 param federatedPrincipalId string
 
 // Every granted permission, in the order of shared/graph_permissions.json.
 var granted = concat(permissions.required, filter(permissions.optional, p => contains(optionalPermissionNames, p.name)))
+
+// The tenant-wide grants (admin consent); a tenant-wide grant would override an Exchange RBAC scope.
+var consented = filter(granted, p => !contains(grantExclusions, p.name))
 
 resource app 'Microsoft.Graph/applications@v1.0' = {
   uniqueName: uniqueName
@@ -45,7 +51,7 @@ resource graphPrincipal 'Microsoft.Graph/servicePrincipals@v1.0' existing = {
 
 // Admin consent, one app role assignment per permission. Exchange Online RBAC for
 // Applications can narrow the mailbox permissions afterwards (docs/deploy.md).
-resource grants 'Microsoft.Graph/appRoleAssignedTo@v1.0' = [for p in granted: {
+resource grants 'Microsoft.Graph/appRoleAssignedTo@v1.0' = [for p in consented: {
   appRoleId: p.id
   principalId: appPrincipal.id
   resourceId: graphPrincipal.id
@@ -64,4 +70,5 @@ resource federatedCredential 'Microsoft.Graph/applications/federatedIdentityCred
 output appId string = app.appId
 output appObjectId string = app.id
 output servicePrincipalId string = appPrincipal.id
-output grantedPermissions array = [for p in granted: p.name]
+output requestedPermissions array = [for p in granted: p.name]
+output tenantWideGrants array = [for p in consented: p.name]
