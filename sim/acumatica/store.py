@@ -244,9 +244,9 @@ class Store:
             if value is not None and value not in allowed:
                 errors[field] = f"{field}: '{value}' is not a valid value; use one of {', '.join(allowed)}"
 
-        if entity in ("Contact", "Email", "Task", "BusinessAccount") and record.get("Owner"):
-            if self.find("Employee", str(record["Owner"])) is None:
-                errors["Owner"] = f"Owner: '{record['Owner']}' cannot be found in the system (an EmployeeID)"
+        owner = record.get("Owner") if entity in ("Contact", "Email", "Task", "BusinessAccount") else None
+        if owner and self.find("Employee", str(owner)) is None:
+            errors["Owner"] = f"Owner: '{owner}' cannot be found in the system (an EmployeeID)"
         if entity == "Contact":
             record.setdefault("Status", "Active")
             choice("Status", CONTACT_STATUSES)
