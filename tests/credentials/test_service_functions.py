@@ -26,8 +26,8 @@ from shared.domain.config import Mailbox, SyncPolicy
 from shared.runtime import Runtime
 from shared.settings import Settings
 from shared.state.memory import InMemoryStateStore
-from tests.credentials.conftest import APP_ID, SECRET_NAME, Clock, make_server
-from tests.credentials.fakes import FakeTenant
+from tests.credentials.conftest import APP_ID, SECRET_NAME, Clock, add_sim_app, make_server
+from tests.credentials.fakes import FakeTenant, simulator_secret_check
 
 ADMIN = "admin@contoso.test"
 
@@ -119,9 +119,13 @@ def _functions() -> dict[str, Callable[..., Any]]:
 
 @pytest.fixture
 async def runtime(options: ProviderOptions, clock: Clock, graph_sim: Simulator,
-                  arranged: str) -> AsyncIterator[Runtime]:
+                  tenant: FakeTenant) -> AsyncIterator[Runtime]:
+    app = await add_sim_app(graph_sim, clock() + timedelta(days=20, hours=12))
+    tenant.check_secret = simulator_secret_check(graph_sim.base_url)
+    tenant.put_secret(SECRET_NAME, app.secret, expires_on=clock() + timedelta(days=20, hours=12),
+                      tags={KEY_ID_TAG: app.key_id})
     state = InMemoryStateStore()
-    await state.put_server(make_server(graph_base_url=f"{graph_sim.base_url}/v1.0"))
+    await state.put_server(make_server(client_id=app.app_id, graph_base_url=f"{graph_sim.base_url}/v1.0"))
 
     async def unused(*args: Any) -> Any:
         raise AssertionError("not used by the credential functions")
@@ -145,8 +149,9 @@ async def test_expiry_route_reports_days_left(runtime: Runtime) -> None:
     assert response.status_code == 200
     body = json.loads(response.get_body())
     [server] = body["servers"]
-    vault = next(c for c in server["credentials"] if c["source"] == "key_vault")
-    assert vault["days_left"] == 20 and vault["threshold"] == 30 and vault["alerted"] == []
+    assert server["problems"] == []
+    assert {c["source"] for c in server["credentials"]} == {"key_vault", "app_registration"}
+    assert all(c["days_left"] == 20 and c["threshold"] == 30 and c["alerted"] == [] for c in server["credentials"])
 
 
 async def test_daily_timer_alerts_through_the_log_and_graph_mail(runtime: Runtime, graph_sim: Simulator,
@@ -160,4 +165,5 @@ async def test_daily_timer_alerts_through_the_log_and_graph_mail(runtime: Runtim
     async with httpx.AsyncClient() as client:
         inbox = (await client.get(f"{graph_sim.base_url}/v1.0/users/{ADMIN}/mailFolders/inbox/messages",
                                   headers={"Authorization": "Bearer x.e30.x"})).json()["value"]
-    assert any("expires in 20 day(s)" in m["subject"] for m in inbox)
+    subjects = [m["subject"] for m in inbox if "expires in 20 day(s)" in m["subject"]]
+    assert len(subjects) == 2  # the Key Vault secret and the app registration's password
