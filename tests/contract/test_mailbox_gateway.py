@@ -9,16 +9,14 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
-import urllib.request
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from kiota_http.middleware.options import RetryHandlerOption
 
-from devhost.services import Simulator, start_simulator
+from devhost.services import Simulator
 from shared.domain.records import (
     Attachment,
     Attendee,
@@ -35,6 +33,7 @@ from shared.errors import ConcurrencyConflict, NotFound, SyncStateLost
 from shared.graph.gateway import GraphMailboxGateway
 from shared.graph.memory import InMemoryMailboxGateway
 from shared.ports import AttachmentContent, MailboxGateway, MailboxItem, MailboxWrite, Removed, WriteKind
+from tests.graph.simulator import admin, fresh, graph_simulator
 
 MAILBOX = "ann@contoso.test"
 OTHER = "bob@contoso.test"
@@ -55,27 +54,9 @@ class Harness:
         if isinstance(self.gateway, InMemoryMailboxGateway):
             self.gateway.invalidate_cursors(MAILBOX, container)
         else:
+            assert self.sim is not None
             admin(self.sim, "POST", "/_sim/faults",
                   {"path": "delta", "method": "GET", "status": 410, "count": 1})
-
-
-def admin(sim: Simulator | None, method: str, path: str, body: Any = None) -> Any:
-    assert sim is not None
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(f"{sim.base_url}{path}", data=data, method=method,
-                                     headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=10) as response:
-        raw = response.read()
-    return json.loads(raw) if raw else None
-
-
-@pytest.fixture(scope="session")
-def graph_sim() -> Iterator[Simulator]:
-    sim = start_simulator("sim.graph", ["--users", f"{MAILBOX},{OTHER}"])
-    try:
-        yield sim
-    finally:
-        sim.stop()
 
 
 @pytest.fixture(params=["memory", "graph"])
@@ -83,9 +64,8 @@ async def harness(request: pytest.FixtureRequest) -> AsyncIterator[Harness]:
     if request.param == "memory":
         yield Harness("memory", InMemoryMailboxGateway())
         return
-    sim: Simulator = request.getfixturevalue("graph_sim")
-    admin(sim, "POST", "/_sim/reset")
-    admin(sim, "DELETE", "/_sim/faults")
+    sim = graph_simulator()
+    fresh(sim)
     gateway = GraphMailboxGateway.create(None, f"{sim.base_url}/v1.0",
                                          retry=RetryHandlerOption(delay=0, max_retries=2))
     try:

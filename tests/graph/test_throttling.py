@@ -9,21 +9,20 @@ no more than a handful of 429s.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
-import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from kiota_http.middleware.options import RetryHandlerOption
 
-from devhost.services import Simulator, start_simulator
+from devhost.services import Simulator
 from shared.domain.records import Contact, RecordType
 from shared.graph.gateway import GraphMailboxGateway
 from shared.graph.pacing import PacingPolicy
 from shared.ports import MailboxItem, MailboxWrite, WriteKind
+from tests.graph.simulator import admin, fresh, graph_simulator
 
 MAILBOX = "load@contoso.test"
 TIME_SCALE = 200.0
@@ -32,19 +31,17 @@ WRITES = int(__import__("os").environ.get("EXSYNC_THROTTLE_WRITES", "2000"))
 logger = logging.getLogger(__name__)
 
 
-def _get(sim: Simulator, path: str) -> Any:
-    with urllib.request.urlopen(f"{sim.base_url}{path}", timeout=10) as response:
-        return json.loads(response.read())
-
-
-@pytest.fixture(scope="module")
+@pytest.fixture
 def throttled_sim() -> Iterator[Simulator]:
-    sim = start_simulator("sim.graph", ["--users", MAILBOX, "--time-scale", str(TIME_SCALE),
-                                        "--rate-limit", str(BUDGET)])
+    """The shared simulator with Graph's limits time-scaled: the window shrunk TIME_SCALE-fold
+    (what ``--time-scale`` does) and the budget lowered to BUDGET, restored afterwards."""
+    sim = graph_simulator()
+    fresh(sim)
+    admin(sim, "POST", "/_sim/throttling", {"requests": BUDGET, "window_s": 600.0 / TIME_SCALE})
     try:
         yield sim
     finally:
-        sim.stop()
+        fresh(sim)
 
 
 @pytest.mark.slow
@@ -88,7 +85,7 @@ async def test_two_thousand_writes_are_paced_not_throttled(throttled_sim: Simula
         names = sorted(item.record.first_name for item in listed)
         assert names == sorted(f"C{n}" for n in range(WRITES))  # none lost, none twice
 
-        counters = _get(throttled_sim, "/_sim/counters")[MAILBOX]
+        counters = admin(throttled_sim, "GET", "/_sim/counters")[MAILBOX]
         stats = gateway.stats()[MAILBOX]
         logger.warning("2000 writes: %.2fs, sim requests=%d 429s=%d, gateway HTTP requests=%d "
                        "batched cost=%d paced wait=%.2fs", elapsed, counters["requests"],

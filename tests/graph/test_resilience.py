@@ -1,0 +1,112 @@
+"""Failures the gateway rides out against the simulator: 5xx and dropped connections (kiota's
+RetryHandler), per-item 429 inside a 200 ``$batch`` (resent after Retry-After), 410 on delta."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from kiota_http.middleware.options import RetryHandlerOption
+
+from devhost.services import Simulator
+from shared.domain.records import Contact, RecordType
+from shared.errors import RemoteError, SyncStateLost
+from shared.graph.gateway import GraphMailboxGateway
+from shared.ports import MailboxItem, MailboxWrite, WriteKind
+from tests.graph.simulator import admin, fresh, graph_simulator
+
+MAILBOX = "res@contoso.test"
+
+
+@pytest.fixture
+def sim() -> Simulator:
+    return graph_simulator()
+
+
+@pytest.fixture
+async def gateway(sim: Simulator) -> AsyncIterator[GraphMailboxGateway]:
+    fresh(sim)
+    gw = GraphMailboxGateway.create(None, f"{sim.base_url}/v1.0", retry=RetryHandlerOption(delay=0, max_retries=3))
+    try:
+        yield gw
+    finally:
+        await gw.aclose()
+
+
+def creates(container: str, n: int) -> list[MailboxWrite]:
+    return [MailboxWrite(WriteKind.CREATE, RecordType.CONTACT, container,
+                         record=Contact(first_name=f"P{i}", email=f"p{i}@fabrikam.test"), stamp=f"erp-{i}")
+            for i in range(n)]
+
+
+async def listing(gw: GraphMailboxGateway, container: str) -> list[MailboxItem[Any]]:
+    page = await gw.list_changes(MAILBOX, RecordType.CONTACT, container, None, 100)
+    assert page.complete
+    return [e for e in page.items if isinstance(e, MailboxItem)]
+
+
+async def test_server_errors_and_dropped_connections_are_retried(sim: Simulator,
+                                                                  gateway: GraphMailboxGateway) -> None:
+    container = await gateway.ensure_container(MAILBOX, RecordType.CONTACT, "R")
+    [made] = await gateway.apply(MAILBOX, creates(container, 1))
+    assert made.item is not None
+    admin(sim, "POST", "/_sim/faults", {"path": "/contacts/", "method": "GET", "status": 503, "count": 1})
+    admin(sim, "POST", "/_sim/faults", {"path": "/contacts/", "method": "GET", "drop": True, "count": 1})
+    admin(sim, "POST", "/_sim/faults", {"path": "/contacts/", "method": "GET", "status": 500, "count": 1})
+    fetched = await gateway.get(MAILBOX, RecordType.CONTACT, container, made.item.id)
+    assert fetched is not None and fetched.id == made.item.id
+    attempts = [r for r in admin(sim, "GET", "/_sim/requests") if r["method"] == "GET"
+                and made.item.id in r["path"]]
+    assert len(attempts) == 4
+
+
+async def test_persistent_failure_surfaces_as_remote_error(sim: Simulator, gateway: GraphMailboxGateway) -> None:
+    container = await gateway.ensure_container(MAILBOX, RecordType.CONTACT, "R")
+    admin(sim, "POST", "/_sim/faults", {"path": "/contacts$", "method": "GET", "status": 502, "count": 10})
+    with pytest.raises(RemoteError) as caught:
+        await gateway.find_by_stamp(MAILBOX, RecordType.CONTACT, container, "erp-1")
+    assert caught.value.status == 502
+
+
+async def test_items_throttled_inside_a_batch_are_resent_once_each(sim: Simulator,
+                                                                    gateway: GraphMailboxGateway) -> None:
+    container = await gateway.ensure_container(MAILBOX, RecordType.CONTACT, "R")
+    admin(sim, "POST", "/_sim/faults", {"path": "/contacts$", "method": "POST", "status": 429,
+                                        "retry_after": 1, "count": 3})
+    results = await gateway.apply(MAILBOX, creates(container, 6))
+    assert all(r.ok for r in results), [r.error for r in results]
+    names = sorted(i.record.first_name for i in await listing(gateway, container))
+    assert names == [f"P{i}" for i in range(6)]
+    batched = [r for r in admin(sim, "GET", "/_sim/requests") if r.get("batched")]
+    assert [r["status"] for r in batched].count(429) == 3
+    assert len(batched) == 9
+    assert gateway.batches.rounds_retried == 1
+
+
+async def test_results_keep_write_order_with_mixed_outcomes(gateway: GraphMailboxGateway) -> None:
+    container = await gateway.ensure_container(MAILBOX, RecordType.CONTACT, "R")
+    first = await gateway.apply(MAILBOX, creates(container, 2))
+    a, b = (r.item for r in first)
+    assert a is not None and b is not None
+    writes = [
+        MailboxWrite(WriteKind.DELETE, RecordType.CONTACT, container, item_id=a.id, etag='W/"stale"'),
+        MailboxWrite(WriteKind.UPDATE, RecordType.CONTACT, container, record=Contact(first_name="New"),
+                     item_id=b.id, etag=b.etag),
+        MailboxWrite(WriteKind.UPDATE, RecordType.CONTACT, container, record=None, item_id=None),
+        *creates(container, 1),
+    ]
+    results = await gateway.apply(MAILBOX, writes)
+    assert [r.write for r in results] == writes
+    assert [r.ok for r in results] == [False, True, False, True]
+    assert results[1].item is not None and results[1].item.record.first_name == "New"
+
+
+async def test_dead_delta_token_is_sync_state_lost(sim: Simulator, gateway: GraphMailboxGateway) -> None:
+    container = await gateway.ensure_container(MAILBOX, RecordType.CONTACT, "R")
+    await gateway.apply(MAILBOX, creates(container, 1))
+    page = await gateway.list_changes(MAILBOX, RecordType.CONTACT, container, None, 10)
+    assert page.complete and page.cursor
+    admin(sim, "POST", "/_sim/expire-delta", {"mailbox": MAILBOX})
+    with pytest.raises(SyncStateLost):
+        await gateway.list_changes(MAILBOX, RecordType.CONTACT, container, page.cursor, 10)
