@@ -245,8 +245,12 @@ def run(infra: Path = INFRA, suppressions_path: Path = SUPPRESSIONS, *, use_chec
             problems.append(Problem("suppressions", rel, "listed as unparsable but does not exist"))
     expected = sum(resource_count(tree) for path, tree in parsed.items()
                    if path.relative_to(infra).as_posix() not in suppressions.unparsable)
-    checkov = ensure_checkov(venv_dir)
-    reports = run_checkov(checkov, infra, [str(infra / rel) for rel in suppressions.unparsable])
+    try:
+        checkov = ensure_checkov(venv_dir)
+        reports = run_checkov(checkov, infra, [str(infra / rel) for rel in suppressions.unparsable])
+    except (OSError, RuntimeError, ValueError, subprocess.SubprocessError) as exc:
+        problems.append(Problem("checkov", str(venv_dir), f"could not run checkov: {exc}"))
+        return problems, summary
     checkov_problems, counts = evaluate_checkov(reports, infra, expected, suppressions)
     problems += checkov_problems
     summary.append(f"checkov: {counts['passed']} passed, {counts['failed']} failed, {counts['suppressed']} "
