@@ -11,6 +11,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from devhost.services import Simulator
 from shared.credentials.alerts import AlertConfig, check_server_expiry
 from shared.credentials.doctor import review_server
 from shared.credentials.graph_admin import InMemoryGraphAdmin
@@ -20,7 +21,7 @@ from shared.credentials.vault import KEY_ID_TAG
 from shared.domain.config import EnvironmentCredential, Mailbox, SyncPolicy
 from shared.errors import AuthenticationFailed
 from shared.state.memory import InMemoryStateStore
-from tests.credentials.conftest import APP_ID, SECRET_NAME, Clock, make_server
+from tests.credentials.conftest import ANN, APP_ID, SECRET_NAME, Clock, make_server
 from tests.credentials.fakes import VAULT_URL, FakeTenant
 
 SENTINEL = "SENTINEL-s3cr3t-7f1e9c2b-do-not-log"
@@ -103,3 +104,39 @@ async def test_no_secret_in_any_log_record(options: ProviderOptions, tenant: Fak
     assert len(caplog.records) > 20  # the paths above did log
     assert any(r.levelno >= logging.WARNING for r in caplog.records)
     assert _leaks(caplog.records, [SENTINEL, new_secret, WEBHOOK_TOKEN]) == []
+
+
+async def test_no_secret_in_any_log_record_of_a_sync(options: ProviderOptions, tenant: FakeTenant,
+                                                     graph_twin: InMemoryGraphAdmin, clock: Clock,
+                                                     graph_sim: Simulator, caplog: pytest.LogCaptureFixture) -> None:
+    """A contacts sync through the real Graph gateway whose token comes from the sentinel secret."""
+    from shared.domain.records import Contact, RecordType
+    from shared.erp.memory import InMemoryErpGateway
+    from shared.graph.gateway import GraphMailboxGateway
+    from shared.graph.memory import TickingClock
+    from shared.sync.run import sync_mailbox
+
+    caplog.set_level(logging.DEBUG)
+    app = graph_twin.add_app(APP_ID)
+    key = await graph_twin.add_password(app.object_id, "exsync", clock() + timedelta(days=5))
+    graph_twin.secret_texts[key.key_id] = SENTINEL
+    tenant.put_secret(SECRET_NAME, SENTINEL, expires_on=key.end)
+    server = make_server(graph_base_url=f"{graph_sim.base_url}/v1.0", logging_level="verbose")
+    mailbox = Mailbox(email=ANN, server="contoso", employee_id="EP1")
+    policy = SyncPolicy(name="default")
+    ticking = TickingClock()
+    erp = InMemoryErpGateway(ticking)
+    erp.user_create(RecordType.CONTACT, Contact(first_name="Bo", last_name="Li", email="bo@example.test"),
+                    owner="EP1")
+    async with build_credential(server, options) as credential:
+        gateway = GraphMailboxGateway.create(credential, server.graph_base_url)
+        try:
+            summary = await sync_mailbox(mailbox=mailbox, server=server, policy=policy, mailbox_gateway=gateway,
+                                         erp_gateway=erp, state=InMemoryStateStore(ticking), clock=ticking,
+                                         run_id="sentinel-run", record_types=[RecordType.CONTACT])
+        finally:
+            await gateway.aclose()
+    assert summary.counts["contact.mailbox"].created == 1, summary
+    assert tenant.token_requests  # the sync's token did come from the sentinel secret
+    assert len(caplog.records) > 5
+    assert _leaks(caplog.records, [SENTINEL]) == []
