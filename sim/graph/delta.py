@@ -14,7 +14,7 @@ from sim.graph import odata
 from sim.graph.call import Call, Reply, ok
 from sim.graph.errors import GraphError
 from sim.graph.items import DEFAULT_PAGE, context_url
-from sim.graph.render import KINDS, render
+from sim.graph.render import KINDS, check_select, render
 from sim.graph.store import Item, Mailbox
 from sim.graph.tenant import DeltaState
 
@@ -61,7 +61,8 @@ def _state(call: Call, sim: Sim, mailbox: Mailbox, kind: str, container: str | N
         raise dead_token(call)
     if token is None:
         state = DeltaState(mailbox.upn, kind, container, 0, mailbox.seq, 0,
-                           {"select": odata.parse_select(call.query.get("$select")), **options})
+                           {"select": check_select(kind, odata.parse_select(call.query.get("$select"))),
+                            **options})
     else:
         found = sim.tenant.deltas.get(token)
         if found is None or found.mailbox.lower() != mailbox.upn.lower() or found.kind != kind \

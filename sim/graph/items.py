@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from sim.graph import ids, odata, schema
 from sim.graph.call import Call, Reply, ok
 from sim.graph.errors import GraphError
-from sim.graph.render import KINDS, etag, filter_row, render
+from sim.graph.render import KINDS, check_select, etag, filter_row, render
 from sim.graph.store import Item, Mailbox
 
 if TYPE_CHECKING:
@@ -42,6 +42,8 @@ def list_reply(call: Call, mailbox: Mailbox, items: list[Item], context: str,
     size = top or call.maxpagesize or DEFAULT_PAGE
     page = items[skip:skip + size]
     select = odata.parse_select(call.query.get("$select"))
+    if items:
+        check_select(items[0].kind, select)
     expand = odata.parse_expand(call.query.get("$expand"))
     body: dict[str, Any] = {"@odata.context": context_url(call, mailbox, context),
                             "value": [render(i, call, mailbox, select, expand) for i in page]}
@@ -53,7 +55,7 @@ def list_reply(call: Call, mailbox: Mailbox, items: list[Item], context: str,
 
 
 def item_reply(call: Call, mailbox: Mailbox, item: Item, context: str, status: int = 200) -> Reply:
-    select = odata.parse_select(call.query.get("$select"))
+    select = check_select(item.kind, odata.parse_select(call.query.get("$select")))
     expand = odata.parse_expand(call.query.get("$expand"))
     row = {"@odata.context": context_url(call, mailbox, f"{context}/$entity"),
            **render(item, call, mailbox, select, expand)}

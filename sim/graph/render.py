@@ -36,6 +36,21 @@ KINDS = {
 _TAGS = re.compile(r"<[^>]+>")
 
 
+def check_select(kind: str, select: list[str] | None) -> list[str] | None:
+    """400 like Graph for a ``$select`` naming a property the type does not have."""
+    if not select:
+        return select
+    type_name = KINDS[kind].type_name
+    info = schema.type_info(type_name)
+    known = {name.lower() for name in (*info["properties"], *info["navigation"])}
+    for name in select:
+        if name.lower() not in known:
+            from sim.graph.errors import GraphError
+            raise GraphError(400, "RequestBroker--ParseUri",
+                             f"Could not find a property named '{name}' on type 'microsoft.graph.{type_name}'.")
+    return select
+
+
 def etag(item: Item) -> str:
     return f'W/"{item.change_key}"'
 

@@ -1,4 +1,5 @@
-"""Fixtures for the Graph simulator tests: one simulator per test module, reset between tests."""
+"""Fixtures for the Graph simulator tests: one simulator for the package (a module may start its own,
+e.g. with other flags), reset between tests."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ AUTH = {"Authorization": "Bearer test-token"}
 IMMUTABLE = {"Prefer": 'IdType="ImmutableId"'}
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def simulator() -> Iterator[Simulator]:
     sim = start_simulator("sim.graph", ["--users", f"{A},{B}"])
     try:

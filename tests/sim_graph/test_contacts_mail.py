@@ -163,3 +163,10 @@ def test_filter_on_extended_property_and_expand(graph: httpx.Client) -> None:
     assert none.json()["value"] == []
     bad = graph.post(user("/contacts"), json={"singleValueExtendedProperties": [{"id": "bogus", "value": "1"}]})
     assert bad.status_code == 400
+
+
+def test_select_of_unknown_property_is_400(graph: httpx.Client) -> None:
+    graph.post(user("/contacts"), json={"givenName": "S"}).raise_for_status()
+    assert graph.get(user("/contacts"), params={"$select": "givenName,shoeSize"}).status_code == 400
+    assert graph.get(user("/contacts/delta"), params={"$select": "shoeSize"}).status_code == 400
+    assert graph.get(user("/contacts"), params={"$select": "GivenName"}).status_code == 200
