@@ -38,7 +38,7 @@ from shared.domain.config import (
     KeyVaultSecretCredential,
     ServerConfig,
 )
-from shared.errors import AuthenticationFailed, ConfigurationError, ValidationFailed
+from shared.errors import AuthenticationFailed, ConfigurationError, ExsyncError, ValidationFailed
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +47,7 @@ TOKEN_EXCHANGE_SCOPE = "api://AzureADTokenExchange/.default"
 # Entra ID errors that mean "the credential material is stale": re-read it and retry once.
 REFRESH_CODES = frozenset({"AADSTS7000222", "AADSTS7000215", "AADSTS700027", "AADSTS700024"})
 _AADSTS = re.compile(r"AADSTS\d+")
+RELOAD_RETRY = timedelta(minutes=1)  # after a failed TTL re-read, the next attempt
 
 
 def utcnow() -> datetime:
@@ -163,7 +164,16 @@ class RefreshingCredential(ExsyncCredential):
             fresh = self._loaded_at is not None and self._clock() - self._loaded_at < self._ttl
             if self._inner is not None and fresh and not force:
                 return False
-            material = await self._loader()
+            try:
+                material = await self._loader()
+            except ExsyncError as exc:
+                if self._inner is None or force:
+                    raise
+                # the cached material still works: keep it through a vault outage, retry in a minute
+                logger.warning("%s: re-reading the credential failed (%s); keeping the cached one",
+                               self._what, exc.__class__.__name__)
+                self._loaded_at = self._clock() - self._ttl + RELOAD_RETRY
+                return False
             self._loaded_at = self._clock()
             self.reloads += 1
             if self._material is not None and material.version == self._material.version \

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import uuid
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+ROTATION_LEASE_SECONDS = 600.0
 _vaults: dict[str, SecretVault] = {}
 _vault_identity: Any = None
 
@@ -118,9 +120,8 @@ class CredentialServices:
                     rotator = Rotator(server, self.options.vault(server.credential.vault_url), graph,
                                       token_prover(server, self.options), self.state, self.clock, channels,
                                       self.rotation_policy)
-                    rotation = await rotator.run()
-                    out["rotation"] = rotation.to_json()
-                    if rotation.outcome is Outcome.ROTATED:
+                    out["rotation"] = await self._rotate(rotator)
+                    if out["rotation"]["outcome"] == Outcome.ROTATED.value:
                         credential.invalidate()
                 report = await check_server_expiry(server, vaults=self.options.vaults, graph=graph,
                                                    store=self.state, channels=channels, clock=self.clock,
@@ -128,6 +129,17 @@ class CredentialServices:
                 return {**report.to_json(), **out}
             finally:
                 await graph.aclose()
+
+    async def _rotate(self, rotator: Rotator) -> dict[str, Any]:
+        """Run the rotator under a lease so an on-demand check and the timer never rotate together."""
+        key, owner = f"credential-rotation:{rotator.server.name}", uuid.uuid4().hex
+        if not await self.state.acquire_lease(key, owner, ROTATION_LEASE_SECONDS):
+            logger.info("server %s: another instance is rotating; skipped", rotator.server.name)
+            return {"server": rotator.server.name, "outcome": "skipped", "message": "another rotation runs"}
+        try:
+            return (await rotator.run()).to_json()
+        finally:
+            await self.state.release_lease(key, owner)
 
     async def _retiring(self, server: ServerConfig) -> frozenset[str]:
         doc = await self.state.get_doc(ROTATION_KIND, server.name)

@@ -49,6 +49,22 @@ async def test_secret_is_cached_for_the_ttl_then_read_again(options: ProviderOpt
     assert len([r for r in tenant.vault_requests if r == ("GET", SECRET_NAME)]) == 2
 
 
+async def test_a_vault_outage_keeps_the_cached_secret(options: ProviderOptions, tenant: FakeTenant,
+                                                      graph_twin: InMemoryGraphAdmin, clock: Clock) -> None:
+    tenant.put_secret(SECRET_NAME, await _password(graph_twin, clock))
+    async with build_credential(make_server(), options) as credential:
+        await credential.get_token(GRAPH_SCOPE)
+        clock.advance(seconds=options.secret_ttl.total_seconds() + 1)
+        tenant.vault_faults[("GET", SECRET_NAME)] = 403  # e.g. a role assignment removed by mistake
+        token = await credential.get_token(OTHER_SCOPE)
+        assert jwt_claims(token.token)["appid"] == APP_ID
+        await credential.get_token(OTHER_SCOPE)  # no second vault read within the retry minute
+        assert len([r for r in tenant.vault_requests if r == ("GET", SECRET_NAME)]) == 2
+        clock.advance(minutes=2)
+        await credential.get_token(GRAPH_SCOPE)
+    assert len([r for r in tenant.vault_requests if r == ("GET", SECRET_NAME)]) == 3
+
+
 async def test_expired_secret_is_refreshed_from_the_vault(options: ProviderOptions, tenant: FakeTenant,
                                                         graph_twin: InMemoryGraphAdmin, clock: Clock) -> None:
     tenant.put_secret(SECRET_NAME, await _password(graph_twin, clock, days=1))
