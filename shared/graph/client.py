@@ -9,6 +9,7 @@ request adapter with Graph errors translated into :mod:`shared.errors`.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar, cast
@@ -29,7 +30,7 @@ from msgraph_core.authentication import AzureIdentityAuthenticationProvider
 from shared.graph import speedups
 from shared.graph.auth import StaticTokenCredential
 from shared.graph.pacing import Pacer, PacingHandler, PacingOption, PacingPolicy, TransportErrorHandler
-from shared.graph.wire import ERROR_MAPPING, PREFER, translate
+from shared.graph.wire import ERROR_MAPPING, PREFER, to_json, translate
 
 logger = logging.getLogger(__name__)
 
@@ -96,9 +97,9 @@ class GraphHttp:
         for name, value in (headers or {}).items():
             info.headers.add(name, value)
         info.add_request_options([PacingOption(mailbox, cost)])
-        if body is not None:
-            info.set_content_from_parsable(self.adapter, "application/json", body)
-        elif raw_body is not None:
+        if body is not None:  # our writer, not kiota's backing-store proxy (it leaks python names of nulls)
+            raw_body = json.dumps(to_json(body)).encode()
+        if raw_body is not None:
             info.set_stream_content(raw_body, "application/json")
         return info
 

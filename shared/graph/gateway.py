@@ -428,10 +428,9 @@ class GraphMailboxGateway:
     def _send_body(self, write: MailboxWrite) -> SendMailPostRequestBody:
         if not isinstance(write.record, EmailMessage):
             raise ValidationFailed({"record": "SEND needs an EmailMessage"})
-        message = mapping.record_to_graph(write.record, stamp=write.stamp, categories=write.categories,
+        record = dataclasses.replace(write.record, from_address="")  # the mailbox sends as itself
+        message = mapping.record_to_graph(record, stamp=write.stamp, categories=write.categories,
                                           as_received=False)
-        assert isinstance(message, GraphMessage)
-        message.from_ = None  # the mailbox sends as itself
         return SendMailPostRequestBody(message=message, save_to_sent_items=True)
 
     def _update_body(self, write: MailboxWrite) -> dict[str, Any]:
@@ -472,13 +471,12 @@ class GraphMailboxGateway:
             if not isinstance(write.record, EmailMessage):
                 raise ValidationFailed({"files": "only messages carry attachments"})
             sending = write.kind is WriteKind.SEND
-            model = mapping.record_to_graph(write.record, stamp=write.stamp, categories=write.categories,
+            record = dataclasses.replace(write.record, from_address="") if sending else write.record
+            model = mapping.record_to_graph(record, stamp=write.stamp, categories=write.categories,
                                             as_received=not sending)
             assert isinstance(model, GraphMessage)
             path = f"/users/{seg(mailbox)}/messages" if sending \
                 else RESOURCES[RecordType.EMAIL].collection(mailbox, write.container)
-            if sending:
-                model.from_ = None
             created = await self.http.send(self.http.request(Method.POST, path, mailbox, body=model),
                                            GraphMessage)
             message_id = _required_id(created, "created message")
