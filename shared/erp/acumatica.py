@@ -45,6 +45,7 @@ from shared.errors import (
     ValidationFailed,
 )
 from shared.ports import AttachmentContent, ErpItem, ErpScope, ErpWrite, Page, Removed, WriteKind, WriteResult
+from shared.sync.scope import in_scope
 
 logger = logging.getLogger(__name__)
 
@@ -136,8 +137,9 @@ class AcumaticaErpGateway:
         if record_type is RecordType.CONTACT:
             if scope.contact_filter is ContactFilter.OWNER:
                 return f"Owner eq {_quote(scope.employee_id)}"
-            if scope.contact_filter is ContactFilter.WORKGROUP and scope.workgroups:
-                return " or ".join(f"Workgroup eq {_quote(w)}" for w in scope.workgroups)
+            if scope.contact_filter is ContactFilter.WORKGROUP:
+                terms = [f"Owner eq {_quote(scope.employee_id)}"]
+                return " or ".join(terms + [f"Workgroup eq {_quote(w)}" for w in scope.workgroups])
             return None
         if record_type is RecordType.TASK:
             return f"Owner eq {_quote(scope.employee_id)}"
@@ -150,21 +152,7 @@ class AcumaticaErpGateway:
 
     @staticmethod
     def _in_scope(record_type: RecordType, item: ErpItem[Any], scope: ErpScope) -> bool:
-        if record_type is RecordType.CONTACT:
-            if scope.contact_filter is ContactFilter.ALL:
-                return True
-            if scope.contact_filter is ContactFilter.OWNER:
-                return item.owner == scope.employee_id
-            return item.workgroup is not None and item.workgroup in scope.workgroups
-        if record_type is RecordType.TASK:
-            return item.owner == scope.employee_id
-        email = scope.email.strip().lower()
-        if record_type is RecordType.EMAIL:
-            assert isinstance(item.record, EmailMessage)
-            return item.owner == scope.employee_id or email in item.record.addresses()
-        assert isinstance(item.record, Event)
-        event = item.record.normalized()
-        return event.organizer == email or any(a.email == email for a in event.attendees)
+        return in_scope(record_type, item, scope)
 
     # ------------------------------------------------------------ listings
 
@@ -173,10 +161,7 @@ class AcumaticaErpGateway:
         """One page of records changed since ``cursor`` in scope (see :mod:`shared.erp.cursor`)."""
         if page_size < 1:
             raise ValidationFailed({"page_size": "expected at least 1"})
-        if record_type is RecordType.CONTACT and scope.contact_filter is ContactFilter.WORKGROUP \
-                and not scope.workgroups:
-            logger.warning("workgroup contact scope without workgroups for %s: Acumatica's Default endpoint "
-                           "does not expose an employee's workgroups; list them in the mailbox", scope.employee_id)
+        _check_scope(record_type, scope)
         state = ChangeCursor.decode(cursor)
         incremental = state.since is not None
         margin = min(page_size // 4, 16) if state.in_run else 0
@@ -198,7 +183,7 @@ class AcumaticaErpGateway:
         if not state.in_run:
             items.extend(Removed(i) for i in self._drain_removed(record_type))
         for row in rows:
-            item = await self._item(record_type, row)
+            item = mapping.item_from_entity(record_type, row)  # attachments only for what is listed
             stamp = micros(item.modified_at)
             in_tail = item.id in tail and (next_since is None or stamp < next_since)  # else next_seen knows
             listed = in_tail or state.seen.get(item.id) == stamp or next_seen.get(item.id) == stamp
@@ -207,7 +192,7 @@ class AcumaticaErpGateway:
             if listed:
                 continue  # listed before (page overlap or the previous run's overlap window)
             if self._in_scope(record_type, item, scope):
-                items.append(item)
+                items.append(await self._item(record_type, row) if row.get("files") else item)
             elif incremental and (state.quiet_before is None or stamp >= state.quiet_before):
                 items.append(Removed(item.id))
         complete = len(rows) < page_size
@@ -242,6 +227,7 @@ class AcumaticaErpGateway:
     async def list_ids(self, record_type: RecordType, scope: ErpScope, cursor: str | None,
                        page_size: int) -> Page[str]:
         """Ids of every record in scope, paged by ``$skip`` (cursor: rows consumed)."""
+        _check_scope(record_type, scope)
         skip = int(cursor) if cursor and cursor.isdigit() else 0
         params = {"$top": str(page_size), "$skip": str(skip)}
         scope_filter = self._scope_filter(record_type, scope)
@@ -439,6 +425,15 @@ class AcumaticaErpGateway:
     async def aclose(self) -> None:
         """Log out, freeing the API-user licence."""
         await self._session.aclose()
+
+
+def _check_scope(record_type: RecordType, scope: ErpScope) -> None:
+    """Warn when a workgroup filter comes without workgroups: the Default endpoint cannot look them up."""
+    if record_type is RecordType.CONTACT and scope.contact_filter is ContactFilter.WORKGROUP \
+            and not scope.workgroups:
+        logger.warning("workgroup contact filter of employee %s without workgroups: Acumatica's Default "
+                       "endpoint does not expose workgroup membership, so only the employee's own contacts "
+                       "are in scope; list the workgroups in the scope", scope.employee_id)
 
 
 def _raise_for(response: httpx.Response, what: str) -> None:

@@ -248,3 +248,14 @@ async def test_aclose_releases_the_gateway(erp: ErpHarness) -> None:
 def _meta(name: str, content: bytes) -> Any:
     from shared.erp.mapping import attachment_meta
     return attachment_meta(name, content)
+
+
+async def test_workgroup_scope(erp: ErpHarness) -> None:
+    sales = await erp.create(RecordType.CONTACT, contact(1), owner=EP2, workgroup="Sales")
+    await erp.create(RecordType.CONTACT, contact(2), owner=EP2, workgroup="Support")
+    owned = await erp.create(RecordType.CONTACT, contact(3), owner=EP1, workgroup="Support")
+    scope = ErpScope(employee_id=EP1, email="ann@example.com", workgroups=("Sales",),
+                     contact_filter=ContactFilter.WORKGROUP)
+    listed, _ = await drain(erp, RecordType.CONTACT, scope, None)
+    assert sorted(ids(listed)) == sorted([sales, owned])   # the workgroup's, plus the employee's own
+    assert {i.workgroup for i in listed if isinstance(i, ErpItem)} == {"Sales", "Support"}

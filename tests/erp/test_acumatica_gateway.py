@@ -228,3 +228,16 @@ async def test_email_attachments_replaced_on_update(acumatica_url: str, client: 
     got = await erp.get(RecordType.EMAIL, created.item.id)
     assert got is not None and got.record.normalized() == changed.normalized()
     await erp.aclose()
+
+
+async def test_workgroup_scope_without_workgroups_keeps_own_contacts(acumatica_url: str,
+                                                                    client: httpx.AsyncClient) -> None:
+    await admin(acumatica_url, "POST", "seed", {"Contact": [
+        {"LastName": {"value": "Mine"}, "Owner": {"value": "EP00000001"}, "Workgroup": {"value": "Sales"}},
+        {"LastName": {"value": "Theirs"}, "Owner": {"value": "EP00000002"}, "Workgroup": {"value": "Sales"}}]})
+    erp = gateway(acumatica_url, client)
+    scope = ErpScope(employee_id="EP00000001", email="a@example.com", contact_filter=ContactFilter.WORKGROUP)
+    page = await erp.list_changes(RecordType.CONTACT, scope, None, 10)
+    assert [i.record.last_name for i in page.items if isinstance(i, ErpItem)] == ["Mine"]
+    assert len((await erp.list_ids(RecordType.CONTACT, scope, None, 10)).items) == 1
+    await erp.aclose()
