@@ -134,6 +134,9 @@ class InMemoryStateStore:
     def clear_faults(self) -> None:
         self._faults.clear()
 
+    async def create_tables(self) -> None:
+        """Nothing to create (present for symmetry with the Table store)."""
+
     async def aclose(self) -> None:
         """Nothing to release (present for symmetry with the Table store)."""
 
