@@ -170,3 +170,13 @@ def test_select_of_unknown_property_is_400(graph: httpx.Client) -> None:
     assert graph.get(user("/contacts"), params={"$select": "givenName,shoeSize"}).status_code == 400
     assert graph.get(user("/contacts/delta"), params={"$select": "shoeSize"}).status_code == 400
     assert graph.get(user("/contacts"), params={"$select": "GivenName"}).status_code == 200
+
+
+def test_delta_is_per_folder(graph: httpx.Client) -> None:
+    folder = graph.post(user("/contactFolders"), json={"displayName": "Sync"}).json()
+    inside = graph.post(user(f"/contactFolders/{folder['id']}/contacts"), json={"givenName": "In"}).json()
+    graph.post(user("/contacts"), json={"givenName": "Default"}).raise_for_status()
+    rows, _ = drain(graph, user(f"/contactFolders/{folder['id']}/contacts/delta()"))
+    assert [r["id"] for r in rows] == [inside["id"]]
+    default_rows, _ = drain(graph, user("/contactFolders/contacts/contacts/delta"))
+    assert [r["givenName"] for r in default_rows] == ["Default"]

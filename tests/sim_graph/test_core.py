@@ -112,3 +112,17 @@ def test_faults_can_be_cleared(graph: httpx.Client, admin: httpx.Client) -> None
     admin.delete("/faults").raise_for_status()
     assert graph.get(user("/contacts")).status_code == 200
     assert admin.post("/faults", json={"status": 500}).status_code == 400
+
+
+def test_dropped_connection_and_delay_faults(graph: httpx.Client, admin: httpx.Client) -> None:
+    admin.post("/faults", json={"path": "/users/", "drop": True}).raise_for_status()
+    try:
+        graph.get(user())
+        dropped = False
+    except httpx.TransportError:
+        dropped = True
+    assert dropped
+    admin.post("/faults", json={"path": "/users/", "status": 200, "delay_ms": 50}).raise_for_status()
+    assert graph.get(user()).status_code == 200
+    statuses = [e["status"] for e in admin.get("/requests").json()]
+    assert statuses == [None, 200]

@@ -132,3 +132,20 @@ async def test_event_and_todo_and_categories(client: GraphServiceClient) -> None
     category = await client.users.by_user_id(A).outlook.master_categories.post(
         OutlookCategory(display_name="ERP"))
     assert category is not None and category.display_name == "ERP"
+
+
+async def test_filter_and_expand_on_extended_property(client: GraphServiceClient) -> None:
+    from msgraph.generated.users.item.contacts.contacts_request_builder import ContactsRequestBuilder
+
+    await client.users.by_user_id(A).contacts.post(Contact(given_name="Other"))
+    await client.users.by_user_id(A).contacts.post(Contact(
+        given_name="Stamped", single_value_extended_properties=[SingleValueLegacyExtendedProperty(id=PROP,
+                                                                                                  value="C-9")]))
+    params = ContactsRequestBuilder.ContactsRequestBuilderGetQueryParameters(
+        filter=f"singleValueExtendedProperties/Any(ep: ep/id eq '{PROP}' and ep/value eq 'C-9')",
+        expand=[f"singleValueExtendedProperties($filter=id eq '{PROP}')"], select=["givenName"])
+    config = RequestConfiguration(query_parameters=params)
+    found = await client.users.by_user_id(A).contacts.get(config)
+    assert found is not None and [c.given_name for c in found.value or []] == ["Stamped"]
+    props = found.value[0].single_value_extended_properties  # type: ignore[index]
+    assert props is not None and props[0].value == "C-9"

@@ -24,6 +24,7 @@ class Receiver:
     def __init__(self) -> None:
         self.received: list[dict[str, Any]] = []
         self.echo = True
+        self.content_type = "text/plain"
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
@@ -47,7 +48,7 @@ class Receiver:
                     token = query["validationToken"][0] if receiver.echo else "wrong"
                     data = token.encode()
                     self.send_response(200)
-                    self.send_header("Content-Type", "text/plain")
+                    self.send_header("Content-Type", receiver.content_type)
                     self.send_header("Content-Length", str(len(data)))
                     self.end_headers()
                     self.wfile.write(data)
@@ -113,6 +114,9 @@ def test_handshake_failure_rejects_the_subscription(graph: httpx.Client, receive
     assert "validation" in response.json()["error"]["message"].lower()
     unreachable = graph.post("/subscriptions", json={**_sub(receiver), "notificationUrl": "http://127.0.0.1:9/x"})
     assert unreachable.status_code == 400
+    receiver.echo = True
+    receiver.content_type = "application/json"
+    assert graph.post("/subscriptions", json=_sub(receiver)).status_code == 400
     assert graph.get("/subscriptions").json()["value"] == []
 
 
