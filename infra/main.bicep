@@ -44,8 +44,19 @@ param storageSku string = 'Standard_ZRS'
 @description('Queue of per-mailbox sync requests (EXSYNC_SYNC_QUEUE).')
 param syncQueueName string = 'exsync-sync'
 
-@description('State tables created with the account; the app creates any missing table itself.')
-param stateTableNames array = []
+@description('State tables created with the account (the names of shared/state/table.py TABLES, a test keeps them equal); the app also creates any missing table itself.')
+param stateTableNames array = [
+  'policies'
+  'servers'
+  'mailboxes'
+  'links'
+  'cursors'
+  'intents'
+  'log'
+  'status'
+  'leases'
+  'docs'
+]
 
 @description('NCRONTAB schedule of the sync timer (EXSYNC_SCHEDULE).')
 param syncSchedule string = '0 */5 * * * *'
@@ -65,6 +76,11 @@ param erpTenant string
 
 @description('Acumatica API user name (EXSYNC_ERP_USERNAME).')
 param erpUsername string
+
+@description('Acumatica API sessions one app instance opens at once (EXSYNC_ERP_MAX_SESSIONS); the API-user licence caps the total over all instances.')
+@minValue(1)
+@maxValue(100)
+param erpMaxSessions int = 1
 
 @description('Acumatica API user password, written to Key Vault. Leave empty to set it later with az keyvault secret set.')
 @secure()
@@ -97,11 +113,11 @@ param rotationEnabled bool = false
 @description('Graph permissions to leave out of the tenant-wide admin consent because Exchange Online RBAC for Applications grants them to the synced mailboxes only (docs/deploy.md, step 6). Never list Tasks.ReadWrite.All or User.Read.All: they have no Exchange role.')
 param tenantWideGrantExclusions array = []
 
-@description('Public URL Graph posts change notifications to (EXSYNC_GRAPH_NOTIFICATION_URL). Empty: the Function App notification route.')
-param graphNotificationUrl string = ''
+@description('Subscribe to Graph change notifications (mail within seconds); false: polling only.')
+param graphNotifications bool = true
 
-@description('Route of the Graph notification function on the Function App host.')
-param graphNotificationRoute string = 'api/graph/notifications'
+@description('Public base URL of the app\'s /api routes for Graph subscriptions (EXSYNC_GRAPH_NOTIFICATION_URL). Empty: the Function App\'s own https://<host>/api.')
+param graphNotificationUrl string = ''
 
 @description('clientState sent with Graph subscriptions (at most 128 characters), written to Key Vault. Leave empty to set it later.')
 @secure()
@@ -314,10 +330,11 @@ var appSettings = {
   EXSYNC_ERP_URL: erpUrl
   EXSYNC_ERP_TENANT: erpTenant
   EXSYNC_ERP_USERNAME: erpUsername
+  EXSYNC_ERP_MAX_SESSIONS: string(erpMaxSessions)
   EXSYNC_ERP_PASSWORD_SECRET_NAME: secretNames.erpPassword
   EXSYNC_ERP_PASSWORD: '${vaultRef}${secretNames.erpPassword})'
   EXSYNC_ERP_WEBHOOK_SECRET: '${vaultRef}${secretNames.erpWebhookSecret})'
-  EXSYNC_GRAPH_NOTIFICATION_URL: empty(graphNotificationUrl) ? 'https://${functionAppName}.azurewebsites.net/${graphNotificationRoute}' : graphNotificationUrl
+  EXSYNC_GRAPH_NOTIFICATION_URL: !graphNotifications ? '' : (empty(graphNotificationUrl) ? 'https://${functionAppName}.azurewebsites.net/api' : graphNotificationUrl)
   EXSYNC_GRAPH_CLIENT_STATE: '${vaultRef}${secretNames.graphClientState})'
 }
 

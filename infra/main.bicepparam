@@ -13,6 +13,7 @@ param logRetentionDays = 30
 param erpUrl = 'https://erp.example.com/AcumaticaERP'
 param erpTenant = 'Company'
 param erpUsername = 'exsync-api'
+param erpMaxSessions = 1
 
 param deployEntraApp = true
 param entraAppUniqueName = 'exsync-sync'

@@ -90,3 +90,8 @@ def test_workbook_is_deployed_with_its_queries(parsed: dict[str, dict[str, Any]]
     titles = [item["content"].get("title") for item in workbook["items"] if item["type"] == 3]
     assert "Sync health per mailbox" in titles
     assert "sync-health.workbook.json" in json.dumps(parsed["modules/workbook.bicep"]["variables"]["content"])
+
+
+def test_state_tables_match_the_state_store(parsed: dict[str, dict[str, Any]]) -> None:
+    table = pytest.importorskip("shared.state.table")
+    assert parsed["main.bicep"]["parameters"]["stateTableNames"]["default"] == list(table.TABLES)
