@@ -85,3 +85,20 @@ def test_batched_items_get_their_own_429(graph: httpx.Client, admin: httpx.Clien
 def test_admin_rejects_bad_limits(admin: httpx.Client) -> None:
     assert admin.post("/throttling", json={"requests": -1}).status_code == 400
     assert admin.post("/throttling", json={"burst": 1}).status_code == 400
+
+
+def test_batch_runs_four_at_a_time_and_counts_against_concurrency(graph: httpx.Client, simulator: Simulator,
+                                                                 admin: httpx.Client) -> None:
+    requests = [{"id": str(i), "method": "GET", "url": user()} for i in range(8)]
+    alone = graph.post("/$batch", json={"requests": requests}).json()["responses"]
+    assert [r["status"] for r in alone] == [200] * 8
+
+    async def two_batches() -> list[httpx.Response]:
+        async with httpx.AsyncClient(base_url=f"{simulator.base_url}/v1.0",
+                                     headers={"Authorization": "Bearer tok"}, timeout=10) as client:
+            return list(await asyncio.gather(*(client.post("/$batch", json={"requests": requests})
+                                               for _ in range(2))))
+
+    statuses = [r["status"] for response in asyncio.run(two_batches()) for r in response.json()["responses"]]
+    assert statuses.count(429) >= 1 and statuses.count(200) >= 8
+    assert admin.get("/counters").json()[A]["throttled"] == statuses.count(429)
