@@ -24,7 +24,6 @@ from shared.credentials.graph_admin import FolderKind, GraphAdmin, parse_graph_t
 from shared.credentials.providers import GRAPH_SCOPE
 from shared.credentials.vault import VaultFactory
 from shared.domain.config import (
-    CertificateCredential,
     FederatedIdentityCredential,
     KeyVaultSecretCredential,
     Mailbox,
@@ -252,8 +251,7 @@ async def subscription_findings(mailboxes: Sequence[Mailbox], store: DocumentSto
 async def credential_findings(server: ServerConfig, vaults: VaultFactory | None, graph: GraphAdmin | None,
                               now: datetime) -> list[Finding]:
     ref = server.credential
-    uses_vault = isinstance(ref, KeyVaultSecretCredential | CertificateCredential)
-    expiries, problems = await collect_expiries(server, vaults=vaults if uses_vault else None, graph=graph)
+    expiries, problems = await collect_expiries(server, vaults=vaults, graph=graph)
     out = [Finding("credential.expiry", Status.WARNING, f"cannot read the {p.source.value} end dates: {p.cause}",
                    p.fix) for p in problems]
     rotate = ("create a new secret and store it as a new Key Vault version (or set EXSYNC_ROTATION_ENABLED=true), "

@@ -116,15 +116,18 @@ def _pem_not_after(path: str) -> datetime | None:
     return cert.not_valid_after_utc
 
 
-async def _vault_expiries(server: ServerConfig, vaults: VaultFactory) -> list[CredentialExpiry]:
+async def _own_expiries(server: ServerConfig, vaults: VaultFactory | None) -> list[CredentialExpiry]:
+    """The end date of the credential exsync itself holds (vault secret, vault certificate, PEM file)."""
     ref = server.credential
+    if isinstance(ref, CertificateCredential) and ref.pem_path:
+        end = await asyncio.to_thread(_pem_not_after, ref.pem_path)
+        return [CredentialExpiry(server.name, Source.PEM_FILE, Path(ref.pem_path).name, "pem", end)]
+    if vaults is None:
+        return []
     if isinstance(ref, KeyVaultSecretCredential):
         vault_url, name = ref.vault_url, ref.secret_name
     elif isinstance(ref, CertificateCredential) and ref.vault_url and ref.certificate_name:
         vault_url, name = ref.vault_url, ref.certificate_name
-    elif isinstance(ref, CertificateCredential) and ref.pem_path:
-        end = await asyncio.to_thread(_pem_not_after, ref.pem_path)
-        return [CredentialExpiry(server.name, Source.PEM_FILE, Path(ref.pem_path).name, "pem", end)]
     else:
         return []
     secret = await vaults(vault_url).get_secret(name)
@@ -142,13 +145,15 @@ async def collect_expiries(server: ServerConfig, *, vaults: VaultFactory | None,
     """Every credential end date of ``server``, and the sources that could not be read."""
     found: list[CredentialExpiry] = []
     problems: list[ExpiryProblem] = []
-    if vaults is not None:
-        try:
-            found += await _vault_expiries(server, vaults)
-        except (ExsyncError, OSError, ValueError) as exc:
-            problems.append(ExpiryProblem(server.name, Source.KEY_VAULT, str(exc),
-                                          "grant the Function App's identity 'Key Vault Secrets User' on the "
-                                          "vault and check the secret name in the server's credential"))
+    try:
+        found += await _own_expiries(server, vaults)
+    except (OSError, ValueError) as exc:
+        problems.append(ExpiryProblem(server.name, Source.PEM_FILE, str(exc),
+                                      "check credential.pem_path names a readable PEM certificate"))
+    except ExsyncError as exc:
+        problems.append(ExpiryProblem(server.name, Source.KEY_VAULT, str(exc),
+                                      "grant the Function App's identity 'Key Vault Secrets User' on the "
+                                      "vault and check the secret name in the server's credential"))
     if graph is not None and server.client_id:
         try:
             found += await _app_expiries(server, graph)

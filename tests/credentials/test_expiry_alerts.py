@@ -213,3 +213,18 @@ def test_alert_config_builds_the_configured_channels(graph_twin: InMemoryGraphAd
     config = AlertConfig(("a@contoso.test",), "alerts@contoso.test", "https://hooks.example/x")
     assert [c.name for c in config.channels(graph_twin)] == ["log", "email", "webhook"]
     assert "hooks.example" not in repr(config)
+
+
+async def test_pem_certificate_end_date(tmp_path: Any, clock: Clock, store: InMemoryStateStore) -> None:
+    from shared.domain.config import CertificateCredential
+    from tests.credentials.conftest import make_certificate, make_server
+
+    path = tmp_path / "exsync.pem"
+    path.write_bytes(make_certificate(days=20, serial=2)[1])
+    server = make_server(CertificateCredential(pem_path=str(path)))
+    report = await check_server_expiry(server, vaults=None, graph=None, store=store, channels=[], clock=clock)
+    [cert] = report.credentials
+    assert cert.expiry.source is Source.PEM_FILE and cert.days_left in (19, 20) and cert.threshold == 30
+    path.unlink()
+    report = await check_server_expiry(server, vaults=None, graph=None, store=store, channels=[], clock=clock)
+    assert [p.source for p in report.problems] == [Source.PEM_FILE]
