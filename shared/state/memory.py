@@ -297,6 +297,8 @@ class InMemoryStateStore:
     @_faultable
     async def put_cursor(self, mailbox: str, name: str, value: str, etag: str | None = None) -> str:
         rules.check_text_size(value, "cursor value")
+        rules.check_id(mailbox, "mailbox")
+        rules.check_id(name, "name")
         return _put(self._cursors, (mailbox, name), value, etag, etag is None, f"cursor {name!r}")
 
     @_faultable

@@ -130,6 +130,18 @@ def _row(partition: str, row: str, **props: Any) -> Entity:
     return {"PartitionKey": partition, "RowKey": row, **props}
 
 
+def _check_no_handover(links: Sequence[Link], groups: Sequence[Sequence[batch.Operation]]) -> None:
+    """AlreadyExists when a link takes a mailbox id another link of the batch still holds.
+
+    The twin judges every link against the state before the batch; so does this, and it keeps
+    one row from appearing twice in a transaction (which the service rejects).
+    """
+    released = {op[1]["RowKey"] for group in groups for op in group if op[0] == "delete"}
+    for link, group in zip(links, groups, strict=True):
+        if any(op[0] == "create" and op[1]["RowKey"] in released for op in group):
+            raise AlreadyExists(f"{rules.link_label(link)}: mailbox item is already linked to another ERP record")
+
+
 class TableStateStore:
     """A :class:`shared.ports.StateStore` on Azure Table Storage (or Azurite).
 
@@ -360,6 +372,7 @@ class TableStateStore:
 
         groups = await asyncio.gather(*(ops(link, text, ver)
                                         for link, text, ver in zip(links, texts, vers, strict=True)))
+        _check_no_handover(links, groups)
         if links:
             await self._transact("links", groups, f"links of {links[0].mailbox}/{links[0].record_type.value}")
         log.debug("stored %d links", len(links))
@@ -410,11 +423,15 @@ class TableStateStore:
 
     async def get_cursor(self, mailbox: str, name: str) -> Stored[str] | None:
         entity = await self._get("cursors", keys.key(mailbox), keys.key(name), f"cursor {name!r}")
-        return None if entity is None else Stored(_text(entity), _etag(entity))
+        if entity is None or (entity.get("mailbox"), entity.get("name")) != (mailbox, name):
+            return None
+        return Stored(_text(entity), _etag(entity))
 
     async def put_cursor(self, mailbox: str, name: str, value: str, etag: str | None = None) -> str:
         rules.check_text_size(value, "cursor value")
-        entity = _with_text(_row(keys.key(mailbox), keys.key(name)), value)
+        rules.check_id(mailbox, "mailbox")
+        rules.check_id(name, "name")
+        entity = _with_text(_row(keys.key(mailbox), keys.key(name), mailbox=mailbox, name=name), value)
         return await self._put("cursors", entity, etag, etag is None, f"cursor {name!r}")
 
     async def delete_cursor(self, mailbox: str, name: str) -> None:

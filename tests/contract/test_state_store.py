@@ -74,7 +74,7 @@ def link(erp_id: str, mailbox_id: str, *, mailbox: str = MB, record_type: Record
 HOSTILE_IDS = [
     "a/b", "a\\b", "a#b", "a?b", "%2F%", "it's", "quote\"d", "pipe|and:colon", "tilde~x", "bang!41",
     "ctl\x00\x01\x1f\x7f\x80\x9f", "tab\tnew\nline", "ünïcødé 漢字 🎉", "  spaced  ", "",
-    "AAMkAGI2TG93AAA=/+x", "x" * 1024, "/#?\\" * 256,
+    "AAMkAGI2TG93AAA=/+x", "x" * 1024, "/#?\\" * 256, "2KB-" + "y" * 2044,
 ]
 HOSTILE_NAMES = ["slash/1", "hash#2", "q?3", "back\\4", "ctl\x075", "1KB-" + "k" * 1020, "2KB-" + "é" * 2048]
 
@@ -281,6 +281,17 @@ async def test_put_links_of_250_split_into_transactions_and_all_readable(store: 
     assert updated[13].erp_version == "v2" and updated[13].etag != written[123].etag
     with pytest.raises(ConcurrencyConflict):
         await store.put_links([written[120]])
+
+
+async def test_put_links_judges_each_link_against_the_state_before_the_batch(store: StateStore) -> None:
+    a, b = await store.put_links([link("E1", "M1"), link("E2", "M2")])
+    with pytest.raises(AlreadyExists):
+        await store.put_links([dataclasses.replace(a, mailbox_id="M2"), dataclasses.replace(b, mailbox_id="M1")])
+    with pytest.raises(AlreadyExists):
+        await store.put_links([dataclasses.replace(a, mailbox_id="M3"), dataclasses.replace(b, mailbox_id="M1")])
+    assert await store.get_link_by_mailbox(MB, CT, "M1") == a
+    assert await store.get_link_by_mailbox(MB, CT, "M2") == b
+    assert await store.get_link_by_mailbox(MB, CT, "M3") is None
 
 
 async def test_put_links_rejects_mixed_partitions_and_writes_nothing(store: StateStore) -> None:
