@@ -33,7 +33,7 @@ import httpx
 from shared.domain.config import ContactFilter
 from shared.domain.records import Contact, EmailMessage, Event, Record, RecordType, Task
 from shared.erp import mapping
-from shared.erp.cursor import ChangeCursor, from_micros, micros, micros_of
+from shared.erp.cursor import ChangeCursor, cap_seen, from_micros, micros, micros_of
 from shared.erp.push import PushNotification, parse_push
 from shared.erp.session import AcumaticaSession, Sleep, error_message
 from shared.errors import (
@@ -176,7 +176,8 @@ class AcumaticaErpGateway:
         if EXPAND[record_type]:
             params["$expand"] = EXPAND[record_type]
         rows, response = await self._list(record_type, params)
-        next_since = state.next_since if state.in_run else self._next_watermark(response, state)
+        started = state.started if state.in_run else _server_time(response)
+        next_since = state.next_since if state.in_run else self._next_watermark(started, state)
         next_seen = dict(state.next_seen)
         tail = set(state.tail)
         items: list[ErpItem[Any] | Removed] = []
@@ -197,31 +198,28 @@ class AcumaticaErpGateway:
                 items.append(Removed(item.id))
         complete = len(rows) < page_size
         if complete:
-            keep = {i: s for i, s in next_seen.items() if next_since is None or s >= next_since}
+            keep, next_since = cap_seen({i: s for i, s in next_seen.items()
+                                         if next_since is None or s >= next_since}, next_since)
             quiet = None
-            if not incremental and scope_filter and next_since is not None:
-                quiet = next_since + micros_of(self._overlap) + 1_000_000  # Date has whole seconds
+            if not incremental and scope_filter and started is not None:
+                quiet = started + 1_000_000  # the Date header has whole seconds
             new_cursor = ChangeCursor(since=next_since, seen=keep, quiet_before=quiet)
         else:
+            next_seen, next_since = cap_seen(next_seen, next_since)
             next_margin = min(page_size // 4, 16)
             tail_rows = rows[-next_margin:] if next_margin else []
             new_cursor = ChangeCursor(since=state.since, seen=state.seen, skip=skip + len(rows),
-                                      quiet_before=state.quiet_before,
+                                      quiet_before=state.quiet_before, started=started,
                                       tail=tuple(str(r.get("id", "")).lower() for r in tail_rows),
                                       next_since=next_since, next_seen=next_seen)
         logger.debug("listed %d %s rows (skip %d), %d changes", len(rows), record_type, skip, len(items))
         return Page(items=tuple(items), cursor=new_cursor.encode(), complete=complete)
 
-    def _next_watermark(self, response: httpx.Response, state: ChangeCursor) -> int | None:
+    def _next_watermark(self, started: int | None, state: ChangeCursor) -> int | None:
         """Server time of this run's first page minus the overlap (never before the current one)."""
-        raw = response.headers.get("Date")
-        if raw is None:
+        if started is None:
             return state.since
-        try:
-            server_now = parsedate_to_datetime(raw)
-        except (TypeError, ValueError):
-            return state.since
-        watermark = micros(server_now - self._overlap)
+        watermark = started - micros_of(self._overlap)
         return watermark if state.since is None else max(watermark, state.since)
 
     async def list_ids(self, record_type: RecordType, scope: ErpScope, cursor: str | None,
@@ -425,6 +423,17 @@ class AcumaticaErpGateway:
     async def aclose(self) -> None:
         """Log out, freeing the API-user licence."""
         await self._session.aclose()
+
+
+def _server_time(response: httpx.Response) -> int | None:
+    """The server's clock from the HTTP ``Date`` header (µs since the epoch), if it sent one."""
+    raw = response.headers.get("Date")
+    if raw is None:
+        return None
+    try:
+        return micros(parsedate_to_datetime(raw))
+    except (TypeError, ValueError):
+        return None
 
 
 def _check_scope(record_type: RecordType, scope: ErpScope) -> None:

@@ -47,6 +47,25 @@ def from_micros(value: int) -> datetime:
     return datetime.fromtimestamp(value / 1_000_000, tz=UTC)
 
 
+MAX_SEEN = 4000
+"""Remembered ``(id, version)`` pairs at most (~130 K characters, within one state row)."""
+
+
+def cap_seen(seen: Mapping[str, int], since: int | None) -> tuple[dict[str, int], int | None]:
+    """Keep the newest :data:`MAX_SEEN` pairs, raising ``since`` past the ones dropped.
+
+    After a bulk change (more than MAX_SEEN records inside the overlap window) the watermark
+    moves up to the newest forgotten version, so nothing is listed twice; the overlap then no
+    longer covers late commits older than that version.
+    """
+    if len(seen) <= MAX_SEEN:
+        return dict(seen), since
+    ordered = sorted(seen.items(), key=lambda pair: pair[1])
+    dropped, kept = ordered[:-MAX_SEEN], ordered[-MAX_SEEN:]
+    newest_dropped = dropped[-1][1]
+    return dict(kept), newest_dropped if since is None else max(since, newest_dropped)
+
+
 def _pack(pairs: Mapping[str, int]) -> str:
     blob = b"".join(_PAIR.pack(uuid.UUID(item_id).bytes, stamp) for item_id, stamp in sorted(pairs.items()))
     return base64.b64encode(blob).decode()
@@ -64,7 +83,8 @@ class ChangeCursor:
     ``since``: lower bound of this run's filter (None: everything). ``seen``: id -> version
     (µs) already returned at or after ``since``. ``quiet_before``: the previous run filtered on
     scope server-side (a first listing), so records outside the scope changed before this time
-    were never linked and are not reported as removed. Mid-run only: ``skip`` (rows consumed), ``tail``
+    were never linked and are not reported as removed. ``started`` (mid-run): server time when this
+    run's listing began. Mid-run only: ``skip`` (rows consumed), ``tail``
     (ids at the end of the previous page), ``next_since`` (the next run's watermark) and
     ``next_seen`` (what this run returned at or after it).
     """
@@ -76,6 +96,7 @@ class ChangeCursor:
     next_since: int | None = None
     next_seen: Mapping[str, int] = dataclasses.field(default_factory=dict)
     quiet_before: int | None = None
+    started: int | None = None
 
     @property
     def in_run(self) -> bool:
@@ -85,7 +106,7 @@ class ChangeCursor:
         data: dict[str, Any] = {"v": 1, "s": self.since, "seen": _pack(self.seen), "q": self.quiet_before}
         if self.in_run:
             data.update({"k": self.skip, "t": list(self.tail), "ns": self.next_since,
-                         "nseen": _pack(self.next_seen)})
+                         "nseen": _pack(self.next_seen), "st": self.started})
         raw = zlib.compress(json.dumps(data, separators=(",", ":")).encode(), 9)
         return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
@@ -101,7 +122,8 @@ class ChangeCursor:
                 raise ValueError("unknown cursor version")
             return cls(since=data["s"], seen=_unpack(data["seen"]), skip=data.get("k"),
                        tail=tuple(data.get("t", ())), next_since=data.get("ns"),
-                       next_seen=_unpack(data.get("nseen", "")), quiet_before=data.get("q"))
+                       next_seen=_unpack(data.get("nseen", "")), quiet_before=data.get("q"),
+                       started=data.get("st"))
         except (ValueError, KeyError, TypeError, zlib.error, struct.error) as exc:
             raise SyncStateLost("the ERP change cursor is not valid; list everything again",
                                 code="invalidCursor") from exc

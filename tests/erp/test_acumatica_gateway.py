@@ -140,9 +140,13 @@ async def test_approved_task_stays_approved_for_in_progress(acumatica_url: str, 
     await erp.aclose()
 
 
-@pytest.mark.parametrize("overlap", [timedelta(minutes=2), timedelta(0)], ids=["overlap", "no-overlap"])
+@pytest.mark.parametrize(("overlap", "cap"), [(timedelta(minutes=2), None), (timedelta(0), None),
+                                               (timedelta(minutes=2), 60)], ids=["overlap", "no-overlap", "capped"])
 async def test_500_contact_changes_listed_across_three_runs(acumatica_url: str, client: httpx.AsyncClient,
-                                                            overlap: timedelta) -> None:
+                                                            overlap: timedelta, cap: int | None,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    if cap is not None:  # more changes inside the overlap window than the cursor remembers
+        monkeypatch.setattr("shared.erp.cursor.MAX_SEEN", cap)
     erp = gateway(acumatica_url, client, overlap=overlap)
     versions: dict[str, str] = {}
     listed: Counter[tuple[str, str]] = Counter()

@@ -7,7 +7,8 @@ import uuid
 import pytest
 
 from shared.domain.records import RecordType
-from shared.erp.cursor import ChangeCursor
+from shared.erp import cursor as cursor_module
+from shared.erp.cursor import ChangeCursor, cap_seen
 from shared.erp.push import parse_push
 from shared.errors import SyncStateLost, ValidationFailed
 from shared.ports import Removed
@@ -42,3 +43,11 @@ def test_push_update_delete_and_leaving_rows() -> None:
     assert parse_push({"Inserted": [], "Deleted": [], "Query": "Other"}).record_type is None
     with pytest.raises(ValidationFailed):
         parse_push({"Inserted": "x"})
+
+
+def test_cap_keeps_the_newest_and_raises_the_watermark(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cursor_module, "MAX_SEEN", 3)
+    seen = {f"id{i}": 100 + i for i in range(5)}
+    kept, since = cap_seen(seen, 50)
+    assert kept == {"id2": 102, "id3": 103, "id4": 104} and since == 101
+    assert cap_seen({"a": 1}, 7) == ({"a": 1}, 7)
