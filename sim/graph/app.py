@@ -6,6 +6,7 @@ import asyncio
 import base64
 import json
 import logging
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -177,7 +178,22 @@ async def graph_handler(request: web.Request) -> web.StreamResponse:
         return to_response(reply)
     reply = await sim.execute(call)
     request["mailbox"] = call.mailbox
+    reply.headers.update(_standard_headers(call))
     return to_response(reply)
+
+
+def _standard_headers(call: Call) -> dict[str, str]:
+    """``request-id``/``client-request-id`` and ``Preference-Applied`` as Graph sends them."""
+    request_id = call.headers.get("client-request-id") or str(uuid.uuid4())
+    headers = {"request-id": str(uuid.uuid4()), "client-request-id": request_id, "OData-Version": "4.0"}
+    applied = []
+    if call.immutable:
+        applied.append('IdType="ImmutableId"')
+    if call.maxpagesize is not None:
+        applied.append(f"odata.maxpagesize={call.maxpagesize}")
+    if applied:
+        headers["Preference-Applied"] = ", ".join(applied)
+    return headers
 
 
 @web.middleware

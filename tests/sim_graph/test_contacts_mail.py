@@ -180,3 +180,29 @@ def test_delta_is_per_folder(graph: httpx.Client) -> None:
     assert [r["id"] for r in rows] == [inside["id"]]
     default_rows, _ = drain(graph, user("/contactFolders/contacts/contacts/delta"))
     assert [r["givenName"] for r in default_rows] == ["Default"]
+
+
+def test_sent_message_content_is_read_only_and_times_come_from_mapi_props(graph: httpx.Client) -> None:
+    filed = graph.post(user("/mailFolders/inbox/messages"), json={
+        "subject": "filed", "singleValueExtendedProperties": [
+            {"id": "Integer 0x0E07", "value": "1"},
+            {"id": "SystemTime 0x0E06", "value": "2024-03-01T10:00:00Z"},
+            {"id": "SystemTime 0x0039", "value": "2024-03-01T09:59:00Z"}]}).json()
+    assert filed["receivedDateTime"] == "2024-03-01T10:00:00Z"
+    assert filed["sentDateTime"] == "2024-03-01T09:59:00Z"
+    refused = graph.patch(user(f"/messages/{filed['id']}"), json={"subject": "changed"})
+    assert refused.status_code == 400
+    assert refused.json()["error"]["code"] == "ErrorInvalidPropertyUpdateSentMessage"
+    allowed = graph.patch(user(f"/messages/{filed['id']}"), json={"categories": ["ERP"], "isRead": False})
+    assert allowed.status_code == 200 and allowed.json()["categories"] == ["ERP"]
+    draft = graph.post(user("/messages"), json={"subject": "d"}).json()
+    assert graph.patch(user(f"/messages/{draft['id']}"), json={"subject": "d2"}).status_code == 200
+
+
+def test_standard_response_headers(graph: httpx.Client) -> None:
+    response = graph.get(user("/contacts"), headers={"client-request-id": "abc",
+                                                     "Prefer": 'IdType="ImmutableId", odata.maxpagesize=5'})
+    assert response.headers["client-request-id"] == "abc"
+    assert response.headers["request-id"]
+    assert "ImmutableId" in response.headers["Preference-Applied"]
+    assert "odata.maxpagesize=5" in response.headers["Preference-Applied"]

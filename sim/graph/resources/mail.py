@@ -20,6 +20,10 @@ if TYPE_CHECKING:
     from sim.graph.app import Sim
 
 MESSAGE_FLAGS = "Integer 0x0E07"
+DELIVERY_TIME = "SystemTime 0x0E06"     # PR_MESSAGE_DELIVERY_TIME -> receivedDateTime
+SUBMIT_TIME = "SystemTime 0x0039"       # PR_CLIENT_SUBMIT_TIME -> sentDateTime
+SENT_READ_ONLY = ("bccRecipients", "body", "ccRecipients", "from", "internetMessageId", "replyTo", "sender",
+                  "subject", "toRecipients")
 
 
 def _folder(mailbox: Mailbox, folder: str | None) -> str:
@@ -43,6 +47,14 @@ def _me(mailbox: Mailbox) -> dict[str, Any]:
 
 def apply_flags(item: Item, mailbox: Mailbox) -> None:
     """Derive isDraft/isRead from an inline PR_MESSAGE_FLAGS."""
+    for prop, field in ((DELIVERY_TIME, "receivedDateTime"), (SUBMIT_TIME, "sentDateTime")):
+        moment = items.ext_value(item, prop)
+        if moment is not None:
+            try:
+                item.data[field] = ids.stamp(ids.parse_stamp(moment))
+            except ValueError as exc:
+                raise GraphError(400, "ErrorInvalidExtendedPropertyValue",
+                                 f"'{moment}' is not a valid value for the extended property '{prop}'.") from exc
     raw = items.ext_value(item, MESSAGE_FLAGS)
     if raw is None:
         return
@@ -100,7 +112,13 @@ async def message(call: Call, sim: Sim, user: str, ident: str, folder: str | Non
     if call.method == "GET":
         return items.item_reply(call, mailbox, item, "messages")
     if call.method == "PATCH":
-        items.update(call, sim, mailbox, item)
+        body = call.json_object()
+        if not item.data.get("isDraft"):
+            for key in body:
+                if key in SENT_READ_ONLY:
+                    raise GraphError(400, "ErrorInvalidPropertyUpdateSentMessage",
+                                     f"Update operation is not allowed for property '{key}' on a sent message.")
+        items.update(call, sim, mailbox, item, body)
         return items.item_reply(call, mailbox, item, "messages")
     items.remove(call, sim, mailbox, item)
     return no_content()
