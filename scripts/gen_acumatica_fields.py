@@ -68,7 +68,7 @@ def build(openapi: dict[str, Any]) -> dict[str, Any]:
         for kind in fields.values():
             if isinstance(kind, dict):
                 pending.extend(kind.values())
-    system = sorted(_properties(schemas, "Entity")) + ["_links"]
+    system = [*sorted(_properties(schemas, "Entity")), "_links"]
     return {"endpoint": "Default/24.200.001", "entities": entities, "system": system}
 
 

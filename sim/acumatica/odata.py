@@ -81,7 +81,7 @@ class _Parser:
         return token
 
     def expect(self, value: str) -> None:
-        kind, text = self.take()
+        _kind, text = self.take()
         if text != value:
             raise FilterError(f"$filter: expected {value!r}, got {text!r}")
 

@@ -115,7 +115,7 @@ class Pusher:
                     if 200 <= response.status < 300:
                         delivery.delivered = True
                         return
-            except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+            except (TimeoutError, aiohttp.ClientError, OSError) as exc:
                 delivery.status = None
                 logger.info("push delivery failed (%s), attempt %d", type(exc).__name__, attempt + 1)
             await asyncio.sleep(self.retry_delay * (2 ** attempt))
