@@ -5,7 +5,8 @@ Acumatica has no change tracking and no ``$orderby``; a listing is ``LastModifie
 
 - the watermark for the next run is the server time when this run's listing began (HTTP ``Date``)
   minus an overlap window, so changes committed while we listed, or committed late with an
-  earlier timestamp, are listed again next run;
+  earlier timestamp, are listed again next run (the window also absorbs clock skew between the
+  web server that sends ``Date`` and the database that stamps ``LastModifiedDateTime``);
 - every record returned with a version at or after that watermark is remembered as
   ``(id, version)`` and skipped when listed again unchanged (no change is listed twice);
 - pages overlap by a small margin and the ids at the end of the previous page (``tail``) are

@@ -60,6 +60,7 @@ class PushReceiver:
 
     def __init__(self) -> None:
         self.bodies: list[dict[str, Any]] = []
+        self.headers: list[dict[str, str]] = []
         self.fail_next = 0
         self._event = asyncio.Event()
         self._runner: web.AppRunner | None = None
@@ -70,6 +71,7 @@ class PushReceiver:
             self.fail_next -= 1
             return web.Response(status=503)
         self.bodies.append(await request.json())
+        self.headers.append(dict(request.headers))
         self._event.set()
         return web.Response(status=200)
 

@@ -14,6 +14,7 @@ async def test_push_on_create_update_delete(api: httpx.AsyncClient, base_url: st
         await api.put(f"{E}/Contact", json={"id": created["id"], "LastName": {"value": "Li"}})
         assert (await api.delete(f"{E}/Contact/{created['id']}")).status_code == 204
         insert, update, delete = await receiver.wait_for(3)
+        assert all(h.get("X-Test") == "1" for h in receiver.headers)   # the configured auth header
     assert [r["LastName"] for r in insert["Inserted"]] == ["Lee"] and insert["Deleted"] == []
     assert [r["LastName"] for r in update["Deleted"]] == ["Lee"]
     assert [r["LastName"] for r in update["Inserted"]] == ["Li"]
