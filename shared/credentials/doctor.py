@@ -22,7 +22,7 @@ from typing import Any
 from shared.credentials.expiry import ERROR_AT, THRESHOLDS, collect_expiries, days_left
 from shared.credentials.graph_admin import FolderKind, GraphAdmin, parse_graph_time
 from shared.credentials.providers import GRAPH_SCOPE
-from shared.credentials.vault import VaultFactory
+from shared.credentials.vault import VaultAccessDenied, VaultFactory
 from shared.domain.config import (
     FederatedIdentityCredential,
     KeyVaultSecretCredential,
@@ -30,7 +30,7 @@ from shared.domain.config import (
     ServerConfig,
     SyncPolicy,
 )
-from shared.errors import AuthenticationFailed, ExsyncError, NotFound, RemoteError, ValidationFailed
+from shared.errors import ExsyncError, NotFound, RemoteError, ValidationFailed
 from shared.permissions import optional_permissions, required_permissions
 from shared.ports import DocumentStore
 
@@ -96,7 +96,7 @@ def _token_fix(server: ServerConfig, exc: ExsyncError) -> str:
         return f"create {secret_place} (the app registration's client secret value)"
     if isinstance(exc, ValidationFailed):
         return "; ".join(exc.errors.values())
-    if isinstance(exc, AuthenticationFailed) and exc.status in (401, 403):
+    if isinstance(exc, VaultAccessDenied):
         return "grant the Function App's managed identity the 'Key Vault Secrets User' role on the vault"
     return "check tenant_id, client_id and the credential reference of the server"
 

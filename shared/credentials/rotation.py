@@ -220,7 +220,8 @@ class Rotator:
             await self._step(Step.REMOVE_OLD, self.graph.remove_password(str(state["object_id"]), str(old_key)),
                              new_key, str(old_key))
         await self.store.delete_doc(ROTATION_KIND, self.server.name)
-        return RotationResult(self.server.name, Outcome.OLD_REMOVED, "old secret removed", None, new_key,
+        message = "old secret removed" if old_key else "old secret unknown: remove it from the app registration"
+        return RotationResult(self.server.name, Outcome.OLD_REMOVED, message, None, new_key,
                               str(old_key) if old_key else None)
 
     async def _discard(self, key_id: str, object_id: str) -> None:

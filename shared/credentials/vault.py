@@ -23,6 +23,10 @@ logger = logging.getLogger(__name__)
 KEY_ID_TAG = "exsync-key-id"  # tag naming the app registration passwordCredential keyId
 
 
+class VaultAccessDenied(AuthenticationFailed):
+    """Key Vault refused the app's own identity (no token for the vault, or no role on it)."""
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class SecretVersion:
     """One version of a Key Vault secret. ``value`` is hidden from ``repr``."""
@@ -104,13 +108,13 @@ def translate_azure_error(exc: Exception, what: str) -> Exception:
     if isinstance(exc, ResourceNotFoundError):
         return NotFound(f"{what}: not found")
     if isinstance(exc, ClientAuthenticationError):
-        return AuthenticationFailed(f"{what}: access denied ({exc.__class__.__name__})",
-                                    status=getattr(exc, "status_code", None))
+        return VaultAccessDenied(f"{what}: access denied ({exc.__class__.__name__})",
+                                 status=getattr(exc, "status_code", None))
     if isinstance(exc, HttpResponseError):
         status = exc.status_code
         code = exc.error.code if exc.error is not None else None
         if status == 403:
-            return AuthenticationFailed(f"{what}: forbidden ({code})", status=status, code=code)
+            return VaultAccessDenied(f"{what}: forbidden ({code})", status=status, code=code)
         return RemoteError(f"{what}: HTTP {status} ({code})", status=status, code=code)
     return RemoteError(f"{what}: {exc.__class__.__name__}")
 

@@ -98,6 +98,12 @@ async def test_missing_vault_secret(env: Env) -> None:
     assert token.status is Status.ERROR and "create" in token.fix
 
 
+async def test_vault_access_denied(env: Env) -> None:
+    env.tenant.vault_faults[("GET", SECRET_NAME)] = 403
+    token = _only(await env.review(), "token")
+    assert token.status is Status.ERROR and "Key Vault Secrets User" in token.fix
+
+
 async def test_wrong_secret(env: Env) -> None:
     env.tenant.put_secret(SECRET_NAME, "wrong")
     token = _only(await env.review(), "token")
