@@ -89,7 +89,7 @@ class GraphHttp:
         info.http_method = method
         url = self.url(path_or_url)
         if query:
-            query_text = "&".join(f"{k}={_encode_query(v)}" for k, v in query.items())
+            query_text = "&".join(f"{k}={encode_query(v)}" for k, v in query.items())
             url = f"{url}{'&' if '?' in url else '?'}{query_text}"
         info.url = url
         info.headers.add("Accept", "application/json")
@@ -137,5 +137,6 @@ class GraphHttp:
         await self.http.aclose()
 
 
-def _encode_query(value: str) -> str:
+def encode_query(value: str) -> str:
+    """A query value percent-encoded, keeping OData punctuation readable."""
     return quote(value, safe="$'(),:=/@*")

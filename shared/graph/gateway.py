@@ -44,6 +44,8 @@ from msgraph.generated.models.contact_folder_collection_response import ContactF
 from msgraph.generated.models.event import Event as GraphEvent
 from msgraph.generated.models.event_collection_response import EventCollectionResponse
 from msgraph.generated.models.file_attachment import FileAttachment
+from msgraph.generated.models.linked_resource import LinkedResource
+from msgraph.generated.models.linked_resource_collection_response import LinkedResourceCollectionResponse
 from msgraph.generated.models.mail_folder import MailFolder
 from msgraph.generated.models.mail_folder_collection_response import MailFolderCollectionResponse
 from msgraph.generated.models.message import Message as GraphMessage
@@ -78,7 +80,7 @@ from shared.domain.records import Attachment, EmailMessage, RecordType
 from shared.errors import ExsyncError, NotFound, RemoteError, ValidationFailed
 from shared.graph import mapping
 from shared.graph.batch import BatchRunner, Reply, Step
-from shared.graph.client import GRAPH_BASE_URL, GraphHttp
+from shared.graph.client import GRAPH_BASE_URL, GraphHttp, encode_query
 from shared.graph.pacing import MailboxStats, PacingPolicy
 from shared.graph.wire import RESOURCES, Resource, action_json, batch_error, from_json, seg, to_json
 from shared.ports import AttachmentContent, MailboxItem, MailboxWrite, Page, Removed, WriteKind, WriteResult
@@ -261,11 +263,21 @@ class GraphMailboxGateway:
             else:
                 entries.append(mapping.item_from_graph(record_type, model, mailbox))
         entries += await self._event_removals(mailbox, container, removed_events)
+        entries = await self._listing_stamps(mailbox, record_type, container, entries)
         if page.odata_next_link:
             return Page(tuple(entries), page.odata_next_link, complete=False)
         if page.odata_delta_link:
             return Page(tuple(entries), page.odata_delta_link, complete=True)
         raise RemoteError("Graph delta page has neither @odata.nextLink nor @odata.deltaLink")
+
+    async def _listing_stamps(self, mailbox: str, record_type: RecordType, container: str,
+                              entries: list[MailboxItem[Any] | Removed]) -> list[MailboxItem[Any] | Removed]:
+        """Delta answers carry no stamps (calendarView/delta and To Do take no $expand): read them."""
+        unstamped = [e for e in entries if isinstance(e, MailboxItem) and e.stamp is None]
+        if not unstamped:
+            return entries
+        filled = {item.id: item for item in await self._with_stamps(mailbox, record_type, container, unstamped)}
+        return [filled.get(e.id, e) if isinstance(e, MailboxItem) else e for e in entries]
 
     def _initial_delta(self, mailbox: str, record_type: RecordType, container: str) -> str:
         resource = RESOURCES[record_type]
@@ -275,7 +287,10 @@ class GraphMailboxGateway:
             end = (now + self.event_window[1]).strftime("%Y-%m-%dT%H:%M:%SZ")
             base = f"{resource.containers(mailbox)}/{seg(container)}/calendarView/delta"
             return self.http.url(f"{base}?startDateTime={start}&endDateTime={end}")
-        return self.http.url(f"{resource.collection(mailbox, container)}/delta")
+        delta = self.http.url(f"{resource.collection(mailbox, container)}/delta")
+        if record_type is RecordType.EMAIL:  # message delta documents $expand: stamps come along
+            return f"{delta}?$expand={encode_query(mapping.STAMP_EXPAND)}"
+        return delta
 
     async def _event_removals(self, mailbox: str, container: str,
                               ids: list[str]) -> list[MailboxItem[Any] | Removed]:
@@ -376,7 +391,7 @@ class GraphMailboxGateway:
                 results[index] = WriteResult(write, error=_as_error(exc))
                 continue
             if step is None:
-                results[index] = await self._apply_with_files(mailbox, write)
+                results[index] = await self._apply_multi(mailbox, write)
             else:
                 batched.append((index, step))
         if batched:
@@ -388,6 +403,7 @@ class GraphMailboxGateway:
             else:
                 for (index, _), reply in zip(batched, replies, strict=True):
                     results[index] = self._result(mailbox, writes[index], reply)
+        await self._fill_result_stamps(mailbox, writes, results)
         done = [r for r in results if r is not None]
         failed = sum(1 for r in done if not r.ok)
         logger.info("applied %d writes to %s (%d failed)", len(done), mailbox, failed)
@@ -398,6 +414,8 @@ class GraphMailboxGateway:
         resource = RESOURCES[write.record_type]
         if write.files and write.kind in (WriteKind.CREATE, WriteKind.SEND):
             return None
+        if write.kind is WriteKind.UPDATE and write.stamp is not None and not resource.stamped_by_property:
+            return None  # re-stamping a task edits its linkedResources: several requests
         if write.kind is WriteKind.CREATE:
             return Step("POST", resource.collection(mailbox, write.container), self._create_body(write))
         if write.kind is WriteKind.SEND:
@@ -437,12 +455,11 @@ class GraphMailboxGateway:
         resource = RESOURCES[write.record_type]
         model: Any
         if write.record is not None and write.record_type is not RecordType.EMAIL:
-            model = mapping.record_to_graph(write.record, stamp=write.stamp, web_page=write.web_page,
-                                            include_stamp=resource.stamped_by_property)
+            model = mapping.record_to_graph(write.record, web_page=write.web_page, include_stamp=False)
         else:
             model = resource.model()
-            if write.stamp and resource.stamped_by_property:
-                model.single_value_extended_properties = [mapping.stamp_property(write.stamp)]
+        if write.stamp is not None and resource.stamped_by_property:  # "" clears the stamp
+            model.single_value_extended_properties = [mapping.stamp_property(write.stamp)]
         model.categories = list(write.categories) if write.categories else None
         body = to_json(model)
         if not write.categories:
@@ -459,9 +476,78 @@ class GraphMailboxGateway:
             item = mapping.item_from_graph(write.record_type, model, mailbox)
         except (ExsyncError, ValueError, TypeError) as exc:
             return WriteResult(write, error=_as_error(exc))
-        if item.stamp is None and write.stamp:
-            item = dataclasses.replace(item, stamp=write.stamp)
+        if write.stamp is not None:
+            item = dataclasses.replace(item, stamp=write.stamp or None)
         return WriteResult(write, item=item)
+
+    async def _fill_result_stamps(self, mailbox: str, writes: Sequence[MailboxWrite],
+                                  results: list[WriteResult[MailboxWrite] | None]) -> None:
+        """PATCH answers carry no extended properties: read the stamp of updated items back."""
+        wanted = [i for i, r in enumerate(results) if r is not None and r.ok and isinstance(r.item, MailboxItem)
+                  and r.item.stamp is None and writes[i].kind is WriteKind.UPDATE and writes[i].stamp is None]
+        by_type: dict[tuple[RecordType, str], list[int]] = {}
+        for i in wanted:
+            by_type.setdefault((writes[i].record_type, writes[i].container), []).append(i)
+        for (record_type, container), indexes in by_type.items():
+            items: list[MailboxItem[Any]] = []
+            for i in indexes:
+                result = results[i]
+                assert result is not None and isinstance(result.item, MailboxItem)
+                items.append(result.item)
+            filled = await self._with_stamps(mailbox, record_type, container, items)
+            for i, item in zip(indexes, filled, strict=True):
+                results[i] = WriteResult(writes[i], item=item)
+
+    async def _with_stamps(self, mailbox: str, record_type: RecordType, container: str,
+                           items: list[MailboxItem[Any]]) -> list[MailboxItem[Any]]:
+        """``items`` with the stamps Graph did not return (one batched GET per 20 items)."""
+        if not items:
+            return items
+        resource = RESOURCES[record_type]
+        query = f"?$select=id&$expand={encode_query(_expand(resource))}"
+        steps = [Step("GET", resource.item_in(mailbox, container, item.id) + query) for item in items]
+        try:
+            replies = await self.batches.run(mailbox, steps)
+        except ExsyncError as exc:
+            logger.info("could not read %d stamps: %s", len(items), type(exc).__name__)
+            return items
+        out: list[MailboxItem[Any]] = []
+        for item, reply in zip(items, replies, strict=True):
+            stamp = None
+            if reply.ok and isinstance(reply.body, dict):
+                stamp = mapping.read_stamp(from_json(reply.body, resource.model))
+            out.append(dataclasses.replace(item, stamp=stamp) if stamp else item)
+        return out
+
+    async def _apply_multi(self, mailbox: str, write: MailboxWrite) -> WriteResult[MailboxWrite]:
+        if write.kind is WriteKind.UPDATE:
+            return await self._restamp_task(mailbox, write)
+        return await self._apply_with_files(mailbox, write)
+
+    async def _restamp_task(self, mailbox: str, write: MailboxWrite) -> WriteResult[MailboxWrite]:
+        """Update a To Do task and replace its exsync linkedResource ("" removes it)."""
+        resource = RESOURCES[RecordType.TASK]
+        try:
+            path = resource.item(mailbox, write.container, _item_id(write))
+            headers = {"If-Match": write.etag} if write.etag else {}
+            body = json.dumps(self._update_body(write)).encode()
+            await self.http.send(self.http.request(Method.PATCH, path, mailbox, raw_body=body, headers=headers),
+                                 TodoTask)
+            links = f"{path}/linkedResources"
+            async for link in self._pages(mailbox, links, LinkedResourceCollectionResponse):
+                if link.application_name == mapping.LINK_APPLICATION and link.id:
+                    await self.http.send_no_content(
+                        self.http.request(Method.DELETE, f"{links}/{seg(link.id)}", mailbox))
+            if write.stamp:
+                await self.http.send(self.http.request(Method.POST, links, mailbox,
+                                                       body=mapping.task_link(write.stamp, write.web_page)),
+                                     LinkedResource)
+            item = await self.get(mailbox, RecordType.TASK, write.container, _item_id(write))
+            if item is None:
+                raise NotFound(f"task {write.item_id} vanished while re-stamping")
+            return WriteResult(write, item=item)
+        except (ExsyncError, ValueError) as exc:
+            return WriteResult(write, error=_as_error(exc))
 
     # ------------------------------------------------------------------ writes with attachments
 

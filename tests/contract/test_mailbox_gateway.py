@@ -325,3 +325,39 @@ async def test_update_keeps_categories_when_none_given_and_restamps(harness: Har
     assert fetched is not None
     assert fetched.categories == ("ERP",)
     assert fetched.stamp == "erp-2"
+
+
+@pytest.mark.parametrize("record_type", ALL_TYPES)
+async def test_listings_and_updates_carry_the_stamp(harness: Harness, record_type: RecordType) -> None:
+    container = await harness.gateway.ensure_container(MAILBOX, record_type, "ERP")
+    stamped = await created(harness, create(record_type, container, 1, stamp="erp-s"))
+    plain = await created(harness, create(record_type, container, 2))
+    entries, _ = await drain(harness, record_type, container, None)
+    stamps = {e.id: e.stamp for e in entries if isinstance(e, MailboxItem)}
+    assert stamps == {stamped.id: "erp-s", plain.id: None}
+
+    [kept] = await harness.gateway.apply(MAILBOX, [MailboxWrite(
+        WriteKind.UPDATE, record_type, container, record=sample(record_type, 1), item_id=stamped.id,
+        etag=stamped.etag, categories=("ERP",))])
+    assert kept.ok, kept.error
+    assert kept.item is not None and kept.item.stamp == "erp-s"
+
+
+@pytest.mark.parametrize("record_type", ALL_TYPES)
+async def test_empty_stamp_unstamps_and_a_new_one_restamps(harness: Harness, record_type: RecordType) -> None:
+    container = await harness.gateway.ensure_container(MAILBOX, record_type, "ERP")
+    item = await created(harness, create(record_type, container, 1, stamp="erp-old"))
+    [cleared] = await harness.gateway.apply(MAILBOX, [MailboxWrite(
+        WriteKind.UPDATE, record_type, container, item_id=item.id, etag=item.etag, stamp="")])
+    assert cleared.ok, cleared.error
+    assert cleared.item is not None and cleared.item.stamp is None
+    assert await harness.gateway.find_by_stamp(MAILBOX, record_type, container, "erp-old") is None
+    fetched = await harness.gateway.get(MAILBOX, record_type, container, item.id)
+    assert fetched is not None and fetched.stamp is None
+    same_content(record_type, fetched.record, sample(record_type, 1))
+
+    [restamped] = await harness.gateway.apply(MAILBOX, [MailboxWrite(
+        WriteKind.UPDATE, record_type, container, item_id=item.id, etag=cleared.item.etag, stamp="erp-new")])
+    assert restamped.ok, restamped.error
+    found = await harness.gateway.find_by_stamp(MAILBOX, record_type, container, "erp-new")
+    assert found is not None and found.id == item.id and found.stamp == "erp-new"
