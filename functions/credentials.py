@@ -16,6 +16,7 @@ import azure.functions as func
 
 from functions._runtime import get_runtime
 from shared.credentials.service import CredentialServices
+from shared.errors import ExsyncError
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +38,11 @@ async def credential_check(timer: func.TimerRequest) -> None:
 @bp.route(route="credentials/expiry", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
 async def credential_expiry(req: func.HttpRequest) -> func.HttpResponse:
     notify = (req.params.get("notify") or "true").strip().lower() not in _FALSE
-    services = CredentialServices.from_runtime(await get_runtime())
-    result = await services.check_all(notify=notify, server=req.params.get("server") or None)
+    try:
+        services = CredentialServices.from_runtime(await get_runtime())
+        result = await services.check_all(notify=notify, server=req.params.get("server") or None)
+    except ExsyncError as exc:  # e.g. no state store configured: say so instead of a bare 500
+        logger.error("credential expiry check failed: %s", exc)
+        body = {"error": type(exc).__name__, "message": str(exc)}
+        return func.HttpResponse(json.dumps(body), status_code=500, mimetype="application/json", charset="utf-8")
     return func.HttpResponse(json.dumps(result), status_code=200, mimetype="application/json", charset="utf-8")

@@ -167,3 +167,15 @@ async def test_daily_timer_alerts_through_the_log_and_graph_mail(runtime: Runtim
                                   headers={"Authorization": "Bearer x.e30.x"})).json()["value"]
     subjects = [m["subject"] for m in inbox if "expires in 20 day(s)" in m["subject"]]
     assert len(subjects) == 2  # the Key Vault secret and the app registration's password
+
+
+async def test_expiry_route_explains_a_broken_setup(monkeypatch: pytest.MonkeyPatch) -> None:
+    from shared.errors import ConfigurationError
+
+    async def broken() -> Runtime:
+        raise ConfigurationError("no state store configured: set EXSYNC_STATE_TABLE_ENDPOINT")
+
+    monkeypatch.setattr(blueprint, "get_runtime", broken)
+    response = await _functions()["credential_expiry"](func.HttpRequest("GET", "/api/credentials/expiry", body=b""))
+    assert response.status_code == 500
+    assert "EXSYNC_STATE_TABLE_ENDPOINT" in json.loads(response.get_body())["message"]
