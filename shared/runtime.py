@@ -9,11 +9,12 @@ module does no I/O and loads no heavy SDK.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from shared.admin.queue import SyncQueue
 from shared.domain.config import Mailbox, ServerConfig
@@ -156,17 +157,49 @@ def graph_gateway_factory(credential_for: CredentialFor, closers: list[Callable[
     return build
 
 
+class _SessionSlot:
+    """An ERP gateway that frees its slot of the session limit when closed."""
+
+    def __init__(self, gateway: Any, release: Callable[[], None]) -> None:
+        self._gateway = gateway
+        self._release: Callable[[], None] | None = release
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._gateway, name)
+
+    async def aclose(self) -> None:
+        try:
+            await self._gateway.aclose()
+        finally:
+            if self._release is not None:
+                self._release()
+                self._release = None
+
+
 def erp_gateway_factory(settings: Settings) -> ErpGatewayFactory:
-    """A new Acumatica gateway per use (the caller closes it, logging the session out)."""
+    """A new Acumatica gateway per run (the caller closes it, logging the session out).
+
+    At most ``EXSYNC_ERP_MAX_SESSIONS`` gateways are open at once in this process: Acumatica's
+    licence caps concurrent API sessions, and a refused login only wastes time.
+    """
+    slots: list[asyncio.Semaphore] = []
 
     async def build() -> ErpGateway:
         settings.require("erp_url", "erp_username", "erp_password")
         from shared.erp.acumatica import AcumaticaErpGateway
 
+        if not slots:
+            slots.append(asyncio.Semaphore(settings.erp_max_sessions))
+        await slots[0].acquire()
         assert settings.erp_url is not None and settings.erp_password is not None
-        return AcumaticaErpGateway(  # type: ignore[no-any-return]
-            settings.erp_url, username=settings.erp_username or "",
-            password=settings.erp_password.get_secret_value(), tenant=settings.erp_tenant or "")
+        try:
+            gateway = AcumaticaErpGateway(
+                settings.erp_url, username=settings.erp_username or "",
+                password=settings.erp_password.get_secret_value(), tenant=settings.erp_tenant or "")
+        except BaseException:
+            slots[0].release()
+            raise
+        return cast(ErpGateway, _SessionSlot(gateway, slots[0].release))
 
     return build
 
