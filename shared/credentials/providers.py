@@ -63,6 +63,8 @@ class ProviderOptions:
     - ``transport_factory``: a fresh azure-core ``AsyncHttpTransport`` per token client (tests).
     - ``assertion_credential``: builds the managed identity credential for a client id
       (default ``azure.identity.aio.ManagedIdentityCredential``).
+    - ``credential_for``: bypasses the credential reference entirely (the local host against the
+      Graph simulator passes e.g. ``shared.graph.auth.StaticTokenCredential``).
     """
 
     vaults: VaultFactory | None = None
@@ -70,6 +72,7 @@ class ProviderOptions:
     transport_factory: Callable[[], Any] | None = None
     assertion_credential: Callable[[str], Any] | None = None
     environ: Mapping[str, str] = dataclasses.field(default_factory=lambda: os.environ)
+    credential_for: Callable[[ServerConfig], Any] | None = None  # local host / simulator: any token
     secret_ttl: timedelta = timedelta(hours=1)
     clock: Callable[[], datetime] = utcnow
 
@@ -311,8 +314,26 @@ def _environment_loader(setting: str, environ: Mapping[str, str]) -> Loader:
     return load
 
 
+class WrappedCredential(ExsyncCredential):
+    """An externally supplied async token credential, as an :class:`ExsyncCredential`."""
+
+    kind = "external"
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    async def get_token(self, *scopes: str, claims: str | None = None, tenant_id: str | None = None,
+                        enable_cae: bool = False, **kwargs: Any) -> Any:
+        return await self._inner.get_token(*scopes, claims=claims, tenant_id=tenant_id, **kwargs)
+
+    async def close(self) -> None:
+        await self._inner.close()
+
+
 def build_credential(server: ServerConfig, options: ProviderOptions) -> ExsyncCredential:
     """The token credential for ``server``'s credential reference."""
+    if options.credential_for is not None:
+        return WrappedCredential(options.credential_for(server))
     if not server.client_id:
         raise ValidationFailed({"client_id": "empty; set the app registration's application (client) id"})
     ref = server.credential

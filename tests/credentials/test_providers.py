@@ -196,3 +196,12 @@ def test_client_id_is_required(options: ProviderOptions) -> None:
     with pytest.raises(ValidationFailed) as caught:
         build_credential(server, options)
     assert "client_id" in caught.value.errors
+
+
+async def test_an_external_credential_bypasses_the_reference(options: ProviderOptions, tenant: FakeTenant) -> None:
+    from tests.credentials.fakes import StaticCredential
+
+    opts = ProviderOptions(**{**options.__dict__, "credential_for": lambda server: StaticCredential("sim-token")})
+    async with build_credential(make_server(), opts) as credential:
+        assert (await credential.get_token(GRAPH_SCOPE)).token == "sim-token"
+    assert tenant.token_requests == [] and tenant.vault_requests == []
