@@ -245,3 +245,18 @@ async def test_workgroup_scope_without_workgroups_keeps_own_contacts(acumatica_u
     assert [i.record.last_name for i in page.items if isinstance(i, ErpItem)] == ["Mine"]
     assert len((await erp.list_ids(RecordType.CONTACT, scope, None, 10)).items) == 1
     await erp.aclose()
+
+
+async def test_status_change_acumatica_forbids_fails_that_write_only(acumatica_url: str,
+                                                                   client: httpx.AsyncClient) -> None:
+    erp = gateway(acumatica_url, client)
+    [created] = await erp.apply([ErpWrite(WriteKind.CREATE, RecordType.TASK, owner="EP00000001",
+                                          record=Task(title="Wait", status=TaskStatus.NOT_STARTED))])
+    assert created.ok and created.item is not None
+    waiting = Task(title="Wait", status=TaskStatus.WAITING_ON_OTHERS)  # Open -> Pending Approval: not allowed
+    [result] = await erp.apply([ErpWrite(WriteKind.UPDATE, RecordType.TASK, record=waiting,
+                                         item_id=created.item.id, version=created.item.version)])
+    assert isinstance(result.error, ValidationFailed) and "Status" in result.error.errors
+    got = await erp.get(RecordType.TASK, created.item.id)
+    assert got is not None and got.record.status is TaskStatus.NOT_STARTED and got.version == created.item.version
+    await erp.aclose()
