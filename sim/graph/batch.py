@@ -141,7 +141,7 @@ def _response(ident: str, reply: Reply) -> dict[str, Any]:
 class _Headers(dict[str, str]):
     """Case-insensitive header lookup for batched requests."""
 
-    def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
+    def get(self, key: str, default: Any = None) -> Any:
         lowered = key.lower()
         for name, value in self.items():
             if name.lower() == lowered:

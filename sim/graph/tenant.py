@@ -48,7 +48,7 @@ class Tenant:
         key = upn.lower()
         if key in self.mailboxes:
             return self.mailboxes[key]
-        user = {"id": ids.guid(), "userPrincipalName": upn, "mail": upn,
+        user: dict[str, Any] = {"id": ids.guid(), "userPrincipalName": upn, "mail": upn,
                 "displayName": display_name or upn.split("@")[0].replace(".", " ").title(),
                 "givenName": None, "surname": None, "jobTitle": None, "mobilePhone": None,
                 "officeLocation": None, "preferredLanguage": "en-US", "businessPhones": []}

@@ -40,7 +40,7 @@ def new_credential(tenant: Tenant, display_name: str | None, end: str | None, st
 def add_application(tenant: Tenant, display_name: str, app_id: str | None = None,
                     object_id: str | None = None, credentials: list[dict[str, Any]] | None = None
                     ) -> dict[str, Any]:
-    app = {"id": object_id or ids.guid(), "appId": app_id or ids.guid(), "displayName": display_name,
+    app: dict[str, Any] = {"id": object_id or ids.guid(), "appId": app_id or ids.guid(), "displayName": display_name,
            "signInAudience": "AzureADMyOrg", "createdDateTime": ids.stamp(), "keyCredentials": [],
            "passwordCredentials": credentials or []}
     tenant.applications[app["id"]] = app
