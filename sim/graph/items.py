@@ -19,6 +19,9 @@ READ_ONLY = {"id", "changeKey", "createdDateTime", "lastModifiedDateTime", "pare
              "bodyPreview", "hasAttachments", "childFolderCount", "totalItemCount", "unreadItemCount",
              "bodyLastModifiedDateTime"}
 CHILDREN = {"linkedResources": "linkedResource", "attachments": "attachment"}
+_EXT_FILTER = re.compile(
+    r"^\s*singleValueExtendedProperties/any\(\s*(\w+)\s*:\s*\1/id\s+eq\s+'((?:[^']|'')*)'\s+and\s+"
+    r"\1/value\s+eq\s+'((?:[^']|'')*)'\s*\)\s*$", re.I)
 _EXT_ID = re.compile(
     r"^(String|Integer|Boolean|SystemTime|Long|Double|Float|Currency|Binary|CLSID|Short|Guid)(Array)?\s+"
     r"(\{[0-9a-f-]{36}\}\s+(Name\s+\S.*|Id\s+0x[0-9a-f]+)|0x[0-9a-f]{1,4})$", re.I)
@@ -29,10 +32,21 @@ def context_url(call: Call, mailbox: Mailbox | None, tail: str) -> str:
     return f"{call.base_url}/v1.0/$metadata#{owner}{tail}"
 
 
+def _stamp_lookup(text: str | None) -> tuple[str, str] | None:
+    """``(id, value)`` when the filter is exactly the extended-property lookup (the hot path)."""
+    match = _EXT_FILTER.match(text or "")
+    if match is None:
+        return None
+    return match.group(2).replace("''", "'").lower(), match.group(3).replace("''", "'").lower()
+
+
 def list_reply(call: Call, mailbox: Mailbox, items: list[Item], context: str,
                extra_filter: odata.Predicate | None = None) -> Reply:
     """A collection page: ``$filter``, ``$select``, ``$expand``, ``$top``/``$skip`` or maxpagesize."""
-    pred = odata.parse_filter(call.query.get("$filter"))
+    lookup = _stamp_lookup(call.query.get("$filter"))
+    pred = None if lookup else odata.parse_filter(call.query.get("$filter"))
+    if lookup is not None:
+        items = [i for i in items if (i.ext.get(lookup[0]) or ("", ""))[1].lower() == lookup[1]]
     if pred is not None or extra_filter is not None:
         rows = [(i, filter_row(i, call, mailbox)) for i in items]
         items = [i for i, row in rows if (pred is None or pred(row))

@@ -123,10 +123,18 @@ def _expand(name: str, options: dict[str, str], item: Item, mailbox: Mailbox, ca
 
 
 def filter_row(item: Item, call: Call, mailbox: Mailbox) -> dict[str, Any]:
-    """The row a ``$filter`` sees: all properties plus the extended properties."""
-    row = render(item, call, mailbox)
+    """The row a ``$filter`` sees: stored properties, ids, timestamps, extended properties, links.
+
+    Cheaper than :func:`render` (no schema defaults): a filter over thousands of items stays fast.
+    """
+    row = dict(item.data)
+    row["id"] = item.ident(call.immutable)
+    row["changeKey"] = item.change_key
+    row["createdDateTime"] = item.created
+    row["lastModifiedDateTime"] = item.modified
+    row["parentFolderId"] = item.container
     row["singleValueExtendedProperties"] = [{"id": i, "value": v} for i, v in item.ext.values()]
     row["categories"] = row.get("categories") or []
     if item.kind == "todoTask":
-        row["linkedResources"] = [render(c, call, mailbox) for c in mailbox.in_container("linkedResource", item.iid)]
+        row["linkedResources"] = [dict(c.data, id=c.iid) for c in mailbox.in_container("linkedResource", item.iid)]
     return row
