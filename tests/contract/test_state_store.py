@@ -1,7 +1,7 @@
 """One contract for every StateStore: the in-memory twin and the Table store on Azurite.
 
-Each test runs twice (``store`` is parametrized); the Table store gets fresh tables under a
-unique prefix per test. Time is an injected clock: nothing sleeps.
+Each test runs twice (``store`` is parametrized); the Table store uses tables under a prefix
+unique to this module, emptied after every test. Time is an injected clock: nothing sleeps.
 """
 
 from __future__ import annotations
@@ -9,11 +9,13 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from azure.data.tables import TableServiceClient
+from azure.data.tables.aio import TableServiceClient as AsyncTableServiceClient
 
 from shared.domain.config import Mailbox, ServerConfig, SyncPolicy
 from shared.domain.records import RecordType
@@ -21,7 +23,7 @@ from shared.domain.status import Counts, LogEntry, LogLevel, MailboxStatus, RunS
 from shared.errors import AlreadyExists, ConcurrencyConflict, ValidationFailed
 from shared.ports import Intent, Link, Side, StateStore
 from shared.state.memory import InMemoryStateStore
-from shared.state.table import TableStateStore
+from shared.state.table import TABLES, TableStateStore
 
 
 class Clock:
@@ -42,20 +44,45 @@ def clock() -> Clock:
     return Clock()
 
 
+@pytest.fixture(scope="module")
+def table_prefix(azurite_connection_string: str) -> Iterator[str]:
+    """One set of tables for the module (a unique prefix); each test empties them afterwards."""
+    prefix = "ct" + uuid.uuid4().hex[:10]
+    service = TableServiceClient.from_connection_string(azurite_connection_string)
+    for name in TABLES:
+        service.create_table(prefix + name)
+    yield prefix
+    for name in TABLES:
+        service.delete_table(prefix + name)
+
+
+async def _empty_tables(conn: str, prefix: str) -> None:
+    async with AsyncTableServiceClient.from_connection_string(conn) as service:
+        await asyncio.gather(*(_empty_table(service.get_table_client(prefix + name)) for name in TABLES))
+
+
+async def _empty_table(client: Any) -> None:
+    by_partition: dict[str, list[Any]] = {}
+    async for entity in client.list_entities(select=["PartitionKey", "RowKey"]):
+        by_partition.setdefault(entity["PartitionKey"], []).append(("delete", entity))
+    for ops in by_partition.values():
+        for start in range(0, len(ops), 100):
+            await client.submit_transaction(ops[start:start + 100])
+
+
 @pytest.fixture(params=["memory", "table"])
 async def store(request: pytest.FixtureRequest, clock: Clock) -> AsyncIterator[StateStore]:
     if request.param == "memory":
         yield InMemoryStateStore(clock)
         return
     conn = request.getfixturevalue("azurite_connection_string")
-    table = TableStateStore.from_connection_string(conn, table_prefix="ct" + uuid.uuid4().hex[:10],
-                                                   clock=clock)
-    await table.create_tables()
+    prefix = request.getfixturevalue("table_prefix")
+    table = TableStateStore.from_connection_string(conn, table_prefix=prefix, clock=clock)
     try:
         yield table
     finally:
-        await table.delete_tables()
         await table.aclose()
+        await _empty_tables(conn, prefix)
 
 
 MB = "ann@contoso.com"
