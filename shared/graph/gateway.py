@@ -77,7 +77,7 @@ from msgraph.generated.users.item.todo.lists.item.tasks.delta.delta_get_response
 )
 
 from shared.domain.records import Attachment, EmailMessage, RecordType
-from shared.errors import ExsyncError, NotFound, RemoteError, ValidationFailed
+from shared.errors import AlreadyExists, ExsyncError, NotFound, RemoteError, ValidationFailed
 from shared.graph import mapping
 from shared.graph.batch import BatchRunner, Reply, Step
 from shared.graph.client import GRAPH_BASE_URL, GraphHttp, encode_query
@@ -232,16 +232,16 @@ class GraphMailboxGateway:
             if (entry.display_name or "").lower() == name.lower():
                 return
         try:
-            category_color = CategoryColor(color.capitalize() if color == "none" else color)
-        except ValueError:
-            category_color = CategoryColor(color)
+            category_color = CategoryColor(color.strip().lower())
+        except ValueError as exc:
+            raise ValidationFailed({"color": f"unknown category colour {color!r}; use none or preset0..preset24"}) \
+                from exc
         body = OutlookCategory(display_name=name, color=category_color)
         try:
             await self.http.send(self.http.request(Method.POST, path, mailbox, body=body),
                                  OutlookCategory)
-        except ExsyncError as exc:
-            if getattr(exc, "status", None) != 409 and type(exc).__name__ != "AlreadyExists":
-                raise
+        except AlreadyExists:
+            logger.info("master category existed already (created concurrently)")
 
     # ------------------------------------------------------------------ reads
 

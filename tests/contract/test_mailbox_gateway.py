@@ -361,3 +361,17 @@ async def test_empty_stamp_unstamps_and_a_new_one_restamps(harness: Harness, rec
     assert restamped.ok, restamped.error
     found = await harness.gateway.find_by_stamp(MAILBOX, record_type, container, "erp-new")
     assert found is not None and found.id == item.id and found.stamp == "erp-new"
+
+
+async def test_event_moved_far_ahead_is_a_change_not_a_removal(harness: Harness) -> None:
+    container = await harness.gateway.ensure_container(MAILBOX, RecordType.EVENT, None)
+    event = await created(harness, create(RecordType.EVENT, container))
+    _, cursor = await drain(harness, RecordType.EVENT, container, None)
+    far = T0 + timedelta(days=3 * 365)  # beyond any calendarView window the gateway reads
+    moved = dataclasses.replace(sample(RecordType.EVENT), start=far, end=far + timedelta(hours=1))
+    [result] = await harness.gateway.apply(MAILBOX, [MailboxWrite(
+        WriteKind.UPDATE, RecordType.EVENT, container, record=moved, item_id=event.id, etag=event.etag)])
+    assert result.ok, result.error
+    changes, _ = await drain(harness, RecordType.EVENT, container, cursor)
+    assert event.id not in {e.id for e in changes if isinstance(e, Removed)}
+    assert [e.record.start for e in changes if isinstance(e, MailboxItem) and e.id == event.id] == [far]
