@@ -12,7 +12,8 @@ import pytest
 
 from tests.infra.conftest import FIXTURES, INFRA
 
-pytestmark = pytest.mark.slow
+# The first run installs checkov into .checkov-venv (about a minute); later runs reuse it.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 
 BROKEN_DIR = "deliberately-broken"
