@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any, TypeVar, cast
 from urllib.parse import quote, urlsplit
 
@@ -122,6 +122,21 @@ class GraphHttp:
         except Exception as exc:
             raise translate(exc) from exc
         return bytes(raw or b"")
+
+    async def pages(self, mailbox: str, path: str, collection: Any,
+                    query: dict[str, str] | None = None) -> AsyncIterator[Any]:
+        """Every entry of a collection, following @odata.nextLink."""
+        url: str | None = self.url(path)
+        first = True
+        while url:
+            info = self.request(Method.GET, url, mailbox, query=query if first else None)
+            first = False
+            page = await self.send(info, collection)
+            if page is None:
+                return
+            for entry in page.value or ():
+                yield entry
+            url = page.odata_next_link
 
     async def put_chunk(self, upload_url: str, chunk: bytes, start: int, total: int) -> httpx.Response:
         """One byte range of an upload session (pre-authenticated URL: no bearer token)."""

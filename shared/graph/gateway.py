@@ -3,8 +3,10 @@
 Owns what exsync does in a mailbox: provisioning folders/lists/calendars and master categories,
 delta reads paged by hand (the cursor is Graph's nextLink/deltaLink URL, opaque to the engine),
 look-ups by ERP stamp and internetMessageId, attachments, and batched writes with per-write
-results. The HTTP stack (auth, retry, pacing) is :mod:`shared.graph.client`; the wire format of
-records is :mod:`shared.graph.mapping`; ``$batch`` is :mod:`shared.graph.batch`.
+results. Delegates: the HTTP stack (auth, retry, pacing) to :mod:`shared.graph.client`, the wire
+format of records to :mod:`shared.graph.mapping`, ``$batch`` to :mod:`shared.graph.batch`,
+containers and categories to :mod:`shared.graph.containers`, attachments to
+:mod:`shared.graph.attachments`.
 
 Semantics shared with the in-memory twin (``shared.graph.memory``), checked by one contract suite:
 - ``ensure_container(EMAIL, "sentitems")`` (and inbox, drafts, deleteditems) is the well-known
@@ -19,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import hashlib
 import json
 import logging
 import uuid
@@ -31,33 +32,16 @@ import httpx
 from azure.core.credentials_async import AsyncTokenCredential
 from kiota_abstractions.method import Method
 from kiota_http.middleware.options import RetryHandlerOption
-from msgraph.generated.models.attachment_collection_response import AttachmentCollectionResponse
-from msgraph.generated.models.attachment_item import AttachmentItem
-from msgraph.generated.models.attachment_type import AttachmentType
-from msgraph.generated.models.calendar import Calendar
-from msgraph.generated.models.calendar_collection_response import CalendarCollectionResponse
-from msgraph.generated.models.category_color import CategoryColor
 from msgraph.generated.models.contact import Contact as GraphContact
 from msgraph.generated.models.contact_collection_response import ContactCollectionResponse
-from msgraph.generated.models.contact_folder import ContactFolder
-from msgraph.generated.models.contact_folder_collection_response import ContactFolderCollectionResponse
 from msgraph.generated.models.event import Event as GraphEvent
 from msgraph.generated.models.event_collection_response import EventCollectionResponse
-from msgraph.generated.models.file_attachment import FileAttachment
 from msgraph.generated.models.linked_resource import LinkedResource
 from msgraph.generated.models.linked_resource_collection_response import LinkedResourceCollectionResponse
-from msgraph.generated.models.mail_folder import MailFolder
-from msgraph.generated.models.mail_folder_collection_response import MailFolderCollectionResponse
 from msgraph.generated.models.message import Message as GraphMessage
 from msgraph.generated.models.message_collection_response import MessageCollectionResponse
-from msgraph.generated.models.outlook_category import OutlookCategory
-from msgraph.generated.models.outlook_category_collection_response import OutlookCategoryCollectionResponse
 from msgraph.generated.models.todo_task import TodoTask
 from msgraph.generated.models.todo_task_collection_response import TodoTaskCollectionResponse
-from msgraph.generated.models.todo_task_list import TodoTaskList
-from msgraph.generated.models.todo_task_list_collection_response import TodoTaskListCollectionResponse
-from msgraph.generated.models.upload_session import UploadSession
-from msgraph.generated.models.wellknown_list_name import WellknownListName
 from msgraph.generated.users.item.calendar_view.delta.delta_get_response import (
     DeltaGetResponse as EventDelta,
 )
@@ -68,28 +52,24 @@ from msgraph.generated.users.item.events.item.cancel.cancel_post_request_body im
 from msgraph.generated.users.item.mail_folders.item.messages.delta.delta_get_response import (
     DeltaGetResponse as MessageDelta,
 )
-from msgraph.generated.users.item.messages.item.attachments.create_upload_session.create_upload_session_post_request_body import (  # noqa: E501
-    CreateUploadSessionPostRequestBody,
-)
 from msgraph.generated.users.item.send_mail.send_mail_post_request_body import SendMailPostRequestBody
 from msgraph.generated.users.item.todo.lists.item.tasks.delta.delta_get_response import (
     DeltaGetResponse as TaskDelta,
 )
 
-from shared.domain.records import Attachment, EmailMessage, RecordType
-from shared.errors import AlreadyExists, ExsyncError, NotFound, RemoteError, ValidationFailed
+from shared.domain.records import EmailMessage, RecordType
+from shared.errors import ExsyncError, NotFound, RemoteError, ValidationFailed
 from shared.graph import mapping
+from shared.graph.attachments import Attachments
 from shared.graph.batch import BatchRunner, Reply, Step
 from shared.graph.client import GRAPH_BASE_URL, GraphHttp, encode_query
+from shared.graph.containers import Provisioner, required_id
 from shared.graph.pacing import MailboxStats, PacingPolicy
 from shared.graph.wire import RESOURCES, Resource, action_json, batch_error, from_json, seg, to_json
 from shared.ports import AttachmentContent, MailboxItem, MailboxWrite, Page, Removed, WriteKind, WriteResult
 
 logger = logging.getLogger(__name__)
 
-WELL_KNOWN_MAIL_FOLDERS = frozenset({"inbox", "sentitems", "drafts", "deleteditems", "archive", "outbox"})
-INLINE_ATTACHMENT_LIMIT = 3 * 1024 * 1024
-UPLOAD_CHUNK = 4 * 1024 * 1024 - (4 * 1024 * 1024) % (320 * 1024)  # multiple of 320 KiB, < 4 MiB
 DEFAULT_EVENT_WINDOW = (timedelta(days=90), timedelta(days=365))
 
 _DELTA_RESPONSES: dict[RecordType, Any] = {
@@ -99,23 +79,6 @@ _DELTA_RESPONSES: dict[RecordType, Any] = {
 _COLLECTIONS: dict[RecordType, Any] = {
     RecordType.CONTACT: ContactCollectionResponse, RecordType.EMAIL: MessageCollectionResponse,
     RecordType.EVENT: EventCollectionResponse, RecordType.TASK: TodoTaskCollectionResponse,
-}
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class _Container:
-    """How containers of one record type are listed and created."""
-
-    collection: Any          # the msgraph CollectionResponse class
-    model: Any               # the container model class
-    name_field: str          # displayName, or name for calendars
-
-
-_CONTAINERS: dict[RecordType, _Container] = {
-    RecordType.CONTACT: _Container(ContactFolderCollectionResponse, ContactFolder, "display_name"),
-    RecordType.EMAIL: _Container(MailFolderCollectionResponse, MailFolder, "display_name"),
-    RecordType.EVENT: _Container(CalendarCollectionResponse, Calendar, "name"),
-    RecordType.TASK: _Container(TodoTaskListCollectionResponse, TodoTaskList, "display_name"),
 }
 
 
@@ -130,10 +93,9 @@ class GraphMailboxGateway:
             raise ValueError("max_attachment_kb: expected 0 or more")
         self.http = http
         self.batches = BatchRunner(http, size=update_batch_size)
-        self.max_attachment_bytes = max_attachment_kb * 1024
+        self.attachments = Attachments(http, max_attachment_kb * 1024)
+        self.provisioner = Provisioner(http)
         self.event_window = event_window
-        self._containers: dict[tuple[str, RecordType, str], str] = {}
-        self._defaults: dict[tuple[str, RecordType], str] = {}
 
     @classmethod
     def create(cls, credential: AsyncTokenCredential | None, base_url: str = GRAPH_BASE_URL, *,
@@ -166,82 +128,10 @@ class GraphMailboxGateway:
     # ------------------------------------------------------------------ provisioning
 
     async def ensure_container(self, mailbox: str, record_type: RecordType, name: str | None) -> str:
-        key = (mailbox.lower(), record_type, (name or "").lower())
-        if key in self._containers:
-            return self._containers[key]
-        if name is None:
-            container_id = await self._default_container(mailbox, record_type)
-        elif record_type is RecordType.EMAIL and name.lower() in WELL_KNOWN_MAIL_FOLDERS:
-            container_id = await self._well_known_folder(mailbox, name.lower())
-        else:
-            container_id = await self._find_container(mailbox, record_type, name) \
-                or await self._create_container(mailbox, record_type, name)
-        self._containers[key] = container_id
-        return container_id
-
-    async def _default_container(self, mailbox: str, record_type: RecordType) -> str:
-        user = f"/users/{seg(mailbox)}"
-        if record_type is RecordType.EMAIL:
-            return await self._well_known_folder(mailbox, "inbox")
-        if record_type is RecordType.EVENT:
-            calendar = await self.http.send(self.http.request(Method.GET, f"{user}/calendar", mailbox),
-                                            Calendar)
-            return _required_id(calendar, "default calendar")
-        if record_type is RecordType.CONTACT:
-            folder = await self.http.send(
-                self.http.request(Method.GET, f"{user}/contactFolders/contacts", mailbox),
-                ContactFolder)
-            return _required_id(folder, "default contact folder")
-        async for entry in self._pages(mailbox, f"{user}/todo/lists", TodoTaskListCollectionResponse):
-            if entry.wellknown_list_name == WellknownListName.DefaultList:
-                return _required_id(entry, "default To Do list")
-        raise NotFound(f"mailbox {mailbox} has no default To Do list")
-
-    async def _well_known_folder(self, mailbox: str, name: str) -> str:
-        folder = await self.http.send(
-            self.http.request(Method.GET, f"/users/{seg(mailbox)}/mailFolders/{name}", mailbox),
-            MailFolder)
-        return _required_id(folder, f"mail folder {name}")
-
-    async def _find_container(self, mailbox: str, record_type: RecordType, name: str) -> str | None:
-        spec = _CONTAINERS[record_type]
-        wanted = name.strip().lower()
-        async for entry in self._pages(mailbox, RESOURCES[record_type].containers(mailbox), spec.collection):
-            if (getattr(entry, spec.name_field) or "").strip().lower() == wanted:
-                return _required_id(entry, name)
-        return None
-
-    async def _create_container(self, mailbox: str, record_type: RecordType, name: str) -> str:
-        spec = _CONTAINERS[record_type]
-        body = spec.model(**{spec.name_field: name})
-        info = self.http.request(Method.POST, RESOURCES[record_type].containers(mailbox), mailbox, body=body)
-        try:
-            created = await self.http.send(info, spec.model)
-        except ExsyncError as exc:  # created concurrently by another worker: use that one
-            found = await self._find_container(mailbox, record_type, name)
-            if found is None:
-                raise
-            logger.info("container %s existed after %s", name, type(exc).__name__)
-            return found
-        logger.info("created %s container for %s", record_type.value, mailbox)
-        return _required_id(created, name)
+        return await self.provisioner.ensure_container(mailbox, record_type, name)
 
     async def ensure_category(self, mailbox: str, name: str, color: str) -> None:
-        path = f"/users/{seg(mailbox)}/outlook/masterCategories"
-        async for entry in self._pages(mailbox, path, OutlookCategoryCollectionResponse):
-            if (entry.display_name or "").lower() == name.lower():
-                return
-        try:
-            category_color = CategoryColor(color.strip().lower())
-        except ValueError as exc:
-            raise ValidationFailed({"color": f"unknown category colour {color!r}; use none or preset0..preset24"}) \
-                from exc
-        body = OutlookCategory(display_name=name, color=category_color)
-        try:
-            await self.http.send(self.http.request(Method.POST, path, mailbox, body=body),
-                                 OutlookCategory)
-        except AlreadyExists:
-            logger.info("master category existed already (created concurrently)")
+        await self.provisioner.ensure_category(mailbox, name, color)
 
     # ------------------------------------------------------------------ reads
 
@@ -322,7 +212,7 @@ class GraphMailboxGateway:
         resource = RESOURCES[record_type]
         path = resource.collection(mailbox, container)
         if not resource.stamped_by_property:
-            async for task in self._pages(mailbox, path, TodoTaskCollectionResponse,
+            async for task in self.http.pages(mailbox, path, TodoTaskCollectionResponse,
                                           query={"$expand": "linkedResources"}):
                 if mapping.read_stamp(task) == stamp:
                     return mapping.item_from_graph(record_type, task, mailbox)
@@ -334,6 +224,10 @@ class GraphMailboxGateway:
             return mapping.item_from_graph(record_type, model, mailbox)
         return None
 
+    async def read_attachments(self, mailbox: str, item_id: str,
+                               max_bytes: int) -> tuple[AttachmentContent, ...]:
+        return await self.attachments.read(mailbox, item_id, max_bytes)
+
     async def find_message(self, mailbox: str, internet_message_id: str) -> MailboxItem[Any] | None:
         wanted = internet_message_id.strip().replace("'", "''")
         if not wanted:
@@ -344,40 +238,6 @@ class GraphMailboxGateway:
         for model in (found.value if found is not None else None) or ():
             return mapping.item_from_graph(RecordType.EMAIL, model, mailbox)
         return None
-
-    async def read_attachments(self, mailbox: str, item_id: str,
-                               max_bytes: int) -> tuple[AttachmentContent, ...]:
-        path = f"/users/{seg(mailbox)}/messages/{seg(item_id)}/attachments"
-        out: list[AttachmentContent] = []
-        async for attachment in self._pages(mailbox, path, AttachmentCollectionResponse):
-            if not isinstance(attachment, FileAttachment) or (attachment.size or 0) > max_bytes:
-                continue
-            content = attachment.content_bytes
-            if content is None and attachment.id:
-                content = await self.http.send_bytes(self.http.request(
-                    Method.GET, f"{path}/{seg(attachment.id)}/$value", mailbox))
-            content = content or b""
-            if len(content) > max_bytes:
-                continue
-            meta = Attachment(name=attachment.name or "attachment", size=len(content),
-                              content_type=attachment.content_type or "application/octet-stream",
-                              content_hash=hashlib.sha256(content).hexdigest())
-            out.append(AttachmentContent(meta, content))
-        return tuple(out)
-
-    async def _pages(self, mailbox: str, path: str, collection: Any,
-                     query: dict[str, str] | None = None) -> Any:
-        url: str | None = self.http.url(path)
-        first = True
-        while url:
-            info = self.http.request(Method.GET, url, mailbox, query=query if first else None)
-            first = False
-            page = await self.http.send(info, collection)
-            if page is None:
-                return
-            for entry in page.value or ():
-                yield entry
-            url = page.odata_next_link
 
     # ------------------------------------------------------------------ writes
 
@@ -534,7 +394,7 @@ class GraphMailboxGateway:
             await self.http.send(self.http.request(Method.PATCH, path, mailbox, raw_body=body, headers=headers),
                                  TodoTask)
             links = f"{path}/linkedResources"
-            async for link in self._pages(mailbox, links, LinkedResourceCollectionResponse):
+            async for link in self.http.pages(mailbox, links, LinkedResourceCollectionResponse):
                 if link.application_name == mapping.LINK_APPLICATION and link.id:
                     await self.http.send_no_content(
                         self.http.request(Method.DELETE, f"{links}/{seg(link.id)}", mailbox))
@@ -565,8 +425,8 @@ class GraphMailboxGateway:
                 else RESOURCES[RecordType.EMAIL].collection(mailbox, write.container)
             created = await self.http.send(self.http.request(Method.POST, path, mailbox, body=model),
                                            GraphMessage)
-            message_id = _required_id(created, "created message")
-            await self._attach_all(mailbox, message_id, write.files)
+            message_id = required_id(created, "created message")
+            await self.attachments.attach_all(mailbox, message_id, write.files)
             if sending:
                 await self.http.send_no_content(self.http.request(
                     Method.POST, f"/users/{seg(mailbox)}/messages/{seg(message_id)}/send", mailbox))
@@ -575,44 +435,6 @@ class GraphMailboxGateway:
             return WriteResult(write, item=item)
         except (ExsyncError, ValueError) as exc:
             return WriteResult(write, error=_as_error(exc))
-
-    async def _attach_all(self, mailbox: str, message_id: str, files: Sequence[AttachmentContent]) -> None:
-        skipped = 0
-        for file in files:
-            if len(file.content) > self.max_attachment_bytes:
-                skipped += 1
-                continue
-            if len(file.content) <= INLINE_ATTACHMENT_LIMIT:
-                await self._attach_inline(mailbox, message_id, file)
-            else:
-                await self._attach_by_session(mailbox, message_id, file)
-        if skipped:
-            logger.info("skipped %d attachments above %d KB", skipped, self.max_attachment_bytes // 1024)
-
-    async def _attach_inline(self, mailbox: str, message_id: str, file: AttachmentContent) -> None:
-        body = FileAttachment(name=file.meta.name, content_type=file.meta.content_type,
-                              content_bytes=file.content)
-        path = f"/users/{seg(mailbox)}/messages/{seg(message_id)}/attachments"
-        await self.http.send(self.http.request(Method.POST, path, mailbox, body=body),
-                             FileAttachment)
-
-    async def _attach_by_session(self, mailbox: str, message_id: str, file: AttachmentContent) -> None:
-        item = AttachmentItem(attachment_type=AttachmentType.File, name=file.meta.name,
-                              size=len(file.content), content_type=file.meta.content_type)
-        path = f"/users/{seg(mailbox)}/messages/{seg(message_id)}/attachments/createUploadSession"
-        body = json.dumps(action_json(CreateUploadSessionPostRequestBody(attachment_item=item))).encode()
-        session = await self.http.send(self.http.request(Method.POST, path, mailbox, raw_body=body),
-                                       UploadSession)
-        if session is None or not session.upload_url:
-            raise RemoteError("createUploadSession answered without an uploadUrl")
-        total = len(file.content)
-        for start in range(0, total, UPLOAD_CHUNK):
-            chunk = file.content[start:start + UPLOAD_CHUNK]
-            response = await self.http.put_chunk(session.upload_url, chunk, start, total)
-            if response.status_code >= 400:
-                raise RemoteError(f"upload of {file.meta.name} failed at byte {start}: "
-                                  f"HTTP {response.status_code}", status=response.status_code)
-
 
 # ---------------------------------------------------------------------- helpers
 
@@ -625,13 +447,6 @@ def _item_id(write: MailboxWrite) -> str:
     if not write.item_id:
         raise ValidationFailed({"item_id": f"{write.kind.value} needs the mailbox item id"})
     return write.item_id
-
-
-def _required_id(model: Any, what: str) -> str:
-    item_id = getattr(model, "id", None)
-    if not item_id:
-        raise RemoteError(f"Graph returned no id for {what}")
-    return str(item_id)
 
 
 def _as_error(exc: Exception) -> ExsyncError:
