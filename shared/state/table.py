@@ -2,9 +2,10 @@
 
 Tables (each name prefixed with ``table_prefix``): policies, servers, mailboxes, links, cursors,
 intents, log, status, leases, docs. Keys come from :mod:`shared.state.keys`, values are JSON text
-from :mod:`shared.state.codec` split over string properties ``d0..dN`` (``n`` = count). Writes are
+from :mod:`shared.state.codec` split over string properties by :mod:`shared.state.rows`. Writes are
 conditional on row ETags (``MatchConditions.IfNotModified``) and azure errors become
-:mod:`shared.errors`. Semantics are those of :mod:`shared.state.rules`, the same as the in-memory twin.
+:mod:`shared.errors` (:func:`shared.state.rows.translate`). Semantics are those of
+:mod:`shared.state.rules`, the same as the in-memory twin.
 
 A link is two rows in partition ``<mailbox>:<type>`` — ``e:<erp id>`` and ``m:<mailbox id>`` — each
 holding the whole link, written in one transaction, so either id finds it in one point read. The
@@ -19,38 +20,22 @@ import dataclasses
 import logging
 import re
 import uuid
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from azure.core import MatchConditions
-from azure.core.exceptions import (
-    AzureError,
-    ClientAuthenticationError,
-    HttpResponseError,
-    ResourceExistsError,
-    ResourceModifiedError,
-    ResourceNotFoundError,
-)
+from azure.core.exceptions import ResourceNotFoundError
 from azure.data.tables import TableTransactionError, UpdateMode
 from azure.data.tables.aio import TableServiceClient
 
 from shared.domain.config import Mailbox, ServerConfig, SyncPolicy
 from shared.domain.records import RecordType
 from shared.domain.status import LogEntry, LogLevel, MailboxStatus
-from shared.errors import (
-    AlreadyExists,
-    AuthenticationFailed,
-    ConcurrencyConflict,
-    ConfigurationError,
-    ExsyncError,
-    RemoteError,
-    Throttled,
-    ValidationFailed,
-)
+from shared.errors import AlreadyExists, ConcurrencyConflict, ValidationFailed
 from shared.ports import Clock, Intent, Link, Page, StateStore, Stored
 from shared.state import batch, codec, keys, rules
+from shared.state import rows as tr
 
 log = logging.getLogger(__name__)
 
@@ -60,75 +45,6 @@ _IF_MATCH = MatchConditions.IfNotModified
 _ERP, _MAILBOX = "e", "m"
 _PARALLEL_READS = 16
 _DELETE_ATTEMPTS = 3
-
-Entity = dict[str, Any]
-
-
-# ---------------------------------------------------------------- errors
-
-
-def _code(exc: AzureError) -> str:
-    code = getattr(exc, "error_code", None)
-    return str(getattr(code, "value", code) or "")
-
-
-def _missing_table(exc: AzureError, creating: bool) -> bool:
-    code = _code(exc)
-    return code == "TableNotFound" or (creating and getattr(exc, "status_code", None) == 404 and not code)
-
-
-def _translate(exc: AzureError, what: str, *, creating: bool = False) -> ExsyncError:
-    """The shared.errors equivalent of an azure error about ``what``."""
-    code = _code(exc)
-    status = getattr(exc, "status_code", None)
-    if _missing_table(exc, creating):
-        return ConfigurationError(f"the state table for {what} does not exist; call create_tables() first")
-    if isinstance(exc, ResourceExistsError) or code == "EntityAlreadyExists":
-        return AlreadyExists(f"{what} already exists; read it and pass its etag to replace it")
-    if (isinstance(exc, ResourceModifiedError | ResourceNotFoundError) or status in (404, 412)
-            or code in ("UpdateConditionNotSatisfied", "ResourceNotFound")):
-        return ConcurrencyConflict(f"{what} changed since it was read (stale etag); read it again")
-    if isinstance(exc, ClientAuthenticationError) or status in (401, 403):
-        return AuthenticationFailed(f"table storage rejected the credentials for {what}", status=status)
-    if status in (429, 503):
-        return Throttled(f"table storage is busy ({status}) for {what}", status=status)
-    if isinstance(exc, HttpResponseError):
-        return RemoteError(f"table storage failed for {what}: {code or status}", status=status, code=code)
-    return RemoteError(f"table storage unreachable for {what}: {type(exc).__name__}")
-
-
-@contextmanager
-def _mapped(what: str, *, creating: bool = False) -> Iterator[None]:
-    try:
-        yield
-    except AzureError as exc:
-        raise _translate(exc, what, creating=creating) from exc
-
-
-# ---------------------------------------------------------------- entity helpers
-
-
-def _with_text(entity: Entity, text: str) -> Entity:
-    """``entity`` plus ``text`` split over string properties d0..dN."""
-    step = rules.CHUNK_CHARS
-    parts = [text[i:i + step] for i in range(0, len(text), step)] or [""]
-    entity["n"] = len(parts)
-    for i, part in enumerate(parts):
-        entity[f"d{i}"] = part
-    return entity
-
-
-def _text(entity: Mapping[str, Any]) -> str:
-    return "".join(str(entity[f"d{i}"]) for i in range(int(entity["n"])))
-
-
-def _etag(entity: Any) -> str:
-    return str(entity.metadata["etag"])
-
-
-def _row(partition: str, row: str, **props: Any) -> Entity:
-    return {"PartitionKey": partition, "RowKey": row, **props}
-
 
 def _check_no_handover(links: Sequence[Link], groups: Sequence[Sequence[batch.Operation]]) -> None:
     """AlreadyExists when a link takes a mailbox id another link of the batch still holds.
@@ -180,14 +96,14 @@ class TableStateStore:
     async def create_tables(self) -> None:
         """Create every table that does not exist yet (idempotent)."""
         for name in TABLES:
-            with _mapped(f"table {self._prefix}{name}"):
+            with tr.mapped(f"table {self._prefix}{name}"):
                 await self._service.create_table_if_not_exists(self._prefix + name)
         log.info("state tables ready (prefix %r)", self._prefix)
 
     async def delete_tables(self) -> None:
         """Drop every table of this prefix (tests and benchmarks clean up with it)."""
         for name in TABLES:
-            with _mapped(f"table {self._prefix}{name}"):
+            with tr.mapped(f"table {self._prefix}{name}"):
                 await self._service.delete_table(self._prefix + name)
 
     async def aclose(self) -> None:
@@ -201,18 +117,18 @@ class TableStateStore:
     # ------------------------------------------------------------ generic rows
 
     async def _get(self, table: str, partition: str, row: str, what: str) -> Any | None:
-        with _mapped(what):
+        with tr.mapped(what):
             try:
                 return await self._t[table].get_entity(partition, row)
             except ResourceNotFoundError as exc:
-                if _missing_table(exc, False):
+                if tr.missing_table(exc, False):
                     raise
                 return None
 
-    async def _put(self, table: str, entity: Entity, etag: str | None, force: bool, what: str) -> str:
+    async def _put(self, table: str, entity: tr.Entity, etag: str | None, force: bool, what: str) -> str:
         """Create-only (etag None), conditional replace (etag) or upsert (force); the new etag."""
         client = self._t[table]
-        with _mapped(what, creating=etag is None):
+        with tr.mapped(what, creating=etag is None):
             if force:
                 meta = await client.upsert_entity(entity, mode=UpdateMode.REPLACE)
             elif etag is None:
@@ -224,7 +140,7 @@ class TableStateStore:
 
     async def _delete(self, table: str, partition: str, row: str, etag: str | None, what: str) -> None:
         """Delete (conditionally with an etag); a missing row is not an error."""
-        with _mapped(what):
+        with tr.mapped(what):
             if etag is None:
                 await self._t[table].delete_entity(partition, row)
             else:
@@ -232,7 +148,7 @@ class TableStateStore:
 
     async def _query(self, table: str, query: str, what: str, *, select: list[str] | None = None,
                      per_page: int | None = None, **params: Any) -> AsyncIterator[Any]:
-        with _mapped(what):
+        with tr.mapped(what):
             async for entity in self._t[table].query_entities(query, parameters=params, select=select,
                                                               results_per_page=per_page):
                 yield entity
@@ -240,7 +156,7 @@ class TableStateStore:
     async def _transact(self, table: str, groups: Sequence[Sequence[batch.Operation]], what: str) -> None:
         """Run ``groups`` in as few ≤100-operation, one-partition transactions as the limits allow."""
         for ops in batch.plan(groups):
-            with _mapped(what):
+            with tr.mapped(what):
                 try:
                     await self._t[table].submit_transaction(ops)
                 except TableTransactionError as exc:
@@ -255,14 +171,14 @@ class TableStateStore:
 
     async def get_policy(self, name: str) -> Stored[SyncPolicy] | None:
         entity = await self._get("policies", "policy", keys.key(name), f"policy {name!r}")
-        return None if entity is None else Stored(codec.decode_policy(_text(entity)), _etag(entity))
+        return None if entity is None else Stored(codec.decode_policy(tr.text_of(entity)), tr.etag_of(entity))
 
     async def list_policies(self) -> list[Stored[SyncPolicy]]:
-        return [Stored(codec.decode_policy(_text(e)), _etag(e)) async for e in
+        return [Stored(codec.decode_policy(tr.text_of(e)), tr.etag_of(e)) async for e in
                 self._query("policies", "PartitionKey eq @pk", "policies", pk="policy")]
 
     async def put_policy(self, policy: SyncPolicy, etag: str | None = None, *, force: bool = False) -> str:
-        entity = _with_text(_row("policy", keys.key(policy.name), name=policy.name), codec.encode_policy(policy))
+        entity = tr.with_text(tr.row("policy", keys.key(policy.name), name=policy.name), codec.encode_policy(policy))
         return await self._put("policies", entity, etag, force, f"policy {policy.name!r}")
 
     async def delete_policy(self, name: str, etag: str | None = None) -> None:
@@ -270,14 +186,14 @@ class TableStateStore:
 
     async def get_server(self, name: str) -> Stored[ServerConfig] | None:
         entity = await self._get("servers", "server", keys.key(name), f"server {name!r}")
-        return None if entity is None else Stored(codec.decode_server(_text(entity)), _etag(entity))
+        return None if entity is None else Stored(codec.decode_server(tr.text_of(entity)), tr.etag_of(entity))
 
     async def list_servers(self) -> list[Stored[ServerConfig]]:
-        return [Stored(codec.decode_server(_text(e)), _etag(e)) async for e in
+        return [Stored(codec.decode_server(tr.text_of(e)), tr.etag_of(e)) async for e in
                 self._query("servers", "PartitionKey eq @pk", "servers", pk="server")]
 
     async def put_server(self, server: ServerConfig, etag: str | None = None, *, force: bool = False) -> str:
-        entity = _with_text(_row("server", keys.key(server.name), name=server.name), codec.encode_server(server))
+        entity = tr.with_text(tr.row("server", keys.key(server.name), name=server.name), codec.encode_server(server))
         return await self._put("servers", entity, etag, force, f"server {server.name!r}")
 
     async def delete_server(self, name: str, etag: str | None = None) -> None:
@@ -286,7 +202,7 @@ class TableStateStore:
     async def get_mailbox(self, email: str) -> Stored[Mailbox] | None:
         entity = await self._get("mailboxes", "mailbox", keys.key(rules.mailbox_key(email)),
                                  f"mailbox {email!r}")
-        return None if entity is None else Stored(codec.decode_mailbox(_text(entity)), _etag(entity))
+        return None if entity is None else Stored(codec.decode_mailbox(tr.text_of(entity)), tr.etag_of(entity))
 
     async def list_mailboxes(self, server: str | None = None) -> list[Stored[Mailbox]]:
         if server is None:
@@ -294,10 +210,10 @@ class TableStateStore:
         else:
             rows = self._query("mailboxes", "PartitionKey eq @pk and server eq @server", "mailboxes",
                                pk="mailbox", server=server)
-        return [Stored(codec.decode_mailbox(_text(e)), _etag(e)) async for e in rows]
+        return [Stored(codec.decode_mailbox(tr.text_of(e)), tr.etag_of(e)) async for e in rows]
 
     async def put_mailbox(self, mailbox: Mailbox, etag: str | None = None, *, force: bool = False) -> str:
-        entity = _with_text(_row("mailbox", keys.key(rules.mailbox_key(mailbox.email)), server=mailbox.server),
+        entity = tr.with_text(tr.row("mailbox", keys.key(rules.mailbox_key(mailbox.email)), server=mailbox.server),
                             codec.encode_mailbox(mailbox))
         return await self._put("mailboxes", entity, etag, force, f"mailbox {mailbox.email!r}")
 
@@ -316,12 +232,12 @@ class TableStateStore:
                                  f"link {mailbox}/{record_type.value}")
         if entity is None:
             return None
-        link = codec.decode_link(_text(entity), None)
+        link = codec.decode_link(tr.text_of(entity), None)
         found = link.erp_id if side == _ERP else link.mailbox_id
         return entity if found == item_id else None  # a hashed key collision is never a match
 
     def _decode_link_row(self, entity: Any) -> Link:
-        return codec.decode_link(_text(entity), str(entity["ver"]))
+        return codec.decode_link(tr.text_of(entity), str(entity["ver"]))
 
     async def get_link_by_erp(self, mailbox: str, record_type: RecordType, erp_id: str) -> Link | None:
         entity = await self._link_row(mailbox, record_type, _ERP, erp_id)
@@ -335,21 +251,21 @@ class TableStateStore:
     async def _link_ops(self, link: Link, text: str, ver: str) -> list[batch.Operation]:
         """The operations writing ``link`` (insert, or replace of the version ``link.etag``)."""
         pk = self._link_partition(link.mailbox, link.record_type)
-        erp_row = _with_text(_row(pk, keys.key(_ERP, link.erp_id), ver=ver), text)
-        mailbox_row = _with_text(_row(pk, keys.key(_MAILBOX, link.mailbox_id), ver=ver), text)
+        erp_row = tr.with_text(tr.row(pk, keys.key(_ERP, link.erp_id), ver=ver), text)
+        mailbox_row = tr.with_text(tr.row(pk, keys.key(_MAILBOX, link.mailbox_id), ver=ver), text)
         if link.etag is None:
             return [("create", erp_row, {}), ("create", mailbox_row, {})]
         current = await self._link_row(link.mailbox, link.record_type, _ERP, link.erp_id)
         if current is None or current["ver"] != link.etag:
             raise ConcurrencyConflict(f"{rules.link_label(link)} changed since it was read (stale etag); "
                                       "read it again")
-        ops: list[batch.Operation] = [("update", erp_row, {"mode": UpdateMode.REPLACE, "etag": _etag(current),
+        ops: list[batch.Operation] = [("update", erp_row, {"mode": UpdateMode.REPLACE, "etag": tr.etag_of(current),
                                                            "match_condition": _IF_MATCH})]
-        old_mailbox_id = codec.decode_link(_text(current), None).mailbox_id
+        old_mailbox_id = codec.decode_link(tr.text_of(current), None).mailbox_id
         if old_mailbox_id == link.mailbox_id:
             ops.append(("upsert", mailbox_row, {"mode": UpdateMode.REPLACE}))
         else:
-            ops.append(("delete", _row(pk, keys.key(_MAILBOX, old_mailbox_id)), {}))
+            ops.append(("delete", tr.row(pk, keys.key(_MAILBOX, old_mailbox_id)), {}))
             ops.append(("create", mailbox_row, {}))
         return ops
 
@@ -387,10 +303,10 @@ class TableStateStore:
             if link.etag is not None and current["ver"] != link.etag:
                 raise ConcurrencyConflict(f"{rules.link_label(link)} changed since it was read (stale etag)")
             pk = self._link_partition(link.mailbox, link.record_type)
-            mailbox_id = codec.decode_link(_text(current), None).mailbox_id
+            mailbox_id = codec.decode_link(tr.text_of(current), None).mailbox_id
             ops: list[batch.Operation] = [
-                ("delete", _row(pk, current["RowKey"]), {"etag": _etag(current), "match_condition": _IF_MATCH}),
-                ("delete", _row(pk, keys.key(_MAILBOX, mailbox_id)), {}),
+                ("delete", tr.row(pk, current["RowKey"]), {"etag": tr.etag_of(current), "match_condition": _IF_MATCH}),
+                ("delete", tr.row(pk, keys.key(_MAILBOX, mailbox_id)), {}),
             ]
             try:
                 await self._transact("links", [ops], rules.link_label(link))
@@ -425,13 +341,13 @@ class TableStateStore:
         entity = await self._get("cursors", keys.key(mailbox), keys.key(name), f"cursor {name!r}")
         if entity is None or (entity.get("mailbox"), entity.get("name")) != (mailbox, name):
             return None
-        return Stored(_text(entity), _etag(entity))
+        return Stored(tr.text_of(entity), tr.etag_of(entity))
 
     async def put_cursor(self, mailbox: str, name: str, value: str, etag: str | None = None) -> str:
         rules.check_text_size(value, "cursor value")
         rules.check_id(mailbox, "mailbox")
         rules.check_id(name, "name")
-        entity = _with_text(_row(keys.key(mailbox), keys.key(name), mailbox=mailbox, name=name), value)
+        entity = tr.with_text(tr.row(keys.key(mailbox), keys.key(name), mailbox=mailbox, name=name), value)
         return await self._put("cursors", entity, etag, etag is None, f"cursor {name!r}")
 
     async def delete_cursor(self, mailbox: str, name: str) -> None:
@@ -440,7 +356,7 @@ class TableStateStore:
     # ------------------------------------------------------------ intents
 
     async def put_intent(self, intent: Intent) -> Intent:
-        entity = _with_text(_row(keys.key(intent.mailbox, intent.record_type.value), keys.key(intent.intent_id),
+        entity = tr.with_text(tr.row(keys.key(intent.mailbox, intent.record_type.value), keys.key(intent.intent_id),
                                  created_at=codec.utc(intent.created_at)), codec.encode_intent(intent))
         etag = await self._put("intents", entity, intent.etag, False, f"intent {intent.intent_id!r}")
         return dataclasses.replace(intent, etag=etag)
@@ -450,14 +366,14 @@ class TableStateStore:
                            keys.key(intent.intent_id), intent.etag, f"intent {intent.intent_id!r}")
 
     async def list_intents(self, mailbox: str, record_type: RecordType) -> list[Intent]:
-        return [codec.decode_intent(_text(e), _etag(e)) async for e in
+        return [codec.decode_intent(tr.text_of(e), tr.etag_of(e)) async for e in
                 self._query("intents", "PartitionKey eq @pk", "intents", pk=keys.key(mailbox, record_type.value))]
 
     async def _delete_rows(self, table: str, rows: Sequence[tuple[str, str]], what: str) -> int:
         """Delete (partition, row) pairs, one transaction per ≤100 rows of a partition."""
         by_partition: dict[str, list[batch.Operation]] = {}
         for partition, row in rows:
-            by_partition.setdefault(partition, []).append(("delete", _row(partition, row), {}))
+            by_partition.setdefault(partition, []).append(("delete", tr.row(partition, row), {}))
         for ops in by_partition.values():
             await self._transact(table, [[op] for op in ops], what)
         return len(rows)
@@ -474,12 +390,12 @@ class TableStateStore:
 
     async def get_status(self, email: str) -> Stored[MailboxStatus] | None:
         entity = await self._get("status", keys.key(rules.mailbox_key(email)), "status", f"status of {email!r}")
-        return None if entity is None else Stored(codec.decode_status(_text(entity)), _etag(entity))
+        return None if entity is None else Stored(codec.decode_status(tr.text_of(entity)), tr.etag_of(entity))
 
     async def put_status(self, status: MailboxStatus, etag: str | None = None, *, force: bool = False) -> str:
         text = codec.encode_status(status)
         rules.check_text_size(text, "status")
-        entity = _with_text(_row(keys.key(rules.mailbox_key(status.email)), "status"), text)
+        entity = tr.with_text(tr.row(keys.key(rules.mailbox_key(status.email)), "status"), text)
         return await self._put("status", entity, etag, force, f"status of {status.email!r}")
 
     # ------------------------------------------------------------ log
@@ -489,7 +405,7 @@ class TableStateStore:
         groups: list[list[batch.Operation]] = []
         for position, entry in enumerate(entries):
             at = codec.utc(entry.at)
-            row = _row(pk, keys.log_row_key(at, position), level=int(entry.level), at=at,
+            row = tr.row(pk, keys.log_row_key(at, position), level=int(entry.level), at=at,
                        message=codec.clip_message(entry.message), expires_at=at + self._retention)
             if entry.record_type is not None:
                 row["record_type"] = entry.record_type.value
@@ -534,11 +450,11 @@ class TableStateStore:
 
     # ------------------------------------------------------------ leases
 
-    def _lease_entity(self, key: str, owner: str, ttl_seconds: float) -> Entity:
+    def _lease_entity(self, key: str, owner: str, ttl_seconds: float) -> tr.Entity:
         rules.check_id(key, "key")
         rules.check_id(owner, "owner")
         until = self._now() + timedelta(seconds=rules.check_ttl(ttl_seconds))
-        return _row("lease", keys.key(key), name=key, owner=owner, expires_at=until)
+        return tr.row("lease", keys.key(key), name=key, owner=owner, expires_at=until)
 
     async def acquire_lease(self, key: str, owner: str, ttl_seconds: float) -> bool:
         entity = self._lease_entity(key, owner, ttl_seconds)
@@ -546,7 +462,7 @@ class TableStateStore:
         if current is not None and current["owner"] != owner and codec.utc(current["expires_at"]) > self._now():
             return False
         try:
-            await self._put("leases", entity, None if current is None else _etag(current), False, f"lease {key!r}")
+            await self._put("leases", entity, None if current is None else tr.etag_of(current), False, f"lease {key!r}")
         except (AlreadyExists, ConcurrencyConflict):
             log.debug("lease %r taken by another worker meanwhile", key)
             return False
@@ -558,7 +474,7 @@ class TableStateStore:
         if current is None or current["owner"] != owner:
             return False
         try:
-            await self._put("leases", entity, _etag(current), False, f"lease {key!r}")
+            await self._put("leases", entity, tr.etag_of(current), False, f"lease {key!r}")
         except ConcurrencyConflict:
             return False
         return True
@@ -568,7 +484,7 @@ class TableStateStore:
         if current is None or current["owner"] != owner:
             return
         try:
-            await self._delete("leases", "lease", keys.key(key), _etag(current), f"lease {key!r}")
+            await self._delete("leases", "lease", keys.key(key), tr.etag_of(current), f"lease {key!r}")
         except ConcurrencyConflict:
             log.debug("lease %r changed hands before release", key)
 
@@ -578,14 +494,14 @@ class TableStateStore:
         entity = await self._get("docs", keys.key(kind), keys.key(key), f"document {kind}/{key!r}")
         if entity is None or entity["key"] != key:
             return None
-        return Stored(codec.decode_doc(_text(entity)), _etag(entity))
+        return Stored(codec.decode_doc(tr.text_of(entity)), tr.etag_of(entity))
 
     async def put_doc(self, kind: str, key: str, value: dict[str, Any], etag: str | None = None,
                       *, force: bool = False) -> str:
         rules.check_id(key, "key")
         text = codec.encode_doc(value, kind)
         rules.check_text_size(text, f"doc.{kind}")
-        entity = _with_text(_row(keys.key(kind), keys.key(key), key=key), text)
+        entity = tr.with_text(tr.row(keys.key(kind), keys.key(key), key=key), text)
         return await self._put("docs", entity, etag, force, f"document {kind}/{key!r}")
 
     async def delete_doc(self, kind: str, key: str) -> None:
@@ -598,7 +514,7 @@ class TableStateStore:
         if high is not None:
             query += " and RowKey ge @low and RowKey lt @high"
             params |= {"low": low, "high": high}
-        return [(str(e["key"]), Stored(codec.decode_doc(_text(e)), _etag(e)))
+        return [(str(e["key"]), Stored(codec.decode_doc(tr.text_of(e)), tr.etag_of(e)))
                 async for e in self._query("docs", query, f"documents {kind}", **params)
                 if str(e["key"]).startswith(prefix)]
 
