@@ -2,8 +2,10 @@
 
 Three steps, each of which must pass:
 
-1. Every ``.bicep`` file parses with pycep-parser 0.7.1 (the project venv), and every
-   ``.bicepparam`` file names an existing template (``using``) and only parameters it declares.
+1. Every ``.bicep`` file parses with pycep-parser 0.7.1 (the project venv); every module call
+   passes only parameters the module declares and every parameter it requires, and reads only
+   outputs it declares (what the Bicep CLI would reject); every ``.bicepparam`` file names an
+   existing template (``using``) and only parameters it declares.
 2. checkov (in its own venv, ``.checkov-venv``, built from ``infra/checkov-requirements.txt``
    because it pins an older pycep-parser) scans the folder with ``--framework bicep -o json``.
    checkov exits 0 on files it cannot parse, so its JSON is read instead: any entry in
@@ -112,7 +114,10 @@ def parse_bicep(paths: Iterable[Path]) -> tuple[dict[Path, dict[str, Any]], list
 
 
 def check_bicepparam(path: Path) -> list[Problem]:
-    """A .bicepparam must point at an existing template and set only parameters it declares."""
+    """A .bicepparam must point at an existing template, set only parameters it declares, and set
+    every parameter it requires (secure ones may come from the command line instead)."""
+    from pycep import BicepParser
+
     text = path.read_text(encoding="utf-8")
     using = _USING.search(text)
     if using is None:
@@ -120,10 +125,62 @@ def check_bicepparam(path: Path) -> list[Problem]:
     template = (path.parent / using.group(1)).resolve()
     if not template.is_file():
         return [Problem("bicepparam", str(path), f"template {using.group(1)} does not exist")]
-    declared = set(re.findall(r"^\s*param\s+([A-Za-z_][A-Za-z0-9_]*)\s", template.read_text(encoding="utf-8"),
-                              re.MULTILINE))
-    return [Problem("bicepparam", str(path), f"param {name} is not declared in {using.group(1)}")
-            for name in _PARAM.findall(text) if name not in declared]
+    try:
+        declared = BicepParser().parse(file_path=template).get("parameters", {}) or {}
+    except Exception as exc:  # reported by the parse step as well
+        return [Problem("bicepparam", str(path), f"template {using.group(1)} does not parse: {type(exc).__name__}")]
+    assigned = set(_PARAM.findall(text))
+    problems = [Problem("bicepparam", str(path), f"param {name} is not declared in {using.group(1)}")
+                for name in sorted(assigned - set(declared))]
+    problems += [Problem("bicepparam", str(path), f"param {name} is required by {using.group(1)} but not set")
+                 for name, param in sorted(declared.items())
+                 if _required(param) and name not in assigned
+                 and not any(d.get("type") == "secure" for d in param.get("decorators", []))]
+    return problems
+
+
+_OUTPUT_REF = re.compile(r"\b([A-Za-z_][A-Za-z0-9_]*)!?\.outputs\.([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def _unwrap(config: dict[str, Any]) -> dict[str, Any]:
+    """The body of a module or resource declared with ``if (...)`` and/or ``[for ...]``."""
+    while "config" in config and ("condition" in config or "loop_type" in config):
+        config = config["config"]
+    return config
+
+
+def _required(param: dict[str, Any]) -> bool:
+    return param.get("default") is None and not str(param.get("type", "")).endswith("?")
+
+
+def check_modules(parsed: dict[Path, dict[str, Any]]) -> list[Problem]:
+    """Module calls must match the module: known and required parameters, declared outputs."""
+    problems: list[Problem] = []
+    for path, tree in parsed.items():
+        modules = tree.get("modules", {}) or {}
+        for symbol, module in modules.items():
+            target = (path.parent / module["detail"]["path"]).resolve()
+            if target not in parsed:
+                problems.append(Problem("modules", str(path), f"module {symbol}: {module['detail']['path']} "
+                                        "is not a parsed .bicep file"))
+                continue
+            declared = parsed[target].get("parameters", {}) or {}
+            passed = set((_unwrap(module["config"]).get("params") or {}).keys())
+            for name in sorted(passed - set(declared)):
+                problems.append(Problem("modules", str(path), f"module {symbol} passes {name}, which "
+                                        f"{target.name} does not declare"))
+            for name in sorted(n for n, p in declared.items() if _required(p) and n not in passed):
+                problems.append(Problem("modules", str(path), f"module {symbol} does not pass {name}, "
+                                        f"which {target.name} requires"))
+        text = path.read_text(encoding="utf-8")
+        for symbol, output in sorted(set(_OUTPUT_REF.findall(text))):
+            if symbol not in modules:
+                continue
+            target = (path.parent / modules[symbol]["detail"]["path"]).resolve()
+            if target in parsed and output not in (parsed[target].get("outputs", {}) or {}):
+                problems.append(Problem("modules", str(path), f"{symbol}.outputs.{output}: {target.name} "
+                                        "has no such output"))
+    return problems
 
 
 def resource_count(parsed: dict[str, Any]) -> int:
@@ -232,6 +289,11 @@ def run(infra: Path = INFRA, suppressions_path: Path = SUPPRESSIONS, *, use_chec
     files = bicep_files(infra)
     parsed, problems = parse_bicep(files)
     summary.append(f"pycep-parser: {len(parsed)}/{len(files)} .bicep files parse")
+    module_problems = check_modules(parsed)
+    problems += module_problems
+    calls = sum(len(tree.get("modules", {}) or {}) for tree in parsed.values())
+    summary.append(f"modules: {calls} module call(s) checked against their parameters and outputs, "
+                   f"{len(module_problems)} problem(s)")
     params = sorted(infra.rglob("*.bicepparam"))
     for path in params:
         problems += check_bicepparam(path)

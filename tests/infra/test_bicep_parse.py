@@ -6,6 +6,8 @@ import shutil
 from pathlib import Path
 from types import ModuleType
 
+import pytest
+
 from tests.infra.conftest import FIXTURES, INFRA
 
 
@@ -35,8 +37,45 @@ def test_bicepparam_names_only_declared_parameters(infra_check: ModuleType, tmp_
     assert infra_check.check_bicepparam(INFRA / "main.bicepparam") == []
     shutil.copy(INFRA / "main.bicep", tmp_path / "main.bicep")
     params = tmp_path / "main.bicepparam"
-    params.write_text("using 'main.bicep'\n\nparam namePrefix = 'x'\nparam maxInstances = 3\n")
+    params.write_text("using 'main.bicep'\n\nparam namePrefix = 'x'\nparam maxInstances = 3\n"
+                      "param erpUrl = 'https://erp'\nparam erpTenant = 'C'\nparam erpUsername = 'u'\n")
     problems = infra_check.check_bicepparam(params)
     assert [p.message for p in problems] == ["param maxInstances is not declared in main.bicep"]
     params.write_text("using 'missing.bicep'\n")
     assert "does not exist" in infra_check.check_bicepparam(params)[0].message
+
+
+def test_bicepparam_must_set_required_parameters(infra_check: ModuleType, tmp_path: Path) -> None:
+    shutil.copy(INFRA / "main.bicep", tmp_path / "main.bicep")
+    params = tmp_path / "main.bicepparam"
+    params.write_text("using 'main.bicep'\n\nparam erpUrl = 'https://erp'\nparam erpTenant = 'C'\n")
+    assert [p.message for p in infra_check.check_bicepparam(params)] == [
+        "param erpUsername is required by main.bicep but not set"]
+
+
+def _mutated_copy(tmp_path: Path, file: str, old: str, new: str) -> Path:
+    copy = tmp_path / "infra"
+    shutil.copytree(INFRA, copy)
+    text = (copy / file).read_text(encoding="utf-8")
+    assert old in text
+    (copy / file).write_text(text.replace(old, new, 1), encoding="utf-8")
+    return copy
+
+
+@pytest.mark.parametrize(("old", "new", "expected"), [
+    ("    syncQueueName: syncQueueName\n    tableNames:", "    syncQueue: syncQueueName\n    tableNames:",
+     ["module storage passes syncQueue, which storage.bicep does not declare",
+      "module storage does not pass syncQueueName, which storage.bicep requires"]),
+    ("storage.outputs.tableEndpoint", "storage.outputs.tablesEndpoint",
+     ["storage.outputs.tablesEndpoint: storage.bicep has no such output"]),
+])
+def test_module_calls_must_match_the_module(infra_check: ModuleType, tmp_path: Path, old: str, new: str,
+                                            expected: list[str]) -> None:
+    copy = _mutated_copy(tmp_path, "main.bicep", old, new)
+    problems, _ = infra_check.run(copy, use_checkov=False)
+    assert [p.message for p in problems if p.step == "modules"] == expected
+
+
+def test_real_module_calls_match(infra_check: ModuleType) -> None:
+    parsed, _ = infra_check.parse_bicep(infra_check.bicep_files(INFRA))
+    assert infra_check.check_modules(parsed) == []
