@@ -14,6 +14,7 @@ Test helpers (``user_*``, ``touch``, ``fail_call``, ``fail_write``, ``items``) e
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import logging
 import uuid
 from collections.abc import Sequence
@@ -94,6 +95,7 @@ class InMemoryErpGateway:
     def __init__(self, clock: Clock | None = None) -> None:
         self._clock = clock
         self._rows: dict[str, _Row] = {}
+        self._ids = itertools.count(1)   # deterministic GUIDs: reproducible tests
         self._last = datetime(2026, 1, 1, tzinfo=UTC)
         self.workgroups: dict[str, tuple[str, ...]] = {}  # employee id -> workgroups
         self.faults = _Faults()
@@ -234,7 +236,7 @@ class InMemoryErpGateway:
                 files: tuple[AttachmentContent, ...] = ()) -> ErpItem[Any]:
         if not isinstance(record, _CLASSES[record_type]):
             raise ValidationFailed({"record": f"expected a {record_type} record"})
-        item_id = str(uuid.uuid4())
+        item_id = str(uuid.UUID(int=next(self._ids) * 0x9E3779B97F4A7C15 % (1 << 128)))
         row = _Row(record_type, record, "", self._last, owner, workgroup, contact_class, tuple(related),
                    origin, tuple(files))
         self._bump(row)

@@ -246,6 +246,8 @@ class InMemoryMailboxGateway:
         if self._container_types.get(container) is not write.record_type:
             raise NotFound(f"container {container} not found for {write.record_type}")
         record = write.record
+        if isinstance(record, Event) and not record.organizer:   # Graph: the mailbox owner organizes
+            record = dataclasses.replace(record, organizer=mailbox)
         if isinstance(record, EmailMessage) and not record.internet_message_id:
             record = dataclasses.replace(record, internet_message_id=f"<m{next(self._ids)}@twin.example>")
         item_id = self._new_id()

@@ -7,6 +7,7 @@ record contents; item ids appear only at VERBOSE).
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import logging
 from collections import Counter
 from typing import Any
@@ -81,6 +82,11 @@ class TypeContext:
     sent_container: str | None = None
     pending_deletes: list[Any] = dataclasses.field(default_factory=list)
     warnings: list[str] = dataclasses.field(default_factory=list)
+    sequence: itertools.count[int] = dataclasses.field(default_factory=itertools.count)
+    unresolved: set[tuple[Side, str]] = dataclasses.field(default_factory=set)
+    """(target side, source id) of creates whose outcome is unknown this run: no second attempt."""
+    unresolved_stamps: set[str] = dataclasses.field(default_factory=set)
+    """Stamps / origins of those creates: an item carrying one is not taken for a new record."""
 
     @property
     def record_type(self) -> RecordType:
@@ -101,6 +107,10 @@ class TypeContext:
     @property
     def max_attachment_bytes(self) -> int:
         return self.server.max_attachment_kb * 1024
+
+    def next_id(self) -> str:
+        """A run-unique, ordered id (intent ids: resolved in creation order after a crash)."""
+        return f"{self.run_id}.{self.record_type.value}.{next(self.sequence):06d}"
 
     def count(self, side: Side, what: str, n: int = 1) -> None:
         self.tally.add(self.record_type, side, what, n)

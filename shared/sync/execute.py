@@ -170,6 +170,7 @@ async def _run_batch(ctx: TypeContext, jobs: list[_Job]) -> int:
             await _prepare(ctx, job)
         except ExsyncError as exc:
             _failed(ctx, job.action, _side_of(job.action), exc)
+            _remember_unresolved(ctx, job.intents)
             failures += 1
             continue
         ready.append(job)
@@ -223,8 +224,21 @@ async def _prepare(ctx: TypeContext, job: _Job) -> None:
                 etag=pair.mailbox.etag, web_page=web_page(ctx, pair.erp.id))
 
 
+def _remember_unresolved(ctx: TypeContext, intents: Sequence[Intent]) -> None:
+    """Creates whose outcome is unknown: the intent stays for the next run, and no second create
+    of the same source is tried in this run (it would duplicate the item)."""
+    ctx.unresolved.update((intent.target, intent.source_id) for intent in intents)
+    ctx.unresolved_stamps.update(intent.stamp for intent in intents if intent.target is Side.ERP)
+
+
+class CreatePending(ExsyncError):
+    """An earlier create of this item has an unknown outcome; it is resolved next run."""
+
+
 async def _intent(ctx: TypeContext, target: Side, source_id: str, stamp: str) -> Intent:
-    intent = Intent(mailbox=ctx.email, record_type=ctx.record_type, intent_id=uuid.uuid4().hex,
+    if (target, source_id) in ctx.unresolved:
+        raise CreatePending(f"an earlier create from {source_id} is unresolved; resolved next run")
+    intent = Intent(mailbox=ctx.email, record_type=ctx.record_type, intent_id=ctx.next_id(),
                     target=target, source_id=source_id, stamp=stamp, created_at=ctx.clock.now())
     return await ctx.state.put_intent(intent)
 
@@ -235,11 +249,13 @@ async def _finish(ctx: TypeContext, job: _Job) -> int:
     error = job.failed()
     if error is not None:
         _failed(ctx, action, Side.ERP if job.erp_result and job.erp_result.error else Side.MAILBOX, error)
+        _remember_unresolved(ctx, job.intents)
         return 1
     try:
         erp = _erp_after(job)
         mbx = await _mailbox_after(ctx, job)
         if mbx is None:   # sendMail accepted, not yet in Sent Items: the intent resolves it next run
+            _remember_unresolved(ctx, job.intents)
             _count_writes(ctx, action)
             return 0
         agreed = action.erp_record if action.to_erp is not Target.NONE else action.mailbox_record
@@ -248,6 +264,7 @@ async def _finish(ctx: TypeContext, job: _Job) -> int:
             await ctx.state.delete_intent(intent)
     except ExsyncError as exc:
         _failed(ctx, action, _side_of(action), exc)
+        _remember_unresolved(ctx, job.intents)
         return 1
     _count_writes(ctx, action)
     return 0
@@ -406,12 +423,15 @@ async def _keep_both(ctx: TypeContext, action: Action) -> int:
     erp, mbx, link = pair.erp, pair.mailbox, pair.link
     assert erp is not None and mbx is not None and link is not None
     assert action.erp_record is not None and action.mailbox_record is not None
+    intents: list[Intent] = []
     try:
         copy_to_erp = _Job(dataclasses.replace(action, to_mailbox=Target.NONE, link=LinkOp.SAVE))
         copy_to_mailbox = _Job(dataclasses.replace(action, to_erp=Target.NONE, link=LinkOp.SAVE))
         origin = f"{ORIGIN_PREFIX}{uuid.uuid4().hex}"
         erp_intent = await _intent(ctx, Side.ERP, mbx.id, origin)
+        intents.append(erp_intent)
         mailbox_intent = await _intent(ctx, Side.MAILBOX, erp.id, erp.id)
+        intents.append(mailbox_intent)
         if mbx.stamp:
             [cleared] = await ctx.mailbox_gateway.apply(ctx.email, [MailboxWrite(
                 WriteKind.UPDATE, ctx.record_type, ctx.container, item_id=mbx.id, etag=mbx.etag, stamp="")])
@@ -437,6 +457,7 @@ async def _keep_both(ctx: TypeContext, action: Action) -> int:
             await ctx.state.delete_intent(intent)
     except ExsyncError as exc:
         _failed(ctx, action, Side.MAILBOX, exc)
+        _remember_unresolved(ctx, intents)
         return 1
     ctx.count(Side.MAILBOX, "created")
     ctx.count(Side.ERP, "created")

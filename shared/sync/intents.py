@@ -13,6 +13,7 @@ import logging
 from typing import Any
 
 from shared.domain.status import LogLevel
+from shared.errors import ExsyncError, NotFound
 from shared.ports import ErpItem, ErpWrite, Intent, MailboxItem, MailboxWrite, Side, WriteKind
 from shared.sync.context import TypeContext
 from shared.sync.execute import save_link
@@ -56,8 +57,9 @@ async def _resolve_mailbox(ctx: TypeContext, intent: Intent) -> int:
         return 0
     erp = await ctx.erp_gateway.get(ctx.record_type, intent.source_id)
     if erp is None:
-        await ctx.mailbox_gateway.apply(ctx.email, [MailboxWrite(
+        [result] = await ctx.mailbox_gateway.apply(ctx.email, [MailboxWrite(
             WriteKind.DELETE, ctx.record_type, ctx.container, item_id=found.id, etag=found.etag)])
+        _raise_unless_done(result.error)
         return 0
     # The ERP side's version at copy time is unknown: an empty version plus the copied content's
     # hash makes any later ERP edit show as a change, and an unchanged record as none.
@@ -74,10 +76,17 @@ async def _resolve_erp(ctx: TypeContext, intent: Intent) -> int:
         return 0
     source = await mailbox_get(ctx, intent.source_id)
     if source is None:
-        await ctx.erp_gateway.apply([ErpWrite(WriteKind.DELETE, ctx.record_type, item_id=found.id,
-                                              version=found.version)])
+        [erp_result] = await ctx.erp_gateway.apply([ErpWrite(WriteKind.DELETE, ctx.record_type,
+                                                             item_id=found.id, version=found.version)])
+        _raise_unless_done(erp_result.error)
         return 0
     old = await ctx.state.get_link_by_mailbox(ctx.email, ctx.record_type, source.id)
     await save_link(ctx, old, found, source, found.record, mailbox_version="",
                     mailbox_hash=found.record.content_hash())
     return 1
+
+
+def _raise_unless_done(error: ExsyncError | None) -> None:
+    """A failed clean-up keeps the intent (raised: the type stops and retries next run)."""
+    if error is not None and not isinstance(error, NotFound):
+        raise error

@@ -74,6 +74,9 @@ async def pair_erp_entry(ctx: TypeContext, entry: ErpItem[Any] | Removed) -> Pai
         return Pair(ctx.record_type, link, erp, mbx, erp_out_of_scope=out_of_scope,
                     erp_read_only=erp_read_only(ctx, erp))
     assert erp is not None
+    if erp.origin is not None and erp.origin in ctx.unresolved_stamps:
+        # our own create whose link is not recorded yet: the intent links it next run
+        return Pair(ctx.record_type, None, erp, None, blocked="created by an unresolved create")
     blocked = await _organized_elsewhere(ctx, erp)
     mbx = None if blocked else await _find_mailbox_counterpart(ctx, erp)
     return Pair(ctx.record_type, None, erp, mbx, erp_read_only=erp_read_only(ctx, erp), blocked=blocked)

@@ -94,7 +94,11 @@ async def sync_mailbox(*, mailbox: Mailbox, server: ServerConfig, policy: SyncPo
     warnings: list[str] = []
     type_errors = 0
     if types and policy_writes_mailbox(policy, types):
-        await mailbox_gateway.ensure_category(mailbox.email, policy.category.name, policy.category.color)
+        try:
+            await mailbox_gateway.ensure_category(mailbox.email, policy.category.name, policy.category.color)
+        except ExsyncError as exc:
+            warnings.append(f"the category could not be created: {type(exc).__name__}")
+            log.add(LogLevel.WARNING, f"creating the category failed: {type(exc).__name__}: {exc}")
     for record_type in types:
         try:
             ctx = await _context(mailbox, server, policy, mailbox_gateway, erp_gateway, state, clock, run_id,
