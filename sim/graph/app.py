@@ -98,13 +98,10 @@ class Sim:
         call.mailbox = self.mailbox_of(call)
         key = (call.app_key, call.mailbox.lower()) if call.mailbox else None
         if key is not None:
-            retry_after = self.throttle.acquire(key)
-            if retry_after is not None:
-                return Reply(429, error_body("ApplicationThrottled",
-                                             "Application is over its MailboxConcurrency limit."
-                                             if self.throttle.limits.concurrency else
-                                             "Application is over its resource limit."),
-                             {"Retry-After": str(retry_after)})
+            refused = self.throttle.acquire(key)
+            if refused is not None:
+                retry_after, reason = refused
+                return Reply(429, error_body("ApplicationThrottled", reason), {"Retry-After": str(retry_after)})
         try:
             if self.latency:
                 await asyncio.sleep(self.latency)

@@ -41,8 +41,8 @@ class Throttle:
     def window(self) -> float:
         return self.limits.window_s / self.time_scale
 
-    def acquire(self, key: Key) -> int | None:
-        """Take a slot; ``None`` when admitted, else the Retry-After in whole seconds."""
+    def acquire(self, key: Key) -> tuple[int, str] | None:
+        """Take a slot; ``None`` when admitted, else the Retry-After in whole seconds and the reason."""
         counter = self.counters.setdefault(key[1], Counter())
         counter.requests += 1
         now = time.monotonic()
@@ -55,10 +55,11 @@ class Throttle:
         inflight = self._inflight.get(key, 0)
         if inflight >= self.limits.concurrency:
             counter.throttled += 1
-            return max(1, math.ceil(1.0 / self.time_scale))
+            return max(1, math.ceil(1.0 / self.time_scale)), "Application is over its MailboxConcurrency limit."
         if len(window) >= self.limits.requests:
             counter.throttled += 1
-            return max(1, math.ceil(window[0] + self.window - now))
+            return (max(1, math.ceil(window[0] + self.window - now)),
+                    "Application is over its resource limit of requests per mailbox.")
         window.append(now)
         self._inflight[key] = inflight + 1
         return None

@@ -206,3 +206,20 @@ def test_standard_response_headers(graph: httpx.Client) -> None:
     assert response.headers["request-id"]
     assert "ImmutableId" in response.headers["Preference-Applied"]
     assert "odata.maxpagesize=5" in response.headers["Preference-Applied"]
+
+
+def test_translate_exchange_ids(graph: httpx.Client) -> None:
+    immutable = graph.post(user("/messages"), json={"subject": "t"}, headers=IMMUTABLE).json()["id"]
+    regular = graph.get(user(f"/messages/{immutable}")).json()["id"]
+    answer = graph.post(user("/translateExchangeIds"), json={
+        "inputIds": [regular, "nope"], "sourceIdType": "restId", "targetIdType": "restImmutableEntryId"})
+    assert answer.status_code == 200
+    values = answer.json()["value"]
+    assert values[0] == {"sourceId": regular, "targetId": immutable}
+    assert values[1]["errorDetails"]["code"] == "ErrorInvalidIdMalformed"
+    back = graph.post(user("/translateExchangeIds"), json={
+        "inputIds": [immutable], "sourceIdType": "restImmutableEntryId", "targetIdType": "restId"}).json()
+    assert back["value"][0]["targetId"] == regular
+    bad = graph.post(user("/translateExchangeIds"), json={"inputIds": [regular], "sourceIdType": "x",
+                                                         "targetIdType": "restId"})
+    assert bad.status_code == 400

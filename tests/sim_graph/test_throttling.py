@@ -44,6 +44,7 @@ def test_more_than_four_concurrent_get_429_with_retry_after(graph: httpx.Client,
     assert len(throttled) == 6
     assert all(int(r.headers["Retry-After"]) >= 1 for r in throttled)
     assert throttled[0].json()["error"]["code"] == "ApplicationThrottled"
+    assert "MailboxConcurrency" in throttled[0].json()["error"]["message"]
     counters = admin.get("/counters").json()
     assert counters[A] == {"requests": 10, "throttled": 6}
 
@@ -65,6 +66,7 @@ def test_request_window_429_and_retry_after_reflects_time_scale(graph: httpx.Cli
     assert statuses == [200, 200, 200, 429]
     throttled = graph.get(user())
     assert throttled.status_code == 429
+    assert "MailboxConcurrency" not in throttled.json()["error"]["message"]
     retry_after = int(throttled.headers["Retry-After"])
     assert 1 <= retry_after <= 10  # 10-minute window / 60
     assert graph.get(user(upn=B)).status_code == 200
