@@ -19,6 +19,8 @@ from msgraph.generated.models.entity import Entity
 logger = logging.getLogger(__name__)
 
 _EXPECTED = {"id", "@odata.type"}
+ORIGINAL = Entity.get_field_deserializers
+"""msgraph-sdk's own Entity field table (kept for the equivalence test and to undo)."""
 _state = {"installed": False}
 
 
@@ -33,8 +35,7 @@ def install() -> bool:
     """Install the fast Entity field table once; True when it is in place."""
     if _state["installed"]:
         return True
-    original = Entity.get_field_deserializers
-    if set(original(Entity())) != _EXPECTED:  # also imports every model once (the warm-up)
+    if set(ORIGINAL(Entity())) != _EXPECTED:  # also imports every model once (the warm-up)
         logger.warning("msgraph-sdk Entity fields changed; keeping its slow deserialiser")
         return False
     Entity.get_field_deserializers = _entity_fields
