@@ -7,7 +7,7 @@ VENV_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 PYTEST_ARGS ?=
 
-.PHONY: demo test lint types imports pytest bootstrap clean
+.PHONY: demo test lint types imports infra-check pytest bootstrap clean
 
 bootstrap: $(VENV_STAMP) $(NODE_STAMP)
 
@@ -25,7 +25,7 @@ $(NODE_STAMP): package.json package-lock.json
 demo: bootstrap
 	$(PY) -m devhost.demo
 
-test: lint types imports pytest
+test: lint types imports infra-check pytest
 
 lint: $(VENV_STAMP)
 	$(VENV)/bin/ruff check .
@@ -36,8 +36,11 @@ types: $(VENV_STAMP)
 imports: $(VENV_STAMP)
 	$(VENV)/bin/lint-imports
 
+infra-check: $(VENV_STAMP)
+	$(PY) scripts/infra_check.py
+
 pytest: bootstrap
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 clean:
-	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .checkov-venv node_modules .pytest_cache .mypy_cache .ruff_cache .hypothesis
