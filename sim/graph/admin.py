@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from sim.graph.app import Sim
 
 
+LIMIT_FIELDS = ("requests", "window_s", "concurrency", "upload_bytes", "upload_window_s")
 LIFECYCLE_EVENTS = ("reauthorizationRequired", "subscriptionRemoved", "missed")
 
 
@@ -65,15 +66,15 @@ def register(app: web.Application, sim: Sim) -> None:
     async def throttling(request: web.Request) -> web.Response:
         if request.method == "POST":
             body = await _json(request)
-            for field in ("requests", "window_s", "concurrency"):
+            for field in LIMIT_FIELDS:
                 if field in body:
                     value = body[field]
                     if not isinstance(value, int | float) or value <= 0:
                         return _error(f"{field}: expected a positive number")
                     setattr(sim.throttle.limits, field, type(getattr(sim.throttle.limits, field))(value))
-            unknown = set(body) - {"requests", "window_s", "concurrency"}
+            unknown = set(body) - set(LIMIT_FIELDS)
             if unknown:
-                return _error(f"{sorted(unknown)[0]}: unknown field (requests, window_s, concurrency)")
+                return _error(f"{sorted(unknown)[0]}: unknown field ({', '.join(LIMIT_FIELDS)})")
         return web.json_response({**dataclasses.asdict(sim.throttle.limits),
                                   "time_scale": sim.throttle.time_scale})
 

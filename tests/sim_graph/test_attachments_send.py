@@ -94,3 +94,22 @@ def test_upload_session_in_chunks(graph: httpx.Client) -> None:
     value = graph.get(user(f"/messages/{message['id']}/attachments/{listed[0]['id']}/$value"))
     assert value.content == payload
     assert httpx.put(url, content=b"x", headers={"Content-Range": "bytes 0-0/1"}).status_code == 404
+
+
+def test_upload_budget_gives_429(graph: httpx.Client, admin: httpx.Client) -> None:
+    admin.post("/throttling", json={"upload_bytes": 4 * 1024 * 1024}).raise_for_status()
+    payload = os.urandom(3 * 1024 * 1024 + 10)
+    message = graph.post(user("/messages"), json={"subject": "budget"}).json()
+    session = graph.post(user(f"/messages/{message['id']}/attachments/createUploadSession"), json={
+        "AttachmentItem": {"attachmentType": "file", "name": "b.bin", "size": len(payload)}}).json()
+    total = f"/{len(payload)}"
+    first = httpx.put(session["uploadUrl"], content=payload[:2_000_000], headers={
+        "Content-Range": f"bytes 0-{2_000_000 - 1}{total}"})
+    assert first.status_code == 200
+    inline = graph.post(user(f"/messages/{message['id']}/attachments"), json={
+        "@odata.type": FILE, "name": "i.bin", "contentBytes": base64.b64encode(b"y" * 2_000_000).decode()})
+    assert inline.status_code == 201
+    over = httpx.put(session["uploadUrl"], content=payload[2_000_000:], headers={
+        "Content-Range": f"bytes 2000000-{len(payload) - 1}{total}"})
+    assert over.status_code == 429 and int(over.headers["Retry-After"]) >= 1
+    assert admin.get("/counters").json()[A]["throttled"] == 1

@@ -63,6 +63,10 @@ async def add_attachment(call: Call, sim: Sim, user: str, ident: str, kind: str 
     if size > INLINE_LIMIT:
         raise GraphError(413, "ErrorRequestEntityTooLarge",
                          f"The attachment is {size} bytes; attach files over 3 MB with an upload session.")
+    retry_after = sim.throttle.upload((call.app_key, mailbox.upn.lower()), size)
+    if retry_after is not None:
+        raise GraphError(429, "ApplicationThrottled", "Application is over its upload limit of 150 MB per "
+                         "5 minutes for this mailbox.", {"Retry-After": str(retry_after)})
     item = items.create(call, sim, mailbox, "attachment", parent.iid, {"size": size, "isInline": False})
     item.data["size"] = size
     mailbox.touch(parent)
@@ -109,7 +113,8 @@ async def create_session(call: Call, sim: Sim, user: str, ident: str, kind: str 
     token = secrets.token_urlsafe(24)
     expires = ids.stamp(ids.now() + dt.timedelta(hours=24))
     sim.tenant.uploads[token] = {"mailbox": mailbox.upn, "parent": parent.iid, "spec": spec, "size": size,
-                                 "data": bytearray(), "expires": expires}
+                                 "data": bytearray(), "expires": expires,
+                                 "key": (call.app_key, mailbox.upn.lower())}
     return ok({"@odata.context": f"{call.base_url}/v1.0/$metadata#microsoft.graph.uploadSession",
                "uploadUrl": f"{call.base_url}/upload/{token}", "expirationDateTime": expires,
                "nextExpectedRanges": ["0-"]}, 201)
@@ -139,6 +144,12 @@ async def upload_chunk(request: web.Request) -> web.StreamResponse:
     problem = _range_problem(start, end, total, len(chunk), received, session["size"])
     if problem:
         return _upload_error(416 if "expected" in problem else 400, "InvalidRange", problem)
+    retry_after = sim.throttle.upload(session["key"], len(chunk))
+    if retry_after is not None:
+        response = _upload_error(429, "ApplicationThrottled", "Application is over its upload limit of "
+                                 "150 MB per 5 minutes for this mailbox.")
+        response.headers["Retry-After"] = str(retry_after)
+        return response
     session["data"].extend(chunk)
     if len(session["data"]) < session["size"]:
         return web.json_response({"expirationDateTime": session["expires"],
