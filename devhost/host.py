@@ -45,6 +45,18 @@ _SETTING = re.compile(r"%([A-Za-z0-9_]+)%")
 SETTING_DEFAULTS = {"EXSYNC_SCHEDULE": "0 */5 * * * *", "EXSYNC_SYNC_QUEUE": "exsync-sync"}
 
 
+_COLLECTED: dict[int, tuple[func.FunctionApp, list[Any]]] = {}
+
+
+def functions_of(app: func.FunctionApp) -> list[Any]:
+    """``app.get_functions()``, called once per app object (a second call fails on duplicate names)."""
+    hit = _COLLECTED.get(id(app))
+    if hit is None or hit[0] is not app:
+        hit = (app, list(app.get_functions()))
+        _COLLECTED[id(app)] = hit
+    return hit[1]
+
+
 def resolve(text: str, env: Mapping[str, str]) -> str:
     """Replace ``%NAME%`` with the app setting (or exsync's default for it)."""
     def one(match: re.Match[str]) -> str:
@@ -139,7 +151,7 @@ class LocalHost:
     # ------------------------------------------------------------ collection
 
     def _collect(self, app: func.FunctionApp) -> None:
-        for fn in app.get_functions():
+        for fn in functions_of(app):
             trigger = fn.get_trigger().get_dict_repr()
             name, user = fn.get_function_name(), fn.get_user_function()
             kind = trigger["type"]

@@ -19,6 +19,7 @@ from azure.functions.timer import TimerRequest
 from azure.storage.queue.aio import QueueClient
 
 import function_app
+from devhost.host import functions_of
 from functions._runtime import use_runtime
 from shared.admin.queue import SyncRequest
 from shared.admin.storage_queue import StorageSyncQueue
@@ -34,7 +35,7 @@ CLIENT_STATE = "client-state-for-tests"
 ERP_SECRET = "erp-secret-for-tests"
 
 _FUNCTIONS: dict[str, Callable[..., Any]] = {
-    fn.get_function_name(): fn.get_user_function() for fn in function_app.app.get_functions()
+    fn.get_function_name(): fn.get_user_function() for fn in functions_of(function_app.app)
 }
 
 
