@@ -91,11 +91,12 @@ def _row(entry: tuple[str, str | None], call: Call, state: DeltaState, mailbox: 
     item = mailbox.items.get(iid)
     type_name = "#microsoft.graph." + KINDS[state.kind].type_name
     if removed is not None or item is None or item.container != state.container:
-        reason, _, rid = (removed or "deleted|").partition("|")
-        ident = iid if call.immutable or not rid else rid
-        if item is not None and not call.immutable:
-            ident = rid or item.rid
-        return {"@odata.type": type_name, "id": ident, "@removed": {"reason": reason or "deleted"}}
+        if removed is not None:
+            reason, _, rid = removed.partition("|")
+        else:  # gone or moved away after the snapshot was taken
+            reason, rid = ("deleted", "") if item is None else ("changed", "")
+        ident = iid if call.immutable else rid or (item.rid if item is not None else iid)
+        return {"@odata.type": type_name, "id": ident, "@removed": {"reason": reason}}
     if in_window is not None and not in_window(item, state.options):
         if state.since == 0:
             return None

@@ -118,6 +118,8 @@ def test_messages_delta_per_folder_and_move(graph: httpx.Client) -> None:
     assert moved.status_code == 201
     inbox_changes, _ = drain(graph, inbox_link)
     assert [r.get("@removed") for r in inbox_changes] == [{"reason": "changed"}]
+    assert inbox_changes[0]["id"] == message["id"]  # the regular id the client knew, not the new one
+    assert moved.json()["id"] != message["id"]
     archive_changes, _ = drain(graph, archive_link)
     assert [r["subject"] for r in archive_changes] == ["m"]
 
