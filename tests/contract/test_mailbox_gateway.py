@@ -221,7 +221,10 @@ async def test_delta_pages_everything_then_reports_changes_and_removals(harness:
     container = await harness.gateway.ensure_container(MAILBOX, record_type, "Delta")
     ids = [(await created(harness, create(record_type, container, n))).id for n in range(7)]
 
-    entries, cursor = await drain(harness, record_type, container, None, page_size=3)
+    first = await harness.gateway.list_changes(MAILBOX, record_type, container, None, 3)
+    assert len(first.items) <= 3 and not first.complete  # the page size reaches the server
+    rest, cursor = await drain(harness, record_type, container, first.cursor, page_size=3)
+    entries = [*first.items, *rest]
     listed = {e.id for e in entries if isinstance(e, MailboxItem)}
     assert listed == set(ids)
     assert not [e for e in entries if isinstance(e, Removed)]
