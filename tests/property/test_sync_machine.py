@@ -133,7 +133,8 @@ class Fault:
 FAULTS = st.one_of(
     st.none(),
     st.builds(Fault, st.sampled_from(["erp_call", "mbx_call"]), st.integers(1, 12), st.booleans()),
-    st.builds(Fault, st.sampled_from(["erp_write", "mbx_write"]), st.integers(1, 4), st.booleans()),
+    st.builds(Fault, st.sampled_from(["erp_write", "mbx_write", "erp_crash_after", "mbx_crash_after"]),
+              st.integers(1, 4), st.booleans()),
     st.builds(Fault, st.just("state"), st.just(1), st.booleans(),
               st.sampled_from(["put_link", "delete_link", "put_cursor", "put_intent", "delete_intent",
                                "get_link_by_erp", "get_link_by_mailbox", "list_intents"])),
@@ -152,6 +153,7 @@ class SyncMachine(RuleBasedStateMachine):
         self.uids = itertools.count(1)
         self.pairs: dict[str, tuple[str, Record]] = {}   # erp id -> (mailbox id, content at convergence)
         self.used_keep_both = False
+        self.restore: Any = None
 
     def teardown(self) -> None:
         self.loop.close()
@@ -305,18 +307,43 @@ class SyncMachine(RuleBasedStateMachine):
             self.w.mbx.fail_call(fault.k, error)  # type: ignore[arg-type]
         elif fault.where == "mbx_write":
             self.w.mbx.fail_write(fault.k, error if not fault.crash else ConcurrencyConflict("stale"))
+        elif fault.where.endswith("crash_after"):
+            self.crash_after_write(fault.where.startswith("erp"), fault.k)
         else:
             self.w.state.fail_next(fault.method, error)
+
+    def crash_after_write(self, erp_side: bool, k: int) -> None:
+        """The process dies right after the batch holding the k-th write succeeded (before bookkeeping)."""
+        gateway: Any = self.w.erp if erp_side else self.w.mbx
+        original = gateway.apply
+        done = 0
+
+        async def apply(*args: Any) -> Any:
+            nonlocal done
+            results = await original(*args)
+            done += len(results)
+            if done >= k:
+                gateway.apply = original
+                raise Crash()
+            return results
+
+        gateway.apply = apply
+        self.restore = lambda: setattr(gateway, "apply", original)
 
     def disarm(self) -> bool:
         """Clear unfired faults; True if the armed fault fired."""
         pending = (bool(self.w.erp.faults._call_faults or self.w.erp.faults._write_faults
                         or self.w.mbx.faults._call_faults or self.w.mbx.faults._write_faults)
                    or any(self.w.state._faults.values()))
+        crash_pending = self.restore is not None and (self.w.erp.apply != self.w.erp.__class__.apply.__get__(
+            self.w.erp) or self.w.mbx.apply != self.w.mbx.__class__.apply.__get__(self.w.mbx))
+        if self.restore is not None:
+            self.restore()
+            self.restore = None
         self.w.erp.faults.clear()
         self.w.mbx.faults.clear()
         self.w.state.clear_faults()
-        return not pending
+        return not pending and not crash_pending
 
     def sync_once(self) -> RunSummary | BaseException:
         try:
@@ -334,7 +361,8 @@ class SyncMachine(RuleBasedStateMachine):
             fired = self.disarm()
             event(f"fault {fault.where} crash={fault.crash} fired={fired}")
             # 12: a fault that fired is visible: the run raised or is not reported as a success.
-            if fired and not (fault.crash and fault.where.endswith("call")) and isinstance(outcome, RunSummary):
+            silent = fault.crash or fault.where.endswith("crash_after")
+            if fired and not silent and isinstance(outcome, RunSummary):
                 assert outcome.state is not RunState.SUCCEEDED, (fault, outcome)
         else:
             outcome = self.sync_once()
