@@ -108,6 +108,10 @@ class Sim:
             return await self.router.dispatch(call, self)
         except GraphError as exc:
             return Reply(exc.status, exc.body(), exc.headers)
+        except Exception:  # a simulator bug: answer like a Graph 500 and keep serving
+            log.exception("unhandled error in %s %s", call.method, call.path)
+            return Reply(500, error_body("InternalServerError", "The simulator failed on this request; see "
+                                         "its output."))
         finally:
             if key is not None:
                 self.throttle.release(key)
