@@ -21,7 +21,7 @@ from kiota_abstractions.method import Method
 from kiota_abstractions.request_information import RequestInformation
 from kiota_abstractions.serialization import Parsable
 from kiota_http.kiota_client_factory import KiotaClientFactory
-from kiota_http.middleware import RedirectHandler, RetryHandler, UserAgentHandler
+from kiota_http.middleware import RedirectHandler, UserAgentHandler
 from kiota_http.middleware.options import RetryHandlerOption
 from msgraph.graph_request_adapter import GraphRequestAdapter
 from msgraph.graph_service_client import GraphServiceClient
@@ -29,7 +29,8 @@ from msgraph_core.authentication import AzureIdentityAuthenticationProvider
 
 from shared.graph import speedups
 from shared.graph.auth import StaticTokenCredential
-from shared.graph.pacing import Pacer, PacingHandler, PacingOption, PacingPolicy, TransportErrorHandler
+from shared.graph.pacing import Pacer, PacingHandler, PacingOption, PacingPolicy
+from shared.graph.retry import GraphRetryHandler, TransportErrorHandler
 from shared.graph.wire import ERROR_MAPPING, PREFER, to_json, translate
 
 logger = logging.getLogger(__name__)
@@ -37,7 +38,6 @@ logger = logging.getLogger(__name__)
 P = TypeVar("P", bound=Parsable)
 
 GRAPH_BASE_URL = "https://graph.microsoft.com/v1.0"
-RETRY_STATUS_CODES = frozenset({429, 500, 502, 503, 504})
 
 
 def build_http_client(base_url: str, pacer: Pacer, retry: RetryHandlerOption,
@@ -45,9 +45,7 @@ def build_http_client(base_url: str, pacer: Pacer, retry: RetryHandlerOption,
     """An httpx client whose transport runs our middleware pipeline (outermost first)."""
     client = http_client or httpx.AsyncClient(timeout=httpx.Timeout(100.0, connect=30.0))
     client.base_url = httpx.URL(base_url)
-    retry_handler = RetryHandler(retry)
-    retry_handler.retry_on_status_codes = set(RETRY_STATUS_CODES)
-    middleware = [RedirectHandler(), retry_handler, TransportErrorHandler(), UserAgentHandler(),
+    middleware = [RedirectHandler(), GraphRetryHandler(retry), TransportErrorHandler(), UserAgentHandler(),
                   PacingHandler(pacer)]
     return cast(httpx.AsyncClient, KiotaClientFactory.create_with_custom_middleware(middleware, client))
 

@@ -201,28 +201,3 @@ class PacingHandler(BaseMiddleware):  # type: ignore[misc]
             if wait:
                 mailbox.pause(wait)
         return response
-
-
-class TransportErrorHandler(BaseMiddleware):  # type: ignore[misc]
-    """Turns network failures into a synthetic 504 so the RetryHandler retries them.
-
-    Only where a retry cannot duplicate a write: connection failures (nothing was sent) for
-    every method, read timeouts and dropped connections for every method but POST.
-    """
-
-    async def send(self, request: httpx.Request, transport: httpx.AsyncBaseTransport) -> httpx.Response:
-        try:
-            return cast(httpx.Response, await super().send(request, transport))
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-            return self._gateway_timeout(request, exc)
-        except (httpx.ReadTimeout, httpx.WriteTimeout, httpx.RemoteProtocolError, httpx.ReadError) as exc:
-            if request.method.upper() == "POST":
-                raise
-            return self._gateway_timeout(request, exc)
-
-    @staticmethod
-    def _gateway_timeout(request: httpx.Request, exc: Exception) -> httpx.Response:
-        logger.info("network failure on %s %s: %s; retrying", request.method, request.url.path,
-                    type(exc).__name__)
-        return httpx.Response(504, request=request, json={"error": {
-            "code": "networkFailure", "message": f"{type(exc).__name__} before a response"}})

@@ -110,3 +110,24 @@ async def test_dead_delta_token_is_sync_state_lost(sim: Simulator, gateway: Grap
     admin(sim, "POST", "/_sim/expire-delta", {"mailbox": MAILBOX})
     with pytest.raises(SyncStateLost):
         await gateway.list_changes(MAILBOX, RecordType.CONTACT, container, page.cursor, 10)
+
+
+async def test_a_post_is_retried_only_when_graph_says_it_was_not_processed(
+        sim: Simulator, gateway: GraphMailboxGateway) -> None:
+    container = await gateway.ensure_container(MAILBOX, RecordType.CONTACT, "R")
+    admin(sim, "POST", "/_sim/faults", {"path": r"\$batch", "method": "POST", "status": 503, "count": 1})
+    assert all(r.ok for r in await gateway.apply(MAILBOX, creates(container, 2)))
+
+    admin(sim, "POST", "/_sim/faults", {"path": r"\$batch", "method": "POST", "status": 500, "count": 1})
+    failed = await gateway.apply(MAILBOX, creates(container, 2))
+    assert [getattr(r.error, "status", None) for r in failed] == [500, 500]  # a 500 may have created them
+    assert len(await listing(gateway, container)) == 2
+
+
+async def test_a_throttled_read_is_retried_after_retry_after(sim: Simulator, gateway: GraphMailboxGateway) -> None:
+    container = await gateway.ensure_container(MAILBOX, RecordType.CONTACT, "R")
+    admin(sim, "POST", "/_sim/faults", {"path": "/contacts$", "method": "GET", "status": 429, "retry_after": 1,
+                                        "count": 1})
+    assert await gateway.find_by_stamp(MAILBOX, RecordType.CONTACT, container, "erp-x") is None
+    stats = gateway.stats()[MAILBOX]
+    assert (stats.throttled, stats.requests) == (1, 4)  # folders list, create, 429, the retry
