@@ -1,7 +1,8 @@
 """Benchmark: N contact creates into one mailbox through GraphMailboxGateway against the simulator.
 
 ``python -m bench.graph_throttle [--writes 2000] [--time-scale 200] [--rate-limit 1000] [--workers 4]``
-prints the duration, the simulator's request and 429 counts, and the gateway's pacing stats.
+prints the duration, the simulator's request and 429 counts, and the gateway's pacing stats; then
+reads everything back through the delta listing (pages of 100, stamps filled in) and prints that too.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from devhost.services import start_simulator
 from shared.domain.records import Contact, RecordType
 from shared.graph.gateway import GraphMailboxGateway, warm_up
 from shared.graph.pacing import PacingPolicy
-from shared.ports import MailboxWrite, WriteKind
+from shared.ports import MailboxItem, MailboxWrite, WriteKind
 
 MAILBOX = "load@contoso.test"
 
@@ -51,6 +52,19 @@ async def run(base: str, writes: int, time_scale: float, budget: int, workers: i
         await asyncio.gather(*(worker() for _ in range(workers)))
         elapsed = time.monotonic() - started
         stats = gateway.stats()[MAILBOX.lower()]
+        before = stats.cost
+        read_started = time.monotonic()
+        cursor, pages, listed, stamped = None, 0, 0, 0
+        while True:
+            page = await gateway.list_changes(MAILBOX, RecordType.CONTACT, container, cursor, 100)
+            pages += 1
+            listed += sum(1 for e in page.items if isinstance(e, MailboxItem))
+            stamped += sum(1 for e in page.items if isinstance(e, MailboxItem) and e.stamp)
+            cursor = page.cursor
+            if page.complete:
+                break
+        read_seconds = time.monotonic() - read_started
+        read_cost = gateway.stats()[MAILBOX.lower()].cost - before
         async with httpx.AsyncClient() as admin:
             counters = (await admin.get(f"{base}/_sim/counters")).json()[MAILBOX]
         return {"writes": writes, "ok": ok, "seconds": round(elapsed, 2),
@@ -58,7 +72,9 @@ async def run(base: str, writes: int, time_scale: float, budget: int, workers: i
                 "sim_requests": counters["requests"], "sim_429": counters["throttled"],
                 "http_requests": stats.requests, "batched_cost": stats.cost,
                 "paced_wait_s": round(stats.waited_seconds, 2),
-                "floor_seconds": round(max(0, writes - budget) / (budget / (600.0 / time_scale)), 2)}
+                "floor_seconds": round(max(0, writes - budget) / (budget / (600.0 / time_scale)), 2),
+                "read_items": listed, "read_stamped": stamped, "read_pages": pages,
+                "read_seconds": round(read_seconds, 2), "read_request_cost": read_cost}
     finally:
         await gateway.aclose()
 
