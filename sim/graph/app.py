@@ -14,7 +14,7 @@ import aiohttp
 from aiohttp import web
 
 from sim.common import FaultBook, Journal, add_admin_routes, decode_body, fault_middleware
-from sim.graph import batch
+from sim.graph import batch, odata
 from sim.graph.call import Call, Reply
 from sim.graph.errors import GraphError, error_body, fault_body
 from sim.graph.resources import applications, attachments, register_all, subscriptions
@@ -105,6 +105,7 @@ class Sim:
         try:
             if self.latency:
                 await asyncio.sleep(self.latency)
+            odata.check_options(call.query)
             return await self.router.dispatch(call, self)
         except GraphError as exc:
             return Reply(exc.status, exc.body(), exc.headers)

@@ -51,6 +51,8 @@ def list_reply(call: Call, mailbox: Mailbox, items: list[Item], context: str,
         rows = [(i, filter_row(i, call, mailbox)) for i in items]
         items = [i for i, row in rows if (pred is None or pred(row))
                  and (extra_filter is None or extra_filter(row))]
+    if call.query.get("$orderby"):
+        items = odata.order_by([(i, filter_row(i, call, mailbox)) for i in items], call.query["$orderby"])
     top = odata.int_option(call.query, "$top")
     skip = odata.int_option(call.query, "$skip") or 0
     size = top or call.maxpagesize or DEFAULT_PAGE

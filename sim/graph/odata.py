@@ -25,6 +25,36 @@ _TOKEN = re.compile(r"""\s*(?:
 _OPS = {"eq", "ne", "gt", "ge", "lt", "le"}
 
 
+SYSTEM_OPTIONS = {"$select", "$top", "$skip", "$filter", "$expand", "$orderby", "$count", "$search",
+                  "$skiptoken", "$deltatoken", "$format"}
+
+
+def check_options(query: Any) -> None:
+    """400 for a system query option Graph does not know (``$selct``)."""
+    for name in query:
+        if name.startswith("$") and name.lower() not in SYSTEM_OPTIONS:
+            raise GraphError(400, "BadRequest", f"Query option '{name[1:]}' is not allowed. Make sure that the "
+                             "query option names are spelled correctly.")
+
+
+def order_by(rows: list[tuple[Any, dict[str, Any]]], text: str | None) -> list[Any]:
+    """Sort ``(item, row)`` pairs by ``$orderby`` (``a/b desc, c``); None sorts first ascending."""
+    ordered = list(rows)
+    for clause in reversed(split_top(text or "")):
+        parts = clause.split()
+        path, descending = parts[0], len(parts) > 1 and parts[1].lower() == "desc"
+        if len(parts) > 2 or (len(parts) == 2 and parts[1].lower() not in {"asc", "desc"}):
+            raise GraphError(400, "BadRequest", f"Invalid $orderby clause '{clause}'.")
+
+        def key(pair: tuple[Any, dict[str, Any]], path: str = path) -> tuple[int, Any]:
+            value = resolve(path, pair[1], {})
+            value = value.lower() if isinstance(value, str) else value
+            return (0, "") if value is None else (1, value)
+
+        ordered.sort(key=key, reverse=descending)
+    return [item for item, _ in ordered]
+
+
 def invalid_filter(text: str) -> GraphError:
     return GraphError(400, "BadRequest", f"Invalid filter clause: {text}")
 

@@ -225,3 +225,15 @@ def test_translate_exchange_ids(graph: httpx.Client) -> None:
     bad = graph.post(user("/translateExchangeIds"), json={"inputIds": [regular], "sourceIdType": "x",
                                                          "targetIdType": "restId"})
     assert bad.status_code == 400
+
+
+def test_orderby_and_unknown_query_options(graph: httpx.Client) -> None:
+    for name in ("Carl", "anna", "Bert"):
+        graph.post(user("/contacts"), json={"givenName": name}).raise_for_status()
+    ascending = graph.get(user("/contacts"), params={"$orderby": "givenName"}).json()["value"]
+    assert [c["givenName"] for c in ascending] == ["anna", "Bert", "Carl"]
+    descending = graph.get(user("/contacts"), params={"$orderby": "givenName desc"}).json()["value"]
+    assert [c["givenName"] for c in descending] == ["Carl", "Bert", "anna"]
+    typo = graph.get(user("/contacts"), params={"$selct": "givenName"})
+    assert typo.status_code == 400 and "selct" in typo.json()["error"]["message"]
+    assert graph.get(user("/contacts"), params={"$orderby": "givenName sideways"}).status_code == 400
