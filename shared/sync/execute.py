@@ -346,15 +346,17 @@ async def mailbox_create(ctx: TypeContext, record: Record, erp: ErpItem[Any]) ->
 
 async def _erp_files(ctx: TypeContext, record: EmailMessage,
                      erp_id: str) -> tuple[tuple[AttachmentContent, ...], EmailMessage]:
-    if not ctx.policy.emails.sync_attachments or not record.attachments:
+    if not ctx.policy.emails.sync_attachments:
         return (), dataclasses.replace(record, attachments=())
+    # listings may carry no attachment metadata: always ask (creates only, so at most once per mail)
     files = await ctx.erp_gateway.read_attachments(ctx.record_type, erp_id, ctx.max_attachment_bytes)
     return files, _keep_attachments(ctx, record, files, f"erp:{erp_id}")
 
 
 def _keep_attachments(ctx: TypeContext, record: EmailMessage, files: tuple[AttachmentContent, ...],
                       where: str) -> EmailMessage:
-    """The record with only the attachments that travel; the skipped ones are logged."""
+    """The record with only the attachments that travel; the skipped ones are logged (when the
+    listing told their names: a gateway that lists no attachment metadata skips silently)."""
     names = {f.meta.name for f in files}
     skipped = [a for a in record.attachments if a.name not in names]
     if skipped:
@@ -373,7 +375,7 @@ async def erp_create(ctx: TypeContext, record: Record, source: MailboxItem[Any],
         contact_class = ctx.policy.contacts.contact_class
     elif isinstance(record, EmailMessage):
         related = await related_contacts(ctx, record)
-        if ctx.policy.emails.sync_attachments and record.attachments:
+        if ctx.policy.emails.sync_attachments:
             files = await ctx.mailbox_gateway.read_attachments(ctx.email, source.id, ctx.max_attachment_bytes)
             record = _keep_attachments(ctx, record, files, f"mailbox:{source.id}")
         elif record.attachments:
