@@ -117,10 +117,12 @@ class Sim:
             if key is not None:
                 self.throttle.release(key)
 
-    def journal_batch_item(self, entry: dict[str, Any], path: str, query: dict[str, str], status: int,
-                           mailbox: str | None) -> None:
+    def journal_batch_item(self, entry: dict[str, Any], path: str, query: dict[str, str], status: int | None,
+                           mailbox: str | None) -> dict[str, Any]:
+        """Journal a batched request; the returned entry may be completed later (status, mailbox)."""
         self.journal.record(method=str(entry.get("method", "")).upper(), path=path, query=query,
                             body=entry.get("body"), status=status, mailbox=mailbox, batched=True)
+        return self.journal.entries[-1]
 
     def reset(self) -> None:
         for task in list(self.background):
@@ -201,19 +203,21 @@ def _standard_headers(call: Call) -> dict[str, str]:
 @web.middleware
 async def journal_middleware(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
                              ) -> web.StreamResponse:
+    """Journal every non-admin request in the order received; status and mailbox filled in after."""
     if request.path.startswith("/_sim"):
         return await handler(request)
     sim: Sim = request.app["sim"]
     raw = await request.read()
-    status: int | None = None
+    sim.journal.record(method=request.method, path=request.path, query=dict(request.query),
+                       body=None if request.path.startswith("/upload/") else decode_body(raw),
+                       status=None, mailbox=None, batched=False)
+    entry = sim.journal.entries[-1]
     try:
         response = await handler(request)
-        status = response.status
+        entry["status"] = response.status
         return response
     finally:
-        sim.journal.record(method=request.method, path=request.path, query=dict(request.query),
-                           body=None if request.path.startswith("/upload/") else decode_body(raw),
-                           status=status, mailbox=request.get("mailbox"), batched=False)
+        entry["mailbox"] = request.get("mailbox")
 
 
 def build_app(sim: Sim) -> web.Application:

@@ -75,8 +75,8 @@ async def _run_ordered(call: Call, sim: Sim, requests: list[dict[str, Any]]) -> 
         if failed:
             reply = Reply(424, error_body("FailedDependency",
                                           f"The request depends on '{failed[0]}', which failed."))
-            sim.journal_batch_item(entry, _path(entry), {}, reply.status, sim.mailbox_of(
-                Call("GET", _path(entry), {}, {}, None, call.base_url)))
+            record = sim.journal_batch_item(entry, _path(entry), {}, reply.status, None)
+            record["mailbox"] = sim.mailbox_of(Call("GET", _path(entry), {}, {}, None, call.base_url))
         else:
             reply = await _run_one(call, sim, entry)
         statuses[ident] = reply.status
@@ -94,35 +94,40 @@ def _path(entry: dict[str, Any]) -> str:
 
 
 async def _run_one(call: Call, sim: Sim, entry: dict[str, Any]) -> Reply:
+    """Run one batched request; its journal entry is taken when it starts (receive order)."""
     url = str(entry["url"])
-    headers = {str(k): str(v) for k, v in (entry.get("headers") or {}).items()}
-    if url.lower().startswith(("http://", "https://")):
-        reply = Reply(400, error_body("BadRequest", "Batch requests must use relative URLs."))
-        sim.journal_batch_item(entry, url, {}, reply.status, None)
-        return reply
-    path = _path(entry)
+    relative = not url.lower().startswith(("http://", "https://"))
+    path = _path(entry) if relative else url
     query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(url).query, keep_blank_values=True))
-    item_body = entry.get("body")
-    if item_body is not None and not any(k.lower() == "content-type" for k in headers):
+    record = sim.journal_batch_item(entry, path, query, None, None)
+    headers = {str(k): str(v) for k, v in (entry.get("headers") or {}).items()}
+    merged = _Headers({**{k: v for k, v in call.headers.items() if k.lower() == "prefer"}, **headers})
+    inner = Call(str(entry["method"]).upper(), path, query, merged, entry.get("body"), call.base_url,
+                 call.app_key)
+    if not relative:
+        reply = Reply(400, error_body("BadRequest", "Batch requests must use relative URLs."))
+    elif inner.body is not None and not any(k.lower() == "content-type" for k in headers):
         reply = Reply(400, error_body("BadRequest",
                                       "A Content-Type header is required for a batch request with a body."))
-        sim.journal_batch_item(entry, path, query, reply.status, None)
-        return reply
-    merged = _Headers({**{k: v for k, v in call.headers.items() if k.lower() == "prefer"}, **headers})
-    inner = Call(str(entry["method"]).upper(), path, query, merged, item_body, call.base_url, call.app_key)
-    fault = sim.faults.take(inner.method, path)
-    if fault is not None:
-        if fault.delay_ms:
-            await asyncio.sleep(fault.delay_ms / 1000)
-        if fault.drop or fault.status >= 300:
-            status = fault.status if not fault.drop else 504
-            fault_headers = {"Retry-After": str(int(fault.retry_after))} if fault.retry_after is not None else {}
-            reply = Reply(status, fault_body(status, "injected fault"), fault_headers)
-            sim.journal_batch_item(entry, path, query, status, sim.mailbox_of(inner))
-            return reply
-    reply = await sim.execute(inner)
-    sim.journal_batch_item(entry, path, query, reply.status, inner.mailbox)
+    else:
+        reply = await _faulted(sim, inner) or await sim.execute(inner)
+    record["status"] = reply.status
+    record["mailbox"] = sim.mailbox_of(inner) if relative else None
     return reply
+
+
+async def _faulted(sim: Sim, inner: Call) -> Reply | None:
+    """The reply an injected fault makes for this batched request, if one matches."""
+    fault = sim.faults.take(inner.method, inner.path)
+    if fault is None:
+        return None
+    if fault.delay_ms:
+        await asyncio.sleep(fault.delay_ms / 1000)
+    if not fault.drop and fault.status < 300:
+        return None
+    status = fault.status if not fault.drop else 504
+    headers = {"Retry-After": str(int(fault.retry_after))} if fault.retry_after is not None else {}
+    return Reply(status, fault_body(status, "injected fault"), headers)
 
 
 def _response(ident: str, reply: Reply) -> dict[str, Any]:

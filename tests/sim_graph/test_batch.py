@@ -73,6 +73,7 @@ def test_batched_items_are_journaled_individually_with_mailbox(graph: httpx.Clie
                                                                admin: httpx.Client) -> None:
     graph.post("/$batch", json={"requests": [_post(1), _post(2)]}).raise_for_status()
     entries = admin.get("/requests").json()
+    assert entries[0]["path"] == "/v1.0/$batch" and entries[0]["status"] == 200  # receive order
     items = [e for e in entries if e.get("batched")]
     assert [(e["method"], e["status"], e["mailbox"]) for e in items] == [("POST", 201, A), ("POST", 201, A)]
     assert items[0]["path"] == f"/v1.0/users/{A}/contacts"
