@@ -100,6 +100,11 @@ async def sync_mailbox(*, mailbox: Mailbox, server: ServerConfig, policy: SyncPo
             warnings.append(f"the category could not be created: {type(exc).__name__}")
             log.add(LogLevel.WARNING, f"creating the category failed: {type(exc).__name__}: {exc}")
     for record_type in types:
+        if type_errors and not policy.continue_on_error:
+            log.add(LogLevel.WARNING, f"{record_type} not synced: the policy stops a run at the first error",
+                    record_type)
+            type_errors += 1
+            continue
         try:
             ctx = await _context(mailbox, server, policy, mailbox_gateway, erp_gateway, state, clock, run_id,
                                  record_type, tally, log)
@@ -119,12 +124,15 @@ async def sync_mailbox(*, mailbox: Mailbox, server: ServerConfig, policy: SyncPo
             await state.put_cursor(mailbox.email, names.import_mark(record_type), now.isoformat())
     _log_counts(log, tally, types)
     run_state = _state(tally, warnings, type_errors, len(types))
-    message = "; ".join(warnings) if warnings else ""
+    notes = list(warnings)
+    if tally.failed():
+        notes.append(f"{tally.failed()} item(s) failed and are retried next run; see the log")
     if type_errors:
-        message = "; ".join(filter(None, [message, f"{type_errors} record type(s) stopped with an error"]))
+        notes.append(f"{type_errors} record type(s) stopped with an error; see the log")
+    message = "; ".join(notes)
     summary = RunSummary(run_id=run_id, state=run_state, started_at=started, finished_at=clock.now(),
                          counts=tally.as_counts(), message=message)
-    await _store(state, mailbox.email, export_dates, import_dates, warnings, summary)
+    await _store(state, mailbox.email, export_dates, import_dates, notes, summary)
     if log.entries:
         await state.append_log(mailbox.email, log.entries)
     return summary
@@ -216,11 +224,18 @@ async def _honour_reset(ctx: TypeContext, status: MailboxStatus) -> None:
         if written is None:
             continue
         current = dates.get(ctx.record_type)
-        if current is None or current.isoformat() != written.value:
+        if current is None or current != _parse_mark(written.value):
             await ctx.state.delete_cursor(ctx.email, cursor(ctx.record_type))
             await ctx.state.delete_cursor(ctx.email, mark(ctx.record_type))
             ctx.log.add(LogLevel.INFORMATIONAL, f"{ctx.record_type} {mark(ctx.record_type)} date was reset: "
                         "re-reading that side fully", ctx.record_type)
+
+
+def _parse_mark(value: str) -> datetime | None:
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        return None
 
 
 async def _erp_pages(ctx: TypeContext, cursor: str | None) -> AsyncIterator[Page[ErpItem[Any]]]:

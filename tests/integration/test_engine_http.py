@@ -159,6 +159,10 @@ async def test_contacts_both_ways_then_nothing_to_do(world: World) -> None:
     assert copy.record.job_title == "Buyer"
     third = await world.run(C)
     assert third.state is RunState.SUCCEEDED and writes(third) == 0, third
+    status = await world.state.get_status(MAILBOX)
+    assert status is not None and C in status.value.export_dates and C in status.value.import_dates
+    log = await world.state.list_log(MAILBOX, None, 100, None)
+    assert not any("date was reset" in e.message for e in log.items)  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize("direction", ["system_to_exchange", "exchange_to_system"])

@@ -404,3 +404,26 @@ def test_scope_rules() -> None:
     assert in_scope(M, mail, scope)
     task = ErpItem("3", "v", START, Task(), owner="OTHER")
     assert not in_scope(T, task, scope)
+
+
+async def test_failures_set_the_status_warning_and_stop_the_run_when_the_policy_says_so() -> None:
+    h = harness(continue_on_error=False)
+    h.user_erp_create(C, Contact(first_name="a"))
+    h.user_erp_create(T, Task(title="t"))
+    h.erp.fail_call(1)                          # the contact listing fails: the type stops
+    summary = await h.run(C, T)
+    assert summary.state is RunState.FAILED
+    assert h.mailbox_items(T) == []             # tasks not attempted after the first error
+    status = await h.state.get_status(EMAIL)
+    assert status is not None and status.value.warning and "stopped with an error" in status.value.warning
+    assert (await h.run(C, T)).state is RunState.SUCCEEDED
+    assert len(h.mailbox_items(T)) == 1
+
+
+async def test_an_unchanged_status_is_not_taken_for_a_reset() -> None:
+    h = harness()
+    h.user_erp_create(C, Contact(first_name="a"))
+    await h.run(C)
+    await h.run(C)
+    log = await h.state.list_log(EMAIL, None, 100, None)
+    assert not any("date was reset" in e.message for e in log.items)  # type: ignore[union-attr]
