@@ -72,7 +72,9 @@ async def run(base: str, writes: int, time_scale: float, budget: int, workers: i
                 "sim_requests": counters["requests"], "sim_429": counters["throttled"],
                 "http_requests": stats.requests, "batched_cost": stats.cost,
                 "paced_wait_s": round(stats.waited_seconds, 2),
-                "floor_seconds": round(max(0, writes - budget) / (budget / (600.0 / time_scale)), 2),
+                "server_floor_seconds": round(max(0, writes - budget) / (budget / (600.0 / time_scale)), 2),
+                "paced_floor_seconds": round(max(0.0, writes - pacing.usable / 10)
+                                             / ((pacing.usable * 0.9) / pacing.window_seconds), 2),
                 "read_items": listed, "read_stamped": stamped, "read_pages": pages,
                 "read_seconds": round(read_seconds, 2), "read_request_cost": read_cost}
     finally:

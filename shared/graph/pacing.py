@@ -5,9 +5,10 @@ Rather than collect 429s, every request that reaches the wire is paced here, per
 
 - a weighted semaphore keeps at most ``concurrency`` requests in flight (a ``$batch`` takes
   ``min(len(batch), concurrency)`` slots: Outlook runs a batch's items up to 4 at a time);
-- a token bucket keeps any window of ``window_seconds`` under ``requests`` (each batched
-  request costs one token): capacity ``requests / 10``, refill so capacity + refill over one
-  window never exceeds the budget;
+- a token bucket keeps any window of ``window_seconds`` under ``headroom`` (90 %) of
+  ``requests`` (each batched request costs one token): capacity a tenth of that, refill so
+  capacity + refill over one window never exceeds it (the margin absorbs requests that the
+  network bunches up on the way, and clock differences);
 - a 429/503 ``Retry-After`` pauses the whole mailbox, not only the request that got it.
 
 The middleware sits innermost in the kiota pipeline, under the RetryHandler, so every retry is
@@ -44,6 +45,11 @@ class PacingPolicy:
     requests: int = 10_000
     window_seconds: float = 600.0
     concurrency: int = 4
+    headroom: float = 0.9     # share of the budget we plan to use: client and server clocks differ
+
+    @property
+    def usable(self) -> float:
+        return self.requests * self.headroom
 
     def __post_init__(self) -> None:
         if self.requests < 1:
@@ -52,6 +58,8 @@ class PacingPolicy:
             raise ValueError("PacingPolicy.window_seconds: expected seconds > 0")
         if self.concurrency < 1:
             raise ValueError("PacingPolicy.concurrency: expected at least 1")
+        if not 0 < self.headroom <= 1:
+            raise ValueError("PacingPolicy.headroom: expected a share in (0, 1]")
 
 
 class PacingOption(RequestOption):  # type: ignore[misc]
@@ -83,8 +91,8 @@ class MailboxPacer:
 
     def __init__(self, policy: PacingPolicy) -> None:
         self.policy = policy
-        self.capacity = max(1.0, policy.requests / 10)
-        self.rate = (policy.requests - self.capacity) / policy.window_seconds or 1e-9
+        self.capacity = max(1.0, policy.usable / 10)
+        self.rate = (policy.usable - self.capacity) / policy.window_seconds or 1e-9
         self.tokens = self.capacity
         self.stamp = time.monotonic()
         self.free = policy.concurrency
