@@ -195,6 +195,8 @@ def _standard_headers(call: Call) -> dict[str, str]:
         applied.append('IdType="ImmutableId"')
     if call.maxpagesize is not None:
         applied.append(f"odata.maxpagesize={call.maxpagesize}")
+    if call.body_type is not None:
+        applied.append(f'outlook.body-content-type="{call.body_type}"')
     if applied:
         headers["Preference-Applied"] = ", ".join(applied)
     return headers

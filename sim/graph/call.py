@@ -10,6 +10,7 @@ from typing import Any
 from sim.graph.errors import GraphError
 
 _MAXPAGE = re.compile(r"odata\.maxpagesize\s*=\s*(\d+)", re.I)
+_BODY_TYPE = re.compile(r'outlook\.body-content-type\s*=\s*"?(text|html)"?', re.I)
 
 
 @dataclasses.dataclass
@@ -35,6 +36,12 @@ class Call:
     @property
     def immutable(self) -> bool:
         return "immutableid" in self.prefer.replace(" ", "").replace('"', "").lower()
+
+    @property
+    def body_type(self) -> str | None:
+        """``text`` or ``html`` from ``Prefer: outlook.body-content-type``."""
+        match = _BODY_TYPE.search(self.prefer)
+        return match.group(1).lower() if match else None
 
     @property
     def maxpagesize(self) -> int | None:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import dataclasses
+import html
 import re
 from typing import Any
 
@@ -105,6 +106,24 @@ def _computed(row: dict[str, Any], item: Item, mailbox: Mailbox, call: Call) -> 
         row["hasAttachments"] = bool(mailbox.in_container("attachment", item.iid))
     if item.kind == "event":
         render_times(row, item, call)
+    if item.kind in {"message", "event"} and isinstance(row.get("body"), dict):
+        row["body"] = body_as_preferred(row["body"], call.body_type)
+
+
+def body_as_preferred(body: dict[str, Any], wanted: str | None) -> dict[str, Any]:
+    """``Prefer: outlook.body-content-type``: HTML bodies as text, or text bodies as HTML."""
+    kind = str(body.get("contentType") or "text").lower()
+    content = str(body.get("content") or "")
+    if wanted == "text" and kind == "html":
+        text = re.sub(r"(?is)<(script|style)[^>]*>.*?</\1>", "", content)
+        text = re.sub(r"(?i)<br\s*/?>|</p>|</div>", "\n", text)
+        text = html.unescape(_TAGS.sub("", text))
+        lines = [" ".join(line.split()) for line in text.splitlines()]
+        return {"contentType": "text", "content": "\n".join(line for line in lines if line).strip()}
+    if wanted == "html" and kind == "text":
+        escaped = html.escape(content).replace("\n", "<br>")
+        return {"contentType": "html", "content": f"<html><body>{escaped}</body></html>"}
+    return body
 
 
 def _expand(name: str, options: dict[str, str], item: Item, mailbox: Mailbox, call: Call) -> dict[str, Any]:

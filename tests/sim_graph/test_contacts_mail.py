@@ -237,3 +237,17 @@ def test_orderby_and_unknown_query_options(graph: httpx.Client) -> None:
     typo = graph.get(user("/contacts"), params={"$selct": "givenName"})
     assert typo.status_code == 400 and "selct" in typo.json()["error"]["message"]
     assert graph.get(user("/contacts"), params={"$orderby": "givenName sideways"}).status_code == 400
+
+
+def test_body_content_type_preference(graph: httpx.Client) -> None:
+    page = "<html><body><p>Hello &amp; welcome</p><p>Line <b>two</b></p></body></html>"
+    created = graph.post(user("/messages"), json={"subject": "b", "body": {"contentType": "html", "content": page}})
+    ident = created.json()["id"]
+    as_text = graph.get(user(f"/messages/{ident}"), headers={"Prefer": 'outlook.body-content-type="text"'})
+    assert as_text.json()["body"] == {"contentType": "text", "content": "Hello & welcome\nLine two"}
+    assert 'outlook.body-content-type="text"' in as_text.headers["Preference-Applied"]
+    as_stored = graph.get(user(f"/messages/{ident}")).json()["body"]
+    assert as_stored["contentType"] == "html"
+    plain = graph.post(user("/messages"), json={"body": {"contentType": "text", "content": "a < b"}}).json()
+    as_html = graph.get(user(f"/messages/{plain['id']}"), headers={"Prefer": 'outlook.body-content-type="html"'})
+    assert as_html.json()["body"]["content"] == "<html><body>a &lt; b</body></html>"
