@@ -85,6 +85,10 @@ class TypeContext:
     sequence: itertools.count[int] = dataclasses.field(default_factory=itertools.count)
     unresolved: set[tuple[Side, str]] = dataclasses.field(default_factory=set)
     """(target side, source id) of creates whose outcome is unknown this run: no second attempt."""
+    listed_stamps: set[str] = dataclasses.field(default_factory=set)
+    """Stamps (ERP ids) carried by the items of a full mailbox listing in this run."""
+    stamps_seen: set[str] | None = None
+    """Set after a complete full mailbox read: only these stamps can exist in the container."""
     unresolved_stamps: set[str] = dataclasses.field(default_factory=set)
     """Stamps / origins of those creates: an item carrying one is not taken for a new record."""
 

@@ -12,7 +12,7 @@ import logging
 from typing import Any
 
 from shared.domain.records import Contact, EmailMessage, Event, RecordType
-from shared.ports import ErpItem, Link, MailboxItem, Removed
+from shared.ports import ErpItem, Link, MailboxItem, Removed, Side
 from shared.sync.context import TypeContext
 from shared.sync.plan import Pair
 from shared.sync.scope import in_scope
@@ -26,6 +26,15 @@ def erp_read_only(ctx: TypeContext, erp: ErpItem[Any] | None) -> bool:
         return False
     organizer = erp.record.normalized().organizer
     return bool(organizer) and organizer != ctx.email
+
+
+def _frozen(ctx: TypeContext, erp_id: str | None, mailbox_id: str | None) -> str | None:
+    """Items a create of this run started from and did not finish: left alone until the intent
+    is resolved at the start of the next run (touching them could undo or duplicate that create)."""
+    if (erp_id is not None and (Side.MAILBOX, erp_id) in ctx.unresolved) or (
+            mailbox_id is not None and (Side.ERP, mailbox_id) in ctx.unresolved):
+        return "an unfinished create involves it"
+    return None
 
 
 async def mailbox_get(ctx: TypeContext, item_id: str) -> MailboxItem[Any] | None:
@@ -72,9 +81,9 @@ async def pair_erp_entry(ctx: TypeContext, entry: ErpItem[Any] | Removed) -> Pai
     if link is not None:
         mbx = await mailbox_get(ctx, link.mailbox_id)
         return Pair(ctx.record_type, link, erp, mbx, erp_out_of_scope=out_of_scope,
-                    erp_read_only=erp_read_only(ctx, erp))
+                    erp_read_only=erp_read_only(ctx, erp), blocked=_frozen(ctx, erp_id, link.mailbox_id))
     assert erp is not None
-    if erp.origin is not None and erp.origin in ctx.unresolved_stamps:
+    if _frozen(ctx, erp.id, None) or (erp.origin is not None and erp.origin in ctx.unresolved_stamps):
         # our own create whose link is not recorded yet: the intent links it next run
         return Pair(ctx.record_type, None, erp, None, blocked="created by an unresolved create")
     blocked = await _organized_elsewhere(ctx, erp)
@@ -84,7 +93,9 @@ async def pair_erp_entry(ctx: TypeContext, entry: ErpItem[Any] | Removed) -> Pai
 
 async def _find_mailbox_counterpart(ctx: TypeContext, erp: ErpItem[Any]) -> MailboxItem[Any] | None:
     gateway = ctx.mailbox_gateway
-    found = await gateway.find_by_stamp(ctx.email, ctx.record_type, ctx.container, erp.id)
+    found = None
+    if ctx.stamps_seen is None or erp.id in ctx.stamps_seen:
+        found = await gateway.find_by_stamp(ctx.email, ctx.record_type, ctx.container, erp.id)
     if found is None and ctx.sent_container is not None:
         found = await gateway.find_by_stamp(ctx.email, ctx.record_type, ctx.sent_container, erp.id)
     if found is None and isinstance(erp.record, EmailMessage) and erp.record.internet_message_id.strip():
@@ -111,9 +122,13 @@ async def pair_mailbox_entry(ctx: TypeContext, entry: MailboxItem[Any] | Removed
     if link is not None:
         erp, out_of_scope = await _erp_current(ctx, link.erp_id)
         return Pair(ctx.record_type, link, erp, mbx, erp_out_of_scope=out_of_scope,
-                    erp_read_only=erp_read_only(ctx, erp))
+                    erp_read_only=erp_read_only(ctx, erp), blocked=_frozen(ctx, link.erp_id, entry.id))
     assert mbx is not None
+    if _frozen(ctx, None, mbx.id):
+        return Pair(ctx.record_type, None, None, mbx, blocked="a create from it is unresolved")
     erp, blocked = await _find_erp_counterpart(ctx, mbx)
+    if erp is not None and _frozen(ctx, erp.id, None):
+        return Pair(ctx.record_type, None, None, mbx, blocked="its ERP record has an unresolved create")
     return Pair(ctx.record_type, None, erp, mbx, erp_read_only=erp_read_only(ctx, erp), blocked=blocked)
 
 

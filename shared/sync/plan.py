@@ -55,9 +55,9 @@ class Pair:
 
     ``erp_out_of_scope``: the ERP record exists but left the mailbox's scope (owner/workgroup).
     ``erp_read_only``: this mailbox must never write the ERP record (an event it only attends).
-    ``blocked``: why an unlinked item must not be synced from this mailbox (its stamp or e-mail
-    names an ERP record outside the scope or linked elsewhere; another synced mailbox organizes
-    the event).
+    ``blocked``: why the item must not be synced from this mailbox (its stamp or e-mail names an
+    ERP record outside the scope or linked elsewhere; another synced mailbox organizes the event),
+    or not in this run (a create from or of it has an unknown outcome until the next run).
     """
 
     record_type: RecordType
@@ -175,6 +175,9 @@ def _writes_mailbox(rules: TypeRules) -> bool:
 
 def plan(pair: Pair, rules: TypeRules) -> Action:
     """The decision table. Linked pairs first, then unlinked items."""
+    # The item must not be touched from this mailbox / in this run (see Pair.blocked).
+    if pair.blocked:
+        return Action(Decision.SKIP_BLOCKED, pair)
     if pair.link is not None:
         return _plan_linked(pair, pair.link, rules)
     return _plan_unlinked(pair, rules)
@@ -304,10 +307,6 @@ def _plan_unlinked(pair: Pair, rules: TypeRules) -> Action:
     # Nothing on either side (a deletion of an item we never linked): nothing to do.
     if erp is None and mbx is None:
         return Action(Decision.NOTHING, pair)
-    # The item must not be touched from this mailbox (its stamp or e-mail names an ERP record
-    # outside the scope or linked elsewhere; an event another synced mailbox organizes).
-    if pair.blocked:
-        return Action(Decision.SKIP_BLOCKED, pair)
     # Both sides hold the item but no link (found by stamp, message id or e-mail): link them,
     # reconciling content as a conflict against an empty base.
     if erp is not None and mbx is not None:

@@ -204,8 +204,17 @@ async def sync_type(ctx: TypeContext, status: MailboxStatus,
                     progress: Callable[[str, int], None] | None = None) -> tuple[PassOutcome, PassOutcome]:
     await _honour_reset(ctx, status)
     await resolve_intents(ctx)
-    erp_pass = await _erp_pass(ctx, progress)
-    mailbox_pass = await _mailbox_pass(ctx, progress)
+    first_read = await ctx.state.get_cursor(ctx.email, names.mailbox_cursor(ctx.record_type)) is None
+    if first_read:
+        # A full mailbox read goes first: it adopts every stamped item, so the ERP pass needs no
+        # per-record stamp look-up (one Graph request each) except for stamps it saw unlinked.
+        mailbox_pass = await _mailbox_pass(ctx, progress)
+        if mailbox_pass.complete and not mailbox_pass.failures and ctx.record_type is not RecordType.EMAIL:
+            ctx.stamps_seen = ctx.listed_stamps
+        erp_pass = await _erp_pass(ctx, progress)
+    else:
+        erp_pass = await _erp_pass(ctx, progress)
+        mailbox_pass = await _mailbox_pass(ctx, progress)
     incomplete = await run_deletes(ctx)
     for outcome, name in ((erp_pass, names.erp_cursor(ctx.record_type)),
                           (mailbox_pass, names.mailbox_cursor(ctx.record_type))):
@@ -292,6 +301,8 @@ async def _mailbox_listing(ctx: TypeContext, name: str, start: str | None,
     outcome = PassOutcome(Side.MAILBOX)
     seen: set[str] | None = set() if start is None else None
     async for page in _mailbox_pages(ctx, start):
+        if start is None:
+            ctx.listed_stamps.update(e.stamp for e in page.items if isinstance(e, MailboxItem) and e.stamp)
         pairs = [await pair_mailbox_entry(ctx, entry) for entry in page.items]
         await _page(ctx, outcome, pairs, page.cursor, page.complete, name, seen, [e.id for e in page.items])
         _report(progress, ctx, outcome)

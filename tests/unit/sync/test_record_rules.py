@@ -427,3 +427,26 @@ async def test_an_unchanged_status_is_not_taken_for_a_reset() -> None:
     await h.run(C)
     log = await h.state.list_log(EMAIL, None, 100, None)
     assert not any("date was reset" in e.message for e in log.items)  # type: ignore[union-attr]
+
+
+async def test_first_sync_needs_no_stamp_lookups_and_lost_state_relinks_by_stamp() -> None:
+    from shared.state.memory import InMemoryStateStore
+    h = harness()
+    for i in range(6):
+        h.user_erp_create(C, Contact(first_name=f"c{i}"))
+    calls = 0
+    original = h.mbx.find_by_stamp
+
+    async def counting(*args: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        return await original(*args)
+
+    h.mbx.find_by_stamp = counting  # type: ignore[method-assign]
+    assert (await h.run(C)).state is RunState.SUCCEEDED
+    assert calls == 0 and len(h.mailbox_items(C)) == 6
+    h.state = InMemoryStateStore(h.clock)      # the state store is lost: links, cursors, everything
+    h.erp.user_update(h.erp_items(C)[0].id, Contact(first_name="edited"))
+    assert (await h.run(C)).state is RunState.SUCCEEDED
+    assert len(h.mailbox_items(C)) == 6 and len(h.erp_items(C)) == 6
+    assert hashes(h.mailbox_items(C)) == hashes(h.erp_items(C))
