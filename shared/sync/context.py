@@ -57,6 +57,22 @@ class RunLog:
             self.entries.append(LogEntry(level, self.clock.now(), message, record_type))
 
 
+def describe(error: BaseException) -> str:
+    """An error for the mailbox log: its kind and HTTP status/code, never its message (a remote
+    message may quote record contents; the full text goes to the DEBUG log only)."""
+    logger.debug("error detail: %r", error)
+    parts = [type(error).__name__]
+    status, code = getattr(error, "status", None), getattr(error, "code", None)
+    if status is not None:
+        parts.append(f"HTTP {status}")
+    if code:
+        parts.append(str(code))
+    fields = getattr(error, "errors", None)
+    if isinstance(fields, dict) and fields:
+        parts.append("fields " + ", ".join(sorted(str(k) for k in fields)))
+    return " ".join(parts)
+
+
 _PY_LEVEL = {LogLevel.VERBOSE: logging.DEBUG, LogLevel.INFORMATIONAL: logging.INFO,
              LogLevel.WARNING: logging.WARNING, LogLevel.ERROR: logging.ERROR,
              LogLevel.CRITICAL: logging.CRITICAL}

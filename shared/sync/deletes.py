@@ -15,7 +15,7 @@ import logging
 from shared.domain.status import LogLevel
 from shared.errors import ExsyncError, MassDeleteBlocked, NotFound
 from shared.ports import ErpWrite, MailboxWrite, Side, WriteKind
-from shared.sync.context import TypeContext
+from shared.sync.context import TypeContext, describe
 from shared.sync.execute import DeleteOrder
 
 logger = logging.getLogger(__name__)
@@ -81,14 +81,14 @@ async def _delete_batch(ctx: TypeContext, side: Side, orders: list[DeleteOrder])
         if error is not None and not isinstance(error, NotFound):
             ctx.count(side, "failed")
             ctx.log.add(LogLevel.ERROR, f"deleting {ctx.record_type} {order.item_id} in the {side} failed: "
-                        f"{type(error).__name__}: {error}; retried next run", ctx.record_type)
+                        f"{describe(error)}; retried next run", ctx.record_type)
             incomplete.add(order.source_pass)
             continue
         try:
             await ctx.state.delete_link(order.link)
         except ExsyncError as exc:
             ctx.count(side, "failed")
-            ctx.log.add(LogLevel.ERROR, f"unlinking deleted {ctx.record_type} {order.item_id} failed: {exc}",
+            ctx.log.add(LogLevel.ERROR, f"unlinking deleted {ctx.record_type} {order.item_id} failed: {describe(exc)}",
                         ctx.record_type)
             incomplete.add(order.source_pass)
             continue

@@ -31,7 +31,7 @@ from shared.ports import (
     WriteResult,
 )
 from shared.sync import merge
-from shared.sync.context import TypeContext
+from shared.sync.context import TypeContext, describe
 from shared.sync.plan import Action, Decision, LinkOp, Target, outgoing_email
 
 logger = logging.getLogger(__name__)
@@ -310,7 +310,7 @@ def _failed(ctx: TypeContext, action: Action, side: Side, error: Exception) -> N
     pair = action.pair
     ctx.log.add(LogLevel.ERROR, f"{action.decision} of {ctx.record_type} "
                 f"(erp:{pair.erp.id if pair.erp else '-'} mailbox:{pair.mailbox.id if pair.mailbox else '-'}) "
-                f"failed: {type(error).__name__}: {error}; retried next run", ctx.record_type)
+                f"failed: {describe(error)}; retried next run", ctx.record_type)
 
 
 # ---------------------------------------------------------------- writes per record type

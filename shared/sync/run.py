@@ -44,7 +44,7 @@ from shared.ports import (
     StateStore,
 )
 from shared.sync import names
-from shared.sync.context import RunLog, Tally, TypeContext
+from shared.sync.context import RunLog, Tally, TypeContext, describe
 from shared.sync.deletes import run_deletes
 from shared.sync.execute import execute_page
 from shared.sync.intents import resolve_intents
@@ -98,7 +98,7 @@ async def sync_mailbox(*, mailbox: Mailbox, server: ServerConfig, policy: SyncPo
             await mailbox_gateway.ensure_category(mailbox.email, policy.category.name, policy.category.color)
         except ExsyncError as exc:
             warnings.append(f"the category could not be created: {type(exc).__name__}")
-            log.add(LogLevel.WARNING, f"creating the category failed: {type(exc).__name__}: {exc}")
+            log.add(LogLevel.WARNING, f"creating the category failed: {describe(exc)}")
     for record_type in types:
         if type_errors and not policy.continue_on_error:
             log.add(LogLevel.WARNING, f"{record_type} not synced: the policy stops a run at the first error",
@@ -111,7 +111,7 @@ async def sync_mailbox(*, mailbox: Mailbox, server: ServerConfig, policy: SyncPo
             erp_pass, mailbox_pass = await sync_type(ctx, status, progress)
         except ExsyncError as exc:
             type_errors += 1
-            log.add(LogLevel.ERROR, f"{record_type} sync stopped: {type(exc).__name__}: {exc}; "
+            log.add(LogLevel.ERROR, f"{record_type} sync stopped: {describe(exc)}; "
                     "retried next run", record_type)
             continue
         warnings += ctx.warnings

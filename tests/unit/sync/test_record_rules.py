@@ -450,3 +450,16 @@ async def test_first_sync_needs_no_stamp_lookups_and_lost_state_relinks_by_stamp
     assert (await h.run(C)).state is RunState.SUCCEEDED
     assert len(h.mailbox_items(C)) == 6 and len(h.erp_items(C)) == 6
     assert hashes(h.mailbox_items(C)) == hashes(h.erp_items(C))
+
+
+async def test_error_messages_are_not_copied_into_the_log() -> None:
+    from shared.errors import ValidationFailed
+    h = harness()
+    h.user_erp_create(C, Contact(first_name="a"))
+    h.mbx.fail_write(1, ValidationFailed({"emailAddresses": "'secret@private.example' is not valid"}))
+    summary = await h.run(C)
+    assert summary.state is RunState.WARNING
+    page = await h.state.list_log(EMAIL, None, 100, None)
+    messages = " ".join(e.message for e in page.items)  # type: ignore[union-attr]
+    assert "ValidationFailed" in messages and "emailAddresses" in messages
+    assert "secret@private.example" not in messages
