@@ -12,14 +12,18 @@ def _b64(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
+def _padded(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).decode()
+
+
 def rest_id() -> str:
-    """A regular (move-sensitive) Outlook REST id, e.g. ``AAMkAD...``."""
-    return "AAMkAD" + _b64(secrets.token_bytes(45))
+    """A regular (move-sensitive) Outlook REST id, e.g. ``AAMkAD...=`` (URL-safe base64, padded)."""
+    return "AAMkAD" + _padded(secrets.token_bytes(47))
 
 
 def immutable_id() -> str:
-    """An immutable id (``Prefer: IdType="ImmutableId"``), e.g. ``AAkALg...``."""
-    return "AAkALg" + _b64(secrets.token_bytes(45))
+    """An immutable id (``Prefer: IdType="ImmutableId"``), e.g. ``AAkALg...=``."""
+    return "AAkALg" + _padded(secrets.token_bytes(47))
 
 
 def change_key() -> str:
