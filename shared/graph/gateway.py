@@ -185,11 +185,9 @@ class GraphMailboxGateway:
     async def _event_removals(self, mailbox: str, container: str,
                               ids: list[str]) -> list[MailboxItem[Any] | Removed]:
         """calendarView/delta reports events leaving the window as removed: keep those that exist."""
-        out: list[MailboxItem[Any] | Removed] = []
-        for item_id in ids:
-            item = await self.get(mailbox, RecordType.EVENT, container, item_id)
-            out.append(item if item is not None else Removed(item_id))
-        return out
+        models = await self._fetch_many(mailbox, RecordType.EVENT, container, ids)
+        return [Removed(item_id) if models.get(item_id) is None
+                else mapping.item_from_graph(RecordType.EVENT, models[item_id], mailbox) for item_id in ids]
 
     async def get(self, mailbox: str, record_type: RecordType, container: str,
                   item_id: str) -> MailboxItem[Any] | None:
@@ -354,29 +352,46 @@ class GraphMailboxGateway:
                 result = results[i]
                 assert result is not None and isinstance(result.item, MailboxItem)
                 items.append(result.item)
-            filled = await self._with_stamps(mailbox, record_type, container, items)
+            try:
+                filled = await self._with_stamps(mailbox, record_type, container, items)
+            except ExsyncError as exc:  # the writes succeeded: report them, stamps unknown
+                logger.info("could not read back %d stamps after updates: %s", len(items), type(exc).__name__)
+                continue
             for i, item in zip(indexes, filled, strict=True):
                 results[i] = WriteResult(writes[i], item=item)
 
     async def _with_stamps(self, mailbox: str, record_type: RecordType, container: str,
                            items: list[MailboxItem[Any]]) -> list[MailboxItem[Any]]:
-        """``items`` with the stamps Graph did not return (one batched GET per 20 items)."""
-        if not items:
-            return items
-        resource = RESOURCES[record_type]
-        query = f"?$select=id&$expand={encode_query(_expand(resource))}"
-        steps = [Step("GET", resource.item_in(mailbox, container, item.id) + query) for item in items]
-        try:
-            replies = await self.batches.run(mailbox, steps)
-        except ExsyncError as exc:
-            logger.info("could not read %d stamps: %s", len(items), type(exc).__name__)
-            return items
+        """``items`` with the stamps Graph did not return (one batched GET per 20 items).
+
+        A stamp that cannot be read fails the call: an item shown unstamped could be imported twice.
+        """
+        models = await self._fetch_many(mailbox, record_type, container, [item.id for item in items],
+                                        only_stamp=True)
         out: list[MailboxItem[Any]] = []
-        for item, reply in zip(items, replies, strict=True):
-            stamp = None
-            if reply.ok and isinstance(reply.body, dict):
-                stamp = mapping.read_stamp(from_json(reply.body, resource.model))
+        for item in items:
+            model = models.get(item.id)
+            stamp = mapping.read_stamp(model) if model is not None else None
             out.append(dataclasses.replace(item, stamp=stamp) if stamp else item)
+        return out
+
+    async def _fetch_many(self, mailbox: str, record_type: RecordType, container: str, ids: list[str], *,
+                          only_stamp: bool = False) -> dict[str, Any]:
+        """Items by id through batched GETs (with their stamp); a missing item maps to None."""
+        if not ids:
+            return {}
+        resource = RESOURCES[record_type]
+        query = f"?$expand={encode_query(_expand(resource))}" + ("&$select=id" if only_stamp else "")
+        steps = [Step("GET", resource.item_in(mailbox, container, item_id) + query) for item_id in ids]
+        replies = await self.batches.run(mailbox, steps)
+        out: dict[str, Any] = {}
+        for item_id, reply in zip(ids, replies, strict=True):
+            if reply.status == 404:
+                out[item_id] = None
+            elif not reply.ok or not isinstance(reply.body, dict):
+                raise batch_error(reply.status, reply.body, reply.headers)
+            else:
+                out[item_id] = from_json(reply.body, resource.model)
         return out
 
     async def _apply_multi(self, mailbox: str, write: MailboxWrite) -> WriteResult[MailboxWrite]:
