@@ -283,6 +283,9 @@ async def test_send_lands_in_sent_items(harness: Harness) -> None:
     assert [s.record.subject for s in sent] == ["Your order"]
     assert sent[0].record.incoming is False
     assert sent[0].record.to == ("pat@fabrikam.test",)
+    assert sent[0].stamp == "erp-mail"
+    found = await harness.gateway.find_by_stamp(MAILBOX, RecordType.EMAIL, sent_items, "erp-mail")
+    assert found is not None and found.id == sent[0].id
 
 
 async def test_attachments_are_written_and_read_up_to_a_size(harness: Harness) -> None:
