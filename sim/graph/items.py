@@ -143,7 +143,11 @@ def update(call: Call, sim: Sim, mailbox: Mailbox, item: Item, body: dict[str, A
     body = call.json_object() if body is None else body
     schema.validate(body, KINDS[item.kind].type_name if item.kind != "attachment" else "attachment")
     check_if_match(call, item)
-    data, ext, _ = _split(body)
+    data, ext, children = _split(body)
+    if children:
+        name = next(iter(children))
+        raise GraphError(400, "BadRequest", f"Deep update of the navigation property '{name}' is not supported; "
+                         f"change it through its own endpoint (.../{name}).")
     item.data.update(data)
     apply_ext(item, ext)
     if "body" in data:

@@ -128,3 +128,15 @@ def test_master_categories(graph: httpx.Client) -> None:
     tagged = graph.post(user("/contacts"), json={"givenName": "T", "categories": ["ERP"]}).json()
     assert tagged["categories"] == ["ERP"]
     assert graph.delete(user(f"/outlook/masterCategories/{ident}")).status_code == 204
+
+
+def test_linked_resources_are_not_deep_updated(graph: httpx.Client) -> None:
+    created = graph.post(user("/todo/lists"), json={"displayName": "Deep"}).json()
+    base = f"/todo/lists/{created['id']}/tasks"
+    task = graph.post(user(base), json={"title": "t", "linkedResources": [
+        {"externalId": "T-1", "applicationName": "exsync", "displayName": "x"}]}).json()
+    deep = graph.patch(user(f"{base}/{task['id']}"), json={"linkedResources": [
+        {"externalId": "T-2", "applicationName": "exsync", "displayName": "x"}]})
+    assert deep.status_code == 400 and "linkedResources" in deep.json()["error"]["message"]
+    links = graph.get(user(f"{base}/{task['id']}/linkedResources")).json()["value"]
+    assert [link["externalId"] for link in links] == ["T-1"]
