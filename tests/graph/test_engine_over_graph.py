@@ -170,3 +170,19 @@ async def test_mail_flows_both_ways(world: World) -> None:
     before = len(world.mailbox_writes())
     assert (await world.run_types(RecordType.EMAIL)).state is RunState.SUCCEEDED
     assert world.mailbox_writes()[before:] == []
+
+
+async def test_mail_sent_from_the_erp_lands_in_sent_items_once(world: World) -> None:
+    world.erp.user_create(RecordType.EMAIL, EmailMessage(
+        subject="Your invoice", body="Invoice 42", from_address=EMAIL, to=("pat@fabrikam.test",),
+        incoming=False), owner=EMPLOYEE)
+    assert (await world.run_types(RecordType.EMAIL)).state is RunState.SUCCEEDED
+    sent_items = await world.gateway.ensure_container(EMAIL, RecordType.EMAIL, "sentitems")
+    page = await world.gateway.list_changes(EMAIL, RecordType.EMAIL, sent_items, None, 50)
+    sent = [e for e in page.items if isinstance(e, MailboxItem)]
+    assert [(s.record.subject, s.record.incoming) for s in sent] == [("Your invoice", False)]
+    assert len([r for r in world.mailbox_writes() if r["path"].endswith("/sendMail")]) == 1
+
+    before = len(world.mailbox_writes())
+    assert (await world.run_types(RecordType.EMAIL)).state is RunState.SUCCEEDED
+    assert world.mailbox_writes()[before:] == []
