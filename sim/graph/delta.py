@@ -1,6 +1,7 @@
 """Delta queries: snapshot on the first request, ``$skiptoken`` pages, ``$deltatoken`` rounds, 410.
 
-Query options (``$select``, the calendar window) are baked into the tokens, as in Graph. Tokens
+Query options (``$select``, ``$expand`` for messages and contacts, the calendar window) are baked
+into the tokens, as in Graph. Tokens
 stay valid after use (replays are allowed) until ``POST /_sim/expire-delta`` or ``/_sim/reset``.
 """
 
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     from sim.graph.app import Sim
 
 InWindow = Callable[[Item, dict[str, Any]], bool]
+EXPANDABLE = {"message", "contact"}  # message delta documents $expand; calendarView/delta and To Do do not
 
 
 def dead_token(call: Call) -> GraphError:
@@ -62,7 +64,8 @@ def _state(call: Call, sim: Sim, mailbox: Mailbox, kind: str, container: str | N
     if token is None:
         state = DeltaState(mailbox.upn, kind, container, 0, mailbox.seq, 0,
                            {"select": check_select(kind, odata.parse_select(call.query.get("$select"))),
-                            **options})
+                            "expand": odata.parse_expand(call.query.get("$expand")) if kind in EXPANDABLE
+                            else {}, **options})
     else:
         found = sim.tenant.deltas.get(token)
         if found is None or found.mailbox.lower() != mailbox.upn.lower() or found.kind != kind \
@@ -101,4 +104,4 @@ def _row(entry: tuple[str, str | None], call: Call, state: DeltaState, mailbox: 
         if state.since == 0:
             return None
         return {"@odata.type": type_name, "id": item.ident(call.immutable), "@removed": {"reason": "deleted"}}
-    return render(item, call, mailbox, state.options.get("select"))
+    return render(item, call, mailbox, state.options.get("select"), state.options.get("expand"))

@@ -251,3 +251,15 @@ def test_body_content_type_preference(graph: httpx.Client) -> None:
     plain = graph.post(user("/messages"), json={"body": {"contentType": "text", "content": "a < b"}}).json()
     as_html = graph.get(user(f"/messages/{plain['id']}"), headers={"Prefer": 'outlook.body-content-type="html"'})
     assert as_html.json()["body"]["content"] == "<html><body>a &lt; b</body></html>"
+
+
+def test_message_delta_expand_is_baked_into_the_token(graph: httpx.Client) -> None:
+    prop = "String {66f5a359-4659-4830-9070-00047ec6ac6e} Name ErpId"
+    graph.post(user("/mailFolders/inbox/messages"), json={
+        "subject": "s", "singleValueExtendedProperties": [{"id": prop, "value": "E-1"}]}).raise_for_status()
+    expand = f"singleValueExtendedProperties($filter=id eq '{prop}')"
+    rows, link = drain(graph, user("/mailFolders/inbox/messages/delta"), params={"$expand": expand})
+    assert rows[0]["singleValueExtendedProperties"] == [{"id": prop, "value": "E-1"}]
+    graph.patch(user(f"/messages/{rows[0]['id']}"), json={"isRead": False}).raise_for_status()
+    changes, _ = drain(graph, link)
+    assert changes[0]["singleValueExtendedProperties"] == [{"id": prop, "value": "E-1"}]
