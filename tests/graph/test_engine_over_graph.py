@@ -7,6 +7,7 @@ converges, and a second run writes nothing to the mailbox (echoes are recognised
 from __future__ import annotations
 
 import contextlib
+import hashlib
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -16,12 +17,22 @@ from kiota_http.middleware.options import RetryHandlerOption
 
 from devhost.services import Simulator
 from shared.domain.config import Mailbox, ServerConfig, SyncPolicy
-from shared.domain.records import Attendee, Contact, EmailMessage, Event, Importance, RecordType, Task, TaskStatus
+from shared.domain.records import (
+    Attachment,
+    Attendee,
+    Contact,
+    EmailMessage,
+    Event,
+    Importance,
+    RecordType,
+    Task,
+    TaskStatus,
+)
 from shared.domain.status import RunState, RunSummary
 from shared.erp.memory import InMemoryErpGateway
 from shared.graph.gateway import GraphMailboxGateway
 from shared.graph.memory import TickingClock
-from shared.ports import MailboxItem, MailboxWrite, WriteKind
+from shared.ports import AttachmentContent, MailboxItem, MailboxWrite, WriteKind
 from shared.state.memory import InMemoryStateStore
 from shared.sync.run import container_name, sync_mailbox
 from tests.graph.simulator import admin, fresh, graph_simulator
@@ -203,3 +214,20 @@ async def test_a_crash_after_mailbox_creates_leaves_no_duplicates(world: World) 
     names = sorted(i.record.first_name for i in await world.mailbox_items(RecordType.CONTACT))
     assert names == ["K0", "K1", "K2"]
     assert sorted(i.record.first_name for i in world.erp.items(RecordType.CONTACT)) == names
+
+
+async def test_mail_with_an_attachment_arrives_once_with_its_file(world: World) -> None:
+    content = b"%PDF-1.7 quote" * 100
+    meta = Attachment("quote.pdf", len(content), "application/pdf", hashlib.sha256(content).hexdigest())
+    world.erp.user_create(RecordType.EMAIL, EmailMessage(
+        subject="Quote", body="see file", from_address="pat@fabrikam.test", to=(EMAIL,), sent_at=soon(-1),
+        incoming=True, internet_message_id="<q-9@fabrikam.test>", attachments=(meta,)), owner=EMPLOYEE,
+        files=(AttachmentContent(meta, content),))
+    assert (await world.run_types(RecordType.EMAIL)).state is RunState.SUCCEEDED
+    [message] = await world.mailbox_items(RecordType.EMAIL)
+    [file] = await world.gateway.read_attachments(EMAIL, message.id, 1 << 20)
+    assert (file.meta.name, file.content) == ("quote.pdf", content)
+
+    before = len(world.mailbox_writes())
+    assert (await world.run_types(RecordType.EMAIL)).state is RunState.SUCCEEDED
+    assert world.mailbox_writes()[before:] == []
