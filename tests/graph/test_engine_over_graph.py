@@ -231,3 +231,31 @@ async def test_mail_with_an_attachment_arrives_once_with_its_file(world: World) 
     before = len(world.mailbox_writes())
     assert (await world.run_types(RecordType.EMAIL)).state is RunState.SUCCEEDED
     assert world.mailbox_writes()[before:] == []
+
+
+async def test_tasks_and_events_made_in_outlook_reach_the_erp(world: World) -> None:
+    category = world.policy.category.name
+    await world.gateway.ensure_category(EMAIL, category, world.policy.category.color)
+    tasks = await world.container(RecordType.TASK)
+    calendar = await world.container(RecordType.EVENT)
+    results = await world.gateway.apply(EMAIL, [
+        MailboxWrite(WriteKind.CREATE, RecordType.TASK, tasks, categories=(category,),
+                     record=Task(title="Send samples", status=TaskStatus.WAITING_ON_OTHERS, due_at=soon(5))),
+        MailboxWrite(WriteKind.CREATE, RecordType.TASK, tasks,  # no category: stays private
+                     record=Task(title="Buy milk")),
+    ])
+    [meeting] = await world.gateway.apply(EMAIL, [MailboxWrite(
+        WriteKind.CREATE, RecordType.EVENT, calendar, categories=(category,),
+        record=Event(subject="Visit", start=soon(4), end=soon(4, 11), location="Fabrikam",
+                     attendees=(Attendee("pat@fabrikam.test", "Pat"),)))])
+    assert all(r.ok for r in [*results, meeting])
+
+    assert (await world.run_types(RecordType.TASK, RecordType.EVENT)).state is RunState.SUCCEEDED
+    erp_tasks = [i.record for i in world.erp.items(RecordType.TASK)]
+    assert [(t.title, t.status) for t in erp_tasks] == [("Send samples", TaskStatus.WAITING_ON_OTHERS)]
+    [erp_event] = [i.record for i in world.erp.items(RecordType.EVENT)]
+    assert (erp_event.subject, erp_event.start, erp_event.organizer) == ("Visit", soon(4), EMAIL)
+
+    before = len(world.mailbox_writes())
+    assert (await world.run_types(RecordType.TASK, RecordType.EVENT)).state is RunState.SUCCEEDED
+    assert world.mailbox_writes()[before:] == []
