@@ -221,39 +221,37 @@ async def configure(d: Demo) -> None:
 
 
 async def scheduled_sync(d: Demo, progress: Progress, label: str) -> None:
-    """Fire the schedule timer through the host, then wait for every mailbox's run to finish."""
+    """Fire the schedule timer through the host, then wait until every mailbox is idle again.
+
+    Pushes of our own writes queue follow-up runs (coalesced to one per mailbox); a mailbox counts
+    as done when its last run started after the trigger and nothing is queued or running.
+    """
     await asyncio.sleep(1.1)  # the server schedule fires every second: make sure a slot passed
+    triggered = datetime.now(UTC) - timedelta(seconds=1)
     resp = await d.api.post(f"{d.stack.host.base_url}/admin/functions/schedule", json={})
     resp.raise_for_status()
     task = progress.add_task(label, total=len(d.employees))
-    runs: dict[str, str] = {}
-    for e in d.employees:
-        status = await d.call_api("GET", f"/mailboxes/{e.email}/status")
-        runs[e.email] = status["last_run"]["run_id"]
-    pending = set(runs)
-    deadline = time.monotonic() + 600
-    while pending:
+    done: dict[str, dict[str, Any]] = {}
+    deadline = time.monotonic() + 900
+    quiet = 0
+    while quiet < 3:  # three idle polls in a row: no follow-up run is on its way
         if time.monotonic() > deadline:
-            raise RuntimeError(f"{label}: timed out waiting for {sorted(pending)}")
-        await asyncio.sleep(0.3)
-        for email in sorted(pending):
-            run = (await d.call_api("GET", f"/mailboxes/{email}/status"))["last_run"]
-            if run["run_id"] == runs[email] and run["state"] not in ("queued", "running"):
-                pending.discard(email)
+            raise RuntimeError(f"{label}: timed out; finished: {sorted(done)}")
+        await asyncio.sleep(0.4)
+        idle = True
+        for e in d.employees:
+            run = (await d.call_api("GET", f"/mailboxes/{e.email}/status"))["last_run"] or {}
+            started = datetime.fromisoformat(run["started_at"]) if run.get("started_at") else None
+            if run.get("state") in ("queued", "running") or started is None or started < triggered:
+                idle = False
+                continue
+            if e.email not in done:
                 progress.advance(task)
-                d.check(f"{label}: {email} run {run['state']}", run["state"] == "succeeded", run["message"])
-    await settle(d)
+            done[e.email] = run
+        quiet = quiet + 1 if idle else 0
+    for email, run in sorted(done.items()):
+        d.check(f"{label}: {email} last run {run['state']}", run["state"] == "succeeded", run["message"])
     d.snapshots[label] = await snapshot(d)
-
-
-async def settle(d: Demo) -> None:
-    """Wait until notification-triggered runs (echoes of our own writes) are done too."""
-    for _ in range(200):
-        states = [(await d.call_api("GET", f"/mailboxes/{e.email}/status"))["last_run"]["state"]
-                  for e in d.employees]
-        if all(s not in ("queued", "running") for s in states):
-            return
-        await asyncio.sleep(0.3)
 
 
 # ---------------------------------------------------------------- edits

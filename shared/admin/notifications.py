@@ -70,7 +70,7 @@ async def _enqueue_targets(rt: Runtime, targets: dict[str, set[RecordType]], rea
         stored = await rt.state.get_mailbox(email)
         if stored is None or not stored.value.sync:
             continue
-        await enqueue_syncs(rt, [stored.value], reason=reason, record_types=tuple(sorted(types)))
+        await enqueue_syncs(rt, [stored.value], reason=reason, record_types=tuple(sorted(types)), coalesce=True)
         count += 1
     return count
 
@@ -170,7 +170,7 @@ async def erp_notifications(rt: Runtime, req: ApiRequest) -> ApiResponse:
     types = (rtype,) if rtype else None
     if body.get("Deleted"):
         await _persist_push(rt, chosen, body)
-    run_id = await enqueue_syncs(rt, chosen, reason="erp", record_types=types) if chosen else None
+    run_id = await enqueue_syncs(rt, chosen, reason="erp", record_types=types, coalesce=True) if chosen else None
     logger.info("erp notification %s: %d row(s), %d mailbox sync(s) queued", body.get("Query"),
                 len(rows), len(chosen))
     return ApiResponse.json({"run_id": run_id, "queued": len(chosen)}, 202)

@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from shared.admin import telemetry
+from shared.admin import pending, telemetry
 from shared.admin.lookup import mailbox_context
 from shared.admin.notifications import ERP_PUSH, pending_pushes
 from shared.admin.queue import SyncRequest
@@ -89,6 +89,7 @@ async def process(rt: Runtime, request: SyncRequest, *, owner: str | None = None
                            request.deferrals)
         return None
     try:
+        await pending.clear(rt.state, email)  # changes from now on need a new request
         return await _run(rt, request, mailbox, server, policy)
     finally:
         await rt.state.release_lease(key, owner)

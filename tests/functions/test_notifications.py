@@ -96,3 +96,24 @@ async def test_erp_deletions_are_kept_for_the_mailbox_and_fed_to_its_next_run(en
     await user_function("sync_worker")(queue_message(request))
     assert [p["Id"] for p in ingested] == ["tx-1", "tx-1"]
     assert await env.store.list_docs("erp_push", "ann@contoso.com|") == []
+
+
+async def test_notifications_coalesce_while_a_request_waits(env: Env) -> None:
+    from tests.functions.conftest import queue_message, user_function
+
+    await env.seed("ann@contoso.com")  # employee id EP0000
+    push = {"Query": "Contact", "Id": "tx", "TimeStamp": 1, "Deleted": [],
+            "Inserted": [{"NoteID": {"value": "1"}, "Owner": {"value": "EP0000"}}]}
+    headers = {ERP_SECRET_HEADER: ERP_SECRET}
+    for _ in range(5):  # e.g. the echoes of one run's writes
+        assert (await call_http("erp_notifications", "POST", "erp/notifications", push, headers=headers))[0] == 202
+    [waiting] = await env.messages()
+    # a different type is not covered by the waiting contact request
+    task_push = {**push, "Query": "Task"}
+    await call_http("erp_notifications", "POST", "erp/notifications", task_push, headers=headers)
+    [task_request] = await env.messages()
+    assert task_request.record_types == (RecordType.TASK,)
+    # once the run starts, a new change needs (and gets) a new request
+    await user_function("sync_worker")(queue_message(waiting))
+    await call_http("erp_notifications", "POST", "erp/notifications", push, headers=headers)
+    assert len(await env.messages()) == 1
