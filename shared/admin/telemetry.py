@@ -34,12 +34,24 @@ def configure(settings: Settings) -> bool:
     return True
 
 
+_meter: Any = None
+
+
+def use_meter(meter: Any) -> None:
+    """Record into ``meter`` (tests, or a host with its own MeterProvider); None: the global one."""
+    global _meter
+    _meter = meter
+    _instruments.clear()
+
+
 def _counter(name: str, description: str) -> Any:
     if name not in _instruments:
-        from opentelemetry import metrics
+        meter = _meter
+        if meter is None:
+            from opentelemetry import metrics
 
-        _instruments[name] = metrics.get_meter("exsync").create_counter(name, unit="1",
-                                                                         description=description)
+            meter = metrics.get_meter("exsync")
+        _instruments[name] = meter.create_counter(name, unit="1", description=description)
     return _instruments[name]
 
 
