@@ -16,6 +16,7 @@ from kiota_abstractions.method import Method
 from msgraph.generated.models.calendar import Calendar
 from msgraph.generated.models.calendar_collection_response import CalendarCollectionResponse
 from msgraph.generated.models.category_color import CategoryColor
+from msgraph.generated.models.contact_collection_response import ContactCollectionResponse
 from msgraph.generated.models.contact_folder import ContactFolder
 from msgraph.generated.models.contact_folder_collection_response import ContactFolderCollectionResponse
 from msgraph.generated.models.mail_folder import MailFolder
@@ -84,14 +85,32 @@ class Provisioner:
                                             Calendar)
             return required_id(calendar, "default calendar")
         if record_type is RecordType.CONTACT:
-            folder = await self.http.send(
-                self.http.request(Method.GET, f"{user}/contactFolders/contacts", mailbox),
-                ContactFolder)
-            return required_id(folder, "default contact folder")
+            return await self._default_contact_folder(mailbox)
         async for entry in self.http.pages(mailbox, f"{user}/todo/lists", TodoTaskListCollectionResponse):
             if entry.wellknown_list_name == WellknownListName.DefaultList:
                 return required_id(entry, "default To Do list")
         raise NotFound(f"mailbox {mailbox} has no default To Do list")
+
+    async def _default_contact_folder(self, mailbox: str) -> str:
+        """The default Contacts folder: by its well-known name, else as the parent of what it holds."""
+        user = f"/users/{seg(mailbox)}"
+        try:
+            folder = await self.http.send(
+                self.http.request(Method.GET, f"{user}/contactFolders/contacts", mailbox), ContactFolder)
+            return required_id(folder, "default contact folder")
+        except (NotFound, RemoteError) as exc:
+            if getattr(exc, "status", 404) not in (400, 404):
+                raise
+            logger.info("no well-known contacts folder (%s); asking its children", type(exc).__name__)
+        for path, collection in ((f"{user}/contactFolders", ContactFolderCollectionResponse),
+                                 (f"{user}/contacts", ContactCollectionResponse)):
+            info = self.http.request(Method.GET, path, mailbox, query={"$select": "parentFolderId", "$top": "1"})
+            page = await self.http.send(info, collection)
+            for entry in (page.value if page is not None else None) or ():
+                if entry.parent_folder_id:
+                    return str(entry.parent_folder_id)
+        raise NotFound(f"cannot tell the default contact folder of {mailbox}: it holds no folders or contacts; "
+                       "name a contact folder in the policy (contacts.folder)")
 
     async def _well_known_folder(self, mailbox: str, name: str) -> str:
         folder = await self.http.send(

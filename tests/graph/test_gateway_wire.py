@@ -155,3 +155,16 @@ async def raw_client_get(sim: Simulator, path: str) -> Any:
 async def test_warm_up_installs_the_fast_deserialiser() -> None:
     await warm_up()
     assert speedups.install()
+
+
+async def test_default_contact_folder_without_the_well_known_name(sim: Simulator,
+                                                                  gateway: GraphMailboxGateway) -> None:
+    folder = await gateway.ensure_container(MAILBOX, RecordType.CONTACT, "Child")
+    expected = (await raw_get(sim, f"/users/{MAILBOX}/contactFolders/{folder}"))["parentFolderId"]
+    assert await gateway.ensure_container(MAILBOX, RecordType.CONTACT, None) == expected
+    fresh_gateway = await make(sim)
+    try:
+        admin(sim, "POST", "/_sim/faults", {"path": "/contactFolders/contacts$", "method": "GET", "status": 404})
+        assert await fresh_gateway.ensure_container(MAILBOX, RecordType.CONTACT, None) == expected
+    finally:
+        await fresh_gateway.aclose()
