@@ -333,7 +333,9 @@ async def get_status(rt: Runtime, req: ApiRequest) -> ApiResponse:
     if await rt.state.get_mailbox(email) is None:
         raise NotFound(f"mailbox {email} is not configured")
     stored = await rt.state.get_status(email)
-    return ApiResponse.json(status_to_json(stored.value if stored else MailboxStatus(email=email)))
+    out = status_to_json(stored.value if stored else MailboxStatus(email=email))
+    out["pending"] = await pending.describe(rt.state, email)
+    return ApiResponse.json(out)
 
 
 async def reset_status(rt: Runtime, req: ApiRequest) -> ApiResponse:

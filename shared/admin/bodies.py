@@ -92,6 +92,8 @@ class StatusOut(_Body):
     import_dates: dict[str, datetime] = Field(default_factory=dict)
     warning: str | None = None
     last_run: RunOut | None = None
+    pending: dict[str, Any] | None = Field(
+        default=None, description="a sync request waiting on the queue: since when, which types (null: all)")
 
 
 class LogEntryOut(_Body):

@@ -51,3 +51,11 @@ async def mark(store: DocumentStore, email: str, types: Sequence[RecordType] | N
 async def clear(store: DocumentStore, email: str) -> None:
     """A run starts: later changes need a new request."""
     await store.delete_doc(KIND, email)
+
+
+async def describe(store: DocumentStore, email: str) -> dict[str, object] | None:
+    """The waiting request of ``email`` for the status API (None: nothing waits)."""
+    doc = await store.get_doc(KIND, email)
+    if doc is None:
+        return None
+    return {"since": doc.value["at"], "types": doc.value.get("types")}

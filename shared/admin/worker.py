@@ -32,7 +32,7 @@ from shared.runtime import Runtime
 logger = logging.getLogger(__name__)
 
 MAX_DEFERRALS = 10
-DEFER_SECONDS = 30
+DEFER_SECONDS = 10
 RUNS_KIND = "runs"
 
 SyncFn = Callable[..., Awaitable[RunSummary]]
@@ -74,6 +74,7 @@ async def process(rt: Runtime, request: SyncRequest, *, owner: str | None = None
         logger.info("sync request %s skipped: mailbox or server disabled", request.run_id)
         return None
     if await _aborted(rt, request.run_id):
+        await pending.clear(rt.state, email)
         summary = RunSummary(request.run_id, RunState.FAILED, rt.clock.now(), rt.clock.now(),
                              message="skipped: an earlier mailbox of this run failed and the policy "
                                      "does not continue on error")
@@ -82,6 +83,7 @@ async def process(rt: Runtime, request: SyncRequest, *, owner: str | None = None
     key = f"mailbox:{email}"
     if not await rt.state.acquire_lease(key, owner, rt.settings.lease_seconds):
         if request.deferrals < MAX_DEFERRALS:
+            await pending.mark(rt.state, email, request.record_types, rt.clock.now())  # still waiting
             await rt.queue.send(dataclasses.replace(request, deferrals=request.deferrals + 1), DEFER_SECONDS)
             logger.info("mailbox busy; sync request %s deferred", request.run_id)
         else:
@@ -177,6 +179,7 @@ async def handle_poison(rt: Runtime, body: bytes | str) -> None:
         return
     if await rt.state.get_mailbox(request.mailbox) is None:
         return
+    await pending.clear(rt.state, request.mailbox)
     now = rt.clock.now()
     summary = RunSummary(request.run_id, RunState.FAILED, now, now,
                          message="sync failed on every retry (poison message); see the log")
