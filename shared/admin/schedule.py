@@ -4,7 +4,8 @@ The timer fires on ``EXSYNC_SCHEDULE``; each active server has its own NCRONTAB 
 A server is due when its schedule fired since the last tick that enqueued it (kept in the
 DocumentStore, kind ``schedule``). Messages are enqueued in groups of ``accounts_in_batch``; group
 k becomes visible after ``k * EXSYNC_BATCH_STAGGER_SECONDS``, so a server's mailboxes start in
-waves. Mailboxes whose last run is still queued or running (within the lease time) are skipped.
+waves. A mailbox whose full sync still waits on the queue (younger than the lease time) is skipped;
+a running or targeted (notification) run does not stop a scheduled one.
 """
 
 from __future__ import annotations
@@ -14,10 +15,10 @@ import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+from shared.admin import pending
 from shared.admin.api import enqueue_syncs
 from shared.admin.ncrontab import Schedule
 from shared.domain.config import Mailbox, ServerConfig
-from shared.domain.status import RunState
 from shared.errors import ConcurrencyConflict, ExsyncError
 from shared.runtime import Runtime
 
@@ -36,11 +37,9 @@ class FanOut:
 
 
 async def _in_flight(rt: Runtime, mailbox: Mailbox, now: datetime) -> bool:
-    stored = await rt.state.get_status(mailbox.email)
-    run = stored.value.last_run if stored else None
-    if run is None or run.state not in (RunState.QUEUED, RunState.RUNNING):
-        return False
-    return run.started_at > now - timedelta(seconds=rt.settings.lease_seconds)
+    """A full sync of the mailbox already waits on the queue (targeted ones do not count)."""
+    return await pending.covered(rt.state, mailbox.email, None, now,
+                                 timedelta(seconds=rt.settings.lease_seconds))
 
 
 async def _due(rt: Runtime, server: ServerConfig, now: datetime) -> tuple[bool, str | None]:

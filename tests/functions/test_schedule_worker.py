@@ -148,3 +148,19 @@ async def test_housekeeping_purges_old_log_entries(env: Env) -> None:
     page = await env.store.list_log("ann@contoso.com", None, 10, None)
     assert [e.message for e in page.items] == ["new"]  # type: ignore[union-attr]
     assert await env.store.get_doc("runs", "old-run") is None
+
+
+async def test_waiting_targeted_sync_does_not_stop_the_scheduled_one(env: Env) -> None:
+    from shared.admin.api import enqueue_syncs
+    from shared.domain.records import RecordType
+
+    await env.seed("ann@contoso.com")
+    stored = await env.store.get_mailbox("ann@contoso.com")
+    assert stored is not None
+    await enqueue_syncs(env.rt, [stored.value], reason="erp", record_types=(RecordType.TASK,), coalesce=True)
+    await user_function("schedule")(timer())
+    messages = await env.messages()
+    assert [(m.reason, m.record_types) for m in messages] == [("erp", (RecordType.TASK,)), ("schedule", None)]
+    # and while the full sync waits, notifications add nothing
+    await enqueue_syncs(env.rt, [stored.value], reason="graph", record_types=(RecordType.EMAIL,), coalesce=True)
+    assert await env.messages() == []
