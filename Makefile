@@ -7,7 +7,7 @@ VENV_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 PYTEST_ARGS ?=
 
-.PHONY: demo test lint types imports infra-check pytest bootstrap clean
+.PHONY: demo bench test lint types imports infra-check pytest bootstrap clean
 
 bootstrap: $(VENV_STAMP) $(NODE_STAMP)
 
@@ -24,6 +24,10 @@ $(NODE_STAMP): package.json package-lock.json
 
 demo: bootstrap
 	$(PY) -m devhost.demo
+
+bench: bootstrap
+	$(PY) -m bench.engine_sync
+	$(PY) -m bench.graph_throttle --writes 2000
 
 test: lint types imports infra-check pytest
 
