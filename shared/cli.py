@@ -148,7 +148,10 @@ def _wait(api: Api, accepted: dict[str, Any], console: Console, *, quiet: bool, 
             for email in sorted(pending):
                 status = api.call("GET", f"/mailboxes/{email}/status")
                 run = status.get("last_run") or {}
-                if run.get("run_id") != accepted["run_id"] or run.get("state") in DONE:
+                ours = run.get("run_id") == accepted["run_id"]
+                # done when our run finished, or a later run finished with nothing left waiting
+                # (requests are coalesced, so a later run may have done our work)
+                if run.get("state") in DONE and (ours or status.get("pending") is None):
                     results[email] = run
                     pending.discard(email)
                     progress.advance(task)

@@ -53,6 +53,14 @@ async def wait_for(check: Callable[[], Awaitable[bool]], limit: float = 60.0, wh
         await asyncio.sleep(0.2)
 
 
+async def settled(c: Clients, email: str, since: str) -> bool:
+    """The mailbox is idle (nothing queued, running or pending) after a run started at/after ``since``."""
+    status = (await c.api.get(f"/mailboxes/{email}/status")).json()
+    run = status["last_run"] or {}
+    return (run.get("state") not in (None, "queued", "running") and status["pending"] is None
+            and run.get("started_at", "") >= since)
+
+
 @pytest.fixture
 async def clients() -> AsyncIterator[Clients]:
     async with running_stack(port=free_port(), graph_port=free_port(), erp_port=free_port(), key="e2e-key",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.e2e.conftest import Clients, wait_for
+from tests.e2e.conftest import Clients, settled, wait_for
 from tests.e2e.test_serve_stack import ANN, v
 
 
@@ -39,11 +39,8 @@ async def test_email_dropped_into_synced_folder_reaches_erp_via_notification(cli
 
     await wait_for(in_erp, limit=60, what="the e-mail activity in the ERP")
 
-    async def settled() -> bool:  # our own writes echo back as notifications; those runs write nothing
-        run = (await c.api.get(f"/mailboxes/{ANN}/status")).json()["last_run"]
-        return run["state"] not in ("queued", "running")
-
-    await wait_for(settled, limit=60, what="the echo runs to finish")
+    # our own writes echo back as notifications; those (coalesced) runs write nothing
+    await wait_for(lambda: settled(c, ANN, ""), limit=60, what="the echo runs to finish")
     status = (await c.api.get(f"/mailboxes/{ANN}/status")).json()
     assert status["last_run"]["state"] == "succeeded", status
     assert c.stack.host.invocations.get("schedule", 0) == 0

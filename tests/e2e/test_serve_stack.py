@@ -6,12 +6,13 @@ import asyncio
 import contextlib
 import io
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 from rich.console import Console
 
 from shared.cli import run
-from tests.e2e.conftest import Clients, wait_for
+from tests.e2e.conftest import Clients, settled, wait_for
 
 ANN = "ann@contoso.test"
 
@@ -45,12 +46,6 @@ async def run_cli(c: Clients, *argv: str) -> tuple[int, Any]:
     return code, json.loads(out.getvalue())
 
 
-async def _synced(c: Clients, run_id: str) -> bool:
-    status = (await c.api.get(f"/mailboxes/{ANN}/status")).json()
-    run = status["last_run"]
-    return bool(run and run["run_id"] == run_id and run["state"] not in ("queued", "running"))
-
-
 async def test_api_only_configuration_then_two_way_contact_sync(clients: Clients) -> None:
     c = clients
     await _configure(c)
@@ -58,10 +53,10 @@ async def test_api_only_configuration_then_two_way_contact_sync(clients: Clients
     assert r.status_code == 401
     erp_contact = await c.erp_put("Contact", {"FirstName": v("Ada"), "LastName": v("Lovelace"),
                                              "Email": v("ada@example.com"), "Owner": v("EP00000001")})
+    since = datetime.now(UTC).isoformat()
     r = await c.api.post("/sync", json={"mailboxes": [ANN]})
     assert r.status_code == 202, r.text
-    run_id = r.json()["run_id"]
-    await wait_for(lambda: _synced(c, run_id), what="first sync")
+    await wait_for(lambda: settled(c, ANN, since), what="first sync")
     status = (await c.api.get(f"/mailboxes/{ANN}/status")).json()
     assert status["last_run"]["state"] == "succeeded", status
 
@@ -73,9 +68,9 @@ async def test_api_only_configuration_then_two_way_contact_sync(clients: Clients
         "givenName": "Grace", "surname": "Hopper",
         "emailAddresses": [{"address": "grace@example.com", "name": "Grace Hopper"}]})
     assert r.status_code == 201, r.text
+    since = datetime.now(UTC).isoformat()
     await c.run_timer("schedule")
-    status = (await c.api.get(f"/mailboxes/{ANN}/status")).json()
-    await wait_for(lambda: _synced(c, status["last_run"]["run_id"]), what="scheduled sync")
+    await wait_for(lambda: settled(c, ANN, since), what="scheduled sync")
     emails = sorted(x["Email"]["value"] for x in await c.erp_list("Contact") if x.get("Email"))
     assert emails == ["ada@example.com", "grace@example.com"]
     assert erp_contact["id"]
