@@ -156,7 +156,7 @@ class InMemoryErpGateway:
         wanted = email.strip().lower()
         for item_id, row in self._rows.items():
             if (wanted and row.record_type is RecordType.CONTACT and not row.deleted
-                    and isinstance(row.record, Contact) and row.record.normalized().email == wanted):
+                    and isinstance(row.record, Contact) and row.record.email.strip().lower() == wanted):
                 return row.view(item_id)
         return None
 

@@ -114,13 +114,21 @@ def _organizes(ctx: TypeContext, record: Record) -> bool:
 
 
 async def _bookkeeping(ctx: TypeContext, action: Action) -> int:
-    """Actions without writes: refresh, adopt equal content, unlink, skip."""
+    """Actions without writes: refresh, adopt equal content, unlink, skip; a deferral returns 1
+    (like a failure it keeps the listing cursor, without counting as one)."""
     pair = action.pair
+    if action.decision is Decision.DEFER:
+        return 1
     try:
         if action.link is LinkOp.DROP and pair.link is not None:
             await ctx.state.delete_link(pair.link)
             ctx.log.add(LogLevel.VERBOSE, f"unlinked {ctx.record_type} {pair.link.erp_id} ({action.decision})",
                         ctx.record_type)
+        elif action.link is LinkOp.NOTE_VERSION and pair.link is not None:
+            if pair.other_unread is Side.ERP and pair.mailbox is not None:
+                await ctx.state.put_link(dataclasses.replace(pair.link, mailbox_version=pair.mailbox.etag))
+            elif pair.erp is not None:
+                await ctx.state.put_link(dataclasses.replace(pair.link, erp_version=pair.erp.version))
         elif action.link is LinkOp.SAVE:
             assert pair.erp is not None and pair.mailbox is not None
             agreed = pair.erp.record

@@ -13,6 +13,7 @@ from typing import Any
 
 from shared.domain.records import Contact, EmailMessage, Event, RecordType
 from shared.ports import ErpItem, Link, MailboxItem, Removed, Side
+from shared.sync import merge
 from shared.sync.context import TypeContext
 from shared.sync.plan import Pair
 from shared.sync.scope import in_scope
@@ -79,13 +80,16 @@ async def pair_erp_entry(ctx: TypeContext, entry: ErpItem[Any] | Removed) -> Pai
     else:
         erp = entry
     if link is not None:
+        frozen = _frozen(ctx, erp_id, link.mailbox_id)
+        if erp is not None and not out_of_scope and not frozen and not merge.erp_changed(erp, link):
+            return Pair(ctx.record_type, link, erp, None, other_unread=Side.MAILBOX)
         mbx = await mailbox_get(ctx, link.mailbox_id)
         return Pair(ctx.record_type, link, erp, mbx, erp_out_of_scope=out_of_scope,
-                    erp_read_only=erp_read_only(ctx, erp), blocked=_frozen(ctx, erp_id, link.mailbox_id))
+                    erp_read_only=erp_read_only(ctx, erp), deferred=bool(frozen))
     assert erp is not None
     if _frozen(ctx, erp.id, None) or (erp.origin is not None and erp.origin in ctx.unresolved_stamps):
         # our own create whose link is not recorded yet: the intent links it next run
-        return Pair(ctx.record_type, None, erp, None, blocked="created by an unresolved create")
+        return Pair(ctx.record_type, None, erp, None, deferred=True)
     blocked = await _organized_elsewhere(ctx, erp)
     mbx = None if blocked else await _find_mailbox_counterpart(ctx, erp)
     return Pair(ctx.record_type, None, erp, mbx, erp_read_only=erp_read_only(ctx, erp), blocked=blocked)
@@ -120,15 +124,18 @@ async def pair_mailbox_entry(ctx: TypeContext, entry: MailboxItem[Any] | Removed
     else:
         mbx = entry
     if link is not None:
+        frozen = _frozen(ctx, link.erp_id, entry.id)
+        if mbx is not None and not frozen and not merge.mailbox_changed(mbx, link):
+            return Pair(ctx.record_type, link, None, mbx, other_unread=Side.ERP)
         erp, out_of_scope = await _erp_current(ctx, link.erp_id)
         return Pair(ctx.record_type, link, erp, mbx, erp_out_of_scope=out_of_scope,
-                    erp_read_only=erp_read_only(ctx, erp), blocked=_frozen(ctx, link.erp_id, entry.id))
+                    erp_read_only=erp_read_only(ctx, erp), deferred=bool(frozen))
     assert mbx is not None
     if _frozen(ctx, None, mbx.id):
-        return Pair(ctx.record_type, None, None, mbx, blocked="a create from it is unresolved")
+        return Pair(ctx.record_type, None, None, mbx, deferred=True)
     erp, blocked = await _find_erp_counterpart(ctx, mbx)
     if erp is not None and _frozen(ctx, erp.id, None):
-        return Pair(ctx.record_type, None, None, mbx, blocked="its ERP record has an unresolved create")
+        return Pair(ctx.record_type, None, None, mbx, deferred=True)
     return Pair(ctx.record_type, None, erp, mbx, erp_read_only=erp_read_only(ctx, erp), blocked=blocked)
 
 

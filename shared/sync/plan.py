@@ -21,7 +21,7 @@ from shared.domain.config import (
     TasksPolicy,
 )
 from shared.domain.records import EmailMessage, Event, Record, RecordType, Task, TaskStatus
-from shared.ports import ErpItem, Link, MailboxItem
+from shared.ports import ErpItem, Link, MailboxItem, Side
 from shared.sync import merge
 
 
@@ -42,8 +42,8 @@ class TypeRules:
             RecordType.CONTACT: policy.contacts, RecordType.EMAIL: policy.emails,
             RecordType.TASK: policy.tasks, RecordType.EVENT: policy.events}
         section = sections[record_type]
-        return cls(record_type=record_type, direction=section.direction,
-                   conflict=policy.conflict_resolution, category=policy.category.name,
+        return cls(record_type=record_type, direction=Direction(section.direction),
+                   conflict=ConflictResolution(policy.conflict_resolution), category=policy.category.name,
                    sync_without_category=getattr(section, "sync_without_category", True),
                    # e-mails are the record of a conversation: deleting one side never deletes the other
                    deletes_propagate=record_type is not RecordType.EMAIL)
@@ -56,8 +56,10 @@ class Pair:
     ``erp_out_of_scope``: the ERP record exists but left the mailbox's scope (owner/workgroup).
     ``erp_read_only``: this mailbox must never write the ERP record (an event it only attends).
     ``blocked``: why the item must not be synced from this mailbox (its stamp or e-mail names an
-    ERP record outside the scope or linked elsewhere; another synced mailbox organizes the event),
-    or not in this run (a create from or of it has an unknown outcome until the next run).
+    ERP record outside the scope or linked elsewhere; another synced mailbox organizes the event).
+    ``deferred``: not in this run: a create from or of it has an unknown outcome until the intent
+    is resolved at the start of the next run.
+    ``other_unread``: the side that was not read because the listed side did not change.
     """
 
     record_type: RecordType
@@ -67,12 +69,16 @@ class Pair:
     erp_out_of_scope: bool = False
     erp_read_only: bool = False
     blocked: str | None = None
+    other_unread: Side | None = None
+    deferred: bool = False
 
 
 class Decision(StrEnum):
     """Every branch of the decision table (see :func:`plan`)."""
 
     NOTHING = "nothing"
+    DEFER = "defer"
+    UNCHANGED_SIDE = "unchanged_side"
     FORGET = "forget"
     UNLINK_OUT_OF_SCOPE = "unlink_out_of_scope"
     DELETE_MAILBOX = "delete_mailbox"
@@ -102,6 +108,7 @@ class Decision(StrEnum):
 class LinkOp(StrEnum):
     KEEP = "keep"      # the link stays as it is
     SAVE = "save"      # (re)write the link from the outcome of the writes
+    NOTE_VERSION = "note_version"  # only the listed side's version moved on
     DROP = "drop"      # delete the link, leave both items alone
 
 
@@ -175,7 +182,11 @@ def _writes_mailbox(rules: TypeRules) -> bool:
 
 def plan(pair: Pair, rules: TypeRules) -> Action:
     """The decision table. Linked pairs first, then unlinked items."""
-    # The item must not be touched from this mailbox / in this run (see Pair.blocked).
+    # An unfinished create of this run involves the item: leave it to the next run, which first
+    # resolves the create's intent (the listing cursor stays, so the item is seen again).
+    if pair.deferred:
+        return Action(Decision.DEFER, pair)
+    # The item must not be touched from this mailbox (see Pair.blocked).
     if pair.blocked:
         return Action(Decision.SKIP_BLOCKED, pair)
     if pair.link is not None:
@@ -185,6 +196,14 @@ def plan(pair: Pair, rules: TypeRules) -> Action:
 
 def _plan_linked(pair: Pair, link: Link, rules: TypeRules) -> Action:
     erp, mbx = pair.erp, pair.mailbox
+    # The listed side did not change since the link (an echo of our own write, a bare version
+    # bump): nothing to do, and the other side was not even read; its own listing reports its
+    # changes. The link notes the new version.
+    if pair.other_unread is not None:
+        listed: ErpItem[Any] | MailboxItem[Any] | None = mbx if pair.other_unread is Side.ERP else erp
+        version = listed.etag if isinstance(listed, MailboxItem) else listed.version if listed else None
+        moved = version not in (None, link.mailbox_version if pair.other_unread is Side.ERP else link.erp_version)
+        return Action(Decision.UNCHANGED_SIDE, pair, link=LinkOp.NOTE_VERSION if moved else LinkOp.KEEP)
     # The ERP record left the mailbox's scope (owner/workgroup change): unlink, never delete.
     if pair.erp_out_of_scope:
         return Action(Decision.UNLINK_OUT_OF_SCOPE, pair, link=LinkOp.DROP)

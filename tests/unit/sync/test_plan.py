@@ -11,7 +11,7 @@ import pytest
 
 from shared.domain.config import ConflictResolution, Direction, SyncPolicy
 from shared.domain.records import Contact, EmailMessage, Event, Record, RecordType, Task, TaskStatus
-from shared.ports import ErpItem, Link, MailboxItem
+from shared.ports import ErpItem, Link, MailboxItem, Side
 from shared.sync import merge
 from shared.sync.plan import Action, Decision, LinkOp, Pair, Target, TypeRules, plan
 
@@ -100,6 +100,11 @@ CASES = [
     Case("mailbox deleted, erp modified, mailbox read-only -> unlink", linked(erp(E_EDIT, "v2"), None),
          rules(direction=Direction.EXCHANGE_TO_SYSTEM), Decision.UNLINK_MAILBOX_GONE, link=LinkOp.DROP),
     Case("nothing changed", linked(erp(BASE), mbx(BASE)), rules(), Decision.NOTHING, link=LinkOp.KEEP),
+    Case("listed mailbox side unchanged, version moved (echo) -> note it, other side unread",
+         linked(None, mbx(BASE, "e7"), other_unread=Side.ERP), rules(), Decision.UNCHANGED_SIDE,
+         link=LinkOp.NOTE_VERSION),
+    Case("listed erp side unchanged -> nothing, other side unread",
+         linked(erp(BASE), None, other_unread=Side.MAILBOX), rules(), Decision.UNCHANGED_SIDE, link=LinkOp.KEEP),
     Case("spurious version bumps -> refresh link only", linked(erp(BASE, "v9"), mbx(BASE, "e9")), rules(),
          Decision.REFRESH, link=LinkOp.SAVE),
     Case("content changed, version not -> no change", linked(erp(E_EDIT, "v1"), mbx(BASE)), rules(),
@@ -166,6 +171,8 @@ CASES = [
          Decision.CONFLICT_EXCHANGE, to_erp=Target.UPDATE),
     # ---- unlinked items
     Case("removal of an unknown item", Pair(RecordType.CONTACT, None, None, None), rules(), Decision.NOTHING),
+    Case("deferred (an unfinished create involves it)", linked(erp(E_EDIT, "v2"), mbx(BASE), deferred=True),
+         rules(), Decision.DEFER, link=LinkOp.KEEP),
     Case("blocked (stamp out of scope)", unlinked(None, mbx(BASE, categories=TAGGED), blocked="scope"), rules(),
          Decision.SKIP_BLOCKED),
     Case("blocked (event organized by a synced mailbox)", unlinked(erp(LIVE_EVENT), None, blocked="other"),
