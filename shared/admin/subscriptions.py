@@ -2,8 +2,9 @@
 
 The keeper (a timer) makes the stored set match what the policies want:
 - a wanted subscription with no record is created (``POST /subscriptions``);
-- one expiring within ``RENEW_BEFORE`` (or flagged by a ``reauthorizationRequired`` lifecycle event)
-  is renewed (``PATCH /subscriptions/{id}``); one Graph no longer knows (404) is recreated;
+- one expiring within ``RENEW_BEFORE`` is renewed (``PATCH /subscriptions/{id}``); one flagged by a
+  ``reauthorizationRequired`` lifecycle event is reauthorized (``POST …/reauthorize``) and renewed;
+  one Graph no longer knows (404) is recreated;
 - one nobody wants any more (mailbox removed or disabled, type turned off) is deleted.
 Records live in the DocumentStore, kind ``subscriptions``, keyed by subscription id, so a
 notification finds its mailbox with one read. A failing mailbox never stops the others.
@@ -42,6 +43,10 @@ class SubscriptionClient(Protocol):
 
     async def renew(self, subscription_id: str, expires_at: datetime) -> None:
         """Extend it; NotFound when Graph no longer has it."""
+        ...
+
+    async def reauthorize(self, subscription_id: str) -> None:
+        """Answer a ``reauthorizationRequired`` lifecycle event; NotFound when it is gone."""
         ...
 
     async def delete(self, subscription_id: str) -> None: ...
@@ -92,6 +97,9 @@ class GraphSubscriptionClient:
     async def renew(self, subscription_id: str, expires_at: datetime) -> None:
         await self._request("PATCH", f"/subscriptions/{subscription_id}",
                             {"expirationDateTime": _graph_time(expires_at)})
+
+    async def reauthorize(self, subscription_id: str) -> None:
+        await self._request("POST", f"/subscriptions/{subscription_id}/reauthorize")
 
     async def delete(self, subscription_id: str) -> None:
         try:
@@ -193,6 +201,8 @@ async def _keep_one(rt: Runtime, client: SubscriptionClient, want: Wanted, curre
         if not due:
             return
         try:
+            if value.get("renew_now"):
+                await client.reauthorize(key)
             await client.renew(key, expires)
             await rt.state.put_doc(KIND, key, {**value, "expires_at": expires.isoformat(), "renew_now": False},
                                    force=True)

@@ -17,6 +17,7 @@ class TwinSubscriptions:
     def __init__(self) -> None:
         self.live: dict[str, dict[str, object]] = {}
         self.ids = itertools.count(1)
+        self.reauthorized: list[str] = []
 
     async def create(self, *, resource: str, notification_url: str, lifecycle_url: str, client_state: str,
                      expires_at: datetime) -> str:
@@ -29,6 +30,11 @@ class TwinSubscriptions:
         if subscription_id not in self.live:
             raise NotFound(subscription_id)
         self.live[subscription_id]["expires"] = expires_at
+
+    async def reauthorize(self, subscription_id: str) -> None:
+        if subscription_id not in self.live:
+            raise NotFound(subscription_id)
+        self.reauthorized.append(subscription_id)
 
     async def delete(self, subscription_id: str) -> None:
         self.live.pop(subscription_id, None)
@@ -53,6 +59,14 @@ async def test_keeper_lifecycle(env: Env) -> None:
     env.clock.current += timedelta(days=2, hours=1)  # within a day of expiry: renewed
     report = await keep_subscriptions(env.rt, lambda server: graph)
     assert report.renewed == 1 and list(graph.live) == [sub_id]
+
+    doc = await env.store.get_doc(KIND, sub_id)  # a reauthorizationRequired lifecycle event flagged it
+    assert doc is not None
+    await env.store.put_doc(KIND, sub_id, {**doc.value, "renew_now": True}, force=True)
+    report = await keep_subscriptions(env.rt, lambda server: graph)
+    assert report.renewed == 1 and graph.reauthorized == [sub_id]
+    doc = await env.store.get_doc(KIND, sub_id)
+    assert doc is not None and doc.value["renew_now"] is False
 
     graph.live.clear()  # Graph lost it: recreated on the next renewal
     env.clock.current += timedelta(days=2, hours=1)
