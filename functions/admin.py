@@ -9,11 +9,12 @@ from collections.abc import Awaitable, Callable
 
 import azure.functions as func
 
-from functions._http import to_api, to_func
+from functions._http import setup_failed, to_api, to_func
 from functions._runtime import get_runtime
 from shared.admin.api import dispatch, routes_by_template
 from shared.admin.http import ApiResponse
 from shared.admin.openapi import openapi_document
+from shared.errors import ConfigurationError
 
 logger = logging.getLogger(__name__)
 
@@ -28,7 +29,10 @@ def _slug(template: str) -> str:
 
 def _make(template: str) -> HttpFn:
     async def handle(req: func.HttpRequest) -> func.HttpResponse:
-        runtime = await get_runtime()
+        try:
+            runtime = await get_runtime()
+        except ConfigurationError as exc:
+            return setup_failed(exc)
         return to_func(await dispatch(runtime, template, to_api(req)))
 
     handle.__name__ = _slug(template)

@@ -20,6 +20,9 @@ bp = func.Blueprint()
 @bp.function_name(name="graph_notifications")
 @bp.route(route="graph/notifications", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
 async def graph_notifications(req: func.HttpRequest) -> func.HttpResponse:
+    token = req.params.get("validationToken")
+    if token is not None:  # the handshake needs nothing but the echo: answer before any set-up
+        return func.HttpResponse(token, status_code=200, mimetype="text/plain", charset="utf-8")
     return to_func(await notifications.graph_notifications(await get_runtime(), to_api(req)))
 
 

@@ -49,3 +49,16 @@ def test_sample_and_docs_list_every_setting() -> None:
     for name in setting_names():
         assert name in sample, name
         assert f"| `{name}` |" in docs, name
+
+
+async def test_misconfigured_app_answers_500_naming_the_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    import azure.functions as func
+
+    from functions._runtime import use_runtime
+    from tests.functions.conftest import user_function
+
+    use_runtime(None)
+    monkeypatch.setenv("EXSYNC_SCHEDULE", "hourly")
+    req = func.HttpRequest("GET", "http://localhost/api/policies", body=b"")
+    resp = await user_function("admin_policies")(req)
+    assert resp.status_code == 500 and b"EXSYNC_SCHEDULE" in resp.get_body()
