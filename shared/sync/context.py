@@ -101,6 +101,8 @@ class TypeContext:
     sequence: itertools.count[int] = dataclasses.field(default_factory=itertools.count)
     unresolved: set[tuple[Side, str]] = dataclasses.field(default_factory=set)
     """(target side, source id) of creates whose outcome is unknown this run: no second attempt."""
+    left_scope: set[str] = dataclasses.field(default_factory=set)
+    """ERP ids unlinked in this run because they left the scope: never re-linked by stamp here."""
     listed_stamps: set[str] = dataclasses.field(default_factory=set)
     """Stamps (ERP ids) carried by the items of a full mailbox listing in this run."""
     stamps_seen: set[str] | None = None

@@ -121,6 +121,8 @@ async def _bookkeeping(ctx: TypeContext, action: Action) -> int:
         return 1
     try:
         if action.link is LinkOp.DROP and pair.link is not None:
+            if action.decision is Decision.UNLINK_OUT_OF_SCOPE:
+                ctx.left_scope.add(pair.link.erp_id)
             await ctx.state.delete_link(pair.link)
             ctx.log.add(LogLevel.VERBOSE, f"unlinked {ctx.record_type} {pair.link.erp_id} ({action.decision})",
                         ctx.record_type)

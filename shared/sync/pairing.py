@@ -16,7 +16,7 @@ from shared.ports import ErpItem, Link, MailboxItem, Removed, Side
 from shared.sync import merge
 from shared.sync.context import TypeContext
 from shared.sync.plan import Pair
-from shared.sync.scope import in_scope
+from shared.sync.scope import in_scope, scope_known
 
 logger = logging.getLogger(__name__)
 
@@ -46,11 +46,15 @@ async def mailbox_get(ctx: TypeContext, item_id: str) -> MailboxItem[Any] | None
     return item
 
 
-async def _erp_current(ctx: TypeContext, erp_id: str) -> tuple[ErpItem[Any] | None, bool]:
-    """The ERP record and whether it is outside the scope."""
+async def _erp_current(ctx: TypeContext, erp_id: str, *, listed_removed: bool = False,
+                       ) -> tuple[ErpItem[Any] | None, bool]:
+    """The ERP record and whether it is outside the scope. When the scope cannot be checked here
+    (workgroups unknown), a record the ERP listing reported removed but that exists left the scope."""
     erp = await ctx.erp_gateway.get(ctx.record_type, erp_id)
     if erp is None:
         return None, False
+    if not scope_known(ctx.record_type, ctx.scope):
+        return erp, listed_removed
     return erp, not in_scope(ctx.record_type, erp, ctx.scope)
 
 
@@ -76,7 +80,7 @@ async def pair_erp_entry(ctx: TypeContext, entry: ErpItem[Any] | Removed) -> Pai
     if isinstance(entry, Removed):
         if link is None:
             return Pair(ctx.record_type, None, None, None)
-        erp, out_of_scope = await _erp_current(ctx, erp_id)   # deleted, or only out of scope?
+        erp, out_of_scope = await _erp_current(ctx, erp_id, listed_removed=True)  # deleted, or out of scope?
     else:
         erp = entry
     if link is not None:
@@ -158,6 +162,7 @@ async def _find_erp_counterpart(ctx: TypeContext,
         if mbx.stamp == candidate.id or ctx.record_type is not RecordType.CONTACT:
             return None, "its ERP record is linked to another item"
         return None, None   # an e-mail match already taken by another contact: import as new
-    if not in_scope(ctx.record_type, candidate, ctx.scope):
+    if candidate.id in ctx.left_scope or (scope_known(ctx.record_type, ctx.scope)
+                                          and not in_scope(ctx.record_type, candidate, ctx.scope)):
         return None, "its ERP record is outside the mailbox's scope"
     return candidate, None

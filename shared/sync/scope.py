@@ -35,3 +35,10 @@ def in_scope(record_type: RecordType, item: ErpItem[Any], scope: ErpScope,
         return False
     normalized = record.normalized()
     return normalized.organizer == email or any(a.email == email for a in normalized.attendees)
+
+
+def scope_known(record_type: RecordType, scope: ErpScope) -> bool:
+    """Whether :func:`in_scope` can decide alone: a workgroup filter without the employee's
+    workgroups (the gateway looks them up) cannot; then the ERP listing is the judge."""
+    return not (record_type is RecordType.CONTACT and scope.contact_filter is ContactFilter.WORKGROUP
+                and not scope.workgroups)

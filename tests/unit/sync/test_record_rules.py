@@ -463,3 +463,21 @@ async def test_error_messages_are_not_copied_into_the_log() -> None:
     messages = " ".join(e.message for e in page.items)  # type: ignore[union-attr]
     assert "ValidationFailed" in messages and "emailAddresses" in messages
     assert "secret@private.example" not in messages
+
+
+async def test_workgroup_filter_uses_the_gateways_workgroups() -> None:
+    h = harness(contacts={"filter": "workgroup"})
+    h.erp.workgroups[EMPLOYEE] = ("WG1",)
+    stays = h.user_erp_create(C, Contact(first_name="stays"), owner="X", workgroup="WG1")
+    leaves = h.user_erp_create(C, Contact(first_name="leaves"), owner="X", workgroup="WG1")
+    h.user_erp_create(C, Contact(first_name="never"), owner="X", workgroup="WG9")
+    await h.run(C)
+    assert sorted(i.record.first_name for i in h.mailbox_items(C)) == ["leaves", "stays"]
+    h.erp.user_update(leaves, workgroup="WG2")
+    item = next(i for i in h.mailbox_items(C) if i.record.first_name == "stays")
+    h.mbx.user_update(EMAIL, item.id, item.record.with_fields({"city": "Oslo"}))
+    assert (await h.run(C)).state is RunState.SUCCEEDED
+    assert len(h.mailbox_items(C)) == 2                                   # leaving the scope deletes nothing
+    assert await h.state.get_link_by_erp(EMAIL, C, leaves) is None        # ... it unlinks
+    erp = {i.id: i for i in h.erp_items(C)}
+    assert erp[stays].record.city == "Oslo"                               # the in-scope pair still syncs
