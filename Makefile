@@ -7,7 +7,7 @@ VENV_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 PYTEST_ARGS ?=
 
-.PHONY: demo bench test lint types imports infra-check pytest bootstrap clean
+.PHONY: demo serve bench test lint types imports infra-check pytest bootstrap clean
 
 bootstrap: $(VENV_STAMP) $(NODE_STAMP)
 
@@ -24,6 +24,9 @@ $(NODE_STAMP): package.json package-lock.json
 
 demo: bootstrap
 	$(PY) -m devhost.demo
+
+serve: bootstrap
+	$(PY) -m devhost.serve
 
 bench: bootstrap
 	$(PY) -m bench.engine_sync
