@@ -148,9 +148,14 @@ async def _run(rt: Runtime, request: SyncRequest, mailbox: Any, server: Any, pol
         summary = dataclasses.replace(summary, finished_at=rt.clock.now())
     await _finish(rt, email, summary, continue_on_error=policy.continue_on_error)
     telemetry.record_run(summary)
-    logger.info("run %s: %s (%d writes, %d failed)", request.run_id, summary.state.value,
-                sum(c.writes for c in summary.counts.values()),
-                sum(c.failed for c in summary.counts.values()))
+    written = sum(c.writes for c in summary.counts.values())
+    failed = sum(c.failed for c in summary.counts.values())
+    duration = (summary.finished_at - started).total_seconds() if summary.finished_at else 0.0
+    # One structured record per run: the infra's per-mailbox alert and workbook query these fields.
+    logger.log(logging.ERROR if summary.state is RunState.FAILED else logging.INFO,
+               "run %s: %s (%d writes, %d failed)", request.run_id, summary.state.value, written, failed,
+               extra={"event": "exsync.sync.run", "mailbox": email, "outcome": summary.state.value,
+                      "written": written, "failed": failed, "duration_seconds": round(duration, 3)})
     return summary
 
 
@@ -191,4 +196,6 @@ async def handle_poison(rt: Runtime, body: bytes | str) -> None:
 
     await update_status(rt.state, request.mailbox, change)
     await _log(rt, request.mailbox, LogLevel.ERROR, f"run {request.run_id}: message moved to poison queue")
+    logger.error("run %s: sync request set aside as poison", request.run_id,
+                 extra={"event": "exsync.sync.poison", "mailbox": request.mailbox})
     telemetry.record_run(summary)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
+
+import pytest
 
 from shared.admin.queue import SyncRequest
 from shared.admin.worker import DEFER_SECONDS
@@ -164,3 +167,32 @@ async def test_waiting_targeted_sync_does_not_stop_the_scheduled_one(env: Env) -
     # and while the full sync waits, notifications add nothing
     await enqueue_syncs(env.rt, [stored.value], reason="graph", record_types=(RecordType.EMAIL,), coalesce=True)
     assert await env.messages() == []
+
+
+def _events(caplog: pytest.LogCaptureFixture, name: str) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if getattr(r, "event", None) == name]
+
+
+async def test_each_run_emits_one_structured_outcome_record(env: Env, caplog: pytest.LogCaptureFixture) -> None:
+    """The per-mailbox alert rule and the workbook read these fields (infra/modules/alerts.bicep)."""
+    await env.seed("ann@contoso.com", "bob@contoso.com")
+    caplog.set_level(logging.INFO, logger="shared.admin.worker")
+    await user_function("sync_worker")(queue_message(SyncRequest("ann@contoso.com", "run-10")))
+    env.engine.fail = RemoteError("ERP answered 500", status=500)
+    await user_function("sync_worker")(queue_message(SyncRequest("bob@contoso.com", "run-10")))
+    runs = {r.mailbox: r for r in _events(caplog, "exsync.sync.run")}  # type: ignore[attr-defined]
+    assert set(runs) == {"ann@contoso.com", "bob@contoso.com"}
+    ok, failed = runs["ann@contoso.com"], runs["bob@contoso.com"]
+    recorded = (await _status(env, "ann@contoso.com")).last_run.counts.values()
+    assert ok.written == sum(c.writes for c in recorded) > 0  # type: ignore[attr-defined]
+    assert (ok.outcome, ok.failed, ok.levelno) == ("succeeded", 0, logging.INFO)  # type: ignore[attr-defined]
+    assert (failed.outcome, failed.levelno) == ("failed", logging.ERROR)  # type: ignore[attr-defined]
+    assert ok.duration_seconds >= 0  # type: ignore[attr-defined]
+
+
+async def test_poison_emits_a_structured_record(env: Env, caplog: pytest.LogCaptureFixture) -> None:
+    await env.seed("ann@contoso.com")
+    caplog.set_level(logging.INFO, logger="shared.admin.worker")
+    await user_function("sync_poison")(queue_message(SyncRequest("ann@contoso.com", "run-11"), dequeue_count=5))
+    [record] = _events(caplog, "exsync.sync.poison")
+    assert record.mailbox == "ann@contoso.com" and record.levelno == logging.ERROR  # type: ignore[attr-defined]
