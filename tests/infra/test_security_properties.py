@@ -93,5 +93,6 @@ def test_workbook_is_deployed_with_its_queries(parsed: dict[str, dict[str, Any]]
 
 
 def test_state_tables_match_the_state_store(parsed: dict[str, dict[str, Any]]) -> None:
-    table = pytest.importorskip("shared.state.table")
+    from shared.state import table
+
     assert parsed["main.bicep"]["parameters"]["stateTableNames"]["default"] == list(table.TABLES)
