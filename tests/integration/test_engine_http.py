@@ -282,3 +282,32 @@ async def test_cancelled_erp_event_removes_the_appointment(world: World) -> None
     summary = await world.run(E)
     assert summary.state is RunState.SUCCEEDED, summary
     assert await world.mailbox_items(E) == []
+
+
+@pytest.mark.parametrize("direction", ["system_to_exchange", "exchange_to_system"])
+@pytest.mark.parametrize("record_type", [T, E])
+async def test_tasks_and_events_one_way(world: World, record_type: RecordType, direction: str) -> None:
+    section = "tasks" if record_type is T else "events"
+    world.policy = policy(world, **{section: {"direction": direction}})
+    if record_type is T:
+        from_erp: Record = Task(title="from erp", due_at=T0)
+        from_mailbox: Record = Task(title="from mailbox", due_at=T0)
+        await world.erp.create(T, from_erp, owner=EMPLOYEE)
+    else:
+        from_erp = Event(subject="from erp", start=T0, end=T0 + timedelta(hours=1), organizer=MAILBOX)
+        from_mailbox = Event(subject="from mailbox", start=T0, end=T0 + timedelta(hours=1), organizer=MAILBOX)
+        await world.erp.create(E, from_erp)
+    await world.user_mailbox_create(record_type, from_mailbox)
+    summary = await world.run(record_type)
+    assert summary.state is RunState.SUCCEEDED, summary
+
+    def title(r: Record) -> str:
+        return r.title if isinstance(r, Task) else r.subject  # type: ignore[union-attr]
+
+    mailbox = sorted(title(i.record) for i in await world.mailbox_items(record_type))
+    erp = sorted(title(i.record) for i in await world.erp_items(record_type))
+    if direction == "system_to_exchange":
+        assert mailbox == ["from erp", "from mailbox"] and erp == ["from erp"]
+    else:
+        assert erp == ["from erp", "from mailbox"] and mailbox == ["from mailbox"]
+    assert writes(await world.run(record_type)) == 0
