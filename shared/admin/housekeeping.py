@@ -1,8 +1,8 @@
-"""Housekeeping: log retention, abandoned create intents, finished run records.
+"""Housekeeping: log retention, expired leases, abandoned create intents, finished run records.
 
-Leases expire by themselves (acquire takes an expired lease); intents older than a day belong to
-runs that crashed long ago and whose stamps were resolved or never written — the engine resolves
-younger ones itself.
+An expired lease is taken over by the next worker anyway; its row is removed here so crashed
+workers leave nothing behind. Intents older than a day belong to runs that crashed long ago and
+whose stamps were resolved or never written — the engine resolves younger ones itself.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ RUN_RECORD_AGE = timedelta(days=2)
 @dataclasses.dataclass(frozen=True, slots=True)
 class Swept:
     log_entries: int
+    leases: int
     intents: int
     run_records: int
 
@@ -29,6 +30,7 @@ class Swept:
 async def sweep(rt: Runtime) -> Swept:
     now = rt.clock.now()
     logs = await rt.state.purge_log(now - timedelta(days=rt.settings.log_retention_days))
+    leases = await rt.state.purge_leases()
     intents = await rt.state.purge_intents(now - INTENT_AGE)
     runs = 0
     for key, doc in await rt.state.list_docs("runs"):
@@ -36,6 +38,7 @@ async def sweep(rt: Runtime) -> Swept:
         if at and datetime.fromisoformat(at) < now - RUN_RECORD_AGE:
             await rt.state.delete_doc("runs", key)
             runs += 1
-    result = Swept(logs, intents, runs)
-    logger.info("housekeeping: %d log entries, %d intents, %d run records removed", logs, intents, runs)
+    result = Swept(logs, leases, intents, runs)
+    logger.info("housekeeping: %d log entries, %d expired leases, %d intents, %d run records removed",
+                logs, leases, intents, runs)
     return result

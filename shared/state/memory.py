@@ -433,6 +433,15 @@ class InMemoryStateStore:
         if current is not None and current.owner == owner:
             del self._leases[key]
 
+    @_faultable
+    async def purge_leases(self) -> int:
+        now = codec.utc(self._clock.now())
+        expired = [key for key, lease in self._leases.items() if lease.expires_at <= now]
+        for key in expired:
+            del self._leases[key]
+        log.info("purged %d expired leases", len(expired))
+        return len(expired)
+
     # ------------------------------------------------------------ documents
 
     @_faultable

@@ -488,6 +488,19 @@ class TableStateStore:
         except ConcurrencyConflict:
             log.debug("lease %r changed hands before release", key)
 
+    async def purge_leases(self) -> int:
+        expired = [e async for e in self._query("leases", "expires_at le @now", "leases", now=self._now())]
+        purged = 0
+        for entity in expired:
+            try:  # conditional: a lease re-acquired since the query keeps its row
+                await self._delete("leases", entity["PartitionKey"], entity["RowKey"], tr.etag_of(entity),
+                                   f"lease {entity['name']!r}")
+                purged += 1
+            except ConcurrencyConflict:
+                log.debug("lease %r re-acquired before purge", entity["name"])
+        log.info("purged %d expired leases", purged)
+        return purged
+
     # ------------------------------------------------------------ documents
 
     async def get_doc(self, kind: str, key: str) -> Stored[dict[str, Any]] | None:

@@ -542,6 +542,17 @@ async def test_lease_is_exclusive_until_it_expires(store: StateStore, clock: Clo
         await store.acquire_lease(key, "w1", 0)
 
 
+async def test_purge_removes_only_expired_leases(store: StateStore, clock: Clock) -> None:
+    assert await store.acquire_lease("short", "w1", 30)
+    assert await store.acquire_lease("long", "w2", 600)
+    assert await store.purge_leases() == 0
+    clock.advance(seconds=31)
+    assert await store.purge_leases() == 1
+    assert not await store.acquire_lease("long", "w3", 60)  # still held
+    assert await store.acquire_lease("short", "w3", 60)  # gone, free for anyone
+    assert await store.purge_leases() == 0
+
+
 async def test_concurrent_acquirers_one_wins(store: StateStore, clock: Clock) -> None:
     results = await asyncio.gather(*(store.acquire_lease("L", f"w{i}", 30) for i in range(5)))
     assert sum(results) == 1

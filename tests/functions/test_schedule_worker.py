@@ -147,10 +147,15 @@ async def test_housekeeping_purges_old_log_entries(env: Env) -> None:
     await env.store.append_log("ann@contoso.com", [LogEntry(LogLevel.ERROR, now - timedelta(days=40), "old"),
                                                    LogEntry(LogLevel.ERROR, now, "new")])
     await env.store.put_doc("runs", "old-run", {"aborted": True, "at": (now - timedelta(days=3)).isoformat()})
+    assert await env.store.acquire_lease("mailbox:crashed@contoso.com", "dead-worker", 60)
+    assert await env.store.acquire_lease("mailbox:ann@contoso.com", "live-worker", 3600)
+    env.clock.current += timedelta(minutes=2)
     await user_function("housekeeping")(timer())
     page = await env.store.list_log("ann@contoso.com", None, 10, None)
     assert [e.message for e in page.items] == ["new"]  # type: ignore[union-attr]
     assert await env.store.get_doc("runs", "old-run") is None
+    assert await env.store.purge_leases() == 0  # the expired lease row is already gone
+    assert not await env.store.acquire_lease("mailbox:ann@contoso.com", "other", 60)  # the live one stays
 
 
 async def test_waiting_targeted_sync_does_not_stop_the_scheduled_one(env: Env) -> None:
