@@ -23,6 +23,7 @@ from shared.admin.http import ApiRequest, ApiResponse, error_response
 from shared.admin.lookup import DEFAULT_POLICY, mailbox_context
 from shared.admin.queue import SyncRequest
 from shared.admin.status import set_warning, status_to_json, update_status
+from shared.admin.subscriptions import keep_with_graph
 from shared.domain.config import Mailbox, ServerConfig, SyncPolicy, parse
 from shared.domain.records import RecordType
 from shared.domain.status import LogEntry, LogLevel, MailboxStatus, RunState, RunSummary
@@ -209,7 +210,10 @@ async def initialize_server(rt: Runtime, req: ApiRequest) -> ApiResponse:
             results.append({"mailbox": email, "ok": True, "containers": folders})
         except ExsyncError as exc:
             results.append({"mailbox": email, "ok": False, "message": str(exc)})
-    return ApiResponse.json({"server": server.name, "mailboxes": results})
+    # Change notifications start now, not at the keeper's next half-hourly run.
+    kept = await keep_with_graph(rt)
+    return ApiResponse.json({"server": server.name, "mailboxes": results,
+                             "subscriptions": dataclasses.asdict(kept)})
 
 
 # ---------------------------------------------------------------- mailboxes
