@@ -14,7 +14,7 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
@@ -28,9 +28,12 @@ from shared.domain.config import Mailbox, ServerConfig, SyncPolicy, parse
 from shared.domain.records import RecordType
 from shared.domain.status import LogEntry, LogLevel, MailboxStatus, RunState, RunSummary
 from shared.errors import ExsyncError, NotFound, ValidationFailed
+from shared.ports import Stored
 from shared.runtime import Runtime
 
 logger = logging.getLogger(__name__)
+
+M = TypeVar("M", bound=BaseModel)
 
 Handler = Callable[[Runtime, ApiRequest], Awaitable[ApiResponse]]
 
@@ -82,12 +85,20 @@ async def create_policy(rt: Runtime, req: ApiRequest) -> ApiResponse:
     return ApiResponse.json(policy.model_dump(mode="json"), 201, _etag_headers(etag))
 
 
+def _found(stored: Stored[M] | None, what: str) -> Stored[M]:
+    """The stored row, or NotFound naming ``what`` (e.g. "policy sales")."""
+    if stored is None:
+        raise NotFound(f"{what} does not exist")
+    return stored
+
+
+def _stored_json(stored: Stored[M]) -> ApiResponse:
+    return ApiResponse.json(stored.value.model_dump(mode="json"), headers=_etag_headers(stored.etag))
+
+
 async def get_policy(rt: Runtime, req: ApiRequest) -> ApiResponse:
     name = req.param("name")
-    stored = await rt.state.get_policy(name)
-    if stored is None:
-        raise NotFound(f"policy {name} does not exist")
-    return ApiResponse.json(stored.value.model_dump(mode="json"), headers=_etag_headers(stored.etag))
+    return _stored_json(_found(await rt.state.get_policy(name), f"policy {name}"))
 
 
 async def put_policy(rt: Runtime, req: ApiRequest) -> ApiResponse:
@@ -106,8 +117,7 @@ async def delete_policy(rt: Runtime, req: ApiRequest) -> ApiResponse:
     if users or servers:
         raise ValidationFailed({"name": f"policy {name} is in use (mailboxes: {', '.join(users) or '-'}; "
                                         f"servers: {', '.join(servers) or '-'}); reassign them first"})
-    if await rt.state.get_policy(name) is None:
-        raise NotFound(f"policy {name} does not exist")
+    _found(await rt.state.get_policy(name), f"policy {name}")
     await rt.state.delete_policy(name, _if_match(req))
     return ApiResponse.empty()
 
@@ -134,18 +144,12 @@ async def create_server(rt: Runtime, req: ApiRequest) -> ApiResponse:
 
 
 async def _server(rt: Runtime, name: str) -> ServerConfig:
-    stored = await rt.state.get_server(name)
-    if stored is None:
-        raise NotFound(f"server {name} does not exist")
-    return stored.value
+    return _found(await rt.state.get_server(name), f"server {name}").value
 
 
 async def get_server(rt: Runtime, req: ApiRequest) -> ApiResponse:
     name = req.param("name")
-    stored = await rt.state.get_server(name)
-    if stored is None:
-        raise NotFound(f"server {name} does not exist")
-    return ApiResponse.json(stored.value.model_dump(mode="json"), headers=_etag_headers(stored.etag))
+    return _stored_json(_found(await rt.state.get_server(name), f"server {name}"))
 
 
 async def put_server(rt: Runtime, req: ApiRequest) -> ApiResponse:
