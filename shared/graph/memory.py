@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from shared.domain.records import EmailMessage, Event, Record, RecordType
+from shared.domain.records import Contact, EmailMessage, Event, Record, RecordType
 from shared.errors import (
     ConcurrencyConflict,
     ExsyncError,
@@ -72,7 +72,10 @@ class _Item:
     web_page: str | None = None
 
     def view(self, item_id: str) -> MailboxItem[Any]:
-        return MailboxItem(id=item_id, etag=self.etag, modified_at=self.modified_at, record=self.record,
+        record = self.record
+        if self.web_page is not None and isinstance(record, Contact):   # Graph: businessHomePage
+            record = dataclasses.replace(record, web_page=self.web_page)
+        return MailboxItem(id=item_id, etag=self.etag, modified_at=self.modified_at, record=record,
                            stamp=self.stamp or None, categories=self.categories)
 
 
@@ -260,6 +263,8 @@ class InMemoryMailboxGateway:
                 stamp: str | None = None, web_page: str | None = None) -> None:
         if record is not None:
             item.record = record
+            if isinstance(record, Contact) and web_page is None:
+                item.web_page = None      # a record without a separate web page carries its own
         if categories is not None:
             item.categories = tuple(categories)
         if stamp is not None:

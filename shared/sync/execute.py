@@ -32,6 +32,7 @@ from shared.ports import (
 )
 from shared.sync import merge
 from shared.sync.context import TypeContext, describe
+from shared.sync.hyperlink import keep_erp_web_page
 from shared.sync.plan import Action, Decision, LinkOp, Target, outgoing_email
 
 logger = logging.getLogger(__name__)
@@ -217,7 +218,10 @@ async def _prepare(ctx: TypeContext, job: _Job) -> None:
             job.erp_write = await erp_create(ctx, action.erp_record, source, intent.stamp)
         else:
             assert pair.erp is not None
-            job.erp_write = ErpWrite(WriteKind.UPDATE, ctx.record_type, record=action.erp_record,
+            record = action.erp_record
+            if ctx.policy.contacts.hyperlink:
+                record = keep_erp_web_page(record, pair.erp.record)
+            job.erp_write = ErpWrite(WriteKind.UPDATE, ctx.record_type, record=record,
                                      item_id=pair.erp.id, version=pair.erp.version)
     if action.to_mailbox is not Target.NONE:
         assert action.mailbox_record is not None

@@ -47,6 +47,7 @@ from shared.sync import names
 from shared.sync.context import RunLog, Tally, TypeContext, describe
 from shared.sync.deletes import run_deletes
 from shared.sync.execute import execute_page
+from shared.sync.hyperlink import HyperlinkView
 from shared.sync.intents import resolve_intents
 from shared.sync.pairing import pair_erp_entry, pair_mailbox_entry
 from shared.sync.plan import Pair, TypeRules, plan
@@ -189,6 +190,8 @@ async def _context(mailbox: Mailbox, server: ServerConfig, policy: SyncPolicy, m
     sent = None
     if record_type is RecordType.EMAIL:
         sent = await mailbox_gateway.ensure_container(mailbox.email, record_type, names.SENT_ITEMS)
+    if record_type is RecordType.CONTACT and policy.contacts.hyperlink:
+        mailbox_gateway = HyperlinkView(mailbox_gateway, policy.contacts.hyperlink)
     scope = ErpScope(employee_id=mailbox.employee_id, email=mailbox.email,
                      contact_filter=policy.contacts.filter)
     return TypeContext(mailbox=mailbox, server=server, policy=policy, mailbox_gateway=mailbox_gateway,

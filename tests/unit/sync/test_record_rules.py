@@ -481,3 +481,22 @@ async def test_workgroup_filter_uses_the_gateways_workgroups() -> None:
     assert await h.state.get_link_by_erp(EMAIL, C, leaves) is None        # ... it unlinks
     erp = {i.id: i for i in h.erp_items(C)}
     assert erp[stays].record.city == "Oslo"                               # the in-scope pair still syncs
+
+
+async def test_the_erp_link_never_overwrites_the_contacts_own_web_site() -> None:
+    h = harness(contacts={"hyperlink": "https://erp.contoso.com/"})
+    erp_id = h.user_erp_create(C, Contact(first_name="Ann", web_page="https://ann.example"))
+    await h.run(C)
+    [item] = h.mailbox_items(C)
+    assert item.record.web_page == f"https://erp.contoso.com/{erp_id}"    # what Outlook shows
+    h.mbx.user_update(EMAIL, item.id, item.record.with_fields({"city": "Oslo"}))
+    assert (await h.run(C)).state is RunState.SUCCEEDED
+    [erp] = h.erp_items(C)
+    assert erp.record.city == "Oslo" and erp.record.web_page == "https://ann.example"
+    h.erp.user_update(erp_id, erp.record.with_fields({"job_title": "CEO"}))
+    await h.run(C)
+    [item] = h.mailbox_items(C)
+    assert item.record.job_title == "CEO" and item.record.web_page == f"https://erp.contoso.com/{erp_id}"
+    before = (len(h.mbx.applied), len(h.erp.applied))
+    await h.run(C)
+    assert (len(h.mbx.applied), len(h.erp.applied)) == before
