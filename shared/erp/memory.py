@@ -23,6 +23,7 @@ from typing import Any
 
 from shared.domain.records import Contact, EmailMessage, Event, Record, RecordType, Task
 from shared.errors import ConcurrencyConflict, ExsyncError, NotFound, RemoteError, ValidationFailed
+from shared.faults import CallFaults
 from shared.ports import (
     AttachmentContent,
     Clock,
@@ -59,36 +60,6 @@ class _Row:
                        related_contacts=self.related_contacts, origin=self.origin)
 
 
-class _Faults:
-    """Counts calls and writes; raises / fails the k-th one when armed."""
-
-    def __init__(self) -> None:
-        self.calls = 0
-        self.writes = 0
-        self._call_faults: dict[int, ExsyncError] = {}
-        self._write_faults: dict[int, ExsyncError] = {}
-
-    def arm_call(self, k: int, error: ExsyncError) -> None:
-        self._call_faults[self.calls + k] = error
-
-    def arm_write(self, k: int, error: ExsyncError) -> None:
-        self._write_faults[self.writes + k] = error
-
-    def clear(self) -> None:
-        self._call_faults.clear()
-        self._write_faults.clear()
-
-    def call(self) -> None:
-        self.calls += 1
-        error = self._call_faults.pop(self.calls, None)
-        if error is not None:
-            raise error
-
-    def write(self) -> ExsyncError | None:
-        self.writes += 1
-        return self._write_faults.pop(self.writes, None)
-
-
 class InMemoryErpGateway:
     """ERP records held in a dictionary; see the module docstring for the behaviour it mimics."""
 
@@ -98,7 +69,7 @@ class InMemoryErpGateway:
         self._ids = itertools.count(1)   # deterministic GUIDs: reproducible tests
         self._last = datetime(2026, 1, 1, tzinfo=UTC)
         self.workgroups: dict[str, tuple[str, ...]] = {}  # employee id -> workgroups
-        self.faults = _Faults()
+        self.faults = CallFaults()
         self.applied: list[ErpWrite] = []  # every successful write, in order
         self.closed = False
 

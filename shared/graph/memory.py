@@ -30,6 +30,7 @@ from shared.errors import (
     SyncStateLost,
     ValidationFailed,
 )
+from shared.faults import CallFaults
 from shared.ports import (
     AttachmentContent,
     Clock,
@@ -86,36 +87,6 @@ class _Tombstone:
     seq: int
 
 
-class _Faults:
-    """Counts calls and writes; raises / fails the k-th one when armed."""
-
-    def __init__(self) -> None:
-        self.calls = 0
-        self.writes = 0
-        self._call_faults: dict[int, ExsyncError] = {}
-        self._write_faults: dict[int, ExsyncError] = {}
-
-    def arm_call(self, k: int, error: ExsyncError) -> None:
-        self._call_faults[self.calls + k] = error
-
-    def arm_write(self, k: int, error: ExsyncError) -> None:
-        self._write_faults[self.writes + k] = error
-
-    def clear(self) -> None:
-        self._call_faults.clear()
-        self._write_faults.clear()
-
-    def call(self) -> None:
-        self.calls += 1
-        error = self._call_faults.pop(self.calls, None)
-        if error is not None:
-            raise error
-
-    def write(self) -> ExsyncError | None:
-        self.writes += 1
-        return self._write_faults.pop(self.writes, None)
-
-
 class InMemoryMailboxGateway:
     """Mailboxes held in dictionaries; see the module docstring for the behaviour it mimics."""
 
@@ -131,7 +102,7 @@ class InMemoryMailboxGateway:
         self._ids = itertools.count(1)
         self._seq = itertools.count(1)
         self._etags = itertools.count(1)
-        self.faults = _Faults()
+        self.faults = CallFaults()
         self.applied: list[tuple[str, MailboxWrite]] = []  # every successful write, in order
 
     # ------------------------------------------------------------ port
