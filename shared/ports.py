@@ -191,8 +191,10 @@ class ErpScope:
     """Whose records a mailbox sees in the ERP, per record type:
 
     - CONTACT: ``contact_filter`` all -> every contact; owner -> Owner is ``employee_id``;
-      workgroup -> Workgroup in ``workgroups`` (the gateway looks the employee's workgroups up
-      when the tuple is empty).
+      workgroup -> Workgroup in ``workgroups``, plus the contacts the employee owns (those exsync
+      imports), so an imported contact never leaves the scope at once (the gateway looks the
+      employee's workgroups up when the tuple is empty). :func:`shared.sync.scope.in_scope` is
+      the executable form of these rules.
     - EMAIL: email activities owned by the employee or with ``email`` among from/to/cc/bcc.
     - TASK: tasks owned by the employee.
     - EVENT: events organized by ``email`` or with ``email`` among the attendees (so an event whose
