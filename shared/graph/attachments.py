@@ -45,8 +45,12 @@ class Attachments:
                                max_bytes: int) -> tuple[AttachmentContent, ...]:
         path = f"/users/{seg(mailbox)}/messages/{seg(item_id)}/attachments"
         out: list[AttachmentContent] = []
+        skipped = 0
         async for attachment in self.http.pages(mailbox, path, AttachmentCollectionResponse):
-            if not isinstance(attachment, FileAttachment) or (attachment.size or 0) > max_bytes:
+            if not isinstance(attachment, FileAttachment):
+                continue
+            if (attachment.size or 0) > max_bytes:
+                skipped += 1
                 continue
             content = attachment.content_bytes
             if content is None and attachment.id:
@@ -54,11 +58,14 @@ class Attachments:
                     Method.GET, f"{path}/{seg(attachment.id)}/$value", mailbox))
             content = content or b""
             if len(content) > max_bytes:
+                skipped += 1
                 continue
             meta = Attachment(name=attachment.name or "attachment", size=len(content),
                               content_type=attachment.content_type or "application/octet-stream",
                               content_hash=hashlib.sha256(content).hexdigest())
             out.append(AttachmentContent(meta, content))
+        if skipped:
+            logger.info("skipped %d attachments of a message above %d KB", skipped, max_bytes // 1024)
         return tuple(out)
 
 

@@ -8,6 +8,7 @@ through Graph (the same API Outlook uses).
 from __future__ import annotations
 
 import dataclasses
+import logging
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -227,7 +228,9 @@ async def test_event_of_an_unsynced_organizer_reaches_the_attendee(world: World)
 # ---------------------------------------------------------------- e-mail rules
 
 
-async def test_unknown_sender_becomes_a_contact_and_big_attachments_are_skipped(world: World) -> None:
+async def test_unknown_sender_becomes_a_contact_and_big_attachments_are_skipped(
+        world: World, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="shared.graph.attachments")
     world.policy = policy(world, emails={"create_unknown_contacts": True})
     small, big = b"s" * 200, b"B" * 4000
     files = (AttachmentContent(Attachment("small.txt", len(small), "text/plain"), small),
@@ -242,6 +245,9 @@ async def test_unknown_sender_becomes_a_contact_and_big_attachments_are_skipped(
     assert contact is not None and contact.id in activity.related_contacts
     names = [f.meta.name for f in await world.erp.gateway.read_attachments(M, activity.id, 10_000)]
     assert names == ["small.txt"]
+    skips = [r.getMessage() for r in caplog.records if r.name == "shared.graph.attachments"]
+    assert any("skipped 1 attachments" in m for m in skips), skips
+    assert not any("big.bin" in m for m in skips)  # names are record content: not above DEBUG
     assert writes(await world.run(M)) == 0
 
 
