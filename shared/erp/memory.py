@@ -257,6 +257,12 @@ class InMemoryErpGateway:
         row.deleted = True
         self._bump(row)
 
+    def user_delete_unseen(self, item_id: str) -> None:
+        """Delete as Acumatica does when no push notification arrives: no listing ever shows it."""
+        row = self._rows[item_id]
+        assert not row.deleted
+        row.deleted = True
+
     def fail_call(self, k: int, error: ExsyncError | None = None) -> None:
         """The k-th gateway call from now raises ``error`` (default: a 503 RemoteError)."""
         self.faults.arm_call(k, error or RemoteError("service unavailable", status=503))

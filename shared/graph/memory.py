@@ -57,6 +57,10 @@ class TickingClock:
         self._now += timedelta(seconds=1)
         return self._now
 
+    def advance(self, **delta: float) -> None:
+        """Jump ahead (``hours=25``) without a read."""
+        self._now += timedelta(**delta)
+
 
 @dataclasses.dataclass(slots=True)
 class _Item:

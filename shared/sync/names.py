@@ -4,6 +4,8 @@ Cursor names (CursorStore, per mailbox):
 
 - ``"<type>.erp"``: the ERP watermark of the type's listing (``ErpGateway.list_changes``).
 - ``"<type>.mailbox"``: the Graph delta cursor of the type's container.
+- ``"<type>.erp.reconciled"``: when the ERP ids were last compared with the links (the ERP's
+  queries do not show deletions; push notifications can be missed).
 - ``"<type>.export"`` / ``"<type>.import"``: the export / import date the engine last wrote into
   the mailbox status (ISO 8601). When the status date differs from it (the admin's **Reset**
   removed or changed the date), the engine drops the matching listing cursor and re-reads that
@@ -26,6 +28,11 @@ def erp_cursor(record_type: RecordType) -> str:
 
 def mailbox_cursor(record_type: RecordType) -> str:
     return f"{record_type.value}.mailbox"
+
+
+def erp_reconciled_mark(record_type: RecordType) -> str:
+    """When the ERP ids of the type were last reconciled against the links (ISO 8601)."""
+    return f"{record_type.value}.erp.reconciled"
 
 
 def export_mark(record_type: RecordType) -> str:

@@ -10,6 +10,8 @@ Per record type (:func:`sync_type`):
 3. the mailbox pass: the same over the Graph delta of the type's container (``"<type>.mailbox"``);
    a dead delta cursor (SyncStateLost) restarts it as a full listing, which re-links by stamp and
    content and creates nothing twice;
+   once a day (``ERP_RECONCILE_INTERVAL``) the ERP ids in scope are compared with the links,
+   because the ERP's queries never show a deletion and push notifications can be missed;
 4. queued deletions under the mass-deletion guard (:mod:`shared.sync.deletes`);
 5. the final cursors, and the export / import dates in the mailbox status.
 
@@ -23,7 +25,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import AsyncIterator, Callable, Collection
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from shared.domain.config import Mailbox, ServerConfig, SyncPolicy
@@ -53,6 +55,9 @@ from shared.sync.pairing import pair_erp_entry, pair_mailbox_entry
 from shared.sync.plan import Pair, TypeRules, plan
 
 logger = logging.getLogger(__name__)
+
+ERP_RECONCILE_INTERVAL = timedelta(hours=24)
+"""How often the ERP ids in scope are compared with the links (deletions the listing cannot show)."""
 
 ALL_TYPES: tuple[RecordType, ...] = (RecordType.CONTACT, RecordType.EMAIL, RecordType.TASK, RecordType.EVENT)
 
@@ -281,7 +286,44 @@ async def _erp_pass(ctx: TypeContext, progress: Callable[[str, int], None] | Non
         _report(progress, ctx, outcome)
     if seen is not None:
         await _reconcile(ctx, outcome, seen, Side.ERP)
+        await _mark_reconciled(ctx)
+    elif await _erp_reconciliation_due(ctx):
+        await _reconcile_erp_ids(ctx, outcome)
     return outcome
+
+
+async def _erp_reconciliation_due(ctx: TypeContext) -> bool:
+    stored = await ctx.state.get_cursor(ctx.email, names.erp_reconciled_mark(ctx.record_type))
+    if stored is None:
+        return True
+    try:
+        last = datetime.fromisoformat(stored.value)
+    except ValueError:
+        return True
+    return ctx.clock.now() - last >= ERP_RECONCILE_INTERVAL
+
+
+async def _reconcile_erp_ids(ctx: TypeContext, outcome: PassOutcome) -> None:
+    """Compare every ERP id in scope with the links: the ERP's queries never show a deletion, and
+    push notifications can be missed. A link whose id is not listed is checked one by one (deleted,
+    or only out of scope), exactly as after a full listing."""
+    seen: set[str] = set()
+    cursor: str | None = None
+    while True:
+        page = await ctx.erp_gateway.list_ids(ctx.record_type, ctx.scope, cursor, ctx.page_size)
+        seen.update(item for item in page.items if isinstance(item, str))
+        if page.complete or page.cursor is None:
+            break
+        cursor = page.cursor
+    failures = outcome.failures
+    await _reconcile(ctx, outcome, seen, Side.ERP)
+    if outcome.failures == failures:
+        await _mark_reconciled(ctx)
+    ctx.log.add(LogLevel.VERBOSE, f"{ctx.record_type} ERP ids reconciled ({len(seen)} in scope)", ctx.record_type)
+
+
+async def _mark_reconciled(ctx: TypeContext) -> None:
+    await ctx.state.put_cursor(ctx.email, names.erp_reconciled_mark(ctx.record_type), ctx.clock.now().isoformat())
 
 
 async def _mailbox_pass(ctx: TypeContext, progress: Callable[[str, int], None] | None) -> PassOutcome:
