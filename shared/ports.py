@@ -176,6 +176,15 @@ class MailboxGateway(Protocol):
         """A message in any folder with this internetMessageId (e-mail de-duplication)."""
         ...
 
+    async def existing_ids(self, mailbox: str, record_type: RecordType, container: str,
+                           ids: Sequence[str]) -> set[str]:
+        """Which of ``ids`` (at most a page, ≤ the server's select batch size) name an item that
+        exists in ``container``: exactly the ids for which ``get`` would return an item. An item
+        deleted, or moved to another folder, is missing; the engine re-checks a missing id with
+        ``get`` (and Sent Items for e-mail) before treating it as removed. Used to reconcile the
+        links page by page after a full listing, so no whole folder is held in memory."""
+        ...
+
     async def read_attachments(self, mailbox: str, item_id: str,
                                max_bytes: int) -> tuple[AttachmentContent, ...]:
         """Attachments of a message no larger than ``max_bytes`` each."""
@@ -221,6 +230,12 @@ class ErpGateway(Protocol):
         ...
 
     async def get(self, record_type: RecordType, item_id: str) -> ErpItem[Any] | None: ...
+
+    async def existing_ids(self, record_type: RecordType, scope: ErpScope, ids: Sequence[str]) -> set[str]:
+        """Which of ``ids`` (at most a page) name a record that exists and is in ``scope``: the ids
+        ``list_ids`` would list. A deleted record and one that left the scope are both missing; the
+        engine tells them apart with ``get``. Used for the page-by-page deletion reconciliation."""
+        ...
 
     async def find_by_origin(self, record_type: RecordType, origin: str) -> ErpItem[Any] | None:
         """The record created with this idempotency key, if any."""

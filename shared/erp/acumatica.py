@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from email.utils import parsedate_to_datetime
@@ -56,6 +57,15 @@ EXPAND: dict[RecordType, str] = {
     RecordType.EVENT: "Attendees",
 }
 MAX_FILE_BYTES = 64 * 1024 * 1024
+EXISTS_CHUNK = 25
+"""Ids per ``existing_ids`` query (keeps the URL of the or-chain short)."""
+
+
+def _as_guid(text: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(text.strip())
+    except (ValueError, AttributeError):
+        return None
 
 
 def _quote(text: str) -> str:
@@ -241,6 +251,31 @@ class AcumaticaErpGateway:
                 ids.append(item.id)
         complete = len(rows) < page_size
         return Page(items=tuple(ids), cursor=None if complete else str(skip + len(rows)), complete=complete)
+
+    async def existing_ids(self, record_type: RecordType, scope: ErpScope, ids: Sequence[str]) -> set[str]:
+        """Which ids exist and are in scope: ``NoteID eq guid'…'`` or-chains of ``EXISTS_CHUNK`` ids
+        (with the scope filter), checked client-side like ``list_ids``. An id that is no GUID names
+        no Acumatica record: it is missing. No ``$select``: the scope check needs the scope fields."""
+        _check_scope(record_type, scope)
+        wanted = {str(u): item_id for item_id in ids if (u := _as_guid(item_id)) is not None}
+        keys = list(wanted)
+        scope_filter = self._scope_filter(record_type, scope)
+        found: set[str] = set()
+        for start in range(0, len(keys), EXISTS_CHUNK):
+            chunk = keys[start:start + EXISTS_CHUNK]
+            filter_ = "(" + " or ".join(f"NoteID eq guid'{key}'" for key in chunk) + ")"
+            if scope_filter:
+                filter_ += f" and ({scope_filter})"
+            params = {"$filter": filter_}
+            if record_type is RecordType.EVENT:
+                params["$expand"] = "Attendees"
+            rows, _ = await self._list(record_type, params)
+            for row in rows:
+                item = mapping.item_from_entity(record_type, row)
+                key = str(_as_guid(item.id))
+                if key in wanted and self._in_scope(record_type, item, scope):
+                    found.add(wanted[key])
+        return found
 
     # ------------------------------------------------------------ lookups
 

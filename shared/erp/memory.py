@@ -115,6 +115,12 @@ class InMemoryErpGateway:
             return None
         return row.view(item_id)
 
+    async def existing_ids(self, record_type: RecordType, scope: ErpScope, ids: Sequence[str]) -> set[str]:
+        self.faults.call()
+        return {item_id for item_id in ids if (row := self._rows.get(item_id)) is not None
+                and row.record_type is record_type and not row.deleted
+                and self._in_scope(record_type, row.view(item_id), scope)}
+
     async def find_by_origin(self, record_type: RecordType, origin: str) -> ErpItem[Any] | None:
         self.faults.call()
         for item_id, row in self._rows.items():

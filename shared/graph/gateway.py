@@ -205,6 +205,29 @@ class GraphMailboxGateway:
             return None
         return mapping.item_from_graph(record_type, model, mailbox)
 
+    async def existing_ids(self, mailbox: str, record_type: RecordType, container: str,
+                           ids: Sequence[str]) -> set[str]:
+        """One batched ``GET …?$select=id`` per 20 ids under the container; 404 means gone, an item
+        whose parentFolderId names another folder was moved away (both are missing)."""
+        if not ids:
+            return set()
+        resource = RESOURCES[record_type]
+        foldered = record_type in (RecordType.CONTACT, RecordType.EMAIL)
+        query = "?$select=" + ("id,parentFolderId" if foldered else "id")
+        wanted = list(dict.fromkeys(ids))
+        steps = [Step("GET", resource.item_in(mailbox, container, item_id) + query) for item_id in wanted]
+        replies = await self.batches.run(mailbox, steps)
+        found: set[str] = set()
+        for item_id, reply in zip(wanted, replies, strict=True):
+            if reply.status == 404:
+                continue
+            if not reply.ok or not isinstance(reply.body, dict):
+                raise batch_error(reply.status, reply.body, reply.headers)
+            folder = reply.body.get("parentFolderId")
+            if not foldered or not folder or folder == container:
+                found.add(item_id)
+        return found
+
     async def find_by_stamp(self, mailbox: str, record_type: RecordType, container: str,
                             stamp: str) -> MailboxItem[Any] | None:
         resource = RESOURCES[record_type]

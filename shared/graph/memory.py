@@ -150,6 +150,12 @@ class InMemoryMailboxGateway:
             return None
         return item.view(item_id)
 
+    async def existing_ids(self, mailbox: str, record_type: RecordType, container: str,
+                           ids: Sequence[str]) -> set[str]:
+        self.faults.call()
+        return {item_id for item_id in ids if (item := self._items.get(item_id)) is not None
+                and item.mailbox == mailbox and item.container == container}
+
     async def find_by_stamp(self, mailbox: str, record_type: RecordType, container: str,
                             stamp: str) -> MailboxItem[Any] | None:
         self.faults.call()

@@ -103,8 +103,9 @@ class TypeContext:
     """(target side, source id) of creates whose outcome is unknown this run: no second attempt."""
     left_scope: set[str] = dataclasses.field(default_factory=set)
     """ERP ids unlinked in this run because they left the scope: never re-linked by stamp here."""
-    listed_stamps: set[str] = dataclasses.field(default_factory=set)
-    """Stamps (ERP ids) carried by the items of a full mailbox listing in this run."""
+    listed_stamps: set[str] | None = dataclasses.field(default_factory=set)
+    """Stamps (ERP ids) carried by the items of a full mailbox listing in this run; None once
+    they outgrew ``run.STAMP_MEMORY_PAGES`` pages (memory stays bounded by the page size)."""
     stamps_seen: set[str] | None = None
     """Set after a complete full mailbox read: only these stamps can exist in the container."""
     unresolved_stamps: set[str] = dataclasses.field(default_factory=set)

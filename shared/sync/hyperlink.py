@@ -69,6 +69,10 @@ class HyperlinkView:
                             stamp: str) -> MailboxItem[Any] | None:
         return self._view(await self._inner.find_by_stamp(mailbox, record_type, container, stamp))
 
+    async def existing_ids(self, mailbox: str, record_type: RecordType, container: str,
+                           ids: Sequence[str]) -> set[str]:
+        return await self._inner.existing_ids(mailbox, record_type, container, ids)
+
     async def find_message(self, mailbox: str, internet_message_id: str) -> MailboxItem[Any] | None:
         return await self._inner.find_message(mailbox, internet_message_id)
 

@@ -10,13 +10,16 @@ Per record type (:func:`sync_type`):
 3. the mailbox pass: the same over the Graph delta of the type's container (``"<type>.mailbox"``);
    a dead delta cursor (SyncStateLost) restarts it as a full listing, which re-links by stamp and
    content and creates nothing twice;
-   once a day (``ERP_RECONCILE_INTERVAL``) the ERP ids in scope are compared with the links,
+   once a day (``ERP_RECONCILE_INTERVAL``) the links' ERP ids are checked against the ERP,
    because the ERP's queries never show a deletion and push notifications can be missed;
 4. queued deletions under the mass-deletion guard (:mod:`shared.sync.deletes`);
 5. the final cursors, and the export / import dates in the mailbox status.
 
-After a full listing (first run, reset, resync), links whose item was not listed are checked one
-by one, so deletions missed while the cursor was dead are found. See :mod:`shared.sync.names`
+After a full listing (first run, reset, resync), the links are swept page by page and each page's
+ids asked with ``existing_ids``; a link whose item is gone is checked one by one, so deletions
+missed while the cursor was dead are found. Memory stays bounded by the page size: no pass holds
+the ids of a whole folder or ERP scope (the stamps of a first listing are kept only up to
+``STAMP_MEMORY_PAGES`` pages). See :mod:`shared.sync.names`
 for the cursor naming scheme and how an admin's status reset is honoured.
 """
 
@@ -55,6 +58,9 @@ from shared.sync.pairing import pair_erp_entry, pair_mailbox_entry
 from shared.sync.plan import Pair, TypeRules, plan
 
 logger = logging.getLogger(__name__)
+
+STAMP_MEMORY_PAGES = 10
+"""A first full mailbox read remembers its items' stamps up to this many pages' worth."""
 
 ERP_RECONCILE_INTERVAL = timedelta(hours=24)
 """How often the ERP ids in scope are compared with the links (deletions the listing cannot show)."""
@@ -279,13 +285,13 @@ async def _erp_pass(ctx: TypeContext, progress: Callable[[str, int], None] | Non
     stored = await ctx.state.get_cursor(ctx.email, name)
     start = stored.value if stored else None
     outcome = PassOutcome(Side.ERP)
-    seen: set[str] | None = set() if start is None else None
+    full = start is None
     async for page in _erp_pages(ctx, start):
         pairs = [await pair_erp_entry(ctx, entry) for entry in page.items]
-        await _page(ctx, outcome, pairs, page.cursor, page.complete, name, seen, [e.id for e in page.items])
+        await _page(ctx, outcome, pairs, page.cursor, page.complete, name, full)
         _report(progress, ctx, outcome)
-    if seen is not None:
-        await _reconcile(ctx, outcome, seen, Side.ERP)
+    if full:
+        await _reconcile(ctx, outcome, Side.ERP)
         await _mark_reconciled(ctx)
     elif await _erp_reconciliation_due(ctx):
         await _reconcile_erp_ids(ctx, outcome)
@@ -304,22 +310,15 @@ async def _erp_reconciliation_due(ctx: TypeContext) -> bool:
 
 
 async def _reconcile_erp_ids(ctx: TypeContext, outcome: PassOutcome) -> None:
-    """Compare every ERP id in scope with the links: the ERP's queries never show a deletion, and
-    push notifications can be missed. A link whose id is not listed is checked one by one (deleted,
-    or only out of scope), exactly as after a full listing."""
-    seen: set[str] = set()
-    cursor: str | None = None
-    while True:
-        page = await ctx.erp_gateway.list_ids(ctx.record_type, ctx.scope, cursor, ctx.page_size)
-        seen.update(item for item in page.items if isinstance(item, str))
-        if page.complete or page.cursor is None:
-            break
-        cursor = page.cursor
+    """Check every link's ERP id against the ERP: the ERP's queries never show a deletion, and
+    push notifications can be missed. A link whose record is gone or out of scope is checked one
+    by one (deleted, or only out of scope), exactly as after a full listing."""
     failures = outcome.failures
-    await _reconcile(ctx, outcome, seen, Side.ERP)
+    checked, missing = await _reconcile(ctx, outcome, Side.ERP)
     if outcome.failures == failures:
         await _mark_reconciled(ctx)
-    ctx.log.add(LogLevel.VERBOSE, f"{ctx.record_type} ERP ids reconciled ({len(seen)} in scope)", ctx.record_type)
+    ctx.log.add(LogLevel.VERBOSE, f"{ctx.record_type} ERP ids reconciled ({checked} links checked, "
+                f"{missing} not in scope)", ctx.record_type)
 
 
 async def _mark_reconciled(ctx: TypeContext) -> None:
@@ -344,48 +343,70 @@ async def _mailbox_pass(ctx: TypeContext, progress: Callable[[str, int], None] |
 async def _mailbox_listing(ctx: TypeContext, name: str, start: str | None,
                            progress: Callable[[str, int], None] | None) -> PassOutcome:
     outcome = PassOutcome(Side.MAILBOX)
-    seen: set[str] | None = set() if start is None else None
+    full = start is None
     async for page in _mailbox_pages(ctx, start):
-        if start is None:
-            ctx.listed_stamps.update(e.stamp for e in page.items if isinstance(e, MailboxItem) and e.stamp)
+        if full:
+            _remember_stamps(ctx, page)
         pairs = [await pair_mailbox_entry(ctx, entry) for entry in page.items]
-        await _page(ctx, outcome, pairs, page.cursor, page.complete, name, seen, [e.id for e in page.items])
+        await _page(ctx, outcome, pairs, page.cursor, page.complete, name, full)
         _report(progress, ctx, outcome)
-    if seen is not None:
-        await _reconcile(ctx, outcome, seen, Side.MAILBOX)
+    if full:
+        await _reconcile(ctx, outcome, Side.MAILBOX)
     return outcome
 
 
+def _remember_stamps(ctx: TypeContext, page: Page[MailboxItem[Any]]) -> None:
+    """Keep the stamps of a full listing while they fit in ``STAMP_MEMORY_PAGES`` pages; above
+    that, forget them (the ERP pass then looks every unlinked record's stamp up instead)."""
+    if ctx.listed_stamps is None:
+        return
+    ctx.listed_stamps.update(e.stamp for e in page.items if isinstance(e, MailboxItem) and e.stamp)
+    if len(ctx.listed_stamps) > STAMP_MEMORY_PAGES * ctx.page_size:
+        ctx.listed_stamps = None
+
+
 async def _page(ctx: TypeContext, outcome: PassOutcome, pairs: list[Pair], cursor: str | None, complete: bool,
-                name: str, seen: set[str] | None, ids: list[str]) -> None:
+                name: str, full: bool) -> None:
     """Plan and run one page; save the cursor only while everything so far is recorded."""
     actions = [plan(pair, ctx.rules) for pair in pairs]
     outcome.failures += await execute_page(ctx, actions, outcome.side)
     outcome.items += len(pairs)
-    if seen is not None:
-        seen.update(ids)
     outcome.complete = complete
     outcome.final_cursor = cursor
     own_deletes = any(o.source_pass is outcome.side for o in ctx.pending_deletes)
-    if not complete and cursor is not None and not outcome.failures and not own_deletes and seen is None:
+    if not complete and cursor is not None and not outcome.failures and not own_deletes and not full:
         await ctx.state.put_cursor(ctx.email, name, cursor)
 
 
-async def _reconcile(ctx: TypeContext, outcome: PassOutcome, seen: set[str], side: Side) -> None:
-    """After a full listing: every link whose item on ``side`` was not listed is checked."""
+async def _reconcile(ctx: TypeContext, outcome: PassOutcome, side: Side) -> tuple[int, int]:
+    """Sweep the links page by page: a link whose item on ``side`` no longer exists there (in the
+    scope / the container) is paired as removed, which re-checks it with ``get`` (deleted, out of
+    scope, or moved). Holds one page of links at a time; returns (links checked, missing)."""
     cursor: str | None = None
+    checked = gone = 0
     while True:
         page = await ctx.state.list_links(ctx.email, ctx.record_type, cursor, ctx.page_size)
         links = [link for link in page.items if isinstance(link, Link)]
-        missing = [link for link in links if (link.erp_id if side is Side.ERP else link.mailbox_id) not in seen]
+        existing = await _existing(ctx, side, links)
+        missing = [link for link in links if (link.erp_id if side is Side.ERP else link.mailbox_id) not in existing]
+        checked, gone = checked + len(links), gone + len(missing)
         pairs = [await (pair_erp_entry(ctx, Removed(link.erp_id)) if side is Side.ERP
                         else pair_mailbox_entry(ctx, Removed(link.mailbox_id))) for link in missing]
         if pairs:
             actions = [plan(pair, ctx.rules) for pair in pairs]
             outcome.failures += await execute_page(ctx, actions, side)
         if page.complete or page.cursor is None:
-            return
+            return checked, gone
         cursor = page.cursor
+
+
+async def _existing(ctx: TypeContext, side: Side, links: list[Link]) -> set[str]:
+    if not links:
+        return set()
+    if side is Side.ERP:
+        return await ctx.erp_gateway.existing_ids(ctx.record_type, ctx.scope, [link.erp_id for link in links])
+    return await ctx.mailbox_gateway.existing_ids(ctx.email, ctx.record_type, ctx.container,
+                                                  [link.mailbox_id for link in links])
 
 
 def _report(progress: Callable[[str, int], None] | None, ctx: TypeContext, outcome: PassOutcome) -> None:

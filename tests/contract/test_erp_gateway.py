@@ -259,3 +259,28 @@ async def test_workgroup_scope(erp: ErpHarness) -> None:
     listed, _ = await drain(erp, RecordType.CONTACT, scope, None)
     assert sorted(ids(listed)) == sorted([sales, owned])   # the workgroup's, plus the employee's own
     assert {i.workgroup for i in listed if isinstance(i, ErpItem)} == {"Sales", "Support"}
+
+
+async def test_existing_ids_are_the_ids_in_scope(erp: ErpHarness) -> None:
+    mine = [await erp.create(RecordType.CONTACT, contact(n), owner=EP1) for n in range(3)]
+    theirs = await erp.create(RecordType.CONTACT, contact(5), owner=EP2)
+    await erp.delete(RecordType.CONTACT, mine[1])
+    never = "0b7e5a4c-1d2e-4f30-9a8b-7c6d5e4f3a2b"
+    asked = [mine[0], mine[1], theirs, mine[2], never, "not-a-guid"]
+    assert await erp.gateway.existing_ids(RecordType.CONTACT, OWNER_SCOPE, asked) == {mine[0], mine[2]}
+    everyone = ErpScope(employee_id=EP1, email="ann@example.com", contact_filter=ContactFilter.ALL)
+    assert await erp.gateway.existing_ids(RecordType.CONTACT, everyone, asked) == {mine[0], mine[2], theirs}
+    assert await erp.gateway.existing_ids(RecordType.TASK, OWNER_SCOPE, asked) == set()  # another type
+    assert await erp.gateway.existing_ids(RecordType.CONTACT, OWNER_SCOPE, []) == set()
+
+
+async def test_existing_ids_over_several_queries_and_attendee_scope(erp: ErpHarness) -> None:
+    import uuid
+
+    event = Event(subject="Sync", body="", start=T0, end=datetime(2026, 3, 2, 10, 30, tzinfo=UTC),
+                  organizer="boss@example.com", attendees=(Attendee("ann@example.com", "Ann"),))
+    invited = (await create(erp, RecordType.EVENT, event, owner=EP2)).id
+    other = (await create(erp, RecordType.EVENT, event.with_fields({"attendees": ()}), owner=EP2)).id
+    unknown = [str(uuid.UUID(int=n + 1)) for n in range(40)]
+    asked = [unknown[0], invited, *unknown[1:], other]  # 42 ids: more than one or-chain
+    assert await erp.gateway.existing_ids(RecordType.EVENT, OWNER_SCOPE, asked) == {invited}

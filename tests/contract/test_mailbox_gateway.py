@@ -381,3 +381,32 @@ async def test_event_moved_far_ahead_is_a_change_not_a_removal(harness: Harness)
     changes, _ = await drain(harness, RecordType.EVENT, container, cursor)
     assert event.id not in {e.id for e in changes if isinstance(e, Removed)}
     assert [e.record.start for e in changes if isinstance(e, MailboxItem) and e.id == event.id] == [far]
+
+
+@pytest.mark.parametrize("record_type", ALL_TYPES)
+async def test_existing_ids_are_the_ids_get_finds_in_the_container(harness: Harness,
+                                                                   record_type: RecordType) -> None:
+    container = await harness.gateway.ensure_container(MAILBOX, record_type, "Checked")
+    elsewhere = await harness.gateway.ensure_container(MAILBOX, record_type, "Elsewhere")
+    live = [await created(harness, create(record_type, container, n)) for n in (1, 2)]
+    gone = await created(harness, create(record_type, container, 3))
+    other = await created(harness, create(record_type, elsewhere, 4))
+    [deleted] = await harness.gateway.apply(MAILBOX, [
+        MailboxWrite(WriteKind.DELETE, record_type, container, item_id=gone.id, etag=gone.etag)])
+    assert deleted.ok
+    ids = [live[0].id, gone.id, other.id, live[1].id, "AAMkAGnever-there"]
+    found = await harness.gateway.existing_ids(MAILBOX, record_type, container, ids)
+    assert found == {live[0].id, live[1].id}
+    for item_id in ids:  # the same answer as get, id by id
+        assert (await harness.gateway.get(MAILBOX, record_type, container, item_id) is not None) \
+            == (item_id in found)
+    assert await harness.gateway.existing_ids(MAILBOX, record_type, container, []) == set()
+
+
+async def test_existing_ids_over_more_than_one_batch(harness: Harness) -> None:
+    container = await harness.gateway.ensure_container(MAILBOX, RecordType.CONTACT, None)
+    live = [await created(harness, create(RecordType.CONTACT, container, n)) for n in (1, 2)]
+    missing = [f"AAMkAGmissing-{n:02d}" for n in range(23)]
+    ids = [missing[0], live[0].id, *missing[1:], live[1].id]  # 25 ids: two $batch requests
+    assert await harness.gateway.existing_ids(MAILBOX, RecordType.CONTACT, container, ids) == \
+        {live[0].id, live[1].id}
