@@ -14,10 +14,11 @@ Test helpers (``user_*``, ``touch``, ``fail_call``, ``fail_write``, ``items``) e
 from __future__ import annotations
 
 import dataclasses
+import heapq
 import itertools
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -78,24 +79,28 @@ class InMemoryErpGateway:
     async def list_changes(self, record_type: RecordType, scope: ErpScope, cursor: str | None,
                            page_size: int) -> Page[ErpItem[Any]]:
         self.faults.call()
-        entries: list[tuple[str, ErpItem[Any] | Removed]] = []
-        for item_id, row in self._rows.items():
-            if row.record_type is not record_type or (cursor is not None and row.version <= cursor):
-                continue
-            visible = not row.deleted and self._in_scope(record_type, row.view(item_id), scope)
-            if visible:
-                entries.append((row.version, row.view(item_id)))
-            elif cursor is not None:
-                entries.append((row.version, Removed(item_id)))
-        entries.sort(key=lambda entry: entry[0])
+        # the oldest page_size + 1 changes (stable by version), never a list of every row
+        entries = heapq.nsmallest(page_size + 1, self._changes(record_type, scope, cursor),
+                                  key=lambda entry: entry[0])
         page = entries[:page_size]
         more = len(entries) > page_size
         if more:
             watermark = page[-1][0]
         else:  # the watermark covers every row of the type looked at, in scope or not
-            versions = [row.version for row in self._rows.values() if row.record_type is record_type]
-            watermark = max([cursor or "", *versions])
+            watermark = max((row.version for row in self._rows.values() if row.record_type is record_type),
+                            default="")
+            watermark = max(cursor or "", watermark)
         return Page(items=tuple(entry for _, entry in page), cursor=watermark or None, complete=not more)
+
+    def _changes(self, record_type: RecordType, scope: ErpScope,
+                 cursor: str | None) -> Iterator[tuple[str, ErpItem[Any] | Removed]]:
+        for item_id, row in self._rows.items():
+            if row.record_type is not record_type or (cursor is not None and row.version <= cursor):
+                continue
+            if not row.deleted and self._in_scope(record_type, row.view(item_id), scope):
+                yield row.version, row.view(item_id)
+            elif cursor is not None:
+                yield row.version, Removed(item_id)
 
     async def list_ids(self, record_type: RecordType, scope: ErpScope, cursor: str | None,
                        page_size: int) -> Page[str]:
