@@ -59,6 +59,13 @@ EXPAND: dict[RecordType, str] = {
 MAX_FILE_BYTES = 64 * 1024 * 1024
 EXISTS_CHUNK = 25
 """Ids per ``existing_ids`` query (keeps the URL of the or-chain short)."""
+EXISTS_SELECT = {
+    RecordType.CONTACT: "NoteID,LastModifiedDateTime,Owner,Workgroup",
+    RecordType.EMAIL: "NoteID,LastModifiedDateTime,Owner,From,To,Cc,Bcc",
+    RecordType.TASK: "NoteID,LastModifiedDateTime,Owner",
+}
+"""The fields ``existing_ids`` reads: the version (every envelope has one) and the scope's fields.
+Events are read whole with their attendees (the organizer is an attendee line)."""
 
 
 def _as_guid(text: str) -> uuid.UUID | None:
@@ -255,7 +262,8 @@ class AcumaticaErpGateway:
     async def existing_ids(self, record_type: RecordType, scope: ErpScope, ids: Sequence[str]) -> set[str]:
         """Which ids exist and are in scope: ``NoteID eq guid'…'`` or-chains of ``EXISTS_CHUNK`` ids
         (with the scope filter), checked client-side like ``list_ids``. An id that is no GUID names
-        no Acumatica record: it is missing. No ``$select``: the scope check needs the scope fields."""
+        no Acumatica record: it is missing. ``$select`` asks only for what the scope check reads
+        (events: the whole row with attendees)."""
         _check_scope(record_type, scope)
         wanted = {str(u): item_id for item_id in ids if (u := _as_guid(item_id)) is not None}
         keys = list(wanted)
@@ -267,6 +275,8 @@ class AcumaticaErpGateway:
             if scope_filter:
                 filter_ += f" and ({scope_filter})"
             params = {"$filter": filter_}
+            if record_type in EXISTS_SELECT:
+                params["$select"] = EXISTS_SELECT[record_type]
             if record_type is RecordType.EVENT:
                 params["$expand"] = "Attendees"
             rows, _ = await self._list(record_type, params)

@@ -284,3 +284,17 @@ async def test_existing_ids_over_several_queries_and_attendee_scope(erp: ErpHarn
     unknown = [str(uuid.UUID(int=n + 1)) for n in range(40)]
     asked = [unknown[0], invited, *unknown[1:], other]  # 42 ids: more than one or-chain
     assert await erp.gateway.existing_ids(RecordType.EVENT, OWNER_SCOPE, asked) == {invited}
+
+
+async def test_existing_ids_of_emails_and_tasks_follow_their_scope(erp: ErpHarness) -> None:
+    email = EmailMessage(subject="Hi", body="<p>x</p>", from_address="person5@example.com",
+                         to=("ann@example.com",), sent_at=T0, incoming=True)
+    addressed = (await create(erp, RecordType.EMAIL, email, owner=EP2)).id
+    owned = (await create(erp, RecordType.EMAIL, email.with_fields({"to": ("bob@example.com",)}), owner=EP1)).id
+    neither = (await create(erp, RecordType.EMAIL, email.with_fields({"to": ("bob@example.com",)}), owner=EP2)).id
+    assert await erp.gateway.existing_ids(RecordType.EMAIL, OWNER_SCOPE, [addressed, owned, neither]) == \
+        {addressed, owned}
+    task = Task(title="Call back", status=TaskStatus.NOT_STARTED, importance=Importance.NORMAL)
+    mine = (await create(erp, RecordType.TASK, task, owner=EP1)).id
+    theirs = (await create(erp, RecordType.TASK, task, owner=EP2)).id
+    assert await erp.gateway.existing_ids(RecordType.TASK, OWNER_SCOPE, [theirs, mine]) == {mine}
