@@ -63,7 +63,7 @@ STAMP_MEMORY_PAGES = 10
 """A first full mailbox read remembers its items' stamps up to this many pages' worth."""
 
 ERP_RECONCILE_INTERVAL = timedelta(hours=24)
-"""How often the ERP ids in scope are compared with the links (deletions the listing cannot show)."""
+"""How often the links' ERP ids are checked against the ERP (deletions the listing cannot show)."""
 
 ALL_TYPES: tuple[RecordType, ...] = (RecordType.CONTACT, RecordType.EMAIL, RecordType.TASK, RecordType.EVENT)
 
