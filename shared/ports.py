@@ -226,7 +226,7 @@ class ErpGateway(Protocol):
 
     async def list_ids(self, record_type: RecordType, scope: ErpScope, cursor: str | None,
                        page_size: int) -> Page[str]:
-        """Ids of every record in scope (for deletion reconciliation), paged."""
+        """Ids of every record in scope, paged."""
         ...
 
     async def get(self, record_type: RecordType, item_id: str) -> ErpItem[Any] | None: ...

@@ -9,6 +9,7 @@ stored state.
 from __future__ import annotations
 
 import dataclasses
+import heapq
 import logging
 import uuid
 from collections.abc import Callable, Coroutine, Sequence
@@ -279,9 +280,10 @@ class InMemoryStateStore:
                          page_size: int) -> Page[Link]:
         rules.check_page_size(page_size, "page_size")
         rows, _ = self._link_rows(mailbox, record_type)
-        ordered = sorted((keys.key(erp_id), erp_id) for erp_id in rows)
         after = rules.decode_cursor(cursor)
-        chosen = [(k, e) for k, e in ordered if after is None or k > after][: page_size + 1]
+        keyed = ((keys.key(erp_id), erp_id) for erp_id in rows)
+        # the next page + 1 in key order, without sorting every link of the mailbox
+        chosen = heapq.nsmallest(page_size + 1, ((k, e) for k, e in keyed if after is None or k > after))
         page = [codec.decode_link(rows[e].text, rows[e].etag) for _, e in chosen[:page_size]]
         more = len(chosen) > page_size
         return Page(tuple(page), rules.encode_cursor(chosen[page_size - 1][0]) if more else None,
