@@ -36,12 +36,7 @@ from shared.domain.records import Contact, Event, Importance, Record, RecordType
 from shared.domain.status import RunState, RunSummary
 from shared.errors import ConcurrencyConflict, ExsyncError, RemoteError
 from shared.ports import ErpItem, ErpWrite, Link, MailboxItem, MailboxWrite, WriteKind
-from tests.unit.sync.harness import EMAIL, Harness
-
-
-class Crash(Exception):
-    """The worker process dies (not an ExsyncError: nothing in the engine catches it)."""
-
+from tests.unit.sync.harness import EMAIL, Crash, Harness, crash_after_writes
 
 # ---------------------------------------------------------------- record generation
 
@@ -314,21 +309,7 @@ class SyncMachine(RuleBasedStateMachine):
 
     def crash_after_write(self, erp_side: bool, k: int) -> None:
         """The process dies right after the batch holding the k-th write succeeded (before bookkeeping)."""
-        gateway: Any = self.w.erp if erp_side else self.w.mbx
-        original = gateway.apply
-        done = 0
-
-        async def apply(*args: Any) -> Any:
-            nonlocal done
-            results = await original(*args)
-            done += len(results)
-            if done >= k:
-                gateway.apply = original
-                raise Crash()
-            return results
-
-        gateway.apply = apply
-        self.restore = lambda: setattr(gateway, "apply", original)
+        self.restore = crash_after_writes(self.w.erp if erp_side else self.w.mbx, k)
 
     def disarm(self) -> bool:
         """Clear unfired faults; True if the armed fault fired."""

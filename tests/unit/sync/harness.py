@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+from collections.abc import Callable
 from typing import Any
 
 from shared.domain.config import Mailbox, ServerConfig, SyncPolicy
@@ -58,6 +59,31 @@ class Harness:
     def user_erp_create(self, record_type: RecordType, record: Record, **kw: Any) -> str:
         kw.setdefault("owner", EMPLOYEE)
         return self.erp.user_create(record_type, record, **kw)
+
+
+class Crash(Exception):
+    """The worker process dies (not an ExsyncError: nothing in the engine catches it)."""
+
+
+def crash_after_writes(gateway: Any, k: int) -> Callable[[], None]:
+    """The process dies right after the batch holding the k-th write succeeded (before bookkeeping).
+
+    Returns a function that disarms the crash if it has not happened yet.
+    """
+    original = gateway.apply
+    done = 0
+
+    async def apply(*args: Any) -> Any:
+        nonlocal done
+        results = await original(*args)
+        done += len(results)
+        if done >= k:
+            gateway.apply = original
+            raise Crash()
+        return results
+
+    gateway.apply = apply
+    return lambda: setattr(gateway, "apply", original)
 
 
 def hashes(items: list[Any]) -> list[str]:

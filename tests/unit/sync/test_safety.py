@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from shared.domain.config import ConflictResolution, ServerConfig, SyncPolicy
 from shared.domain.records import Contact, RecordType
 from shared.domain.status import RunState
-from tests.unit.sync.harness import EMAIL, Harness, hashes
+from tests.unit.sync.harness import EMAIL, Crash, Harness, crash_after_writes, hashes
 
 C = RecordType.CONTACT
 BASE = Contact(first_name="Ann", last_name="Lee", job_title="CEO", email="ann@x.com")
-
-
-class Crash(Exception):
-    """The process dies."""
 
 
 async def synced_pair(conflict: ConflictResolution) -> tuple[Harness, str, str]:
@@ -58,22 +52,6 @@ async def test_delete_versus_modify_keeps_the_modified_record() -> None:
     [erp] = h.erp_items(C)
     assert erp.id != erp_id and erp.record.city == "Oslo"
     assert len(h.mailbox_items(C)) == 1
-
-
-def crash_after_writes(gateway: Any, k: int) -> None:
-    original = gateway.apply
-    done = 0
-
-    async def apply(*args: Any) -> Any:
-        nonlocal done
-        results = await original(*args)
-        done += len(results)
-        if done >= k:
-            gateway.apply = original
-            raise Crash()
-        return results
-
-    gateway.apply = apply
 
 
 @pytest.mark.parametrize("k", [1, 2, 3])
