@@ -6,7 +6,13 @@ their item and that a run resumes correctly afterwards.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
 from shared.errors import ExsyncError
+from shared.ports import ErpWrite, MailboxWrite, WriteResult
+
+W = TypeVar("W", MailboxWrite, ErpWrite)
 
 
 class CallFaults:
@@ -39,3 +45,18 @@ class CallFaults:
         """Count a single write; the error this write must report, if armed."""
         self.writes += 1
         return self._write_faults.pop(self.writes, None)
+
+    def apply_each(self, writes: Sequence[W], one: Callable[[W], Any]) -> list[WriteResult[W]]:
+        """One gateway call running ``one`` per write; armed write faults and errors stay scoped to their write."""
+        self.call()
+        results: list[WriteResult[W]] = []
+        for write in writes:
+            error = self.write()
+            if error is None:
+                try:
+                    results.append(WriteResult(write, item=one(write)))
+                    continue
+                except ExsyncError as exc:
+                    error = exc
+            results.append(WriteResult(write, error=error))
+        return results

@@ -161,21 +161,12 @@ class InMemoryErpGateway:
         return tuple(f for f in row.files if len(f.content) <= max_bytes)
 
     async def apply(self, writes: Sequence[ErpWrite]) -> list[WriteResult[ErpWrite]]:
-        self.faults.call()
-        results: list[WriteResult[ErpWrite]] = []
-        for write in writes:
-            fault = self.faults.write()
-            if fault is not None:
-                results.append(WriteResult(write, error=fault))
-                continue
-            try:
-                item = self._apply_one(write)
-            except ExsyncError as exc:
-                results.append(WriteResult(write, error=exc))
-                continue
+        def one(write: ErpWrite) -> ErpItem[Any] | None:
+            item = self._apply_one(write)
             self.applied.append(write)
-            results.append(WriteResult(write, item=item))
-        return results
+            return item
+
+        return self.faults.apply_each(writes, one)
 
     async def aclose(self) -> None:
         self.closed = True

@@ -183,21 +183,12 @@ class InMemoryMailboxGateway:
         return tuple(f for f in item.files if len(f.content) <= max_bytes)
 
     async def apply(self, mailbox: str, writes: Sequence[MailboxWrite]) -> list[WriteResult[MailboxWrite]]:
-        self.faults.call()
-        results: list[WriteResult[MailboxWrite]] = []
-        for write in writes:
-            fault = self.faults.write()
-            if fault is not None:
-                results.append(WriteResult(write, error=fault))
-                continue
-            try:
-                item = self._apply_one(mailbox, write)
-            except ExsyncError as exc:
-                results.append(WriteResult(write, error=exc))
-                continue
+        def one(write: MailboxWrite) -> MailboxItem[Any] | None:
+            item = self._apply_one(mailbox, write)
             self.applied.append((mailbox, write))
-            results.append(WriteResult(write, item=item))
-        return results
+            return item
+
+        return self.faults.apply_each(writes, one)
 
     # ------------------------------------------------------------ writes
 
