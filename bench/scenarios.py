@@ -95,16 +95,22 @@ async def idle_cycle(env: Env) -> dict[str, Any]:
 
 
 async def export_then_one_percent(env: Env, size: int) -> dict[str, Any]:
-    """``size`` ERP contacts into an empty mailbox; then 1 % edited on each side and one cycle."""
+    """``size`` ERP contacts into an empty mailbox (its cost includes the next cycle, which reads
+    the creates back from the delta); then 1 % edited on each side and one cycle."""
     mailbox = Mailbox(email="export@contoso.test", server=SERVER.name, employee_id=employee(2))
     async with env.bench(contacts_policy(), [mailbox]) as bench:
         created = await seed_erp(env.erp_url, "Contact", erp_contacts(mailbox.employee_id, size, "Export"))
         wall, counts, summary = await timed_sync(bench, mailbox.email, CONTACTS_ONLY)
+        # the next cycle reads the export's own creates back from the mailbox delta: part of its cost
+        _, echo, _ = await timed_sync(bench, mailbox.email, CONTACTS_ONLY)
         floor = size * env.profile.graph_seconds_per_request()
         export = {"items": size, "wall_s": round(wall, 2), "throttle_floor_s": round(floor, 2),
-                  "wall_over_floor": round(wall / floor, 2), "graph_per_item": round(counts.graph / size, 3),
-                  "erp_per_item": round(counts.erp / size, 3), "table_per_item": round(counts.table / size, 3),
-                  "counts": counts.as_dict(), "writes": sum(c.writes for c in summary.counts.values())}
+                  "wall_over_floor": round(wall / floor, 2),
+                  "graph_per_item": round((counts.graph + echo.graph) / size, 3),
+                  "erp_per_item": round((counts.erp + echo.erp) / size, 3),
+                  "table_per_item": round((counts.table + echo.table) / size, 3),
+                  "counts": counts.as_dict(), "echo_counts": echo.as_dict(),
+                  "writes": sum(c.writes for c in summary.counts.values())}
         changed = max(1, size // 100)
         await seed_erp(env.erp_url, "Contact", [{"id": r["id"], "JobTitle": {"value": "Buyer"}}
                                                 for r in created[:changed]])
