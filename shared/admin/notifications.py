@@ -22,7 +22,7 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
-from shared.admin.api import enqueue_syncs
+from shared.admin.enqueue import enqueue_syncs
 from shared.admin.http import ApiRequest, ApiResponse
 from shared.domain.config import Mailbox
 from shared.domain.records import RecordType

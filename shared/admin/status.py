@@ -7,9 +7,10 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from shared.admin import pending, progress
 from shared.domain.status import MailboxStatus, RunSummary
 from shared.errors import AlreadyExists, ConcurrencyConflict
-from shared.ports import StatusStore
+from shared.ports import DocumentStore, StatusStore
 
 logger = logging.getLogger(__name__)
 
@@ -60,3 +61,11 @@ def status_to_json(status: MailboxStatus) -> dict[str, Any]:
         "warning": status.warning,
         "last_run": run_to_json(status.last_run) if status.last_run else None,
     }
+
+
+async def live_status(store: DocumentStore, email: str) -> dict[str, Any]:
+    """The status fields of work in flight: ``pending`` (what waits), ``waiting`` (why it still
+    waits, None when it is simply queued) and ``progress`` (of the run working now, or None)."""
+    waiting = await pending.describe(store, email)
+    return {"pending": waiting, "waiting": waiting.get("why") if waiting else None,
+            "progress": await progress.current(store, email)}

@@ -89,10 +89,13 @@ class AcumaticaErpGateway:
     def __init__(self, base_url: str, *, username: str, password: str, tenant: str,
                  endpoint: str = "Default/24.200.001", http_client: httpx.AsyncClient | None = None,
                  overlap: timedelta = timedelta(minutes=2), max_retries: int = 5, backoff: float = 1.0,
-                 sleep: Sleep = asyncio.sleep, push_queries: Mapping[str, RecordType] | None = None) -> None:
-        self._session = AcumaticaSession(base_url, username=username, password=password, tenant=tenant,
-                                         http_client=http_client, max_retries=max_retries, backoff=backoff,
-                                         sleep=sleep)
+                 sleep: Sleep = asyncio.sleep, push_queries: Mapping[str, RecordType] | None = None,
+                 session: AcumaticaSession | None = None) -> None:
+        """``session``: a logged-in session to borrow (kept open by :meth:`aclose`); else its own."""
+        self._owns_session = session is None
+        self._session = session or AcumaticaSession(
+            base_url, username=username, password=password, tenant=tenant, http_client=http_client,
+            max_retries=max_retries, backoff=backoff, sleep=sleep)
         self._prefix = f"/entity/{endpoint.strip('/')}"
         self._overlap = overlap
         self._push_queries = push_queries
@@ -466,8 +469,9 @@ class AcumaticaErpGateway:
             _raise_for(response, "PUT file")
 
     async def aclose(self) -> None:
-        """Log out, freeing the API-user licence."""
-        await self._session.aclose()
+        """Log out, freeing the API-user licence (a borrowed session stays with its owner)."""
+        if self._owns_session:
+            await self._session.aclose()
 
 
 def _server_time(response: httpx.Response) -> int | None:
