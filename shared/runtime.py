@@ -20,14 +20,14 @@ from typing import Any, cast
 from shared.admin.queue import SyncQueue
 from shared.domain.config import Mailbox, ServerConfig
 from shared.errors import ConfigurationError, ErpUnavailable
-from shared.ports import ErpGateway, MailboxGateway, StateStore
+from shared.ports import ErpGateway, MailboxGateway, StateStore, SyncEngine
 from shared.settings import Settings
+from shared.sync.run import sync as default_engine
 
 logger = logging.getLogger(__name__)
 
 MailboxGatewayFactory = Callable[[ServerConfig], Awaitable[MailboxGateway]]
 ErpGatewayFactory = Callable[[], Awaitable[ErpGateway]]
-SyncFn = Callable[..., Awaitable[Any]]
 ServerTester = Callable[[ServerConfig, list[Mailbox]], Awaitable[dict[str, Any]]]
 
 
@@ -49,7 +49,7 @@ class Runtime:
     erp_gateway: ErpGatewayFactory
     clock: Any = dataclasses.field(default_factory=SystemClock)
     server_tester: ServerTester | None = None
-    sync: SyncFn | None = None  # the engine's sync_mailbox; None: shared.sync.run.sync_mailbox
+    engine: SyncEngine = dataclasses.field(default_factory=lambda: default_engine)
     graph_credential: Callable[[ServerConfig], Any] | None = None  # for Graph calls beside the gateway
     closers: list[Callable[[], Awaitable[None]]] = dataclasses.field(default_factory=list)
     erp_wait_seconds: float = 120.0  # how long a run waits for a free ERP session before it fails

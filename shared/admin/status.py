@@ -1,4 +1,8 @@
-"""Reading and updating a mailbox's status record (last run, warning) with optimistic concurrency."""
+"""Reading and updating a mailbox's status record (last run, warning) with optimistic concurrency.
+
+The worker is the status's only writer during a sync (:func:`record_outcome` turns the engine's
+outcome into dates, warning and last run); the admin API resets dates and warnings.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +12,9 @@ from collections.abc import Callable
 from typing import Any
 
 from shared.admin import pending, progress
-from shared.domain.status import MailboxStatus, RunSummary
+from shared.domain.status import MailboxStatus, RunState, RunSummary
 from shared.errors import AlreadyExists, ConcurrencyConflict
-from shared.ports import DocumentStore, StatusStore
+from shared.ports import DocumentStore, StatusStore, SyncOutcome
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +45,29 @@ async def set_last_run(store: StatusStore, email: str, run: RunSummary) -> Mailb
 
 async def set_warning(store: StatusStore, email: str, warning: str | None) -> MailboxStatus:
     return await update_status(store, email, lambda s: dataclasses.replace(s, warning=warning))
+
+
+def warning_after(summary: RunSummary) -> str | None:
+    """The mailbox warning a finished run leaves (None: keep the current one)."""
+    if summary.state is RunState.FAILED:
+        return f"last run failed: {summary.message}"
+    if summary.state is RunState.WARNING:
+        return f"last run finished with warnings: {summary.message}"
+    return None
+
+
+def apply_outcome(status: MailboxStatus, outcome: SyncOutcome) -> MailboxStatus:
+    """The status after a run: its dates merged in, its warning (if any), it as the last run."""
+    warning = warning_after(outcome.summary)
+    return dataclasses.replace(status, export_dates={**status.export_dates, **outcome.export_dates},
+                               import_dates={**status.import_dates, **outcome.import_dates},
+                               warning=warning if warning is not None else status.warning,
+                               last_run=outcome.summary)
+
+
+async def record_outcome(store: StatusStore, email: str, outcome: SyncOutcome) -> MailboxStatus:
+    """Write a run's outcome into the mailbox status (the one place a sync writes it)."""
+    return await update_status(store, email, lambda status: apply_outcome(status, outcome))
 
 
 def run_to_json(run: RunSummary) -> dict[str, Any]:

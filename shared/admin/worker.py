@@ -22,7 +22,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from shared.admin import pending, telemetry
@@ -32,10 +31,11 @@ from shared.admin.lookup import mailbox_context
 from shared.admin.notifications import ERP_PUSH, pending_pushes
 from shared.admin.pending import Waiting
 from shared.admin.queue import SyncRequest
-from shared.admin.status import set_last_run, update_status
+from shared.admin.status import record_outcome, set_last_run, update_status
 from shared.domain.config import Mailbox, ServerConfig, SyncPolicy
 from shared.domain.status import LogEntry, LogLevel, RunState, RunSummary
 from shared.errors import ExsyncError, NotFound, Throttled
+from shared.ports import SyncJob, SyncOutcome
 from shared.runtime import Runtime
 
 logger = logging.getLogger(__name__)
@@ -46,17 +46,6 @@ BEAT_SECONDS = 30.0
 RUNS_KIND = "runs"
 MAX_ROUNDS = 20
 """Runs one lease holder does back to back before it leaves the rest to the next message."""
-
-SyncFn = Callable[..., Awaitable[RunSummary]]
-
-
-def _engine(rt: Runtime) -> SyncFn:
-    if rt.sync is not None:
-        return rt.sync
-    from shared.sync.run import sync_mailbox  # type: ignore[import-not-found,unused-ignore]
-
-    return sync_mailbox  # type: ignore[no-any-return]
-
 
 async def _aborted(rt: Runtime, run_id: str) -> bool:
     doc = await rt.state.get_doc(RUNS_KIND, run_id) if run_id else None
@@ -174,10 +163,10 @@ async def _run(rt: Runtime, held: Held, waiting: Waiting, mailbox: Mailbox, serv
             gateway = await rt.mailbox_gateway(server)
             async with rt.erp_session() as erp:
                 pushes = await _feed_pushes(rt, email, erp)
-                summary = await _engine(rt)(
+                outcome = await rt.engine(SyncJob(
                     mailbox=mailbox, server=server, policy=policy, mailbox_gateway=gateway, erp_gateway=erp,
                     state=rt.state, clock=rt.clock, run_id=run_id, record_types=waiting.record_types,
-                    progress=board)
+                    progress=board))
     except Throttled:
         telemetry.record_throttled("run")
         await pending.give_back(rt.state, email, waiting, rt.clock.now())
@@ -186,20 +175,23 @@ async def _run(rt: Runtime, held: Held, waiting: Waiting, mailbox: Mailbox, serv
                                                        message="throttled; retrying"))
         raise
     except Exception as exc:
-        summary = RunSummary(run_id, RunState.FAILED, started, rt.clock.now(),
-                             message=f"{type(exc).__name__}: {exc}"[:500])
+        outcome = SyncOutcome(RunSummary(run_id, RunState.FAILED, started, rt.clock.now(),
+                                         message=f"{type(exc).__name__}: {exc}"[:500]))
+        summary = outcome.summary
         level = LogLevel.ERROR if isinstance(exc, ExsyncError) else LogLevel.CRITICAL
         await pending.reopen(rt.state, email, waiting)
         await _log(rt, email, level, f"run {run_id} failed: {summary.message}")
         logger.exception("run %s: mailbox sync failed", run_id)
     else:
+        summary = outcome.summary
         if summary.state is not RunState.FAILED:
             for key in pushes:
                 await rt.state.delete_doc(ERP_PUSH, key)
     await board.clear()
     if summary.finished_at is None:
         summary = dataclasses.replace(summary, finished_at=rt.clock.now())
-    await _finish(rt, email, summary, continue_on_error=policy.continue_on_error)
+        outcome = dataclasses.replace(outcome, summary=summary)
+    await _finish(rt, email, outcome, continue_on_error=policy.continue_on_error)
     telemetry.record_run(summary)
     written = sum(c.writes for c in summary.counts.values())
     failed = sum(c.failed for c in summary.counts.values())
@@ -212,20 +204,10 @@ async def _run(rt: Runtime, held: Held, waiting: Waiting, mailbox: Mailbox, serv
     return summary
 
 
-async def _finish(rt: Runtime, email: str, summary: RunSummary, *, continue_on_error: bool) -> None:
-    warning = None
-    if summary.state is RunState.FAILED:
-        warning = f"last run failed: {summary.message}"
-    elif summary.state is RunState.WARNING:
-        warning = f"last run finished with warnings: {summary.message}"
-
-    def change(status: Any) -> Any:
-        return dataclasses.replace(status, last_run=summary,
-                                   warning=warning if warning is not None else status.warning)
-
-    await update_status(rt.state, email, change)
-    if summary.state is RunState.FAILED and not continue_on_error:
-        await _abort(rt, summary.run_id, email)
+async def _finish(rt: Runtime, email: str, outcome: SyncOutcome, *, continue_on_error: bool) -> None:
+    await record_outcome(rt.state, email, outcome)
+    if outcome.summary.state is RunState.FAILED and not continue_on_error:
+        await _abort(rt, outcome.summary.run_id, email)
 
 
 async def handle_poison(rt: Runtime, body: bytes | str) -> None:
