@@ -220,8 +220,13 @@ class ErpGateway(Protocol):
     """The ERP's CRM records (Acumatica first). No ERP-specific names cross this port."""
 
     async def list_changes(self, record_type: RecordType, scope: ErpScope, cursor: str | None,
-                           page_size: int) -> Page[ErpItem[Any]]:
-        """Records changed since ``cursor`` (a watermark; None: all) in scope, de-duplicated."""
+                           page_size: int, removed: Sequence[str] = ()) -> Page[ErpItem[Any]]:
+        """Records changed since ``cursor`` (a watermark; None: all) in scope, de-duplicated.
+
+        ``removed``: ids the caller learned were deleted (the ERP's push notifications; its
+        queries never show a deletion); the page lists them as ``Removed``. Give them to the
+        first page of a listing only.
+        """
         ...
 
     async def list_ids(self, record_type: RecordType, scope: ErpScope, cursor: str | None,

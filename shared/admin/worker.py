@@ -24,15 +24,15 @@ import logging
 import uuid
 from typing import Any
 
-from shared.admin import pending, telemetry
+from shared.admin import erp_pushes, pending, telemetry
 from shared.admin import progress as run_progress
 from shared.admin.holder import Held, holder_of, waiting_reason
 from shared.admin.lookup import mailbox_context
-from shared.admin.notifications import ERP_PUSH, pending_pushes
 from shared.admin.pending import Waiting
 from shared.admin.queue import SyncRequest
 from shared.admin.status import record_outcome, set_last_run, update_status
 from shared.domain.config import Mailbox, ServerConfig, SyncPolicy
+from shared.domain.records import RecordType
 from shared.domain.status import LogEntry, LogLevel, RunState, RunSummary
 from shared.errors import ExsyncError, NotFound, Throttled
 from shared.ports import SyncJob, SyncOutcome
@@ -133,22 +133,6 @@ async def _wait_for_lease(rt: Runtime, request: SyncRequest) -> None:
                 wait.reason, delay)
 
 
-async def _feed_pushes(rt: Runtime, email: str, erp: Any) -> list[str]:
-    """Give the ERP gateway the push notifications stored for this mailbox; their keys."""
-    stored = await pending_pushes(rt, email)
-    ingest = getattr(erp, "ingest_push", None)
-    if ingest is None:
-        return []
-    keys = []
-    for key, body in stored:
-        try:
-            ingest(body)
-        except ExsyncError:
-            logger.warning("stored ERP push notification unreadable; dropped")
-        keys.append(key)
-    return keys
-
-
 async def _run(rt: Runtime, held: Held, waiting: Waiting, mailbox: Mailbox, server: ServerConfig,
                policy: SyncPolicy) -> RunSummary:
     email = mailbox.email
@@ -162,11 +146,15 @@ async def _run(rt: Runtime, held: Held, waiting: Waiting, mailbox: Mailbox, serv
         async with held.beating(board.publish):
             gateway = await rt.mailbox_gateway(server)
             async with rt.erp_session() as erp:
-                pushes = await _feed_pushes(rt, email, erp)
+                kept = await erp_pushes.waiting_for(rt.state, email)
+
+                async def acknowledge(record_type: RecordType) -> None:
+                    await kept.acknowledge(rt.state, record_type)
+
                 outcome = await rt.engine(SyncJob(
                     mailbox=mailbox, server=server, policy=policy, mailbox_gateway=gateway, erp_gateway=erp,
                     state=rt.state, clock=rt.clock, run_id=run_id, record_types=waiting.record_types,
-                    progress=board))
+                    removals=kept.removals, progress=board, type_saved=acknowledge))
     except Throttled:
         telemetry.record_throttled("run")
         await pending.give_back(rt.state, email, waiting, rt.clock.now())
@@ -184,9 +172,6 @@ async def _run(rt: Runtime, held: Held, waiting: Waiting, mailbox: Mailbox, serv
         logger.exception("run %s: mailbox sync failed", run_id)
     else:
         summary = outcome.summary
-        if summary.state is not RunState.FAILED:
-            for key in pushes:
-                await rt.state.delete_doc(ERP_PUSH, key)
     await board.clear()
     if summary.finished_at is None:
         summary = dataclasses.replace(summary, finished_at=rt.clock.now())

@@ -241,8 +241,10 @@ def _parse_mark(value: str) -> datetime | None:
 
 
 async def _erp_pages(ctx: TypeContext, cursor: str | None) -> AsyncIterator[Page[ErpItem[Any]]]:
+    removed = ctx.push_removed  # the ERP's push removals go to the first page only
     while True:
-        page = await ctx.erp_gateway.list_changes(ctx.record_type, ctx.scope, cursor, ctx.page_size)
+        page = await ctx.erp_gateway.list_changes(ctx.record_type, ctx.scope, cursor, ctx.page_size, removed)
+        removed = ()
         yield page
         if page.complete:
             return

@@ -68,6 +68,9 @@ class FakeEngine:
             await self.hook(kwargs)
         if self.fail is not None:
             raise self.fail
+        for record_type in job.removals.ids:  # like the engine: each synced type's cursor saved
+            if job.type_saved is not None and (job.record_types is None or record_type in job.record_types):
+                await job.type_saved(record_type)
         now = job.clock.now()
         return SyncOutcome(RunSummary(job.run_id, self.state, now, now,
                                       {"contact.mailbox": Counts(created=2), "contact.erp": Counts(updated=1)},
