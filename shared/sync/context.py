@@ -16,6 +16,7 @@ from shared.domain.config import Mailbox, ServerConfig, SyncPolicy
 from shared.domain.records import RecordType
 from shared.domain.status import Counts, LogEntry, LogLevel
 from shared.ports import Clock, ErpGateway, ErpScope, MailboxGateway, Side, StateStore
+from shared.sync.cursors import RunCursors
 from shared.sync.plan import TypeRules
 
 logger = logging.getLogger(__name__)
@@ -95,6 +96,7 @@ class TypeContext:
     scope: ErpScope
     tally: Tally
     log: RunLog
+    cursors: RunCursors
     sent_container: str | None = None
     push_removed: tuple[str, ...] = ()
     """ERP ids the ERP's push notifications reported removed (given to the first ERP listing)."""
