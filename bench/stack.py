@@ -11,7 +11,8 @@
 
 :class:`Bench` wires the production worker (:func:`shared.admin.worker.process`) to the stack with
 the Graph gateway paced to the simulator's budget and the production ERP session pool, so a
-measured cycle is the real one: lease, status, engine, ERP session. :meth:`Meter.mark` / :meth:`Meter.since` give the counts of a span.
+measured cycle is the real one: lease, status, engine, ERP session. :meth:`Meter.mark` /
+:meth:`Meter.since` give the counts of a span.
 """
 
 from __future__ import annotations
@@ -140,7 +141,7 @@ def _shape(path: str) -> str:
     """A journal path with ids replaced, to group requests by kind."""
     path = re.sub(r"/users/[^/]+", "/users/{mb}", path)
     path = re.sub(r"/(contacts|contactFolders|messages|mailFolders|events|calendars|lists|tasks|"
-                  r"masterCategories)/[^/]+", r"/\1/{id}", path)
+                  r"masterCategories)/(?!delta$|calendarView)[^/]+", r"/\1/{id}", path)
     return re.sub(r"/entity/Default/[^/]+/(\w+)/[^/]+", r"/entity/\1/{id}", path).replace(
         "/entity/Default/24.200.001", "/entity")
 

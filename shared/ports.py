@@ -74,6 +74,7 @@ class MailboxItem(Generic[R]):
     record: R
     stamp: str | None = None     # ERP id stamped on the item (extended property / linkedResource)
     categories: tuple[str, ...] = ()
+    stamp_known: bool = True     # False: listed without its stamp (``list_changes(stamps=False)``)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -111,6 +112,7 @@ class MailboxWrite:
     categories: tuple[str, ...] = ()
     files: tuple[AttachmentContent, ...] = ()
     web_page: str | None = None  # contact business home page (hyperlink to the ERP record)
+    known_stamp: str | None = None  # the item's stamp as the caller knows it: no read-back after an update
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -160,8 +162,16 @@ class MailboxGateway(Protocol):
         ...
 
     async def list_changes(self, mailbox: str, record_type: RecordType, container: str,
-                           cursor: str | None, page_size: int) -> Page[MailboxItem[Any]]:
-        """One page of changes since ``cursor`` (None: everything). Raises SyncStateLost."""
+                           cursor: str | None, page_size: int, *, stamps: bool = True) -> Page[MailboxItem[Any]]:
+        """One page of changes since ``cursor`` (None: everything). Raises SyncStateLost.
+
+        ``stamps`` False: items whose stamp the listing does not carry come with ``stamp_known``
+        False instead of being read again; the caller fills the ones it needs with ``fill_stamps``."""
+        ...
+
+    async def fill_stamps(self, mailbox: str, record_type: RecordType, container: str,
+                          items: Sequence[MailboxItem[Any]]) -> list[MailboxItem[Any]]:
+        """``items`` with their stamps read (batched), in order; ``stamp_known`` True on each."""
         ...
 
     async def get(self, mailbox: str, record_type: RecordType, container: str,

@@ -235,7 +235,8 @@ async def _prepare(ctx: TypeContext, job: _Job) -> None:
             job.mailbox_write = MailboxWrite(
                 WriteKind.UPDATE, ctx.record_type, ctx.container,
                 record=mailbox_view(ctx, action.mailbox_record), item_id=pair.mailbox.id,
-                etag=pair.mailbox.etag, web_page=web_page(ctx, pair.erp.id))
+                etag=pair.mailbox.etag, web_page=web_page(ctx, pair.erp.id),
+                known_stamp=pair.link.erp_id if pair.link is not None else None)
 
 
 def _remember_unresolved(ctx: TypeContext, intents: Sequence[Intent]) -> None:
@@ -448,7 +449,7 @@ async def _keep_both(ctx: TypeContext, action: Action) -> int:
         intents.append(erp_intent)
         mailbox_intent = await _intent(ctx, Side.MAILBOX, erp.id, erp.id)
         intents.append(mailbox_intent)
-        if mbx.stamp:
+        if mbx.stamp or not mbx.stamp_known:
             [cleared] = await ctx.mailbox_gateway.apply(ctx.email, [MailboxWrite(
                 WriteKind.UPDATE, ctx.record_type, ctx.container, item_id=mbx.id, etag=mbx.etag, stamp="")])
             if cleared.error is not None:

@@ -9,6 +9,7 @@ One page of entries is paired at a time, so memory stays bounded by the page siz
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from shared.domain.records import Contact, EmailMessage, Event, RecordType
@@ -117,9 +118,29 @@ async def _linked_mailbox(ctx: TypeContext, mailbox_id: str) -> Link | None:
     return await ctx.state.get_link_by_mailbox(ctx.email, ctx.record_type, mailbox_id)
 
 
-async def pair_mailbox_entry(ctx: TypeContext, entry: MailboxItem[Any] | Removed) -> Pair:
-    """Pair an entry of the mailbox delta with its link and ERP record."""
-    link = await _linked_mailbox(ctx, entry.id)
+async def linked_page(ctx: TypeContext, entries: Sequence[MailboxItem[Any] | Removed]
+                      ) -> tuple[list[MailboxItem[Any] | Removed], dict[str, Link]]:
+    """A delta page listed without stamps, with the links of its items; the stamps of unlinked
+    items (the only ones pairing reads) filled in one batched read. A linked item's stamp is
+    its link's ERP id, so it is not read again."""
+    links: dict[str, Link] = {}
+    for entry in entries:
+        link = await _linked_mailbox(ctx, entry.id)
+        if link is not None:
+            links[entry.id] = link
+    unknown = [e for e in entries if isinstance(e, MailboxItem) and not e.stamp_known and e.id not in links]
+    if not unknown:
+        return list(entries), links
+    filled = {item.id: item for item in await ctx.mailbox_gateway.fill_stamps(ctx.email, ctx.record_type,
+                                                                               ctx.container, unknown)}
+    return [filled.get(e.id, e) for e in entries], links
+
+
+async def pair_mailbox_entry(ctx: TypeContext, entry: MailboxItem[Any] | Removed,
+                             links: Mapping[str, Link] | None = None) -> Pair:
+    """Pair an entry of the mailbox delta with its link and ERP record (``links``: the page's
+    links already read by :func:`linked_page`)."""
+    link = links.get(entry.id) if links is not None else await _linked_mailbox(ctx, entry.id)
     mbx: MailboxItem[Any] | None
     if isinstance(entry, Removed):
         if link is None:

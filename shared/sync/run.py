@@ -47,14 +47,14 @@ from shared.ports import (
     SyncJob,
     SyncOutcome,
 )
-from shared.sync import names
+from shared.sync import category, names
 from shared.sync.context import RunLog, Tally, TypeContext, describe
 from shared.sync.cursors import RunCursors
 from shared.sync.deletes import run_deletes
 from shared.sync.execute import execute_page
 from shared.sync.hyperlink import HyperlinkView
 from shared.sync.intents import resolve_intents
-from shared.sync.pairing import pair_erp_entry, pair_mailbox_entry
+from shared.sync.pairing import linked_page, pair_erp_entry, pair_mailbox_entry
 from shared.sync.plan import Pair, TypeRules, plan
 
 logger = logging.getLogger(__name__)
@@ -107,9 +107,11 @@ async def sync(job: SyncJob) -> SyncOutcome:
     warnings: list[str] = []
     type_errors = 0
     cursors = await RunCursors.load(state, mailbox.email)
-    if types and policy_writes_mailbox(policy, types):
+    if (types and policy_writes_mailbox(policy, types)
+            and category.check_due(cursors.get(category.CATEGORY_MARK), policy.category, started)):
         try:
             await job.mailbox_gateway.ensure_category(mailbox.email, policy.category.name, policy.category.color)
+            cursors.put(category.CATEGORY_MARK, category.mark(policy.category, started))
         except ExsyncError as exc:
             warnings.append(f"the category could not be created: {type(exc).__name__}")
             log.add(LogLevel.WARNING, f"creating the category failed: {describe(exc)}")
@@ -262,7 +264,7 @@ async def _erp_pages(ctx: TypeContext, cursor: str | None) -> AsyncIterator[Page
 async def _mailbox_pages(ctx: TypeContext, cursor: str | None) -> AsyncIterator[Page[MailboxItem[Any]]]:
     while True:
         page = await ctx.mailbox_gateway.list_changes(ctx.email, ctx.record_type, ctx.container, cursor,
-                                                      ctx.page_size)
+                                                      ctx.page_size, stamps=False)
         yield page
         if page.complete:
             return
@@ -332,9 +334,10 @@ async def _mailbox_listing(ctx: TypeContext, name: str, start: str | None,
     outcome = PassOutcome(Side.MAILBOX)
     full = start is None
     async for page in _mailbox_pages(ctx, start):
+        entries, links = await linked_page(ctx, page.items)
         if full:
-            _remember_stamps(ctx, page)
-        pairs = [await pair_mailbox_entry(ctx, entry) for entry in page.items]
+            _remember_stamps(ctx, entries, links)
+        pairs = [await pair_mailbox_entry(ctx, entry, links) for entry in entries]
         await _page(ctx, outcome, pairs, page.cursor, page.complete, name, full)
         _report(progress, ctx, outcome)
     if full:
@@ -342,12 +345,14 @@ async def _mailbox_listing(ctx: TypeContext, name: str, start: str | None,
     return outcome
 
 
-def _remember_stamps(ctx: TypeContext, page: Page[MailboxItem[Any]]) -> None:
+def _remember_stamps(ctx: TypeContext, entries: list[MailboxItem[Any] | Removed], links: dict[str, Link]) -> None:
     """Keep the stamps of a full listing while they fit in ``STAMP_MEMORY_PAGES`` pages; above
-    that, forget them (the ERP pass then looks every unlinked record's stamp up instead)."""
+    that, forget them (the ERP pass then looks every unlinked record's stamp up instead). A
+    linked item's stamp is its link's ERP id."""
     if ctx.listed_stamps is None:
         return
-    ctx.listed_stamps.update(e.stamp for e in page.items if isinstance(e, MailboxItem) and e.stamp)
+    ctx.listed_stamps.update(e.stamp for e in entries if isinstance(e, MailboxItem) and e.stamp)
+    ctx.listed_stamps.update(link.erp_id for link in links.values())
     if len(ctx.listed_stamps) > STAMP_MEMORY_PAGES * ctx.page_size:
         ctx.listed_stamps = None
 
