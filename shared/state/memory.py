@@ -341,6 +341,27 @@ class InMemoryStateStore:
         return dataclasses.replace(intent, etag=etag)
 
     @_faultable
+    async def put_intents(self, intents: Sequence[Intent]) -> list[Intent]:
+        rules.check_intent_batch(intents)
+        if not intents:
+            return []
+        rows = self._intents.setdefault((intents[0].mailbox, intents[0].record_type), {})
+        for intent in intents:
+            if intent.intent_id in rows:
+                raise AlreadyExists(f"intent {intent.intent_id!r} already exists; read it and pass its etag to "
+                                    "replace it")
+        texts = [codec.encode_intent(intent) for intent in intents]
+        for intent, text in zip(intents, texts, strict=True):
+            _put(rows, intent.intent_id, text, None, False, f"intent {intent.intent_id!r}")
+        return list(intents)
+
+    @_faultable
+    async def delete_intents(self, intents: Sequence[Intent]) -> None:
+        for intent in intents:
+            _delete(self._intents.setdefault((intent.mailbox, intent.record_type), {}), intent.intent_id, None,
+                    f"intent {intent.intent_id!r}")
+
+    @_faultable
     async def delete_intent(self, intent: Intent) -> None:
         rows = self._intents.setdefault((intent.mailbox, intent.record_type), {})
         _delete(rows, intent.intent_id, intent.etag, f"intent {intent.intent_id!r}")

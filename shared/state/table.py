@@ -412,6 +412,25 @@ class TableStateStore:
         etag = await self._put("intents", entity, intent.etag, False, f"intent {intent.intent_id!r}")
         return dataclasses.replace(intent, etag=etag)
 
+    def _intent_entity(self, intent: Intent) -> tr.Entity:
+        return tr.with_text(tr.row(keys.key(intent.mailbox, intent.record_type.value), keys.key(intent.intent_id),
+                                   created_at=codec.utc(intent.created_at)), codec.encode_intent(intent))
+
+    async def put_intents(self, intents: Sequence[Intent]) -> list[Intent]:
+        rules.check_intent_batch(intents)
+        if intents:
+            await self._transact("intents", [[("create", self._intent_entity(i), {})] for i in intents],
+                                 f"intents of {intents[0].mailbox}/{intents[0].record_type.value}")
+        return list(intents)
+
+    async def delete_intents(self, intents: Sequence[Intent]) -> None:
+        rows = [(keys.key(i.mailbox, i.record_type.value), keys.key(i.intent_id)) for i in intents]
+        try:
+            await self._delete_rows("intents", rows, "intents")
+        except ConcurrencyConflict:  # a transaction fails on a missing row: delete one by one instead
+            for partition, row in rows:
+                await self._delete("intents", partition, row, None, "intent")
+
     async def delete_intent(self, intent: Intent) -> None:
         await self._delete("intents", keys.key(intent.mailbox, intent.record_type.value),
                            keys.key(intent.intent_id), intent.etag, f"intent {intent.intent_id!r}")

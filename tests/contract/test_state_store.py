@@ -471,6 +471,23 @@ async def test_intents_create_only_conditional_delete_and_purge(store: StateStor
     assert await store.list_intents(MB, CT) == []
 
 
+async def test_intents_of_a_page_are_written_and_deleted_together(store: StateStore, clock: Clock) -> None:
+    many = [intent(f"p{n}", clock.now()) for n in range(130)]   # more than one transaction
+    stored = await store.put_intents(many)
+    assert [i.intent_id for i in stored] == [i.intent_id for i in many]
+    assert len(await store.list_intents(MB, CT)) == 130
+    with pytest.raises(AlreadyExists):
+        await store.put_intents([intent("q1", clock.now()), intent("p5", clock.now())])
+    assert "q1" not in {i.intent_id for i in await store.list_intents(MB, CT)}   # all or nothing
+    with pytest.raises(ValidationFailed):
+        await store.put_intents([intent("r1", clock.now()), intent("r2", clock.now(), RecordType.TASK)])
+    await store.delete_intents([*stored[:100], intent("never-stored", clock.now())])
+    assert sorted(i.intent_id for i in await store.list_intents(MB, CT)) == sorted(f"p{n}" for n in range(100, 130))
+    await store.delete_intents(await store.list_intents(MB, CT))
+    assert await store.list_intents(MB, CT) == []
+    assert await store.put_intents([]) == []
+
+
 async def test_status_round_trips_with_etags(store: StateStore, clock: Clock) -> None:
     status = MailboxStatus(
         email=MB, export_dates={CT: clock.now()}, import_dates={RecordType.EMAIL: clock.now() - timedelta(hours=1)},
