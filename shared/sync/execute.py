@@ -3,8 +3,9 @@
 Per batch of the server's update batch size: the creates' intent rows are written first (one
 transaction), then the writes go out (mailbox and ERP separately); the links of the actions whose
 writes all succeeded are recorded together (``put_links``), then their intents are deleted
-together. A failed write is counted, logged and scoped to its item; the link stays as it was, so the next run sees the change again. Deletions are not run
-here: they are queued (:class:`DeleteOrder`) for the mass-deletion guard in :mod:`shared.sync.deletes`.
+together. A failed write is counted, logged and scoped to its item; the link stays as it was, so
+the next run sees the change again. Deletions are not run here: they are queued
+(:class:`DeleteOrder`) for the mass-deletion guard in :mod:`shared.sync.deletes`.
 """
 
 from __future__ import annotations
