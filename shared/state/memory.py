@@ -20,7 +20,7 @@ from shared.domain.config import Mailbox, ServerConfig, SyncPolicy
 from shared.domain.records import RecordType
 from shared.domain.status import LogEntry, LogLevel, MailboxStatus
 from shared.errors import AlreadyExists, ConcurrencyConflict
-from shared.ports import Clock, CursorBook, Intent, Link, Page, StateStore, Stored
+from shared.ports import Clock, CursorBook, Intent, Link, Page, Side, StateStore, Stored
 from shared.state import codec, cursors, keys, rules
 
 log = logging.getLogger(__name__)
@@ -222,6 +222,18 @@ class InMemoryStateStore:
             return None
         row = rows[erp_id]
         return codec.decode_link(row.text, row.etag)
+
+    @_faultable
+    async def get_links(self, mailbox: str, record_type: RecordType, side: Side,
+                        ids: Sequence[str]) -> dict[str, Link]:
+        rows, index = self._link_rows(mailbox, record_type)
+        out = {}
+        for item_id in ids:
+            erp_id = item_id if side is Side.ERP else index.get(item_id)
+            row = rows.get(erp_id) if erp_id is not None else None
+            if row is not None:
+                out[item_id] = codec.decode_link(row.text, row.etag)
+        return out
 
     def _check_link(self, link: Link) -> None:
         """Raise what the Table store's transaction would raise for this link, change nothing."""

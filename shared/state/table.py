@@ -33,7 +33,7 @@ from shared.domain.config import Mailbox, ServerConfig, SyncPolicy
 from shared.domain.records import RecordType
 from shared.domain.status import LogEntry, LogLevel, MailboxStatus
 from shared.errors import AlreadyExists, ConcurrencyConflict, ValidationFailed
-from shared.ports import Clock, CursorBook, Intent, Link, Page, StateStore, Stored
+from shared.ports import Clock, CursorBook, Intent, Link, Page, Side, StateStore, Stored
 from shared.state import batch, codec, cursors, keys, rules
 from shared.state import rows as tr
 
@@ -45,6 +45,7 @@ _IF_MATCH = MatchConditions.IfNotModified
 _ERP, _MAILBOX = "e", "m"
 _PARALLEL_READS = 16
 _DELETE_ATTEMPTS = 3
+_OR_KEYS = 15  # row keys per query: Table Storage allows 15 comparisons in one filter
 _BOOK = "~cursors"  # row key of a mailbox's cursor book ("~" never starts an escaped key)
 
 def _check_no_handover(links: Sequence[Link], groups: Sequence[Sequence[batch.Operation]]) -> None:
@@ -248,6 +249,32 @@ class TableStateStore:
                                   mailbox_id: str) -> Link | None:
         entity = await self._link_row(mailbox, record_type, _MAILBOX, mailbox_id)
         return None if entity is None else self._decode_link_row(entity)
+
+    async def get_links(self, mailbox: str, record_type: RecordType, side: Side,
+                        ids: Sequence[str]) -> dict[str, Link]:
+        """Queries of ``_OR_KEYS`` row keys each (the service's limit on comparisons per filter), in parallel."""
+        prefix = _ERP if side is Side.ERP else _MAILBOX
+        unique = list(dict.fromkeys(ids))
+        wanted = set(unique)
+        chunks = [unique[i:i + _OR_KEYS] for i in range(0, len(unique), _OR_KEYS)]
+        reads = asyncio.Semaphore(_PARALLEL_READS)
+
+        async def query(chunk: list[str]) -> list[Link]:
+            params: dict[str, Any] = {f"r{n}": keys.key(prefix, item_id) for n, item_id in enumerate(chunk)}
+            params["pk"] = self._link_partition(mailbox, record_type)
+            rows = " or ".join(f"RowKey eq @r{n}" for n in range(len(chunk)))
+            async with reads:
+                return [self._decode_link_row(e) async for e in self._query(
+                    "links", f"PartitionKey eq @pk and ( {rows} )", f"links of {mailbox}/{record_type.value}",
+                    **params)]
+
+        out: dict[str, Link] = {}
+        for links in await asyncio.gather(*(query(chunk) for chunk in chunks)):
+            for link in links:
+                found = link.erp_id if side is Side.ERP else link.mailbox_id
+                if found in wanted:  # a hashed key collision is never a match
+                    out[found] = link
+        return out
 
     async def _link_ops(self, link: Link, text: str, ver: str) -> list[batch.Operation]:
         """The operations writing ``link`` (insert, or replace of the version ``link.etag``)."""

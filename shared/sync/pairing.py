@@ -72,10 +72,13 @@ async def _organized_elsewhere(ctx: TypeContext, erp: ErpItem[Any]) -> str | Non
     return None
 
 
-async def pair_erp_entry(ctx: TypeContext, entry: ErpItem[Any] | Removed) -> Pair:
-    """Pair an entry of the ERP listing with its link and mailbox item."""
+async def pair_erp_entry(ctx: TypeContext, entry: ErpItem[Any] | Removed,
+                         links: Mapping[str, Link] | None = None) -> Pair:
+    """Pair an entry of the ERP listing with its link and mailbox item (``links``: the page's
+    links by ERP id, read together)."""
     erp_id = entry.id
-    link = await ctx.state.get_link_by_erp(ctx.email, ctx.record_type, erp_id)
+    link = links.get(erp_id) if links is not None else await ctx.state.get_link_by_erp(ctx.email, ctx.record_type,
+                                                                                         erp_id)
     out_of_scope = False
     erp: ErpItem[Any] | None
     if isinstance(entry, Removed):
@@ -120,14 +123,10 @@ async def _linked_mailbox(ctx: TypeContext, mailbox_id: str) -> Link | None:
 
 async def linked_page(ctx: TypeContext, entries: Sequence[MailboxItem[Any] | Removed]
                       ) -> tuple[list[MailboxItem[Any] | Removed], dict[str, Link]]:
-    """A delta page listed without stamps, with the links of its items; the stamps of unlinked
-    items (the only ones pairing reads) filled in one batched read. A linked item's stamp is
+    """A delta page listed without stamps, with the links of its items (read together); the stamps
+    of unlinked items (the only ones pairing reads) filled in one batched read. A linked item's stamp is
     its link's ERP id, so it is not read again."""
-    links: dict[str, Link] = {}
-    for entry in entries:
-        link = await _linked_mailbox(ctx, entry.id)
-        if link is not None:
-            links[entry.id] = link
+    links = await ctx.state.get_links(ctx.email, ctx.record_type, Side.MAILBOX, [e.id for e in entries])
     unknown = [e for e in entries if isinstance(e, MailboxItem) and not e.stamp_known and e.id not in links]
     if not unknown:
         return list(entries), links

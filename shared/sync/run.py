@@ -277,7 +277,8 @@ async def _erp_pass(ctx: TypeContext, progress: Callable[[str, int], None] | Non
     outcome = PassOutcome(Side.ERP)
     full = start is None
     async for page in _erp_pages(ctx, start):
-        pairs = [await pair_erp_entry(ctx, entry) for entry in page.items]
+        links = await ctx.state.get_links(ctx.email, ctx.record_type, Side.ERP, [e.id for e in page.items])
+        pairs = [await pair_erp_entry(ctx, entry, links) for entry in page.items]
         await _page(ctx, outcome, pairs, page.cursor, page.complete, name, full)
         _report(progress, ctx, outcome)
     if full:

@@ -373,6 +373,18 @@ async def test_stored_state_is_not_aliased_by_callers(store: StateStore) -> None
     assert (await store.get_link_by_erp(MB, CT, "E1")).base == {"tags": ["a"]}
 
 
+async def test_get_links_reads_a_page_of_ids_on_either_side(store: StateStore) -> None:
+    stored = await store.put_links([link(f"E{n}", f"M{n}") for n in range(40)])
+    await store.put_link(link("E/odd#1", "M?odd 1"))
+    by_erp = await store.get_links(MB, CT, Side.ERP, [f"E{n}" for n in range(0, 40, 2)] + ["E/odd#1", "nope"])
+    assert sorted(by_erp) == sorted([f"E{n}" for n in range(0, 40, 2)] + ["E/odd#1"])
+    assert by_erp["E4"] == stored[4]
+    by_mailbox = await store.get_links(MB, CT, Side.MAILBOX, ["M1", "M?odd 1", "M1", "E1"])
+    assert sorted(by_mailbox) == ["M1", "M?odd 1"] and by_mailbox["M1"].erp_id == "E1"
+    assert await store.get_links(MB, RecordType.TASK, Side.ERP, ["E1"]) == {}
+    assert await store.get_links(MB, CT, Side.ERP, []) == {}
+
+
 # ---------------------------------------------------------------- cursors, intents, status, docs
 
 
