@@ -384,6 +384,13 @@ class InMemoryStateStore:
         return [codec.decode_intent(rows[k].text, rows[k].etag) for k in sorted(rows, key=keys.key)]
 
     @_faultable
+    async def list_mailbox_intents(self, mailbox: str) -> list[Intent]:
+        out: list[Intent] = []
+        for record_type in sorted((t for m, t in self._intents if m == mailbox), key=lambda t: t.value):
+            out += await self.list_intents(mailbox, record_type)
+        return out
+
+    @_faultable
     async def purge_intents(self, older_than: datetime) -> int:
         limit = codec.utc(older_than)
         purged = 0

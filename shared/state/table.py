@@ -466,6 +466,20 @@ class TableStateStore:
         return [codec.decode_intent(tr.text_of(e), tr.etag_of(e)) async for e in
                 self._query("intents", "PartitionKey eq @pk", "intents", pk=keys.key(mailbox, record_type.value))]
 
+    async def list_mailbox_intents(self, mailbox: str) -> list[Intent]:
+        """One range query over the mailbox's intent partitions (``<mailbox>:<type>``); per type
+        when the mailbox's keys are long enough to be hashed (no common prefix then)."""
+        head = keys.key(mailbox, "")
+        if keys.HASH_MARK in head or len(head) + 16 > keys.MAX_KEY_CHARS:
+            out: list[Intent] = []
+            for record_type in RecordType:
+                out += await self.list_intents(mailbox, record_type)
+            return out
+        found = [codec.decode_intent(tr.text_of(e), tr.etag_of(e)) async for e in self._query(
+            "intents", "PartitionKey ge @lo and PartitionKey lt @hi", "intents",
+            lo=head, hi=head[:-1] + chr(ord(keys.SEPARATOR) + 1))]
+        return [i for i in found if i.mailbox == mailbox]
+
     async def _delete_rows(self, table: str, rows: Sequence[tuple[str, str]], what: str) -> int:
         """Delete (partition, row) pairs, one transaction per ≤100 rows of a partition."""
         by_partition: dict[str, list[batch.Operation]] = {}

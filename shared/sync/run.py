@@ -107,6 +107,7 @@ async def sync(job: SyncJob) -> SyncOutcome:
     warnings: list[str] = []
     type_errors = 0
     cursors = await RunCursors.load(state, mailbox.email)
+    intents = await state.list_mailbox_intents(mailbox.email) if types else []
     if (types and policy_writes_mailbox(policy, types)
             and category.check_due(cursors.get(category.CATEGORY_MARK), policy.category, started)):
         try:
@@ -123,6 +124,7 @@ async def sync(job: SyncJob) -> SyncOutcome:
             continue
         try:
             ctx = await _context(job, record_type, tally, log, cursors)
+            ctx.open_intents = [i for i in intents if i.record_type is record_type]
             erp_pass, mailbox_pass = await sync_type(ctx, status, job.progress)
         except ExsyncError as exc:
             type_errors += 1

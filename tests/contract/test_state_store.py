@@ -483,6 +483,16 @@ async def test_intents_create_only_conditional_delete_and_purge(store: StateStor
     assert await store.list_intents(MB, CT) == []
 
 
+async def test_mailbox_intents_of_every_type_in_one_read(store: StateStore, clock: Clock) -> None:
+    assert await store.list_mailbox_intents(MB) == []
+    await store.put_intent(intent("c1", clock.now()))
+    await store.put_intent(intent("t1", clock.now(), RecordType.TASK))
+    await store.put_intent(dataclasses.replace(intent("o1", clock.now()), mailbox=MB + ".other"))
+    await store.put_intent(dataclasses.replace(intent("p1", clock.now()), mailbox="x" + MB))
+    found = await store.list_mailbox_intents(MB)
+    assert sorted((i.record_type.value, i.intent_id) for i in found) == [("contact", "c1"), ("task", "t1")]
+
+
 async def test_intents_of_a_page_are_written_and_deleted_together(store: StateStore, clock: Clock) -> None:
     many = [intent(f"p{n}", clock.now()) for n in range(130)]   # more than one transaction
     stored = await store.put_intents(many)

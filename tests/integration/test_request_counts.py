@@ -24,7 +24,7 @@ from tests.graph.simulator import fresh, graph_simulator
 CEILINGS: dict[tuple[str, str], tuple[int, int]] = {
     ("idle", "graph"): (4, 4),
     ("idle", "erp"): (4, 4),
-    ("idle", "table"): (29, 10),
+    ("idle", "table"): (26, 10),
     # 100 contacts, 1 changed on each side: per changed item the target is 1.1 Graph / 1.1 ERP
     ("one_percent", "graph"): (3, 2),
     ("one_percent", "erp"): (5, 2),

@@ -133,7 +133,7 @@ FAULTS = st.one_of(
     st.builds(Fault, st.just("state"), st.just(1), st.booleans(),
               st.sampled_from(["put_link", "put_links", "delete_link", "put_cursors", "put_intents",
                                "delete_intent", "delete_intents", "get_link_by_erp", "get_link_by_mailbox", "get_links",
-                               "list_intents"])),
+                               "list_intents", "list_mailbox_intents"])),
 )
 
 
