@@ -8,7 +8,7 @@ NODE_STAMP := node_modules/.installed
 CHROMIUM := /usr/bin/chromium
 PYTEST_ARGS ?=
 
-.PHONY: demo serve bench test lint types imports infra-check pytest bootstrap clean
+.PHONY: demo demo-loop serve bench test lint types imports infra-check pytest bootstrap clean
 
 bootstrap: $(VENV_STAMP) $(NODE_STAMP) $(CHROMIUM)
 
@@ -30,6 +30,10 @@ $(NODE_STAMP): package.json package-lock.json
 
 demo: bootstrap
 	$(PY) -m devhost.demo
+
+# `make demo` N times in a row (default 10); prints "demo: k/N runs passed".
+demo-loop: bootstrap
+	scripts/demo_loop.sh $(or $(N),10)
 
 serve: bootstrap
 	$(PY) -m devhost.serve
