@@ -16,6 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "scripts"))
 
 import package  # noqa: E402  (scripts/package.py)
+
 from tests.infra.conftest import infra_check, parsed  # noqa: E402, F401  (the parsed Bicep)
 
 
@@ -48,8 +49,8 @@ def bare_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def tracked_copy(target: Path) -> Path:
-    """The files git tracks, copied to ``target`` (a fresh clone without caches or venvs)."""
-    names = run("git", "ls-files", "-z", cwd=ROOT).split("\0")
+    """The files git tracks (or would: not ignored), copied to ``target`` (a fresh clone without caches or venvs)."""
+    names = run("git", "ls-files", "-z", "--cached", "--others", "--exclude-standard", cwd=ROOT).split("\0")
     for name in filter(None, names):
         src = ROOT / name
         if src.is_file():
