@@ -130,7 +130,7 @@ async def _run(rt: Runtime, request: SyncRequest, mailbox: Any, server: Any, pol
         finally:
             await erp.aclose()
     except Throttled:
-        telemetry.record_throttled("run")
+        telemetry.record_deferred()
         await set_last_run(rt.state, email, RunSummary(request.run_id, RunState.QUEUED, started,
                                                        message="throttled; retrying"))
         raise
