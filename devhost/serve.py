@@ -123,8 +123,15 @@ async def _point_erp_push(erp_url: str, webhook: str, secret: str) -> None:
 @contextlib.asynccontextmanager
 async def running_stack(*, port: int | None = None, graph_port: int | None = None, erp_port: int | None = None,
                         key: str | None = None, timers: bool = True, graph_users: str = "",
-                        extra_env: Mapping[str, str] | None = None) -> AsyncIterator[Stack]:
-    """Start everything, yield the stack, stop everything (in reverse order)."""
+                        extra_env: Mapping[str, str] | None = None, sign_in: str = "static"
+                        ) -> AsyncIterator[Stack]:
+    """Start everything, yield the stack, stop everything (in reverse order).
+
+    ``sign_in="entra"`` runs the production credential code: servers get the simulator's app
+    registration from the settings, azure-identity gets tokens from the simulator's Entra-like
+    endpoint, and ``Test server`` / the doctor run the full credential review. ``"static"`` (tests
+    that create servers with made-up client ids) sends any bearer token instead.
+    """
     import function_app
     from functions._runtime import use_runtime
     from shared.admin import telemetry
@@ -143,9 +150,19 @@ async def running_stack(*, port: int | None = None, graph_port: int | None = Non
         erp = await asyncio.to_thread(start_simulator, "sim.acumatica", [],
                                       erp_port or int(base.get("SIM_ERP_PORT") or 8002))
         env = stack_env(azurite, graph, erp, port, base)
-        Settings.from_env(env)  # a bad setting stops the stack here, naming it
+        settings = Settings.from_env(env)  # a bad setting stops the stack here, naming it
         telemetry.configure_from_environment(env)
-        runtime = await build_runtime(Settings.from_env(env), credential_for=local_credentials(), review=False)
+        if sign_in == "entra":
+            from devhost import entra
+            from shared.credentials.service import use_provider_options
+
+            secret = base.get("EXSYNC_CLIENT_SECRET") or await entra.issue_secret(graph.base_url)
+            env = {**env, **entra.sign_in_settings(secret)}  # the local "deployment" owns the sign-in
+            settings = Settings.from_env(env)
+            use_provider_options(entra.provider_options(graph.base_url, env))
+            runtime = await build_runtime(settings)
+        else:
+            runtime = await build_runtime(settings, credential_for=local_credentials(), review=False)
         use_runtime(runtime)
         host = LocalHost(function_app.app, function_key=key, storage_connection=azurite.connection_string,
                          env=env, port=port, timers=timers)
@@ -158,6 +175,10 @@ async def running_stack(*, port: int | None = None, graph_port: int | None = Non
             await host.stop()
             use_runtime(None)
             await runtime.aclose()
+            if sign_in == "entra":
+                from shared.credentials.service import use_provider_options
+
+                use_provider_options(None)
     finally:
         for sim in (erp, graph):
             if sim is not None:
@@ -173,7 +194,7 @@ async def _main(seed: str | None = None) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
-        async with running_stack() as stack:
+        async with running_stack(sign_in="entra") as stack:
             return await _serve(stack, stop, seed)
     except (ConfigurationError, MissingSetting) as exc:
         print(f"not started: {exc}", file=sys.stderr, flush=True)

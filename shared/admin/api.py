@@ -187,7 +187,7 @@ async def test_server(rt: Runtime, req: ApiRequest) -> ApiResponse:
             findings.append({"check": "mailbox", "target": mailbox.email, "ok": True})
         except ExsyncError as exc:
             findings.append({"check": "mailbox", "target": mailbox.email, "ok": False,
-                             "message": str(exc), "fix": "check the app's permissions and RBAC scope"})
+                             "message": str(exc), "fix": exc.fix or "check the app's permissions and RBAC scope"})
     return ApiResponse.json({"server": server.name, "ok": all(f["ok"] for f in findings),
                              "findings": findings})
 

@@ -10,6 +10,7 @@ import json
 import shlex
 from typing import Any
 
+import httpx
 import pytest
 from rich.console import Console
 
@@ -20,6 +21,9 @@ from devhost.serve import running_stack
 from devhost.services import free_port
 from shared.cli import run
 from shared.errors import ConfigurationError
+from sim.graph.resources.entra import default_roles
+
+GHOST = "ghost@contoso.test"
 
 
 def test_host_refuses_bindings_whose_setting_is_missing() -> None:
@@ -58,7 +62,7 @@ async def _cli(*argv: str, stdin: str | None = None) -> tuple[int, Any]:
 @pytest.mark.slow
 async def test_seeded_company_syncs_with_the_printed_commands(monkeypatch: pytest.MonkeyPatch) -> None:
     async with running_stack(port=free_port(), graph_port=free_port(), erp_port=free_port(), key="seed-key",
-                             timers=False) as stack:
+                             timers=False, sign_in="entra") as stack:
         people = await seed_demo(stack, employees=3, contacts=5)
         steps = next_steps(stack, people)
         monkeypatch.setenv("EXSYNC_API_URL", stack.api)
@@ -71,9 +75,27 @@ async def test_seeded_company_syncs_with_the_printed_commands(monkeypatch: pytes
             stdin = shlex.split(command.split("<<<")[1])[0] if "<<<" in command else None
             code, result = await _cli(*argv, stdin=stdin)
             results[argv[0] + " " + (argv[1] if len(argv) > 1 else "")] = result
-            assert code == 0, (command, result)
+            problems = [f for s in (result or {}).get("servers", []) for f in s["findings"] if not f["ok"]]
+            assert code == 0, (command, problems or result)
         assert results[f"sync {people[0].email}"]["results"][people[0].email]["state"] == "succeeded"
         counts = results[f"sync {people[0].email}"]["results"][people[0].email]["counts"]
         assert counts["contact.mailbox"]["created"] == 5  # the employee's ERP contacts reached Outlook
         rows = results["status "]["mailboxes"]
         assert sorted(r["email"] for r in rows) == sorted(p.email for p in people)
+
+        # what the doctor says about a user who does not exist and a permission without consent
+        code, _ = await _cli("mailboxes", "put", "local", GHOST, "--employee-id", people[1].id)
+        assert code == 0
+        code, result = await _cli("sync", GHOST, "--timeout", "60")
+        assert code == 1
+        message = result["results"][GHOST]["message"]
+        assert "UnknownMailbox" in message and "Exchange Online licence" in message, message
+        async with httpx.AsyncClient(base_url=stack.graph.base_url) as graph:
+            granted = [r for r in default_roles() if r != "Mail.Send"]
+            assert (await graph.put("/_sim/login/roles", json={"roles": granted})).status_code == 200
+        code, result = await _cli("doctor")
+        problems = {f["check"]: f for s in result["servers"] for f in s["findings"] if not f["ok"]}
+        assert code == 1 and set(problems) == {"mailbox", "permissions"}, problems
+        assert GHOST in problems["mailbox"]["message"] and "not found in the tenant" in problems["mailbox"]["message"]
+        assert "licence" in problems["mailbox"]["fix"]
+        assert "Mail.Send" in problems["permissions"]["message"] and "admin-consent" in problems["permissions"]["fix"]
