@@ -349,12 +349,34 @@ class LinkStore(Protocol):
                          page_size: int) -> Page[Link]: ...
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class CursorBook:
+    """Every cursor of one mailbox, stored as one entity: read once per run, written only when a
+    value changed. ``etag`` None: nothing stored yet (a put creates the book)."""
+
+    mailbox: str
+    values: dict[str, str] = dataclasses.field(default_factory=dict)
+    etag: str | None = None
+
+
 class CursorStore(Protocol):
-    """Delta tokens, ERP watermarks and per-type export/import dates, by name per mailbox."""
+    """Delta tokens, ERP watermarks and per-type export/import dates, by name per mailbox.
+
+    All cursors of a mailbox live in one :class:`CursorBook`; the by-name methods read or change
+    one value of it (``put_cursor``'s etag is the book's)."""
 
     async def get_cursor(self, mailbox: str, name: str) -> Stored[str] | None: ...
     async def put_cursor(self, mailbox: str, name: str, value: str, etag: str | None = None) -> str: ...
     async def delete_cursor(self, mailbox: str, name: str) -> None: ...
+
+    async def get_cursors(self, mailbox: str) -> CursorBook:
+        """The mailbox's book in one read (empty, etag None, when none is stored)."""
+        ...
+
+    async def put_cursors(self, book: CursorBook) -> CursorBook:
+        """Store ``book.values`` in one write, conditional on ``book.etag`` (None: create);
+        ConcurrencyConflict when the book changed since it was read. Returns it with its new etag."""
+        ...
 
 
 class IntentStore(Protocol):

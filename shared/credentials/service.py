@@ -158,7 +158,9 @@ class CredentialServices:
         return {"servers": results}
 
     async def _policies(self) -> Mapping[str, SyncPolicy]:
-        return {p.value.name: p.value for p in await self.state.list_policies()}
+        """Stored policies, and the built-in ``default`` (PRODUCT defaults) unless one is stored."""
+        stored = {p.value.name: p.value for p in await self.state.list_policies()}
+        return {"default": SyncPolicy(name="default"), **stored}
 
     async def review(self, server: ServerConfig, mailboxes: list[Mailbox]) -> list[Finding]:
         async with build_credential(server, self.options) as credential:

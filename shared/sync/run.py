@@ -106,7 +106,8 @@ async def sync(job: SyncJob) -> SyncOutcome:
         try:
             await job.mailbox_gateway.ensure_category(mailbox.email, policy.category.name, policy.category.color)
         except ExsyncError as exc:
-            warnings.append(f"the category could not be created: {type(exc).__name__}")
+            warnings.append(f"the category could not be created: {type(exc).__name__}"
+                            + (f"; {exc.fix}" if exc.fix else ""))
             log.add(LogLevel.WARNING, f"creating the category failed: {describe(exc)}")
     for record_type in types:
         if type_errors and not policy.continue_on_error:

@@ -152,7 +152,9 @@ def build_app(sim: Sim) -> web.Application:
     app.on_cleanup.append(close_sim)
     add_admin_routes(app, sim.faults, sim.journal)
     from sim.graph import admin
+    from sim.graph.resources import entra
     admin.register(app, sim)
+    entra.register(app, sim)
     app.router.add_route("PUT", "/upload/{session}", attachments.upload_chunk)
     app.router.add_route("DELETE", "/upload/{session}", attachments.upload_chunk)
     app.router.add_route("*", "/v1.0/{tail:.*}", graph_handler)
