@@ -42,7 +42,7 @@ class Sizes:
 
 
 FULL = Sizes(export=2000, imported=5000, tenant=(1, 5, 20), fanout=(20, 400))
-QUICK = Sizes(export=200, imported=300, tenant=(1, 4), fanout=(4, 100))
+QUICK = Sizes(export=200, imported=100, tenant=(1, 3), fanout=(3, 60))
 
 
 async def run_rows(stack: Stack, rows: tuple[str, ...], quick: bool) -> dict[str, Any]:
