@@ -8,7 +8,7 @@ NODE_STAMP := node_modules/.installed
 CHROMIUM := /usr/bin/chromium
 PYTEST_ARGS ?=
 
-.PHONY: package demo demo-loop serve bench test lint types imports infra-check pytest bootstrap clean
+.PHONY: package demo demo-loop serve bench bench-parts test lint types imports infra-check pytest bootstrap clean
 
 bootstrap: $(VENV_STAMP) $(NODE_STAMP) $(CHROMIUM)
 
@@ -42,7 +42,11 @@ serve: bootstrap
 package: $(VENV_STAMP)
 	$(PY) scripts/package.py --out dist/exsync.zip
 
+# make bench: the performance table (docs/benchmarks.md); QUICK=1 a one-minute subset, PROFILE=1 profiles.
 bench: bootstrap
+	$(PY) -m bench $(if $(QUICK),--quick) $(if $(PROFILE),--profile)
+
+bench-parts: bootstrap
 	$(PY) -m bench.engine_sync
 	$(PY) -m bench.graph_throttle --writes 2000
 
