@@ -264,9 +264,12 @@ async def _pages(view: SideView, cursor: str | None) -> AsyncIterator[Page[Any]]
 
 async def _listing(ctx: TypeContext, view: SideView, start: str | None,
                    progress: Callable[[str, int], None] | None) -> PassOutcome:
-    """One pass over one side: every page paired, planned and run; after a full listing, the sweep."""
+    """One pass over one side: every page paired, planned and run; after a full listing, the sweep
+    (unless the type had no link when the listing began: then every link is one this listing
+    just made from an item it saw, and there is nothing to find)."""
     outcome = PassOutcome(view.side)
     full = start is None
+    linked_before = full and bool((await ctx.state.list_links(ctx.email, ctx.record_type, None, 1)).items)
     async for page in _pages(view, start):
         entries, links = await view.read_page(page.items)
         if full and view.side is Side.MAILBOX:
@@ -274,7 +277,7 @@ async def _listing(ctx: TypeContext, view: SideView, start: str | None,
         pairs = [await view.pair(entry, links) for entry in entries]
         await _page(ctx, outcome, pairs, page.cursor, page.complete, view.cursor_name, full)
         _report(progress, ctx, outcome)
-    if full:
+    if linked_before:
         await _reconcile(ctx, outcome, view)
     return outcome
 
