@@ -471,6 +471,8 @@ class SyncJob:
     removals: PushRemovals = dataclasses.field(default_factory=PushRemovals)
     progress: Progress | None = None
     type_saved: Callable[[RecordType], Awaitable[None]] | None = None
+    status: MailboxStatus | None = None
+    """The mailbox status as the caller just read or wrote it (None: the engine reads it)."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
