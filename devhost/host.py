@@ -215,7 +215,10 @@ class LocalHost:
             return web.json_response({"error": "not_found", "message": f"no function at /api/{tail}"}, status=404)
         allowed = [(h, m) for h, m in matched if request.method.upper() in h.methods]
         if not allowed:
-            return web.json_response({"error": "method_not_allowed"}, status=405)
+            allow = ", ".join(sorted({m for h, _ in matched for m in h.methods}))
+            return web.json_response({"error": "method_not_allowed", "fields": [],
+                                      "message": f"{request.method} is not allowed on /api/{tail}; use {allow}"},
+                                     status=405, headers={"Allow": allow})
         target, match = allowed[0]
         if not target.anonymous and not self._authorized(request):
             return web.Response(status=401)

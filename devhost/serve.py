@@ -31,8 +31,8 @@ def _local(url: str) -> bool:
     return url.startswith(("http://127.0.0.1", "http://localhost"))
 
 
-def local_credentials() -> Any:
-    """Static tokens for the Graph simulator; the production providers for anything else."""
+def local_credentials(settings: Any) -> Any:
+    """Static tokens for the Graph simulator; the production providers (built once) for anything else."""
     from shared.graph.auth import StaticTokenCredential
     from shared.runtime import production_credentials
 
@@ -42,9 +42,7 @@ def local_credentials() -> Any:
         if _local(server.graph_base_url):
             return StaticTokenCredential()
         if not production:
-            from shared.settings import load_settings
-
-        production.append(production_credentials(load_settings()))
+            production.append(production_credentials(settings))
         return production[0](server)
 
     return credential_for
@@ -118,7 +116,8 @@ async def running_stack(*, port: int | None = None, graph_port: int | None = Non
         erp = await asyncio.to_thread(start_simulator, "sim.acumatica", [],
                                       erp_port or int(base.get("SIM_ERP_PORT") or 8002))
         env = stack_env(azurite, graph, erp, port, base)
-        runtime = await build_runtime(Settings.from_env(env), credential_for=local_credentials(), review=False)
+        settings = Settings.from_env(env)
+        runtime = await build_runtime(settings, credential_for=local_credentials(settings), review=False)
         use_runtime(runtime)
         host = LocalHost(function_app.app, function_key=key, storage_connection=azurite.connection_string,
                          env=env, port=port, timers=timers)

@@ -37,7 +37,7 @@ class ApiFailed(Exception):
         self.status, self.body = status, body
         message = body.get("message") if isinstance(body, dict) else str(body)
         fields = body.get("fields") if isinstance(body, dict) else None
-        detail = "".join(f"\n  {k}: {v}" for k, v in (fields or {}).items())
+        detail = "".join(f"\n  {f.get('field')}: {f.get('message')}" for f in fields or [] if isinstance(f, dict))
         super().__init__(f"HTTP {status}: {message}{detail}")
 
 

@@ -9,7 +9,11 @@ from __future__ import annotations
 
 
 class ExsyncError(Exception):
-    """Base class of every exsync error."""
+    """Base class of every exsync error; ``field`` names the input it blames, when there is one."""
+
+    def __init__(self, *args: object, field: str | None = None) -> None:
+        super().__init__(*args)
+        self.field = field
 
 
 class ConfigurationError(ExsyncError):
@@ -23,6 +27,10 @@ class ValidationFailed(ConfigurationError):
         self.errors = dict(errors)
         detail = "; ".join(f"{field}: {why}" for field, why in self.errors.items())
         super().__init__(f"invalid input: {detail}")
+
+
+class PayloadTooLarge(ValidationFailed):
+    """A request body is larger than the route accepts (HTTP 413)."""
 
 
 class NotFound(ExsyncError):

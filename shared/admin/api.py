@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import logging
+import re
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, timedelta
@@ -19,7 +20,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 
 from shared.admin import bodies, pending
-from shared.admin.http import ApiRequest, ApiResponse, error_response
+from shared.admin.http import ApiRequest, ApiResponse, error_json, error_response
 from shared.admin.lookup import DEFAULT_POLICY, mailbox_context
 from shared.admin.queue import SyncRequest
 from shared.admin.status import set_warning, status_to_json, update_status
@@ -27,7 +28,7 @@ from shared.admin.subscriptions import keep_with_graph
 from shared.domain.config import Mailbox, ServerConfig, SyncPolicy, parse
 from shared.domain.records import RecordType
 from shared.domain.status import LogEntry, LogLevel, MailboxStatus, RunState, RunSummary
-from shared.errors import ExsyncError, NotFound, ValidationFailed
+from shared.errors import ConcurrencyConflict, ExsyncError, NotFound, ValidationFailed
 from shared.ports import Stored
 from shared.runtime import Runtime
 
@@ -58,9 +59,24 @@ def _etag_headers(etag: str) -> dict[str, str]:
     return {"ETag": etag}
 
 
-def _if_match(req: ApiRequest) -> str | None:
-    value = req.header("If-Match")
-    return None if value in (None, "*") else value
+IF_MATCH = "If-Match"
+
+
+def _if_match(req: ApiRequest, stored: Stored[Any] | None) -> str | None:
+    """The ETag a conditional write must match (None: unconditional, no header or ``*``).
+
+    Checked here against the row just read, so an empty, malformed or stale header is a 400/412
+    naming ``If-Match`` instead of reaching the store; the store re-checks the ETag atomically.
+    """
+    value = req.header(IF_MATCH)
+    if value is None or value.strip() == "*":
+        return None
+    if not value.strip():
+        raise ValidationFailed({IF_MATCH: "is empty; send the ETag of a GET, or leave the header out"})
+    if stored is None or value.strip() != stored.etag:
+        raise ConcurrencyConflict("the ETag in If-Match is not the current one (changed or deleted since it "
+                                  "was read); GET it again and retry with its ETag", field=IF_MATCH)
+    return stored.etag
 
 
 def _same_name(body: dict[str, Any], key: str, value: str) -> dict[str, Any]:
@@ -105,7 +121,7 @@ async def put_policy(rt: Runtime, req: ApiRequest) -> ApiResponse:
     name = req.param("name")
     policy = parse(SyncPolicy, _same_name(req.json_object(), "name", name))
     existing = await rt.state.get_policy(name)
-    etag_in = _if_match(req)
+    etag_in = _if_match(req, existing)
     etag = await rt.state.put_policy(policy, etag_in, force=etag_in is None)
     return ApiResponse.json(policy.model_dump(mode="json"), 200 if existing else 201, _etag_headers(etag))
 
@@ -117,8 +133,8 @@ async def delete_policy(rt: Runtime, req: ApiRequest) -> ApiResponse:
     if users or servers:
         raise ValidationFailed({"name": f"policy {name} is in use (mailboxes: {', '.join(users) or '-'}; "
                                         f"servers: {', '.join(servers) or '-'}); reassign them first"})
-    _found(await rt.state.get_policy(name), f"policy {name}")
-    await rt.state.delete_policy(name, _if_match(req))
+    stored = _found(await rt.state.get_policy(name), f"policy {name}")
+    await rt.state.delete_policy(name, _if_match(req, stored))
     return ApiResponse.empty()
 
 
@@ -157,19 +173,19 @@ async def put_server(rt: Runtime, req: ApiRequest) -> ApiResponse:
     server = parse(ServerConfig, _same_name(req.json_object(), "name", name))
     await _check_policy_exists(rt, server.default_policy, "default_policy")
     existing = await rt.state.get_server(name)
-    etag_in = _if_match(req)
+    etag_in = _if_match(req, existing)
     etag = await rt.state.put_server(server, etag_in, force=etag_in is None)
     return ApiResponse.json(server.model_dump(mode="json"), 200 if existing else 201, _etag_headers(etag))
 
 
 async def delete_server(rt: Runtime, req: ApiRequest) -> ApiResponse:
     name = req.param("name")
-    await _server(rt, name)
+    stored = _found(await rt.state.get_server(name), f"server {name}")
     mailboxes = await rt.state.list_mailboxes(name)
     if mailboxes:
         raise ValidationFailed({"name": f"server {name} still has {len(mailboxes)} mailbox(es); "
                                         "delete them first"})
-    await rt.state.delete_server(name, _if_match(req))
+    await rt.state.delete_server(name, _if_match(req, stored))
     return ApiResponse.empty()
 
 
@@ -248,7 +264,7 @@ async def put_mailbox(rt: Runtime, req: ApiRequest) -> ApiResponse:
     if existing is not None and existing.value.server != server.name:
         raise ValidationFailed({"email": f"{email} belongs to server {existing.value.server}; "
                                          "delete it there first"})
-    etag_in = _if_match(req)
+    etag_in = _if_match(req, existing)
     etag = await rt.state.put_mailbox(mailbox, etag_in, force=etag_in is None)
     return ApiResponse.json(_mailbox_json(mailbox), 200 if existing else 201, _etag_headers(etag))
 
@@ -259,7 +275,7 @@ async def delete_mailbox(rt: Runtime, req: ApiRequest) -> ApiResponse:
     existing = await rt.state.get_mailbox(email)
     if existing is None or existing.value.server != server.name:
         raise NotFound(f"mailbox {email} is not configured under server {server.name}")
-    await rt.state.delete_mailbox(email, _if_match(req))
+    await rt.state.delete_mailbox(email, _if_match(req, existing))
     return ApiResponse.empty()
 
 
@@ -448,7 +464,7 @@ ROUTES: tuple[Route, ...] = (
     Route("initialize_server", "POST", "servers/{name}/initialize", initialize_server,
           "Create categories and folders in the mailboxes", bodies.InitializeBody),
     Route("list_mailboxes", "GET", "servers/{name}/mailboxes", list_server_mailboxes,
-          "List a server's mailboxes with status", list_response=True),
+          "List a server's mailboxes with status", response=bodies.MailboxOut, list_response=True),
     Route("put_mailbox", "PUT", "servers/{name}/mailboxes/{email}", put_mailbox,
           "Add or change a mailbox", bodies.MailboxBody),
     Route("delete_mailbox", "DELETE", "servers/{name}/mailboxes/{email}", delete_mailbox,
@@ -474,14 +490,28 @@ def routes_by_template() -> dict[str, list[Route]]:
     return out
 
 
+def _path_params(template: str) -> list[str]:
+    return re.findall(r"{(\w+)}", template)
+
+
 async def dispatch(rt: Runtime, template: str, req: ApiRequest) -> ApiResponse:
-    """Run the handler for ``template`` and the request's method; errors become 4xx/5xx JSON."""
-    for route in ROUTES:
-        if route.template == template and route.method == req.method.upper():
+    """Run the handler for ``template`` and the request's method; every error is the one error shape.
+
+    exsync errors map to the status that blames the right party (:func:`error_response`); anything
+    else is a bug: logged with its traceback, answered 500 without details.
+    """
+    routes = [r for r in ROUTES if r.template == template]
+    for route in routes:
+        if route.method == req.method.upper():
+            params = _path_params(template)
             try:
                 return await route.handler(rt, req)
             except ExsyncError as exc:
                 logger.info("%s %s -> %s", req.method, template, type(exc).__name__)
-                return error_response(exc)
-    return ApiResponse.json({"error": "method_not_allowed", "message": f"{req.method} /api/{template}"}, 405)
-
+                return error_response(exc, params[-1] if params else None)
+            except Exception:
+                logger.exception("%s /api/%s failed", req.method, template)
+                return error_json(500, "internal_error", "unexpected error; the app's log has the details")
+    allow = ", ".join(sorted({r.method for r in routes}))
+    return error_json(405, "method_not_allowed", f"{req.method} is not allowed on /api/{template}; use {allow}",
+                      headers={"Allow": allow})

@@ -17,12 +17,12 @@ delta read is the truth. Handlers answer fast (Graph wants < 3 s; we enqueue and
 from __future__ import annotations
 
 import hmac
-import json
 import logging
 from collections.abc import Iterable
 from typing import Any
 
 from shared.admin.api import enqueue_syncs
+from shared.admin.graph_payload import notification_items
 from shared.admin.http import ApiRequest, ApiResponse
 from shared.domain.config import Mailbox
 from shared.domain.records import RecordType
@@ -40,15 +40,6 @@ _TYPE_WORDS = {"contact": RecordType.CONTACT, "email": RecordType.EMAIL, "mail":
 
 def _same(given: str | None, expected: str) -> bool:
     return given is not None and hmac.compare_digest(given.encode(), expected.encode())
-
-
-def _values(req: ApiRequest) -> list[dict[str, Any]]:
-    try:
-        data = json.loads(req.body or b"{}")
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return []
-    values = data.get("value") if isinstance(data, dict) else None
-    return [v for v in values if isinstance(v, dict)] if isinstance(values, list) else []
 
 
 async def _subscription_targets(rt: Runtime, items: Iterable[dict[str, Any]]
@@ -91,7 +82,7 @@ async def graph_notifications(rt: Runtime, req: ApiRequest) -> ApiResponse:
     token = req.query.get("validationToken")
     if token is not None:
         return ApiResponse.text(token)
-    items = _client_state_ok(rt, _values(req))
+    items = _client_state_ok(rt, notification_items(req.body))
     targets = await _subscription_targets(rt, items)
     queued = await _enqueue_targets(rt, targets, "graph")
     logger.info("graph notifications: %d accepted, %d mailbox sync(s) queued", len(items), queued)
@@ -103,7 +94,7 @@ async def graph_lifecycle(rt: Runtime, req: ApiRequest) -> ApiResponse:
     token = req.query.get("validationToken")
     if token is not None:
         return ApiResponse.text(token)
-    items = _client_state_ok(rt, _values(req))
+    items = _client_state_ok(rt, notification_items(req.body))
     missed = [v for v in items if v.get("lifecycleEvent") == "missed"]
     targets = await _subscription_targets(rt, missed)
     await _enqueue_targets(rt, targets, "lifecycle")

@@ -14,33 +14,59 @@ from shared.admin import bodies
 from shared.admin.api import ROUTES, Route
 
 REF = "#/components/schemas/{model}"
-_EXTRA_PATHS: dict[str, dict[str, Any]] = {
-    "/graph/notifications": {"post": {
-        "summary": "Graph change notifications (validationToken handshake, clientState checked)",
-        "operationId": "graph_notifications", "security": [],
-        "parameters": [{"name": "validationToken", "in": "query", "required": False,
-                        "schema": {"type": "string"}}],
-        "responses": {"200": {"description": "validation token echoed",
+_ERROR = {"content": {"application/json": {"schema": {"$ref": REF.format(model="ErrorOut")}}}}
+_NOSNIFF = {"X-Content-Type-Options": {"description": "always nosniff", "schema": {"type": "string",
+                                                                                    "const": "nosniff"}}}
+# Answers any route may give: the app's own faults and its remotes' (never the caller's input).
+_SERVER_SIDE = {
+    "500": {"description": "the app is misconfigured (an app setting) or failed; its log has the details", **_ERROR},
+    "502": {"description": "Graph, the ERP or Azure failed or rejected the app's credentials", **_ERROR},
+    "503": {"description": "throttled by a remote (Retry-After), or the app's configuration is incomplete",
+            **_ERROR},
+}
+_HANDSHAKE = {"name": "validationToken", "in": "query", "required": False, "schema": {"type": "string"},
+              "description": "Graph's subscription handshake: echoed as text/plain"}
+_WEBHOOK_REFUSED = {
+    "400": {"description": "not a notification body; `fields` names the bad field", **_ERROR},
+    "413": {"description": "body larger than any notification", **_ERROR},
+}
+
+
+def _graph_hook(summary: str, operation_id: str) -> dict[str, Any]:
+    return {"post": {
+        "summary": summary, "operationId": operation_id, "security": [], "parameters": [_HANDSHAKE],
+        "requestBody": {"required": False, "content": {"application/json": {"schema": {"type": "object"}}}},
+        "responses": {"200": {"description": "validation token echoed", "headers": _NOSNIFF,
                               "content": {"text/plain": {"schema": {"type": "string"}}}},
-                      "202": {"description": "accepted; targeted syncs queued"}}}},
-    "/graph/lifecycle": {"post": {
-        "summary": "Graph lifecycle notifications (reauthorizationRequired, subscriptionRemoved, missed)",
-        "operationId": "graph_lifecycle", "security": [],
-        "responses": {"200": {"description": "validation token echoed"}, "202": {"description": "accepted"}}}},
+                      "202": {"description": "accepted; notifications with a wrong clientState are ignored",
+                              "headers": _NOSNIFF},
+                      **_WEBHOOK_REFUSED, **_SERVER_SIDE}}}
+
+
+_EXTRA_PATHS: dict[str, dict[str, Any]] = {
+    "/graph/notifications": _graph_hook(
+        "Graph change notifications (validationToken handshake, clientState checked)", "graph_notifications"),
+    "/graph/lifecycle": _graph_hook(
+        "Graph lifecycle notifications (reauthorizationRequired, subscriptionRemoved, missed)", "graph_lifecycle"),
     "/erp/notifications": {"post": {
         "summary": "Acumatica push notifications (X-Exsync-Secret header)",
         "operationId": "erp_notifications", "security": [],
         "parameters": [{"name": "X-Exsync-Secret", "in": "header", "required": True,
                         "schema": {"type": "string"}}],
         "requestBody": {"content": {"application/json": {"schema": {"type": "object"}}}},
-        "responses": {"202": {"description": "targeted syncs queued"}, "403": {"description": "bad secret"}}}},
+        "responses": {"202": {"description": "targeted syncs queued", "headers": _NOSNIFF,
+                              "content": {"application/json": {"schema": {"type": "object"}}}},
+                      "403": {"description": "missing or wrong X-Exsync-Secret", **_ERROR},
+                      **_WEBHOOK_REFUSED, **_SERVER_SIDE}}},
     "/openapi.json": {"get": {"summary": "This document", "operationId": "openapi",
-                              "responses": {"200": {"description": "OpenAPI 3 document"}}}},
+                              "responses": {"200": {"description": "OpenAPI 3 document",
+                                                    "content": {"application/json": {"schema": {"type": "object"}}}},
+                                            "401": {"description": "missing or wrong function key"}}}},
 }
 
 
 def _models() -> list[type[BaseModel]]:
-    seen: dict[str, type[BaseModel]] = {"ErrorOut": bodies.ErrorOut}
+    seen: dict[str, type[BaseModel]] = {"ErrorOut": bodies.ErrorOut, "FieldError": bodies.FieldError}
     for route in ROUTES:
         for model in (route.request, route.response):
             if model is not None:
@@ -59,7 +85,7 @@ def _operation(route: Route) -> dict[str, Any]:
     if route.method in ("PUT", "DELETE"):
         params.append({"name": "If-Match", "in": "header", "required": False, "schema": {"type": "string"},
                        "description": "ETag from a GET; the write fails with 412 if it changed"})
-    error = {"content": {"application/json": {"schema": _ref(bodies.ErrorOut)}}}
+    error = _ERROR
     ok: dict[str, Any] = {"description": "success"}
     if route.response is not None:
         schema = _ref(route.response)
@@ -73,10 +99,13 @@ def _operation(route: Route) -> dict[str, Any]:
         "responses": {str(route.success): ok,
                       "400": {"description": "invalid input; `fields` names each bad field", **error},
                       "401": {"description": "missing or wrong function key"},
-                      "404": {"description": "not found", **error}},
+                      "404": {"description": "not found; `fields` names the path parameter", **error},
+                      **_SERVER_SIDE},
     }
+    if route.method in ("POST", "PUT", "DELETE"):
+        op["responses"]["409"] = {"description": "already exists, or another run holds the mailbox", **error}
     if route.method in ("PUT", "DELETE"):
-        op["responses"]["412"] = {"description": "the ETag in If-Match is stale", **error}
+        op["responses"]["412"] = {"description": "If-Match is not the current ETag (changed since read)", **error}
     if route.request is not None:
         op["requestBody"] = {"required": route.request not in (bodies.InitializeBody, bodies.StatusResetBody),
                              "content": {"application/json": {"schema": _ref(route.request)}}}
