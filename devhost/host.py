@@ -78,7 +78,7 @@ def route_regex(template: str) -> re.Pattern[str]:
         out += f"(?:{re.escape(slash)}{body})?" if match.group(3) else re.escape(slash) + body
         pos = match.end()
     out += re.escape(template[pos:])
-    return re.compile(f"^{out}$", re.IGNORECASE)
+    return re.compile(f"^{out}\\Z", re.IGNORECASE)
 
 
 @dataclasses.dataclass
@@ -177,7 +177,7 @@ class LocalHost:
 
     async def start(self) -> None:
         app = web.Application(client_max_size=64 * 1024 * 1024)
-        app.router.add_route("*", "/api/{tail:.*}", self._serve_http)
+        app.router.add_route("*", "/api/{tail:[\\s\\S]*}", self._serve_http)  # a %0A in a path is still a path
         app.router.add_get("/admin/functions", self._list_functions)
         app.router.add_post("/admin/functions/{name}", self._run_function)
         self._runner = web.AppRunner(app, access_log=None)

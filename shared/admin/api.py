@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import json
 import logging
 import re
 import uuid
@@ -17,7 +18,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, timedelta
 from typing import Any, TypeVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from shared.admin import bodies, pending
 from shared.admin.http import ApiRequest, ApiResponse, error_json, error_response
@@ -25,10 +26,10 @@ from shared.admin.lookup import DEFAULT_POLICY, mailbox_context
 from shared.admin.queue import SyncRequest
 from shared.admin.status import set_warning, status_to_json, update_status
 from shared.admin.subscriptions import keep_with_graph
-from shared.domain.config import Mailbox, ServerConfig, SyncPolicy, parse
+from shared.domain.config import Mailbox, ServerConfig, SyncPolicy, parse, validation_errors
 from shared.domain.records import RecordType
 from shared.domain.status import LogEntry, LogLevel, MailboxStatus, RunState, RunSummary
-from shared.errors import ConcurrencyConflict, ExsyncError, NotFound, ValidationFailed
+from shared.errors import AlreadyExists, ConcurrencyConflict, ExsyncError, NotFound, ValidationFailed
 from shared.ports import Stored
 from shared.runtime import Runtime
 
@@ -79,9 +80,18 @@ def _if_match(req: ApiRequest, stored: Stored[Any] | None) -> str | None:
     return stored.etag
 
 
+def _body(model: type[M], data: dict[str, Any]) -> M:
+    """A request body validated in strict JSON mode, as the OpenAPI document types it: ``0`` is not a
+    boolean and ``"5"`` not a number; ValidationFailed names every bad field."""
+    try:
+        return model.model_validate_json(json.dumps(data), strict=True)
+    except ValidationError as exc:
+        raise ValidationFailed(validation_errors(exc)) from exc
+
+
 def _same_name(body: dict[str, Any], key: str, value: str) -> dict[str, Any]:
     given = body.get(key)
-    if given is not None and str(given).lower() != value.lower():
+    if key in body and not (isinstance(given, str) and given.lower() == value.lower()):
         raise ValidationFailed({key: f"differs from the URL ({value}); remove it or make them equal"})
     return {**body, key: value}
 
@@ -95,10 +105,18 @@ async def list_policies(rt: Runtime, req: ApiRequest) -> ApiResponse:
 
 
 async def create_policy(rt: Runtime, req: ApiRequest) -> ApiResponse:
-    policy = parse(SyncPolicy, req.json_object())
-    etag = await rt.state.put_policy(policy)
+    policy = _body(SyncPolicy, req.json_object())
+    etag = await _created(rt.state.put_policy(policy))
     logger.info("policy %s created", policy.name)
     return ApiResponse.json(policy.model_dump(mode="json"), 201, _etag_headers(etag))
+
+
+async def _created(write: Awaitable[str]) -> str:
+    """A create-only write; an existing row blames the body's ``name``."""
+    try:
+        return await write
+    except AlreadyExists as exc:
+        raise AlreadyExists(f"{exc}; or choose another name", field="name") from exc
 
 
 def _found(stored: Stored[M] | None, what: str) -> Stored[M]:
@@ -119,7 +137,7 @@ async def get_policy(rt: Runtime, req: ApiRequest) -> ApiResponse:
 
 async def put_policy(rt: Runtime, req: ApiRequest) -> ApiResponse:
     name = req.param("name")
-    policy = parse(SyncPolicy, _same_name(req.json_object(), "name", name))
+    policy = _body(SyncPolicy, _same_name(req.json_object(), "name", name))
     existing = await rt.state.get_policy(name)
     etag_in = _if_match(req, existing)
     etag = await rt.state.put_policy(policy, etag_in, force=etag_in is None)
@@ -152,9 +170,9 @@ async def list_servers(rt: Runtime, req: ApiRequest) -> ApiResponse:
 
 
 async def create_server(rt: Runtime, req: ApiRequest) -> ApiResponse:
-    server = parse(ServerConfig, req.json_object())
+    server = _body(ServerConfig, req.json_object())
     await _check_policy_exists(rt, server.default_policy, "default_policy")
-    etag = await rt.state.put_server(server)
+    etag = await _created(rt.state.put_server(server))
     logger.info("server %s created", server.name)
     return ApiResponse.json(server.model_dump(mode="json"), 201, _etag_headers(etag))
 
@@ -170,7 +188,7 @@ async def get_server(rt: Runtime, req: ApiRequest) -> ApiResponse:
 
 async def put_server(rt: Runtime, req: ApiRequest) -> ApiResponse:
     name = req.param("name")
-    server = parse(ServerConfig, _same_name(req.json_object(), "name", name))
+    server = _body(ServerConfig, _same_name(req.json_object(), "name", name))
     await _check_policy_exists(rt, server.default_policy, "default_policy")
     existing = await rt.state.get_server(name)
     etag_in = _if_match(req, existing)
@@ -210,7 +228,7 @@ async def test_server(rt: Runtime, req: ApiRequest) -> ApiResponse:
 
 async def initialize_server(rt: Runtime, req: ApiRequest) -> ApiResponse:
     server = await _server(rt, req.param("name"))
-    body = parse(bodies.InitializeBody, req.json_object(optional=True))
+    body = _body(bodies.InitializeBody, req.json_object(optional=True))
     known = {m.value.email: m.value for m in await rt.state.list_mailboxes(server.name)}
     wanted = [e.lower() for e in body.mailboxes] or sorted(known)
     unknown = [e for e in wanted if e not in known]
@@ -257,7 +275,7 @@ async def list_server_mailboxes(rt: Runtime, req: ApiRequest) -> ApiResponse:
 async def put_mailbox(rt: Runtime, req: ApiRequest) -> ApiResponse:
     server = await _server(rt, req.param("name"))
     email = req.param("email").lower()
-    body = parse(bodies.MailboxBody, req.json_object())
+    body = _body(bodies.MailboxBody, req.json_object())
     await _check_policy_exists(rt, body.policy, "policy")
     mailbox = parse(Mailbox, {"email": email, "server": server.name, **body.model_dump()})
     existing = await rt.state.get_mailbox(mailbox.email)
@@ -342,7 +360,7 @@ def _queued(run: RunSummary, status: MailboxStatus) -> MailboxStatus:
 
 
 async def request_sync(rt: Runtime, req: ApiRequest) -> ApiResponse:
-    body = parse(bodies.SyncBody, req.json_object())
+    body = _body(bodies.SyncBody, req.json_object())
     chosen = await select_mailboxes(rt, body)
     types = tuple(body.types) if body.types else None
     run_id = await enqueue_syncs(rt, chosen, reason="manual", record_types=types)
@@ -365,7 +383,7 @@ async def get_status(rt: Runtime, req: ApiRequest) -> ApiResponse:
 async def reset_status(rt: Runtime, req: ApiRequest) -> ApiResponse:
     email = req.param("email").lower()
     await mailbox_context(rt.state, email)
-    body = parse(bodies.StatusResetBody, req.json_object(optional=True))
+    body = _body(bodies.StatusResetBody, req.json_object(optional=True))
     types = [body.type] if body.type else list(RecordType)
     since = body.since
     if since is not None and since.tzinfo is None:

@@ -23,7 +23,7 @@ from typing import Any
 
 from shared.admin.api import enqueue_syncs
 from shared.admin.graph_payload import notification_items
-from shared.admin.http import ApiRequest, ApiResponse
+from shared.admin.http import ApiRequest, ApiResponse, error_json
 from shared.domain.config import Mailbox
 from shared.domain.records import RecordType
 from shared.erp.push import parse_push
@@ -145,11 +145,10 @@ async def erp_notifications(rt: Runtime, req: ApiRequest) -> ApiResponse:
     """``POST /api/erp/notifications`` (Acumatica push: Inserted/Deleted rows of a named query)."""
     secret = rt.settings.erp_webhook_secret
     if secret is None:
-        return ApiResponse.json({"error": "not_configured",
-                                 "message": "set EXSYNC_ERP_WEBHOOK_SECRET to accept ERP notifications"}, 503)
+        return error_json(503, "not_configured", "set EXSYNC_ERP_WEBHOOK_SECRET to accept ERP notifications")
     if not _same(req.header(ERP_SECRET_HEADER), secret.get_secret_value()):
-        return ApiResponse.json({"error": "forbidden",
-                                 "message": f"missing or wrong {ERP_SECRET_HEADER} header"}, 403)
+        return error_json(403, "forbidden", f"missing or wrong {ERP_SECRET_HEADER} header",
+                          [{"field": ERP_SECRET_HEADER, "message": "send the secret of EXSYNC_ERP_WEBHOOK_SECRET"}])
     body = req.json_object()
     rtype = _record_type(body)
     rows = [*(body.get("Inserted") or []), *(body.get("Deleted") or [])]

@@ -3,6 +3,7 @@ pydantic models (request and response schemas come from the same models that val
 
 from __future__ import annotations
 
+import copy
 import functools
 import re
 from typing import Any
@@ -35,7 +36,8 @@ _WEBHOOK_REFUSED = {
 def _graph_hook(summary: str, operation_id: str) -> dict[str, Any]:
     return {"post": {
         "summary": summary, "operationId": operation_id, "security": [], "parameters": [_HANDSHAKE],
-        "requestBody": {"required": False, "content": {"application/json": {"schema": {"type": "object"}}}},
+        # Any body: the handshake ignores it; a notification body that is not Graph's shape is a 400.
+        "requestBody": {"required": False, "content": {"application/json": {"schema": {}}}},
         "responses": {"200": {"description": "validation token echoed", "headers": _NOSNIFF,
                               "content": {"text/plain": {"schema": {"type": "string"}}}},
                       "202": {"description": "accepted; notifications with a wrong clientState are ignored",
@@ -83,7 +85,8 @@ def _operation(route: Route) -> dict[str, Any]:
               for p in re.findall(r"{(\w+)}", route.template)]
     params += [{"name": q, "in": "query", "required": False, "schema": {"type": "string"}} for q in route.query]
     if route.method in ("PUT", "DELETE"):
-        params.append({"name": "If-Match", "in": "header", "required": False, "schema": {"type": "string"},
+        params.append({"name": "If-Match", "in": "header", "required": False,
+                       "schema": {"type": "string", "minLength": 1, "pattern": "\\S"},
                        "description": "ETag from a GET; the write fails with 412 if it changed"})
     error = _ERROR
     ok: dict[str, Any] = {"description": "success"}
@@ -107,9 +110,33 @@ def _operation(route: Route) -> dict[str, Any]:
     if route.method in ("PUT", "DELETE"):
         op["responses"]["412"] = {"description": "If-Match is not the current ETag (changed since read)", **error}
     if route.request is not None:
+        schema = {"$ref": REF.format(model=_replace_name(route.request))} if _names_in_url(route) else _ref(
+            route.request)
         op["requestBody"] = {"required": route.request not in (bodies.InitializeBody, bodies.StatusResetBody),
-                             "content": {"application/json": {"schema": _ref(route.request)}}}
+                             "content": {"application/json": {"schema": schema}}}
     return op
+
+
+def _names_in_url(route: Route) -> bool:
+    """A PUT whose URL carries the ``name`` of its body (``PUT /policies/{name}``): the body's is optional."""
+    return route.method == "PUT" and route.template.endswith("{name}") and "name" in route.request.model_fields \
+        if route.request is not None else False
+
+
+def _replace_name(model: type[BaseModel]) -> str:
+    return f"{model.__name__}Replace"
+
+
+def _replace_schemas(defs: dict[str, Any]) -> dict[str, Any]:
+    """``<Model>Replace``: the model's schema with ``name`` optional (it must equal the URL's if given)."""
+    out = {}
+    for route in ROUTES:
+        if route.request is not None and _names_in_url(route):
+            schema = copy.deepcopy(defs[route.request.__name__])
+            schema["required"] = [f for f in schema.get("required", []) if f != "name"]
+            schema["description"] = f"{schema.get('description', '')} `name`: optional; must equal the URL's."
+            out[_replace_name(route.request)] = schema
+    return out
 
 
 @functools.cache
@@ -120,6 +147,8 @@ def openapi_document() -> dict[str, Any]:
     for route in ROUTES:
         paths.setdefault(f"/{route.template}", {})[route.method.lower()] = _operation(route)
     paths.update(_EXTRA_PATHS)
+    schemas = defs.get("$defs", {})
+    schemas.update(_replace_schemas(schemas))
     return {
         "openapi": "3.1.0",
         "info": {"title": "exsync admin API", "version": "1",
@@ -128,7 +157,7 @@ def openapi_document() -> dict[str, Any]:
         "security": [{"functionKey": []}, {"functionKeyQuery": []}],
         "paths": paths,
         "components": {
-            "schemas": defs.get("$defs", {}),
+            "schemas": schemas,
             "securitySchemes": {
                 "functionKey": {"type": "apiKey", "in": "header", "name": "x-functions-key"},
                 "functionKeyQuery": {"type": "apiKey", "in": "query", "name": "code"},
