@@ -60,6 +60,15 @@ _EXTRA_PATHS: dict[str, dict[str, Any]] = {
                               "content": {"application/json": {"schema": {"type": "object"}}}},
                       "403": {"description": "missing or wrong X-Exsync-Secret", **_ERROR},
                       **_WEBHOOK_REFUSED, **_SERVER_SIDE}}},
+    "/credentials/expiry": {"get": {
+        "summary": "Check every server's credential end date now (rotate and alert unless notify=false)",
+        "operationId": "credential_expiry",
+        "parameters": [{"name": "server", "in": "query", "required": False, "schema": {"type": "string"}},
+                       {"name": "notify", "in": "query", "required": False, "schema": {"type": "string"}}],
+        "responses": {"200": {"description": "each server's credentials and their expiry",
+                              "content": {"application/json": {"schema": {"type": "object"}}}},
+                      "401": {"description": "missing or wrong function key"},
+                      "404": {"description": "no such server; `fields` names it", **_ERROR}, **_SERVER_SIDE}}},
     "/openapi.json": {"get": {"summary": "This document", "operationId": "openapi",
                               "responses": {"200": {"description": "OpenAPI 3 document",
                                                     "content": {"application/json": {"schema": {"type": "object"}}}},
@@ -105,6 +114,8 @@ def _operation(route: Route) -> dict[str, Any]:
                       "404": {"description": "not found; `fields` names the path parameter", **error},
                       **_SERVER_SIDE},
     }
+    if route.method == "PUT":
+        op["responses"]["201"] = {**ok, "description": "created (nothing had that name)"}
     if route.method in ("POST", "PUT", "DELETE"):
         op["responses"]["409"] = {"description": "already exists, or another run holds the mailbox", **error}
     if route.method in ("PUT", "DELETE"):
