@@ -59,10 +59,9 @@ WEBHOOKS: dict[str, Webhook] = {
 }
 FIELDS = ("subscriptionId", "clientState", "changeType", "resource", "tenantId", "lifecycleEvent", "resourceData",
           "subscriptionExpirationDateTime")
-json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
-                           lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner,
-                                                                                        max_size=4),
-                           max_leaves=12)
+scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20)
+json_values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=4)
+                           | st.dictionaries(st.text(max_size=8), inner, max_size=4), max_leaves=12)
 FUZZ = {"derandomize": True, "deadline": None, "database": None, "suppress_health_check": list(HealthCheck)}
 
 
@@ -168,3 +167,12 @@ def test_replayed_notifications_queue_one_sync_for_the_mailbox(seeded: LiveHost)
     for _ in range(5):
         assert _post(seeded, "graph/notifications", body=body).status_code == 202
     assert seeded.queued() == before + 1  # replays coalesce into the waiting request
+
+
+@pytest.mark.xfail(strict=True, reason="the ERP push intake parses TimeStamp with int(): a text TimeStamp "
+                                       "with the valid secret is a 500 until the intake refuses it with a 4xx")
+def test_erp_push_with_a_text_timestamp_and_the_secret_is_not_a_server_error(seeded: LiveHost) -> None:
+    body = {**_erp(True), "TimeStamp": "yesterday", "Deleted": [{"ContactID": "1", "Owner": "EP0000"}]}
+    resp = _post(seeded, "erp/notifications", body=json.dumps(body).encode(), headers=WEBHOOKS[
+        "erp/notifications"].headers(True))
+    assert resp.status_code < 500, resp.text
