@@ -3,7 +3,8 @@
 Ports: ``SERVE_PORT`` (7071) for ``/api``, ``SIM_GRAPH_PORT`` (8001), ``SIM_ERP_PORT`` (8002); Azurite on
 free ports. The ERP connection points at the simulated Acumatica (``admin:setup@Company``). The
 function key is ``EXSYNC_FUNCTION_KEY`` or generated and printed. Prints ``ready`` when everything is
-up; Ctrl-C (or SIGTERM) stops every process it started.
+up; Ctrl-C (or SIGTERM) stops every process it started. ``--host-only`` runs just the host against
+services already running, named by the environment (``EXSYNC_STATE_CONNECTION``, ``EXSYNC_ERP_URL``, ...).
 """
 
 from __future__ import annotations
@@ -95,15 +96,35 @@ async def _point_erp_push(erp_url: str, webhook: str, secret: str) -> None:
 
 
 @contextlib.asynccontextmanager
-async def running_stack(*, port: int | None = None, graph_port: int | None = None, erp_port: int | None = None,
-                        key: str | None = None, timers: bool = True, graph_users: str = "",
-                        extra_env: Mapping[str, str] | None = None) -> AsyncIterator[Stack]:
-    """Start everything, yield the stack, stop everything (in reverse order)."""
+async def running_host(env: Mapping[str, str], *, port: int, key: str,
+                       timers: bool = True) -> AsyncIterator[tuple[LocalHost, Any]]:
+    """The local host alone, against the services ``env`` names (Azurite, the ERP, Graph servers' URLs)."""
     import function_app
     from functions._runtime import use_runtime
     from shared.runtime import build_runtime
     from shared.settings import Settings
 
+    settings = Settings.from_env(env)
+    runtime = await build_runtime(settings, credential_for=local_credentials(settings), review=False)
+    use_runtime(runtime)
+    try:
+        host = LocalHost(function_app.app, function_key=key, storage_connection=env["AzureWebJobsStorage"],
+                         env=env, port=port, timers=timers)
+        await host.start()
+        try:
+            yield host, runtime
+        finally:
+            await host.stop()
+    finally:
+        use_runtime(None)
+        await runtime.aclose()
+
+
+@contextlib.asynccontextmanager
+async def running_stack(*, port: int | None = None, graph_port: int | None = None, erp_port: int | None = None,
+                        key: str | None = None, timers: bool = True, graph_users: str = "",
+                        extra_env: Mapping[str, str] | None = None) -> AsyncIterator[Stack]:
+    """Start everything, yield the stack, stop everything (in reverse order)."""
     base = {**os.environ, **(extra_env or {})}
     port = port or int(base.get("SERVE_PORT") or 7071)
     key = key or base.get("EXSYNC_FUNCTION_KEY") or secrets.token_urlsafe(24)
@@ -116,25 +137,33 @@ async def running_stack(*, port: int | None = None, graph_port: int | None = Non
         erp = await asyncio.to_thread(start_simulator, "sim.acumatica", [],
                                       erp_port or int(base.get("SIM_ERP_PORT") or 8002))
         env = stack_env(azurite, graph, erp, port, base)
-        settings = Settings.from_env(env)
-        runtime = await build_runtime(settings, credential_for=local_credentials(settings), review=False)
-        use_runtime(runtime)
-        host = LocalHost(function_app.app, function_key=key, storage_connection=azurite.connection_string,
-                         env=env, port=port, timers=timers)
-        await host.start()
-        await _point_erp_push(erp.base_url, f"{host.base_url}/api/erp/notifications",
-                              env["EXSYNC_ERP_WEBHOOK_SECRET"])
-        try:
+        async with running_host(env, port=port, key=key, timers=timers) as (host, runtime):
+            await _point_erp_push(erp.base_url, f"{host.base_url}/api/erp/notifications",
+                                  env["EXSYNC_ERP_WEBHOOK_SECRET"])
             yield Stack(host, azurite, graph, erp, env, runtime)
-        finally:
-            await host.stop()
-            use_runtime(None)
-            await runtime.aclose()
     finally:
         for sim in (erp, graph):
             if sim is not None:
                 sim.stop()
         azurite.stop()
+
+
+async def _host_only() -> int:
+    """``--host-only``: the host against services already running (their settings in the environment).
+
+    Used by the fault tests, which kill and restart the host against the same Azurite and simulators.
+    """
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    env = dict(os.environ)
+    async with running_host(env, port=int(env.get("SERVE_PORT") or 7071), key=env["EXSYNC_FUNCTION_KEY"],
+                            timers=env.get("EXSYNC_LOCAL_TIMERS", "true").lower() != "false") as (host, _):
+        print(f"admin API   {host.base_url}/api", flush=True)
+        print("ready", flush=True)
+        await stop.wait()
+    return 0
 
 
 async def _main() -> int:
@@ -160,7 +189,7 @@ def main() -> None:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("azure", "httpx", "aiohttp.access"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    sys.exit(asyncio.run(_main()))
+    sys.exit(asyncio.run(_host_only() if "--host-only" in sys.argv[1:] else _main()))
 
 
 if __name__ == "__main__":
