@@ -45,7 +45,9 @@ POINTS = ("start", "mid", "late")
 FAST = [("graph 429 x3 (Retry-After 0)", "mid"), ("graph 503 until cleared", "mid"),
         ("graph dropped connections x3", "late"), ("erp 500 until cleared", "start"),
         ("erp 401 x1 (session expired)", "start"), ("erp 429 x2", "start")]
-SLOW = [(c, p) for c in CASES for p in POINTS if (c, p) not in FAST]
+# ERP reads happen as a run starts, so ERP faults later in a run mostly repeat "start": one of them runs.
+SLOW = [(c, p) for c in CASES for p in POINTS if (c, p) not in FAST
+        and (CASES[c].side == "graph" or (c, p) == ("erp 500 until cleared", "mid"))]
 SLOWDOWN = {**GRAPH_WRITES, "status": 200, "delay_ms": 150, "count": 10_000}
 
 

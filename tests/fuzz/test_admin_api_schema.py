@@ -57,6 +57,6 @@ def test_api_answers_conform_and_4xx_name_the_field(live_host: LiveHost, case: A
 
 @pytest.mark.slow
 @schema.parametrize()
-@settings(max_examples=120, **COMMON)
+@settings(max_examples=50, **COMMON)
 def test_api_answers_conform_and_4xx_name_the_field_many_examples(live_host: LiveHost, case: Any) -> None:
     _check(live_host, case)
