@@ -79,7 +79,7 @@ async def _start(conn: str, loop: asyncio.AbstractEventLoop) -> tuple[LiveHost, 
         return erp
 
     rt = Runtime(settings=settings, state=store, queue=queue, mailbox_gateway=graph_for,  # type: ignore[arg-type]
-                 erp_gateway=erp_for, sync=engine)  # type: ignore[arg-type]
+                 erp_gateway=erp_for, engine=engine)  # type: ignore[arg-type]
     use_runtime(rt)
     host = LocalHost(function_app.app, function_key=KEY, storage_connection=conn, env=env, port=free_port(),
                      timers=False)

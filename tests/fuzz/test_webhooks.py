@@ -169,10 +169,11 @@ def test_replayed_notifications_queue_one_sync_for_the_mailbox(seeded: LiveHost)
     assert seeded.queued() == before + 1  # replays coalesce into the waiting request
 
 
-@pytest.mark.xfail(strict=True, reason="the ERP push intake parses TimeStamp with int(): a text TimeStamp "
-                                       "with the valid secret is a 500 until the intake refuses it with a 4xx")
-def test_erp_push_with_a_text_timestamp_and_the_secret_is_not_a_server_error(seeded: LiveHost) -> None:
+def test_erp_push_with_a_text_timestamp_and_the_secret_is_a_400_naming_it(seeded: LiveHost) -> None:
     body = {**_erp(True), "TimeStamp": "yesterday", "Deleted": [{"ContactID": "1", "Owner": "EP0000"}]}
+    before = _state(seeded)
     resp = _post(seeded, "erp/notifications", body=json.dumps(body).encode(), headers=WEBHOOKS[
         "erp/notifications"].headers(True))
-    assert resp.status_code < 500, resp.text
+    assert resp.status_code == 400, resp.text
+    assert [f["field"] for f in resp.json()["fields"]] == ["TimeStamp"]
+    assert _state(seeded) == before

@@ -10,6 +10,7 @@ from shared.admin.queue import SyncRequest
 from shared.domain.config import SyncPolicy
 from shared.domain.records import Attendee, Contact, Event, RecordType, Task
 from shared.domain.status import LogEntry, RunState
+from shared.sync.run import sync
 from tests.functions.conftest import Env, queue_message, user_function
 
 ANN = "ann@contoso.com"
@@ -31,7 +32,7 @@ async def _log(env: Env) -> list[str]:
 
 
 async def test_hostile_records_from_both_sides_sync_or_are_skipped_with_a_log_line(env: Env) -> None:
-    env.rt.sync = None  # the real engine
+    env.rt.engine = sync  # the real engine
     counter = itertools.count(1)
     env.graph._new_id = lambda: HOSTILE_ID.format(n=next(counter))  # type: ignore[method-assign]
     policy = SyncPolicy(name="p", contacts={"sync_without_category": True},
