@@ -112,3 +112,19 @@ async def test_failures_of_the_app_itself_are_5xx_in_the_one_error_shape(env: En
     got, body, _ = await call_http("admin_servers_name_test", "POST", "servers/main/test", route={"name": "main"})
     assert (got, body["error"], body["fields"]) == (status, code, [])
     assert (str(failure.args[0]) in body["message"]) is shown
+
+
+def test_openapi_lists_every_answer_a_route_gives_and_the_mailbox_list_is_an_array() -> None:
+    from shared.admin.api import ROUTES
+    from shared.admin.openapi import openapi_document
+
+    doc = openapi_document()
+    for route in ROUTES:
+        answers = set(doc["paths"][f"/{route.template}"][route.method.lower()]["responses"])
+        assert {"400", "401", "404", "500", "502", "503"} <= answers, route.name
+        assert ("409" in answers) is (route.method in ("POST", "PUT", "DELETE")), route.name
+        assert ("412" in answers) is (route.method in ("PUT", "DELETE")), route.name
+    listed = doc["paths"]["/servers/{name}/mailboxes"]["get"]["responses"]["200"]["content"]["application/json"]
+    assert listed["schema"]["type"] == "array" and listed["schema"]["items"]["$ref"].endswith("/MailboxOut")
+    assert "status" in doc["components"]["schemas"]["MailboxOut"]["properties"]
+    assert doc["components"]["schemas"]["ErrorOut"]["required"] == ["error", "message", "fields"]

@@ -20,3 +20,9 @@ def test_keyed_route_refuses_missing_and_wrong_keys(live_host: LiveHost, route: 
                                 ({"x-functions-key": ""}, {})):
             resp = client.request(method, path, headers=headers, params=params, json={})
             assert resp.status_code == 401, (method, path, headers, params, resp.text)
+
+
+def test_a_method_a_route_does_not_serve_is_405_naming_the_allowed_ones(live_host: LiveHost) -> None:
+    resp = httpx.patch(f"{live_host.api}/policies", headers={"x-functions-key": live_host.key}, timeout=10)
+    assert resp.status_code == 405 and resp.headers["Allow"] == "GET, POST"
+    assert set(resp.json()) == {"error", "message", "fields"}
