@@ -8,7 +8,7 @@ NODE_STAMP := node_modules/.installed
 CHROMIUM := /usr/bin/chromium
 PYTEST_ARGS ?=
 
-.PHONY: reliability demo serve bench test lint types imports infra-check pytest bootstrap clean
+.PHONY: package reliability demo demo-loop serve bench test lint types imports infra-check pytest bootstrap clean
 
 bootstrap: $(VENV_STAMP) $(NODE_STAMP) $(CHROMIUM)
 
@@ -31,8 +31,16 @@ $(NODE_STAMP): package.json package-lock.json
 demo: bootstrap
 	$(PY) -m devhost.demo
 
+# `make demo` N times in a row (default 10); prints "demo: k/N runs passed".
+demo-loop: bootstrap
+	scripts/demo_loop.sh $(or $(N),10)
+
 serve: bootstrap
-	$(PY) -m devhost.serve
+	$(PY) -m devhost.serve $(if $(SEED),--seed $(SEED))
+
+# The Flex Consumption deployment zip (app files + Linux wheels of requirements.txt): dist/exsync.zip
+package: $(VENV_STAMP)
+	$(PY) scripts/package.py --out dist/exsync.zip
 
 bench: bootstrap
 	$(PY) -m bench.engine_sync

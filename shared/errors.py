@@ -9,7 +9,10 @@ from __future__ import annotations
 
 
 class ExsyncError(Exception):
-    """Base class of every exsync error; ``field`` names the input it blames, when there is one."""
+    """Base class of every exsync error; ``fix`` says what to do when the class knows it, ``field``
+    names the input it blames when there is one."""
+
+    fix: str = ""
 
     def __init__(self, *args: object, field: str | None = None) -> None:
         super().__init__(*args)
@@ -35,6 +38,18 @@ class PayloadTooLarge(ValidationFailed):
 
 class NotFound(ExsyncError):
     """The addressed record, mailbox or configuration does not exist."""
+
+
+class UnknownMailbox(NotFound):
+    """Graph knows no mailbox for the address: no such user, or the user has no Exchange Online mailbox."""
+
+    fix = ("check the mailbox's address (its user principal name; change it with exsync mailboxes put) and that "
+           "the user has an Exchange Online licence")
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        self.status = 404
+        self.code = code
 
 
 class AlreadyExists(ExsyncError):

@@ -168,7 +168,7 @@ async def list_servers(rt: Runtime, req: ApiRequest) -> ApiResponse:
 
 
 async def create_server(rt: Runtime, req: ApiRequest) -> ApiResponse:
-    server = _body(ServerConfig, req.json_object())
+    server = _body(ServerConfig, {**rt.settings.server_defaults(), **req.json_object()})
     await _check_policy_exists(rt, server.default_policy, "default_policy")
     etag = await _created(rt.state.put_server(server))
     logger.info("server %s created", server.name)
@@ -186,7 +186,7 @@ async def get_server(rt: Runtime, req: ApiRequest) -> ApiResponse:
 
 async def put_server(rt: Runtime, req: ApiRequest) -> ApiResponse:
     name = req.param("name")
-    server = _body(ServerConfig, _same_name(req.json_object(), "name", name))
+    server = _body(ServerConfig, {**rt.settings.server_defaults(), **_same_name(req.json_object(), "name", name)})
     await _check_policy_exists(rt, server.default_policy, "default_policy")
     existing = await rt.state.get_server(name)
     etag_in = _if_match(req, existing)
@@ -219,7 +219,7 @@ async def test_server(rt: Runtime, req: ApiRequest) -> ApiResponse:
             findings.append({"check": "mailbox", "target": mailbox.email, "ok": True})
         except ExsyncError as exc:
             findings.append({"check": "mailbox", "target": mailbox.email, "ok": False,
-                             "message": str(exc), "fix": "check the app's permissions and RBAC scope"})
+                             "message": str(exc), "fix": exc.fix or "check the app's permissions and RBAC scope"})
     return ApiResponse.json({"server": server.name, "ok": all(f["ok"] for f in findings),
                              "findings": findings})
 

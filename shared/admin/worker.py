@@ -116,6 +116,8 @@ async def _drain(rt: Runtime, held: Held, mailbox: Mailbox, server: ServerConfig
                 logger.info("nothing waits for the mailbox (an earlier run did the work)")
             return last
         last = await _run(rt, held, waiting, mailbox, server, policy)
+        # recorded; a run that never got here (crashed, cancelled, throttled) is taken again next time
+        await pending.finished(rt.state, mailbox.email)
         if last.state is RunState.FAILED and not policy.continue_on_error:
             return last
     return last
@@ -156,7 +158,7 @@ async def _run(rt: Runtime, held: Held, waiting: Waiting, mailbox: Mailbox, serv
                     state=rt.state, clock=rt.clock, run_id=run_id, record_types=waiting.record_types,
                     removals=kept.removals, progress=board, type_saved=acknowledge))
     except Throttled:
-        telemetry.record_throttled("run")
+        telemetry.record_deferred()
         await pending.give_back(rt.state, email, waiting, rt.clock.now())
         await board.clear()
         await set_last_run(rt.state, email, RunSummary(run_id, RunState.QUEUED, started,

@@ -181,7 +181,7 @@ async def stack(services: tuple[Azurite, Simulator, Simulator]) -> AsyncIterator
            "EXSYNC_TABLE_PREFIX": f"k{suffix}", "EXSYNC_SYNC_QUEUE": f"faults-{suffix}",
            "EXSYNC_BATCH_STAGGER_SECONDS": "0", "EXSYNC_LEASE_SECONDS": "30", "EXSYNC_LOCAL_TIMERS": "false",
            "EXSYNC_GRAPH_NOTIFICATION_URL": f"http://127.0.0.1:{port}/api", "SERVE_PORT": str(port),
-           "EXSYNC_FUNCTION_KEY": key, "EXSYNC_LOG_LEVEL": "INFO"}
+           "EXSYNC_FUNCTION_KEY": key, "EXSYNC_LOG_LEVEL": "INFO", "EXSYNC_SCHEDULE": "0 */5 * * * *"}
     host = HostProcess(env, port)
     await asyncio.to_thread(host.start)
     api = httpx.AsyncClient(headers={"x-functions-key": key}, timeout=30)
