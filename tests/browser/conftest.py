@@ -2,7 +2,7 @@
 
 Playwright's own browser downloads are never used (they cannot be fetched here); the
 bootstrap installs Debian's ``chromium`` package. Each test gets a fresh page in a fresh
-context; the browser is shared for the session.
+context; the browser is shared by the package's tests.
 """
 
 from __future__ import annotations
@@ -25,9 +25,13 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[object]:
-    """One Chromium for the session (fails, never skips, when chromium is missing)."""
+    """One Chromium for the browser tests (fails, never skips, when chromium is missing).
+
+    Package-scoped: Playwright's sync API keeps an event loop running in the main thread while it
+    is open, which would break every async test that runs after it in the same session.
+    """
     if shutil.which(CHROMIUM) is None:
         pytest.fail(f"{CHROMIUM} is missing: run 'make bootstrap' (installs Debian's chromium)")
     from playwright.sync_api import sync_playwright
