@@ -25,7 +25,7 @@ from aiohttp import web
 from sim.graph import ids
 
 if TYPE_CHECKING:
-    from sim.graph.app import Sim
+    from sim.graph.state import SimState as Sim
 
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"
 PERMISSIONS = Path(__file__).resolve().parents[3] / "shared" / "graph_permissions.json"
