@@ -385,3 +385,78 @@ class DocumentStore(Protocol):
 class StateStore(ConfigStore, LinkStore, CursorStore, IntentStore, StatusStore, LogStore, LeaseStore,
                  DocumentStore, Protocol):
     """Everything exsync persists (Azure Table Storage in production)."""
+
+
+# ---------------------------------------------------------------- system mailboxes (PRODUCT §7)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class CrmRecord:
+    """A case, lead or contact as the system-mailbox processing sees it.
+
+    ``kind``: "case" | "lead" | "contact"; ``id`` the ERP NoteID; ``number`` the key users see
+    (CaseID, LeadID, ContactID)."""
+
+    kind: str
+    id: str
+    number: str
+    closed: bool = False
+    email: str = ""
+    origin: str | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class InboundEmail:
+    """An incoming e-mail to file in the ERP. ``related`` is (kind, NoteID) or None (unassigned);
+    ``origin`` is the idempotency key; ``method`` the threading method that matched."""
+
+    subject: str
+    body: str
+    from_address: str
+    to: tuple[str, ...]
+    cc: tuple[str, ...]
+    sent_at: datetime | None
+    internet_message_id: str
+    origin: str
+    method: str
+    related: tuple[str, str] | None = None
+    owner: str | None = None
+    workgroup: str | None = None
+    files: tuple[AttachmentContent, ...] = ()
+
+
+class CrmGateway(Protocol):
+    """Cases, leads, contacts and incoming e-mail in the ERP, for system mailboxes.
+
+    Creates carry an ``origin`` (idempotency key) findable with :meth:`find_by_origin`, so a
+    write whose outcome a crash hid is found instead of repeated."""
+
+    async def find_contact(self, email: str) -> CrmRecord | None: ...
+
+    async def find_employee(self, email: str) -> str | None:
+        """The EmployeeID of the employee with this address, if any."""
+        ...
+
+    async def create_contact(self, email: str, name: str, *, origin: str, owner: str | None) -> CrmRecord: ...
+
+    async def find_case(self, number: str) -> CrmRecord | None:
+        """The case with this CaseID (the subject tag's id)."""
+        ...
+
+    async def get_record(self, kind: str, record_id: str) -> CrmRecord | None: ...
+
+    async def create_case(self, *, subject: str, description: str, case_class: str, contact: CrmRecord | None,
+                          owner: str | None, workgroup: str | None, origin: str) -> CrmRecord: ...
+
+    async def create_lead(self, *, email: str, name: str, lead_class: str | None, owner: str | None,
+                          workgroup: str | None, origin: str) -> CrmRecord: ...
+
+    async def reopen_case(self, record_id: str) -> None: ...
+
+    async def find_by_origin(self, kind: str, origin: str) -> CrmRecord | None:
+        """A case / lead / contact / "email" created with this idempotency key."""
+        ...
+
+    async def create_email(self, email: InboundEmail) -> str:
+        """File the e-mail (with its files); its NoteID."""
+        ...
