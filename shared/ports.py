@@ -460,3 +460,56 @@ class CrmGateway(Protocol):
     async def create_email(self, email: InboundEmail) -> str:
         """File the e-mail (with its files); its NoteID."""
         ...
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class InboxMessage:
+    """A message in a system mailbox's Inbox, with its internet headers (lower-case names)."""
+
+    id: str
+    internet_message_id: str
+    conversation_id: str
+    subject: str
+    sender: str
+    sender_name: str
+    to: tuple[str, ...]
+    cc: tuple[str, ...]
+    body: str
+    received_at: datetime | None
+    headers: dict[str, str]
+    stamp: str | None = None          # the extended property exsync sets after processing
+    has_attachments: bool = False
+
+
+class SystemMailGateway(Protocol):
+    """The Inbox of a system mailbox and sending from it (Graph application permissions)."""
+
+    async def inbox_changes(self, mailbox: str, cursor: str | None, page_size: int) -> Page[InboxMessage]:
+        """New and changed Inbox messages since ``cursor`` (a delta link; None: from now back)."""
+        ...
+
+    async def recent(self, mailbox: str, count: int) -> list[InboxMessage]:
+        """The newest ``count`` Inbox messages (for the dry run)."""
+        ...
+
+    async def get_message(self, mailbox: str, message_id: str) -> InboxMessage | None: ...
+
+    async def read_attachments(self, mailbox: str, message_id: str,
+                               max_bytes: int) -> tuple[AttachmentContent, ...]: ...
+
+    async def stamp(self, mailbox: str, message_id: str, value: str) -> None:
+        """Mark the message processed (the extended property the sync engine stamps)."""
+        ...
+
+    async def send_mime(self, mailbox: str, mime: bytes) -> None:
+        """Send an RFC 5322 message as the mailbox (every header kept)."""
+        ...
+
+    async def after_processing(self, mailbox: str, message_id: str, action: str, folder: str | None) -> None:
+        """``mark_read``, ``move`` (to ``folder``), ``delete`` or ``keep``."""
+        ...
+
+    async def check(self, mailbox: str) -> list[dict[str, Any]]:
+        """Findings of the "Test" action: the mailbox exists, its Inbox is readable, a draft can be
+        written (what RBAC for Applications scopes)."""
+        ...
