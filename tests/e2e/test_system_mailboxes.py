@@ -22,6 +22,7 @@ from devhost.services import free_port
 from functions._runtime import get_runtime
 from shared.mailproc import intake
 from tests.e2e.conftest import Clients, wait_for
+from tests.e2e.test_serve_stack import run_cli
 
 # One stack for the module (starting one takes seconds); each test starts from an empty tenant, ERP
 # and state (see ``clients``).
@@ -325,5 +326,12 @@ async def test_resource_validation_etag_and_test_action(clients: Clients) -> Non
     scoped = (await c.api.post(f"/system-mailboxes/{SUPPORT}/test")).json()
     assert scoped["ok"] is False
     assert [f["check"] for f in scoped["findings"] if not f["ok"]] == ["inbox readable", "can write messages"]
+    await c.graph.post("/_sim/scope", json={"mailboxes": None})
     doc = await c.api.get("/openapi.json")
     assert "/system-mailboxes/{address}/dry-run" in str(doc.json()["paths"])
+    code, listed = await run_cli(c, "system-mailboxes", "list")
+    assert code == 0 and [m["display_name"] for m in listed] == ["Help desk"]
+    code, dry = await run_cli(c, "system-mailboxes", "dry-run", SUPPORT, "--last", "3")
+    assert code == 0 and dry == {"address": SUPPORT, "decisions": []}
+    code, refused = await run_cli(c, "system-mailboxes", "get", "nobody@contoso.test")
+    assert code == 1 and refused["error"] == 404
