@@ -9,6 +9,7 @@ is queued and runs in the host, and the results are read back from Acumatica and
 from __future__ import annotations
 
 import asyncio
+import base64
 import re
 from collections.abc import AsyncIterator
 from typing import Any
@@ -335,3 +336,22 @@ async def test_resource_validation_etag_and_test_action(clients: Clients) -> Non
     assert code == 0 and dry == {"address": SUPPORT, "decisions": []}
     code, refused = await run_cli(c, "system-mailboxes", "get", "nobody@contoso.test")
     assert code == 1 and refused["error"] == 404
+
+
+async def test_attachments_within_allowed_types_and_size_are_filed(clients: Clients) -> None:
+    c = clients
+    await setup(c, subscribe=False, allowed_attachment_types=["pdf", "png"], max_attachment_kb=1,
+                after_processing="move", move_to_folder="Processed")
+    got = await deliver(c)
+    for name, size in (("invoice.pdf", 100), ("photo.png", 4000), ("script.exe", 10)):
+        body = {"@odata.type": "#microsoft.graph.fileAttachment", "name": name,
+                "contentBytes": base64.b64encode(b"x" * size).decode()}
+        made = await c.graph.post(f"/v1.0/users/{SUPPORT}/messages/{got['id']}/attachments", json=body)
+        assert made.status_code == 201, made.text
+    await c.run_timer("schedule")
+    await filed(c, 1)
+    [email] = await c.erp_list("Email", **{"$expand": "files"})
+    assert [f["filename"].rsplit("\\", 1)[-1] for f in email["files"]] == ["invoice.pdf"]
+    folders = await c.graph_list(f"users/{SUPPORT}/mailFolders?$filter=displayName eq 'Processed'")
+    moved = await c.graph_list(f"users/{SUPPORT}/mailFolders/{folders[0]['id']}/messages")
+    assert [m["subject"] for m in moved] == ["Printer broken"]
