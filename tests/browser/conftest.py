@@ -25,9 +25,13 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    """One Chromium for the session (fails, never skips, when chromium is missing)."""
+    """One Chromium per test module (fails, never skips, when chromium is missing).
+
+    Not per session: Playwright's sync API runs an event loop while it is open, and every async
+    test after it would fail with "Cannot run the event loop while another loop is running".
+    """
     if shutil.which(CHROMIUM) is None:
         pytest.fail(f"{CHROMIUM} is missing: run 'make bootstrap' (installs Debian's chromium)")
     from playwright.sync_api import sync_playwright
