@@ -2,7 +2,7 @@
 
 Playwright's own browser downloads are never used (they cannot be fetched here); the
 bootstrap installs Debian's ``chromium`` package. Each test gets a fresh page in a fresh
-context; the browser is shared for the session.
+context; the browser is shared by the tests of a module.
 """
 
 from __future__ import annotations
