@@ -8,7 +8,7 @@ NODE_STAMP := node_modules/.installed
 CHROMIUM := /usr/bin/chromium
 PYTEST_ARGS ?=
 
-.PHONY: package demo demo-loop serve bench bench-parts test lint types imports infra-check pytest bootstrap clean
+.PHONY: package reliability demo demo-loop serve bench bench-parts test lint types imports infra-check pytest bootstrap clean
 
 bootstrap: $(VENV_STAMP) $(NODE_STAMP) $(CHROMIUM)
 
@@ -51,6 +51,10 @@ bench-parts: bootstrap
 	$(PY) -m bench.graph_throttle --writes 2000
 
 test: lint types imports infra-check pytest
+
+# Fault matrix, host kills, fuzzing, hostile content -> docs/reliability.md (the fault x outcome table).
+reliability: bootstrap
+	$(PY) scripts/reliability_report.py
 
 lint: $(VENV_STAMP)
 	$(VENV)/bin/ruff check .

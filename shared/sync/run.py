@@ -98,8 +98,10 @@ async def sync(job: SyncJob) -> SyncOutcome:
     tally = Tally()
     log = RunLog(LogLevel.threshold(job.server.logging_level), clock)
     types = enabled_types(policy, job.record_types)
-    stored = await state.get_status(mailbox.email)
-    status = stored.value if stored else MailboxStatus(email=mailbox.email)
+    status = job.status
+    if status is None:
+        stored = await state.get_status(mailbox.email)
+        status = stored.value if stored else MailboxStatus(email=mailbox.email)
     export_dates: dict[RecordType, datetime] = {}
     import_dates: dict[RecordType, datetime] = {}
     warnings: list[str] = []
