@@ -103,6 +103,7 @@ async def running_stack(*, port: int | None = None, graph_port: int | None = Non
     """Start everything, yield the stack, stop everything (in reverse order)."""
     import function_app
     from functions._runtime import use_runtime
+    from shared.console.setup import development_console, use_console
     from shared.runtime import build_runtime
     from shared.settings import Settings
 
@@ -120,6 +121,7 @@ async def running_stack(*, port: int | None = None, graph_port: int | None = Non
         env = stack_env(azurite, graph, erp, port, base)
         runtime = await build_runtime(Settings.from_env(env), credential_for=local_credentials(), review=False)
         use_runtime(runtime)
+        use_console(development_console())  # the local console signs in a development admin
         host = LocalHost(function_app.app, function_key=key, storage_connection=azurite.connection_string,
                          env=env, port=port, timers=timers)
         await host.start()
@@ -130,6 +132,7 @@ async def running_stack(*, port: int | None = None, graph_port: int | None = Non
         finally:
             await host.stop()
             use_runtime(None)
+            use_console(None)
             await runtime.aclose()
     finally:
         for sim in (erp, graph):
@@ -150,6 +153,8 @@ async def _main() -> int:
         print(f"graph sim   {stack.graph.base_url}")
         print(f"erp sim     {stack.erp.base_url}  (admin:setup@Company)")
         print(f"openapi     {stack.api}/openapi.json")
+        print(f"console     {stack.api}/console/health  (signed in as a development admin; "
+              f"?role=reader at {stack.api}/console/signin for a reader)")
         print("ready", flush=True)
         await stop.wait()
         print("stopping", flush=True)

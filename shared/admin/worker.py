@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from shared.admin import pending, telemetry
+from shared.admin import pending, run_history, telemetry
 from shared.admin.lookup import mailbox_context
 from shared.admin.notifications import ERP_PUSH, pending_pushes
 from shared.admin.queue import SyncRequest
@@ -147,6 +147,7 @@ async def _run(rt: Runtime, request: SyncRequest, mailbox: Any, server: Any, pol
     if summary.finished_at is None:
         summary = dataclasses.replace(summary, finished_at=rt.clock.now())
     await _finish(rt, email, summary, continue_on_error=policy.continue_on_error)
+    await run_history.record(rt.state, summary, rt.clock.now())
     telemetry.record_run(summary)
     written = sum(c.writes for c in summary.counts.values())
     failed = sum(c.failed for c in summary.counts.values())
