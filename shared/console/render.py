@@ -35,9 +35,9 @@ def environment() -> jinja2.Environment:
     return env
 
 
-def html(template: str, status: int = 200, **context: Any) -> WebResponse:
+def html(template: str, code: int = 200, **context: Any) -> WebResponse:
     body = environment().get_template(template).render(**context)
-    return WebResponse(status, body.encode(), "text/html", dict(PAGE_HEADERS))
+    return WebResponse(code, body.encode(), "text/html", dict(PAGE_HEADERS))
 
 
 def text(message: str, status: int) -> WebResponse:

@@ -74,6 +74,13 @@ class ConsoleStack:
         assert self.stack is not None
         return httpx.Client(base_url=self.stack.api, headers={"x-functions-key": KEY}, timeout=30)
 
+    def graph_get(self, path: str) -> list[dict[str, Any]]:
+        """A Graph v1.0 list read from the simulator (any bearer token)."""
+        with httpx.Client(base_url=self.graph_url, headers={"Authorization": "Bearer browser"}, timeout=30) as graph:
+            response = graph.get(f"/{path}")
+            response.raise_for_status()
+            return list(response.json()["value"])
+
     def seed_erp(self, body: dict[str, Any]) -> None:
         assert self.stack is not None
         with httpx.Client(base_url=self.stack.erp.base_url, timeout=30) as erp:
