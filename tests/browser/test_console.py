@@ -19,6 +19,7 @@ from tests.browser.console_stack import ANN, BOB, ConsoleStack, console_stack, s
 pytestmark = pytest.mark.timeout(240)
 
 RUN_WAIT_MS = 90_000
+READER_MB = "reader@contoso.test"
 
 
 @pytest.fixture(scope="module")
@@ -176,3 +177,97 @@ def test_admin_configures_initializes_processes_and_resets(page: Any, stack: Con
     assert bob["last_run"]["state"] == "failed" and bob["warning"] is None
     assert api_json(stack, f"/mailboxes/{BOB}/log")["entries"] == []
     assert api_json(stack, f"/mailboxes/{ANN}/log")["entries"]
+
+
+def _seed_config(stack: ConsoleStack, policy: str, server: str, email: str) -> None:
+    with stack.api() as api:
+        assert api.put(f"/policies/{policy}", json={"name": policy, "description": "seeded"}).status_code in (200, 201)
+        assert api.put(f"/servers/{server}", json={"name": server, "default_policy": policy, "client_id": "app",
+                                                   "graph_base_url": stack.graph_url}).status_code in (200, 201)
+        assert api.put(f"/servers/{server}/mailboxes/{email}", json={"employee_id": "EP00000001"}).status_code \
+            in (200, 201)
+
+
+def test_reader_sees_everything_changes_nothing(page: Any, stack: ConsoleStack) -> None:
+    _seed_config(stack, "readonly", "ro-server", READER_MB)
+    before = (api_json(stack, "/policies/readonly"), api_json(stack, "/servers/ro-server"))
+    sign_in(page, stack, "reader")
+    assert "(reader)" in page.inner_text("header")
+
+    page.goto(f"{stack.console}/policies/readonly")
+    assert page.input_value("#f-description") == "seeded"
+    assert page.locator("button:text('Save')").count() == 0
+    assert page.locator("button:text('Delete policy')").count() == 0
+    page.goto(f"{stack.console}/servers/ro-server")
+    assert page.locator("#test-server, #initialize-server, #save-mailbox, button:text('Save')").count() == 0
+    page.goto(f"{stack.console}/sync")
+    assert page.locator("#process, #process-all, button:text('Save schedule')").count() == 0
+    page.goto(f"{stack.console}/mailboxes/{READER_MB}")
+    assert page.locator("#reset-dates, #clear-log, #reset-warning").count() == 0
+    shot(page, "reader")
+
+    # the POSTs themselves are refused, with the reader's own valid CSRF token
+    token = csrf_of(page)
+    posts = {"policies/readonly": {"name": "readonly", "description": "changed"},
+             "servers/ro-server/initialize": {}, "servers/ro-server/test": {},
+             "sync/process-all": {}, f"mailboxes/{READER_MB}/clear-log": {},
+             f"mailboxes/{READER_MB}/reset-warning": {},
+             "servers/ro-server/schedule": {"schedule": "0 0 * * * *"}}
+    for path, form in posts.items():
+        response = page.request.post(f"{stack.console}/{path}", form={**form, "csrf": token})
+        assert response.status == 403, (path, response.status)
+        assert "Read only" in response.text()
+    assert (api_json(stack, "/policies/readonly"), api_json(stack, "/servers/ro-server")) == before
+
+
+def test_a_change_without_the_csrf_token_is_refused(page: Any, stack: ConsoleStack) -> None:
+    _seed_config(stack, "guarded", "guarded-server", "guarded@contoso.test")
+    before = api_json(stack, "/policies/guarded")
+    sign_in(page, stack)
+    page.goto(f"{stack.console}/policies/guarded")
+    token = csrf_of(page)
+    pairs = page.eval_on_selector("form.record", "f => Array.from(new FormData(f))")
+    form = {k: v for k, v in pairs if k != "csrf"} | {"description": "changed by a forged form"}
+    for extra, headers in (({}, {}), ({"csrf": "forged"}, {}), ({}, {"X-CSRF-Token": token[:-2] + "xx"})):
+        response = page.request.post(f"{stack.console}/policies/guarded", form={**form, **extra}, headers=headers)
+        assert response.status == 403 and "CSRF" in response.text(), response.status
+    assert api_json(stack, "/policies/guarded") == before
+    # the htmx header alone is enough, like every htmx request sends it
+    response = page.request.post(f"{stack.console}/policies/guarded", form=form, headers={"X-CSRF-Token": token})
+    assert response.status == 200
+    assert api_json(stack, "/policies/guarded")["description"] == "changed by a forged form"
+
+
+def test_someone_else_changed_the_record_offers_a_reload(page: Any, stack: ConsoleStack) -> None:
+    _seed_config(stack, "contested", "contested-server", "contested@contoso.test")
+    sign_in(page, stack)
+    page.goto(f"{stack.console}/policies/contested")
+    with stack.api() as api:  # another admin saves first
+        assert api.put("/policies/contested", json={"name": "contested", "description": "theirs"}).status_code == 200
+    page.fill("#f-description", "mine")
+    page.click("button:text('Save')")
+    page.wait_for_selector(".conflict")
+    assert "Someone else changed this record" in page.inner_text(".conflict")
+    assert page.input_value("#f-description") == "mine"   # nothing typed is lost
+    assert api_json(stack, "/policies/contested")["description"] == "theirs"
+    shot(page, "conflict")
+    page.click(".conflict a:text('Reload')")
+    page.wait_for_selector("h1:text('Policy contested')")
+    assert page.input_value("#f-description") == "theirs"
+
+
+def test_no_session_redirects_to_sign_in_and_static_files_are_cacheable(page: Any, stack: ConsoleStack) -> None:
+    response = page.request.get(f"{stack.console}/policies", max_redirects=0)
+    assert response.status == 303 and "/api/console/signin?return_to=" in response.headers["location"]
+    assert page.request.post(f"{stack.console}/sync/process-all", form={}).status == 401
+    page.goto(f"{stack.console}/signin?role=none&return_to=/api/console/policies")
+    assert "no console role" in page.inner_text("body")
+    sign_in(page, stack)
+    head = page.locator("script[src*='htmx.min.js']").get_attribute("src")
+    asset = page.request.get(f"{stack.stack.host.base_url}{head}")  # type: ignore[union-attr]
+    assert asset.status == 200 and asset.headers["cache-control"] == "public, max-age=31536000, immutable"
+    assert asset.text().startswith("/* htmx.org 4.0.1")
+    stale = page.request.get(f"{stack.console}/static/console.css?v=old")
+    assert stale.headers["cache-control"] == "no-cache"
+    csp = page.request.get(f"{stack.console}/health").headers["content-security-policy"]
+    assert "script-src 'self'" in csp and "unsafe" not in csp
