@@ -277,3 +277,50 @@ def test_no_session_redirects_to_sign_in_and_static_files_are_cacheable(page: An
     assert stale.headers["cache-control"] == "no-cache"
     csp = page.request.get(f"{stack.console}/health").headers["content-security-policy"]
     assert "script-src 'self'" in csp and "unsafe" not in csp
+
+
+UNLABELLED = """() => [...document.querySelectorAll('input:not([type=hidden]), select, textarea')]
+    .filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label')).map(e => e.name || e.id)"""
+OVERFLOW = "() => document.documentElement.scrollWidth - window.innerWidth"
+
+
+def test_every_input_is_labelled_keyboard_works_and_a_tablet_needs_no_sideways_scroll(
+        browser: Any, stack: ConsoleStack) -> None:
+    _seed_config(stack, "keyboard", "keyboard-server", "keys@contoso.test")
+    pages = ["health", "policies", "policies/new", "policies/keyboard", "servers", "servers/new",
+             "servers/keyboard-server", "sync", "mailboxes/keys@contoso.test"]
+    for viewport in ({"width": 1280, "height": 800}, {"width": 768, "height": 1024}):
+        context = browser.new_context(viewport=viewport)
+        try:
+            page = context.new_page()
+            sign_in(page, stack)
+            for path in pages:
+                page.goto(f"{stack.console}/{path}")
+                assert page.evaluate(UNLABELLED) == [], path
+                assert page.evaluate(OVERFLOW) <= 0, (path, viewport)
+        finally:
+            context.close()
+
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    try:
+        page = context.new_page()
+        sign_in(page, stack)
+        page.goto(f"{stack.console}/sync?server=keyboard-server")
+        page.keyboard.press("Tab")
+        assert page.evaluate("document.activeElement.textContent") == "Skip to content"
+        for _ in range(40):   # Tab to the mailbox's checkbox, tick it with Space, Tab on to Process
+            page.keyboard.press("Tab")
+            if page.evaluate("document.activeElement.value") == "keys@contoso.test":
+                break
+        page.keyboard.press("Space")
+        page.keyboard.press("Shift+Tab")
+        for _ in range(10):
+            if page.evaluate("document.activeElement.id") == "process":
+                break
+            page.keyboard.press("Shift+Tab")
+        page.keyboard.press("Enter")
+        page.wait_for_selector("p.notice:text('Queued')")
+    finally:
+        context.close()
+    # the mailbox had never run: the keyboard's Process queued it
+    assert api_json(stack, "/mailboxes/keys@contoso.test/status")["last_run"] is not None
