@@ -63,34 +63,38 @@ async def edit_policy(ctx: Ctx, name: str) -> WebResponse:
                         etag=result.etag)
 
 
-async def save_policy(ctx: Ctx, name: str | None = None) -> WebResponse:
-    fields = forms.fields_of(forms.POLICY_FORM)
+async def _save(ctx: Ctx, collection: str, fields: list[forms.Field],
+                name: str | None) -> tuple[backend.Result, dict[str, list[str]]]:
+    """Create (POST) or replace (PUT with the form's ETag as If-Match) a policy or server."""
     form = ctx.form()
     body = forms.body_from_form(fields, form)
-    etag = ctx.field("etag") or None
     if name is None:
-        result = await backend.call(ctx.rt, "POST", "policies", body=body)
-    else:
-        body["name"] = name
-        result = await backend.call(ctx.rt, "PUT", "policies/{name}", {"name": name}, body=body, etag=etag)
-    if result.ok:
-        saved = result.data["name"]
-        return ctx.redirect(f"policies/{quote(saved)}", "created" if name is None else "saved")
-    return _rejected(ctx, result, fields, form, lambda **kw: _policy_page(ctx, name=name, etag=etag, **kw))
+        return await backend.call(ctx.rt, "POST", collection, body=body), form
+    return await backend.call(ctx.rt, "PUT", f"{collection}/{{name}}", {"name": name}, body={**body, "name": name},
+                              etag=ctx.field("etag") or None), form
 
 
-def _rejected(ctx: Ctx, result: backend.Result, fields: list[forms.Field], form: dict[str, list[str]],
-              again: Any) -> WebResponse:
-    """Re-render a rejected form with what was typed and each error next to its field."""
+def _rejection(result: backend.Result, fields: list[forms.Field], form: dict[str, list[str]]) -> dict[str, Any]:
+    """What a rejected form is re-rendered with: what was typed, each error next to its field."""
     errors, problems = forms.errors_by_field(fields, result.field_errors)
     if result.status == 409:
         errors["name"] = result.message
     elif not result.field_errors and not result.conflict:
         problems.append(result.message or f"the API answered {result.status}")
-    values = forms.submitted_values(fields, form)
-    response: WebResponse = again(values=values, status=409 if result.conflict else 400, errors=errors,
-                                  problems=problems, conflict=result.conflict)
-    return response
+    return {"values": forms.submitted_values(fields, form), "status": 409 if result.conflict else 400,
+            "errors": errors, "problems": problems, "conflict": result.conflict}
+
+
+def _saved(ctx: Ctx, collection: str, result: backend.Result, name: str | None) -> WebResponse:
+    return ctx.redirect(f"{collection}/{quote(result.data['name'])}", "created" if name is None else "saved")
+
+
+async def save_policy(ctx: Ctx, name: str | None = None) -> WebResponse:
+    fields = forms.fields_of(forms.POLICY_FORM)
+    result, form = await _save(ctx, "policies", fields, name)
+    if result.ok:
+        return _saved(ctx, "policies", result, name)
+    return _policy_page(ctx, name=name, etag=ctx.field("etag") or None, **_rejection(result, fields, form))
 
 
 async def delete_policy(ctx: Ctx, name: str) -> WebResponse:
@@ -154,24 +158,10 @@ async def edit_server(ctx: Ctx, name: str) -> WebResponse:
 
 async def save_server(ctx: Ctx, name: str | None = None) -> WebResponse:
     fields = forms.fields_of(forms.server_form(await _policy_names(ctx)))
-    form = ctx.form()
-    body = forms.body_from_form(fields, form)
-    etag = ctx.field("etag") or None
-    if name is None:
-        result = await backend.call(ctx.rt, "POST", "servers", body=body)
-    else:
-        body["name"] = name
-        result = await backend.call(ctx.rt, "PUT", "servers/{name}", {"name": name}, body=body, etag=etag)
+    result, form = await _save(ctx, "servers", fields, name)
     if result.ok:
-        return ctx.redirect(f"servers/{quote(result.data['name'])}", "created" if name is None else "saved")
-    errors, problems = forms.errors_by_field(fields, result.field_errors)
-    if result.status == 409:
-        errors["name"] = result.message
-    elif not result.field_errors and not result.conflict:
-        problems.append(result.message)
-    return await _server_page(ctx, values=forms.submitted_values(fields, form), name=name, etag=etag,
-                              status=409 if result.conflict else 400, errors=errors, problems=problems,
-                              conflict=result.conflict)
+        return _saved(ctx, "servers", result, name)
+    return await _server_page(ctx, name=name, etag=ctx.field("etag") or None, **_rejection(result, fields, form))
 
 
 async def save_mailbox(ctx: Ctx, name: str) -> WebResponse:

@@ -2,7 +2,9 @@
 
 Playwright's own browser downloads are never used (they cannot be fetched here); the
 bootstrap installs Debian's ``chromium`` package. Each test gets a fresh page in a fresh
-context; the browser is shared for the session.
+context; the browser is shared by the tests of one module. Not by the whole session: while
+Playwright's sync API is open it keeps an event loop running in the main thread, and every async
+test collected after the browser tests would fail with "This event loop is already running".
 """
 
 from __future__ import annotations
@@ -25,9 +27,9 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    """One Chromium for the session (fails, never skips, when chromium is missing)."""
+    """One Chromium per test module (fails, never skips, when chromium is missing)."""
     if shutil.which(CHROMIUM) is None:
         pytest.fail(f"{CHROMIUM} is missing: run 'make bootstrap' (installs Debian's chromium)")
     from playwright.sync_api import sync_playwright
