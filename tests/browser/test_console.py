@@ -284,11 +284,13 @@ UNLABELLED = """() => [...document.querySelectorAll('input:not([type=hidden]), s
 OVERFLOW = "() => document.documentElement.scrollWidth - window.innerWidth"
 
 
-def test_every_input_is_labelled_keyboard_works_and_a_tablet_needs_no_sideways_scroll(
+def test_every_input_is_labelled_nothing_secret_shows_keyboard_works_and_a_tablet_needs_no_sideways_scroll(
         browser: Any, stack: ConsoleStack) -> None:
     _seed_config(stack, "keyboard", "keyboard-server", "keys@contoso.test")
     pages = ["health", "policies", "policies/new", "policies/keyboard", "servers", "servers/new",
              "servers/keyboard-server", "sync", "mailboxes/keys@contoso.test"]
+    assert stack.stack is not None
+    secrets = [stack.stack.env[k] for k in ("EXSYNC_GRAPH_CLIENT_STATE", "EXSYNC_ERP_WEBHOOK_SECRET")]
     for viewport in ({"width": 1280, "height": 800}, {"width": 768, "height": 1024}):
         context = browser.new_context(viewport=viewport)
         try:
@@ -298,6 +300,8 @@ def test_every_input_is_labelled_keyboard_works_and_a_tablet_needs_no_sideways_s
                 page.goto(f"{stack.console}/{path}")
                 assert page.evaluate(UNLABELLED) == [], path
                 assert page.evaluate(OVERFLOW) <= 0, (path, viewport)
+                html = page.content()
+                assert not [s for s in secrets if s in html], path   # nothing secret is ever rendered
         finally:
             context.close()
 
