@@ -36,7 +36,7 @@ def _to_func(resp: WebResponse) -> func.HttpResponse:
 async def console(req: func.HttpRequest) -> func.HttpResponse:
     try:
         runtime = await get_runtime()
-        setup = current_console()
+        setup = await current_console(runtime)
     except ConfigurationError as exc:
         return setup_failed(exc)
     return _to_func(await handle(runtime, setup, _to_web(req)))

@@ -34,6 +34,26 @@ _EXTRA_PATHS: dict[str, dict[str, Any]] = {
                         "schema": {"type": "string"}}],
         "requestBody": {"content": {"application/json": {"schema": {"type": "object"}}}},
         "responses": {"202": {"description": "targeted syncs queued"}, "403": {"description": "bad secret"}}}},
+    "/credentials/expiry": {"get": {
+        "summary": "Check every credential's end date now (rotation and alerts unless notify=false)",
+        "operationId": "credential_expiry",
+        "parameters": [{"name": "server", "in": "query", "required": False, "schema": {"type": "string"}},
+                       {"name": "notify", "in": "query", "required": False,
+                        "schema": {"type": "string", "enum": ["true", "false"]}}],
+        "responses": {"200": {"description": "each server's credentials with days left",
+                              "content": {"application/json": {"schema": {"type": "object"}}}},
+                      "401": {"description": "missing or wrong function key"},
+                      "500": {"description": "the app is misconfigured; the message names the setting"}}}},
+    **{"/console/{path}": {method: {
+        "summary": f"Admin console ({method.upper()}): HTML pages; its own Entra sign-in, roles and CSRF "
+                   "(docs/console.md)",
+        "operationId": f"console_{method}", "security": [],
+        "parameters": [{"name": "path", "in": "path", "required": True, "schema": {"type": "string"},
+                        "description": "a console page, e.g. health, policies, sync"}],
+        "responses": {"200": {"description": "an HTML page", "content": {"text/html": {}}},
+                      "303": {"description": "sign in first, or the page after a saved change"},
+                      "403": {"description": "missing CSRF token, or the Reader role tried a change"}}}
+        for method in ("get", "post")}},
     "/openapi.json": {"get": {"summary": "This document", "operationId": "openapi",
                               "responses": {"200": {"description": "OpenAPI 3 document"}}}},
 }

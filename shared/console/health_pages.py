@@ -15,7 +15,6 @@ from shared.console.config_pages import mailboxes_by_server
 from shared.console.context import Ctx
 from shared.console.sync_pages import totals
 from shared.console.web import WebResponse
-from shared.credentials.service import CredentialServices
 from shared.errors import ExsyncError
 
 CHART_HEIGHT = 60
@@ -61,7 +60,7 @@ async def health(ctx: Ctx) -> WebResponse:
 async def credentials(ctx: Ctx) -> WebResponse:
     """The on-demand expiry check (``GET /api/credentials/expiry?notify=false``): no alert is sent."""
     try:
-        report = await CredentialServices.from_runtime(ctx.rt).check_all(notify=False)
+        report = await ctx.rt.credential_services().check_all(notify=False)
     except ExsyncError as exc:
         report = {"servers": [], "error": str(exc)}
     return ctx.page("partials/credentials.html", report=report)

@@ -1,24 +1,27 @@
-"""Building the console for the Function App from app settings, or installing a local one.
+"""Building the console for the Function App, or installing a local one.
 
-Settings (all optional until the console is used):
-
-- ``EXSYNC_CONSOLE_SESSION_KEY``: at least 32 characters; signs session cookies and CSRF tokens
-  (a Key Vault reference in Azure). Without it the console answers 503 naming the setting.
-- ``EXSYNC_CONSOLE_TENANT_ID`` and ``EXSYNC_CONSOLE_CLIENT_ID``: the Entra app registration people
-  sign in with (app roles ``Exsync.Admin`` and ``Exsync.Reader``, ID tokens enabled, redirect URI
-  ``https://<app>/api/console/signin``).
+Sign-in uses the deployment's own app registration and tenant (``EXSYNC_CLIENT_ID``,
+``EXSYNC_TENANT_ID``; add the app roles ``Exsync.Admin`` and ``Exsync.Reader``, enable ID tokens
+and the redirect URI ``https://<app>/api/console/signin``). The key that signs sessions and CSRF
+tokens is no setting: 32 random bytes created on first use and kept in the state store (document
+kind ``console``, key ``session``), so nothing new has to be deployed; deleting that document
+signs everyone out.
 """
 
 from __future__ import annotations
 
-import os
+import base64
+import contextlib
 import secrets
-from collections.abc import Mapping
 
 from shared.console.app import Console
 from shared.console.session import SessionCodec
 from shared.console.signin import DevSignIn, EntraSignIn, TokenValidator
-from shared.errors import ConfigurationError
+from shared.errors import AlreadyExists, ConfigurationError
+from shared.ports import DocumentStore
+from shared.runtime import Runtime
+
+KIND, KEY = "console", "session"
 
 _installed: Console | None = None
 
@@ -34,21 +37,28 @@ def development_console() -> Console:
     return Console(SessionCodec(secrets.token_bytes(32)), DevSignIn())
 
 
-def console_from_env(env: Mapping[str, str] | None = None, validator: TokenValidator | None = None) -> Console:
-    env = os.environ if env is None else env
-    key = env.get("EXSYNC_CONSOLE_SESSION_KEY", "")
-    if len(key) < 32:
-        raise ConfigurationError("EXSYNC_CONSOLE_SESSION_KEY must be set to at least 32 random characters "
-                                 "(a Key Vault reference) to use the console")
-    tenant, client = env.get("EXSYNC_CONSOLE_TENANT_ID", ""), env.get("EXSYNC_CONSOLE_CLIENT_ID", "")
+async def session_key(store: DocumentStore) -> bytes:
+    """The stored signing key, created once (create-only: concurrent first requests agree)."""
+    stored = await store.get_doc(KIND, KEY)
+    if stored is None:
+        with contextlib.suppress(AlreadyExists):  # another instance made it first: use theirs
+            await store.put_doc(KIND, KEY, {"key": base64.b64encode(secrets.token_bytes(32)).decode()})
+        stored = await store.get_doc(KIND, KEY)
+    if stored is None or not stored.value.get("key"):
+        raise ConfigurationError("the console's session key could not be stored in the state store")
+    return base64.b64decode(stored.value["key"])
+
+
+async def console_for(rt: Runtime, validator: TokenValidator | None = None) -> Console:
+    tenant, client = rt.settings.tenant_id, rt.settings.client_id
     if not tenant or not client:
-        raise ConfigurationError("EXSYNC_CONSOLE_TENANT_ID and EXSYNC_CONSOLE_CLIENT_ID must name the console's "
-                                 "Entra app registration")
-    return Console(SessionCodec(key.encode()), EntraSignIn(tenant, client, validator))
+        raise ConfigurationError("the console signs people in with the deployment's app registration: set "
+                                 "EXSYNC_TENANT_ID and EXSYNC_CLIENT_ID")
+    return Console(SessionCodec(await session_key(rt.state)), EntraSignIn(tenant, client, validator))
 
 
-def current_console() -> Console:
+async def current_console(rt: Runtime) -> Console:
     global _installed
     if _installed is None:
-        _installed = console_from_env()
+        _installed = await console_for(rt)
     return _installed

@@ -41,6 +41,9 @@ async def _rows(ctx: Ctx) -> tuple[list[dict[str, Any]], list[dict[str, Any]], d
     chosen = {"server": ctx.req.query.get("server", ""), "policy": ctx.req.query.get("policy", "")}
     rows = [r for r in rows if (not chosen["server"] or r["server"] == chosen["server"])
             and (not chosen["policy"] or r["effective_policy"] == chosen["policy"])]
+    for row in rows:   # a mailbox at work: its live status (progress, why it waits)
+        if ((row.get("status") or {}).get("last_run") or {}).get("state") in ACTIVE:
+            row["status"] = await _status(ctx, row["email"])
     return servers, rows, chosen
 
 

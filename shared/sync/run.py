@@ -13,7 +13,7 @@ Per record type (:func:`sync_type`):
    once a day (``ERP_RECONCILE_INTERVAL``) the links' ERP ids are checked against the ERP,
    because the ERP's queries never show a deletion and push notifications can be missed;
 4. queued deletions under the mass-deletion guard (:mod:`shared.sync.deletes`);
-5. the final cursors, and the export / import dates in the mailbox status.
+5. the final cursors; the export / import dates go into the outcome (the worker writes the status).
 
 After a full listing (first run, reset, resync), the links are swept page by page and each page's
 ids asked with ``existing_ids``; a link whose item is gone is checked one by one, so deletions
@@ -31,22 +31,18 @@ from collections.abc import AsyncIterator, Callable, Collection
 from datetime import datetime, timedelta
 from typing import Any
 
-from shared.domain.config import Mailbox, ServerConfig, SyncPolicy
+from shared.domain.config import SyncPolicy
 from shared.domain.records import RecordType
 from shared.domain.status import LogLevel, MailboxStatus, RunState, RunSummary
 from shared.errors import ExsyncError, SyncStateLost
 from shared.ports import (
-    Clock,
-    ErpGateway,
-    ErpItem,
     ErpScope,
     Link,
-    MailboxGateway,
     MailboxItem,
     Page,
-    Removed,
     Side,
-    StateStore,
+    SyncJob,
+    SyncOutcome,
 )
 from shared.sync import names
 from shared.sync.context import RunLog, Tally, TypeContext, describe
@@ -54,8 +50,8 @@ from shared.sync.deletes import run_deletes
 from shared.sync.execute import execute_page
 from shared.sync.hyperlink import HyperlinkView
 from shared.sync.intents import resolve_intents
-from shared.sync.pairing import pair_erp_entry, pair_mailbox_entry
 from shared.sync.plan import Pair, TypeRules, plan
+from shared.sync.sides import SideView, erp_view, mailbox_view
 
 logger = logging.getLogger(__name__)
 
@@ -90,26 +86,28 @@ def container_name(policy: SyncPolicy, record_type: RecordType) -> str | None:
             RecordType.TASK: policy.tasks.folder, RecordType.EVENT: policy.events.folder}[record_type]
 
 
-async def sync_mailbox(*, mailbox: Mailbox, server: ServerConfig, policy: SyncPolicy,
-                       mailbox_gateway: MailboxGateway, erp_gateway: ErpGateway, state: StateStore,
-                       clock: Clock, run_id: str,
-                       record_types: Collection[RecordType] | None = None,
-                       progress: Callable[[str, int], None] | None = None) -> RunSummary:
-    """Sync one mailbox; never raises for an item or a type failing (they make the run WARNING/FAILED)."""
+async def sync(job: SyncJob) -> SyncOutcome:
+    """Sync one mailbox; never raises for an item or a type failing (they make the run WARNING/FAILED).
+
+    Writes links, cursors, intents and log lines; the mailbox status is the caller's (the outcome).
+    """
+    mailbox, policy, clock, state = job.mailbox, job.policy, job.clock, job.state
     started = clock.now()
     tally = Tally()
-    log = RunLog(LogLevel.threshold(server.logging_level), clock)
-    types = enabled_types(policy, record_types)
+    log = RunLog(LogLevel.threshold(job.server.logging_level), clock)
+    types = enabled_types(policy, job.record_types)
     stored = await state.get_status(mailbox.email)
     status = stored.value if stored else MailboxStatus(email=mailbox.email)
-    export_dates, import_dates = dict(status.export_dates), dict(status.import_dates)
+    export_dates: dict[RecordType, datetime] = {}
+    import_dates: dict[RecordType, datetime] = {}
     warnings: list[str] = []
     type_errors = 0
     if types and policy_writes_mailbox(policy, types):
         try:
-            await mailbox_gateway.ensure_category(mailbox.email, policy.category.name, policy.category.color)
+            await job.mailbox_gateway.ensure_category(mailbox.email, policy.category.name, policy.category.color)
         except ExsyncError as exc:
-            warnings.append(f"the category could not be created: {type(exc).__name__}")
+            warnings.append(f"the category could not be created: {type(exc).__name__}"
+                            + (f"; {exc.fix}" if exc.fix else ""))
             log.add(LogLevel.WARNING, f"creating the category failed: {describe(exc)}")
     for record_type in types:
         if type_errors and not policy.continue_on_error:
@@ -118,9 +116,8 @@ async def sync_mailbox(*, mailbox: Mailbox, server: ServerConfig, policy: SyncPo
             type_errors += 1
             continue
         try:
-            ctx = await _context(mailbox, server, policy, mailbox_gateway, erp_gateway, state, clock, run_id,
-                                 record_type, tally, log)
-            erp_pass, mailbox_pass = await sync_type(ctx, status, progress)
+            ctx = await _context(job, record_type, tally, log)
+            erp_pass, mailbox_pass = await sync_type(ctx, status, job.progress)
         except ExsyncError as exc:
             type_errors += 1
             log.add(LogLevel.ERROR, f"{record_type} sync stopped: {describe(exc)}; "
@@ -134,6 +131,8 @@ async def sync_mailbox(*, mailbox: Mailbox, server: ServerConfig, policy: SyncPo
         if mailbox_pass.complete:
             import_dates[record_type] = now
             await state.put_cursor(mailbox.email, names.import_mark(record_type), now.isoformat())
+        if erp_pass.complete and job.type_saved is not None:
+            await job.type_saved(record_type)
     _log_counts(log, tally, types)
     run_state = _state(tally, warnings, type_errors, len(types))
     notes = list(warnings)
@@ -141,13 +140,11 @@ async def sync_mailbox(*, mailbox: Mailbox, server: ServerConfig, policy: SyncPo
         notes.append(f"{tally.failed()} item(s) failed and are retried next run; see the log")
     if type_errors:
         notes.append(f"{type_errors} record type(s) stopped with an error; see the log")
-    message = "; ".join(notes)
-    summary = RunSummary(run_id=run_id, state=run_state, started_at=started, finished_at=clock.now(),
-                         counts=tally.as_counts(), message=message)
-    await _store(state, mailbox.email, export_dates, import_dates, notes, summary)
+    summary = RunSummary(run_id=job.run_id, state=run_state, started_at=started, finished_at=clock.now(),
+                         counts=tally.as_counts(), message="; ".join(notes))
     if log.entries:
         await state.append_log(mailbox.email, log.entries)
-    return summary
+    return SyncOutcome(summary, export_dates, import_dates, tuple(notes))
 
 
 def policy_writes_mailbox(policy: SyncPolicy, types: Collection[RecordType]) -> bool:
@@ -175,27 +172,8 @@ def _log_counts(log: RunLog, tally: Tally, types: list[RecordType]) -> None:
                     record_type)
 
 
-async def _store(state: StateStore, email: str, export_dates: dict[RecordType, datetime],
-                 import_dates: dict[RecordType, datetime], warnings: list[str], summary: RunSummary) -> None:
-    """Write dates, warning and last run into the status, keeping the other fields (one retry on a race)."""
-    for attempt in range(3):
-        stored = await state.get_status(email)
-        current = stored.value if stored else MailboxStatus(email=email)
-        new = dataclasses.replace(current, export_dates={**current.export_dates, **export_dates},
-                                  import_dates={**current.import_dates, **import_dates},
-                                  warning="; ".join(warnings) if warnings else current.warning,
-                                  last_run=summary)
-        try:
-            await state.put_status(new, stored.etag if stored else None, force=attempt == 2)
-            return
-        except ExsyncError:
-            if attempt == 2:
-                raise
-
-
-async def _context(mailbox: Mailbox, server: ServerConfig, policy: SyncPolicy, mailbox_gateway: MailboxGateway,
-                   erp_gateway: ErpGateway, state: StateStore, clock: Clock, run_id: str,
-                   record_type: RecordType, tally: Tally, log: RunLog) -> TypeContext:
+async def _context(job: SyncJob, record_type: RecordType, tally: Tally, log: RunLog) -> TypeContext:
+    mailbox, policy, mailbox_gateway = job.mailbox, job.policy, job.mailbox_gateway
     container = await mailbox_gateway.ensure_container(mailbox.email, record_type,
                                                        container_name(policy, record_type))
     sent = None
@@ -205,10 +183,10 @@ async def _context(mailbox: Mailbox, server: ServerConfig, policy: SyncPolicy, m
         mailbox_gateway = HyperlinkView(mailbox_gateway, policy.contacts.hyperlink)
     scope = ErpScope(employee_id=mailbox.employee_id, email=mailbox.email,
                      contact_filter=policy.contacts.filter)
-    return TypeContext(mailbox=mailbox, server=server, policy=policy, mailbox_gateway=mailbox_gateway,
-                       erp_gateway=erp_gateway, state=state, clock=clock, run_id=run_id,
+    return TypeContext(mailbox=mailbox, server=job.server, policy=policy, mailbox_gateway=mailbox_gateway,
+                       erp_gateway=job.erp_gateway, state=job.state, clock=job.clock, run_id=job.run_id,
                        rules=TypeRules.of(policy, record_type), container=container, scope=scope,
-                       tally=tally, log=log, sent_container=sent)
+                       tally=tally, log=log, sent_container=sent, push_removed=job.removals.of(record_type))
 
 
 # ---------------------------------------------------------------- one type
@@ -261,40 +239,42 @@ def _parse_mark(value: str) -> datetime | None:
         return None
 
 
-async def _erp_pages(ctx: TypeContext, cursor: str | None) -> AsyncIterator[Page[ErpItem[Any]]]:
+async def _pages(view: SideView, cursor: str | None) -> AsyncIterator[Page[Any]]:
+    first = True
     while True:
-        page = await ctx.erp_gateway.list_changes(ctx.record_type, ctx.scope, cursor, ctx.page_size)
+        page = await view.list_page(cursor, first)
+        first = False
         yield page
         if page.complete:
             return
         cursor = page.cursor
 
 
-async def _mailbox_pages(ctx: TypeContext, cursor: str | None) -> AsyncIterator[Page[MailboxItem[Any]]]:
-    while True:
-        page = await ctx.mailbox_gateway.list_changes(ctx.email, ctx.record_type, ctx.container, cursor,
-                                                      ctx.page_size)
-        yield page
-        if page.complete:
-            return
-        cursor = page.cursor
+async def _listing(ctx: TypeContext, view: SideView, start: str | None,
+                   progress: Callable[[str, int], None] | None) -> PassOutcome:
+    """One pass over one side: every page paired, planned and run; after a full listing, the sweep."""
+    outcome = PassOutcome(view.side)
+    full = start is None
+    async for page in _pages(view, start):
+        if full and view.side is Side.MAILBOX:
+            _remember_stamps(ctx, page)
+        pairs = [await view.pair(entry) for entry in page.items]
+        await _page(ctx, outcome, pairs, page.cursor, page.complete, view.cursor_name, full)
+        _report(progress, ctx, outcome)
+    if full:
+        await _reconcile(ctx, outcome, view)
+    return outcome
 
 
 async def _erp_pass(ctx: TypeContext, progress: Callable[[str, int], None] | None) -> PassOutcome:
-    name = names.erp_cursor(ctx.record_type)
-    stored = await ctx.state.get_cursor(ctx.email, name)
+    view = erp_view(ctx)
+    stored = await ctx.state.get_cursor(ctx.email, view.cursor_name)
     start = stored.value if stored else None
-    outcome = PassOutcome(Side.ERP)
-    full = start is None
-    async for page in _erp_pages(ctx, start):
-        pairs = [await pair_erp_entry(ctx, entry) for entry in page.items]
-        await _page(ctx, outcome, pairs, page.cursor, page.complete, name, full)
-        _report(progress, ctx, outcome)
-    if full:
-        await _reconcile(ctx, outcome, Side.ERP)
+    outcome = await _listing(ctx, view, start, progress)
+    if start is None:
         await _mark_reconciled(ctx)
     elif await _erp_reconciliation_due(ctx):
-        await _reconcile_erp_ids(ctx, outcome)
+        await _reconcile_erp_ids(ctx, outcome, view)
     return outcome
 
 
@@ -309,12 +289,12 @@ async def _erp_reconciliation_due(ctx: TypeContext) -> bool:
     return ctx.clock.now() - last >= ERP_RECONCILE_INTERVAL
 
 
-async def _reconcile_erp_ids(ctx: TypeContext, outcome: PassOutcome) -> None:
+async def _reconcile_erp_ids(ctx: TypeContext, outcome: PassOutcome, view: SideView) -> None:
     """Check every link's ERP id against the ERP: the ERP's queries never show a deletion, and
     push notifications can be missed. A link whose record is gone or out of scope is checked one
     by one (deleted, or only out of scope), exactly as after a full listing."""
     failures = outcome.failures
-    checked, missing = await _reconcile(ctx, outcome, Side.ERP)
+    checked, missing = await _reconcile(ctx, outcome, view)
     if outcome.failures == failures:
         await _mark_reconciled(ctx)
     ctx.log.add(LogLevel.VERBOSE, f"{ctx.record_type} ERP ids reconciled ({checked} links checked, "
@@ -326,36 +306,21 @@ async def _mark_reconciled(ctx: TypeContext) -> None:
 
 
 async def _mailbox_pass(ctx: TypeContext, progress: Callable[[str, int], None] | None) -> PassOutcome:
-    name = names.mailbox_cursor(ctx.record_type)
-    stored = await ctx.state.get_cursor(ctx.email, name)
+    view = mailbox_view(ctx)
+    stored = await ctx.state.get_cursor(ctx.email, view.cursor_name)
     start = stored.value if stored else None
     try:
-        return await _mailbox_listing(ctx, name, start, progress)
+        return await _listing(ctx, view, start, progress)
     except SyncStateLost:
         if start is None:
             raise
         ctx.log.add(LogLevel.WARNING, f"{ctx.record_type} delta cursor expired: full resync of the mailbox "
                     "(re-links by stamp and content, creates nothing twice)", ctx.record_type)
-        await ctx.state.delete_cursor(ctx.email, name)
-        return await _mailbox_listing(ctx, name, None, progress)
+        await ctx.state.delete_cursor(ctx.email, view.cursor_name)
+        return await _listing(ctx, view, None, progress)
 
 
-async def _mailbox_listing(ctx: TypeContext, name: str, start: str | None,
-                           progress: Callable[[str, int], None] | None) -> PassOutcome:
-    outcome = PassOutcome(Side.MAILBOX)
-    full = start is None
-    async for page in _mailbox_pages(ctx, start):
-        if full:
-            _remember_stamps(ctx, page)
-        pairs = [await pair_mailbox_entry(ctx, entry) for entry in page.items]
-        await _page(ctx, outcome, pairs, page.cursor, page.complete, name, full)
-        _report(progress, ctx, outcome)
-    if full:
-        await _reconcile(ctx, outcome, Side.MAILBOX)
-    return outcome
-
-
-def _remember_stamps(ctx: TypeContext, page: Page[MailboxItem[Any]]) -> None:
+def _remember_stamps(ctx: TypeContext, page: Page[Any]) -> None:
     """Keep the stamps of a full listing while they fit in ``STAMP_MEMORY_PAGES`` pages; above
     that, forget them (the ERP pass then looks every unlinked record's stamp up instead)."""
     if ctx.listed_stamps is None:
@@ -378,35 +343,25 @@ async def _page(ctx: TypeContext, outcome: PassOutcome, pairs: list[Pair], curso
         await ctx.state.put_cursor(ctx.email, name, cursor)
 
 
-async def _reconcile(ctx: TypeContext, outcome: PassOutcome, side: Side) -> tuple[int, int]:
-    """Sweep the links page by page: a link whose item on ``side`` no longer exists there (in the
-    scope / the container) is paired as removed, which re-checks it with ``get`` (deleted, out of
+async def _reconcile(ctx: TypeContext, outcome: PassOutcome, view: SideView) -> tuple[int, int]:
+    """Sweep the links page by page: a link whose item on the view's side no longer exists there (in
+    the scope / the container) is paired as removed, which re-checks it with ``get`` (deleted, out of
     scope, or moved). Holds one page of links at a time; returns (links checked, missing)."""
     cursor: str | None = None
     checked = gone = 0
     while True:
         page = await ctx.state.list_links(ctx.email, ctx.record_type, cursor, ctx.page_size)
         links = [link for link in page.items if isinstance(link, Link)]
-        existing = await _existing(ctx, side, links)
-        missing = [link for link in links if (link.erp_id if side is Side.ERP else link.mailbox_id) not in existing]
+        existing = await view.existing([view.link_id(link) for link in links]) if links else set()
+        missing = [link for link in links if view.link_id(link) not in existing]
         checked, gone = checked + len(links), gone + len(missing)
-        pairs = [await (pair_erp_entry(ctx, Removed(link.erp_id)) if side is Side.ERP
-                        else pair_mailbox_entry(ctx, Removed(link.mailbox_id))) for link in missing]
+        pairs = [await view.pair(view.removed(link)) for link in missing]
         if pairs:
             actions = [plan(pair, ctx.rules) for pair in pairs]
-            outcome.failures += await execute_page(ctx, actions, side)
+            outcome.failures += await execute_page(ctx, actions, view.side)
         if page.complete or page.cursor is None:
             return checked, gone
         cursor = page.cursor
-
-
-async def _existing(ctx: TypeContext, side: Side, links: list[Link]) -> set[str]:
-    if not links:
-        return set()
-    if side is Side.ERP:
-        return await ctx.erp_gateway.existing_ids(ctx.record_type, ctx.scope, [link.erp_id for link in links])
-    return await ctx.mailbox_gateway.existing_ids(ctx.email, ctx.record_type, ctx.container,
-                                                  [link.mailbox_id for link in links])
 
 
 def _report(progress: Callable[[str, int], None] | None, ctx: TypeContext, outcome: PassOutcome) -> None:
