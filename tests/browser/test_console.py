@@ -284,6 +284,7 @@ UNLABELLED = """() => [...document.querySelectorAll('input:not([type=hidden]), s
 OVERFLOW = "() => document.documentElement.scrollWidth - window.innerWidth"
 
 
+@pytest.mark.slow
 def test_every_input_is_labelled_nothing_secret_shows_keyboard_works_and_a_tablet_needs_no_sideways_scroll(
         browser: Any, stack: ConsoleStack) -> None:
     _seed_config(stack, "keyboard", "keyboard-server", "keys@contoso.test")
