@@ -71,16 +71,6 @@ _EXTRA_PATHS: dict[str, dict[str, Any]] = {
                       "401": {"description": "missing or wrong function key"},
                       "400": {"description": "notify is not one of its values; `fields` names it", **_ERROR},
                       "404": {"description": "no such server; `fields` names it", **_ERROR}, **_SERVER_SIDE}}},
-    **{"/console/{path}": {method: {
-        "summary": f"Admin console ({method.upper()}): HTML pages; its own Entra sign-in, roles and CSRF "
-                   "(docs/console.md)",
-        "operationId": f"console_{method}", "security": [],
-        "parameters": [{"name": "path", "in": "path", "required": True, "schema": {"type": "string"},
-                        "description": "a console page, e.g. health, policies, sync"}],
-        "responses": {"200": {"description": "an HTML page", "content": {"text/html": {}}},
-                      "303": {"description": "sign in first, or the page after a saved change"},
-                      "403": {"description": "missing CSRF token, or the Reader role tried a change"}}}
-        for method in ("get", "post")}},
     "/openapi.json": {"get": {"summary": "This document", "operationId": "openapi",
                               "responses": {"200": {"description": "OpenAPI 3 document",
                                                     "content": {"application/json": {"schema": {"type": "object"}}}},
