@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import quote
 
 from shared.console import config_pages as cfg
-from shared.console import health_pages, render, static
+from shared.console import health_pages, render, static, system_pages
 from shared.console import sync_pages as sync
 from shared.console.access import Caller, Scope, Verdict, decide
 from shared.console.context import Ctx
@@ -61,6 +61,8 @@ PAGES: tuple[Page, ...] = (
     _page("POST", "servers/{name}/mailboxes", cfg.save_mailbox),
     _page("POST", "servers/{name}/mailboxes/{email}/delete", cfg.delete_mailbox),
     _page("POST", "servers/{name}/schedule", sync.save_schedule),
+    _page("GET", "system-mailboxes", system_pages.system_mailboxes),
+    _page("POST", "system-mailboxes/{address}/{action}", system_pages.system_action),
     _page("GET", "sync", sync.sync_page),
     _page("GET", "sync/rows", sync.sync_rows),
     _page("POST", "sync/process", sync.process),

@@ -21,7 +21,8 @@ NOTICES = {
     "schedule_saved": "Schedule saved.",
 }
 
-NAV = (("health", "Health"), ("policies", "Policies"), ("servers", "Servers"), ("sync", "Sync process"))
+NAV = (("health", "Health"), ("policies", "Policies"), ("servers", "Servers"), ("sync", "Sync process"),
+       ("system-mailboxes", "System mailboxes"))
 
 
 @dataclasses.dataclass(frozen=True)

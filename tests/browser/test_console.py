@@ -289,7 +289,7 @@ def test_every_input_is_labelled_nothing_secret_shows_keyboard_works_and_a_table
         browser: Any, stack: ConsoleStack) -> None:
     _seed_config(stack, "keyboard", "keyboard-server", "keys@contoso.test")
     pages = ["health", "policies", "policies/new", "policies/keyboard", "servers", "servers/new",
-             "servers/keyboard-server", "sync", "mailboxes/keys@contoso.test"]
+             "servers/keyboard-server", "sync", "mailboxes/keys@contoso.test", "system-mailboxes"]
     assert stack.stack is not None
     secrets = [stack.stack.env[k] for k in ("EXSYNC_GRAPH_CLIENT_STATE", "EXSYNC_ERP_WEBHOOK_SECRET")]
     for viewport in ({"width": 1280, "height": 800}, {"width": 768, "height": 1024}):
@@ -329,3 +329,28 @@ def test_every_input_is_labelled_nothing_secret_shows_keyboard_works_and_a_table
         context.close()
     # the mailbox had never run: the keyboard's Process queued it
     assert api_json(stack, "/mailboxes/keys@contoso.test/status")["last_run"] is not None
+
+
+def test_system_mailboxes_show_their_settings_and_run_their_test(page: Any, stack: ConsoleStack) -> None:
+    _seed_config(stack, "support", "support-server", "agent@contoso.test")
+    with stack.api() as api:
+        made = api.post("/system-mailboxes", json={"address": "support@contoso.test", "server": "support-server",
+                                                   "display_name": "Support"})
+        assert made.status_code == 201, made.text
+    sign_in(page, stack)
+    page.goto(f"{stack.console}/system-mailboxes")
+    section = page.locator("section", has_text="support@contoso.test")
+    assert "Support" in section.locator("table").inner_text()
+    section.locator("button:text('Test')").click()
+    section.locator("h3:text('Test')").wait_for()
+    shot(page, "system-mailboxes")
+    check = page.request.post(f"{stack.console}/system-mailboxes/support@contoso.test/test",
+                              form={"csrf": csrf_of(page)})
+    with stack.api() as api:   # the console answered what the API answers
+        assert check.status == api.post("/system-mailboxes/support@contoso.test/test").status_code
+    sign_in(page, stack, "reader")
+    page.goto(f"{stack.console}/system-mailboxes")
+    assert page.locator("section button").count() == 0
+    refused = page.request.post(f"{stack.console}/system-mailboxes/support@contoso.test/run",
+                                form={"csrf": csrf_of(page)})
+    assert refused.status == 403
