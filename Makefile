@@ -8,7 +8,7 @@ NODE_STAMP := node_modules/.installed
 CHROMIUM := /usr/bin/chromium
 PYTEST_ARGS ?=
 
-.PHONY: package reliability demo demo-loop serve bench bench-parts test lint types imports infra-check pytest bootstrap clean
+.PHONY: package reliability demo demo-loop serve bench bench-parts test lint types imports infra-check pytest bootstrap clean screenshots
 
 bootstrap: $(VENV_STAMP) $(NODE_STAMP) $(CHROMIUM)
 
@@ -70,6 +70,10 @@ infra-check: $(VENV_STAMP)
 
 pytest: bootstrap
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The console's screenshots in docs/console.md, written by its browser tests.
+screenshots: bootstrap
+	EXSYNC_SCREENSHOTS=docs/console $(PY) -m pytest tests/browser/test_console.py -q
 
 clean:
 	rm -rf $(VENV) .checkov-venv node_modules .pytest_cache .mypy_cache .ruff_cache .hypothesis

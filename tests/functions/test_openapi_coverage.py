@@ -8,13 +8,14 @@ import re
 import function_app
 from devhost.host import functions_of
 from shared.admin.openapi import openapi_document
+from tests.fuzz.routes import HTML_PAGES
 
 
 def _http_functions() -> list[tuple[str, str, set[str], bool]]:
     out = []
     for fn in functions_of(function_app.app):
         trigger = fn.get_trigger().get_dict_repr()
-        if trigger["type"] != "httpTrigger":
+        if trigger["type"] != "httpTrigger" or fn.get_function_name() in HTML_PAGES:
             continue
         route = re.sub(r"\{(\w+)(?::[^}]*)?\??\}", r"{\1}", trigger.get("route") or fn.get_function_name())
         methods = {str(getattr(m, "value", m)).lower() for m in trigger.get("methods") or ["get", "post"]}
