@@ -68,3 +68,11 @@ class MassDeleteBlocked(ExsyncError):
 
 class LeaseTaken(ExsyncError):
     """Another worker holds the mailbox lease."""
+
+
+class NotAuthenticated(ExsyncError):
+    """The caller's token is missing, invalid, expired or not meant for exsync (HTTP 401)."""
+
+
+class NotPermitted(ExsyncError):
+    """The caller is authenticated but may not do this, e.g. not a synced employee (HTTP 403)."""
