@@ -58,6 +58,14 @@ class Settings(BaseModel):
     table_prefix: str = Field("", alias="EXSYNC_TABLE_PREFIX", pattern=r"^([A-Za-z][A-Za-z0-9]{0,40})?$")
     batch_stagger_seconds: int = Field(60, alias="EXSYNC_BATCH_STAGGER_SECONDS", ge=0, le=3600)
     lease_seconds: int = Field(660, alias="EXSYNC_LEASE_SECONDS", ge=30, le=7200)
+    # Outlook add-in API (docs/outlook-addin.md): the API app registration's client id (token audience),
+    # an optional app id URI, the delegated scope, the authority (tests: a local issuer).
+    addin_client_id: str | None = Field(None, alias="EXSYNC_ADDIN_CLIENT_ID")
+    addin_app_id_uri: str | None = Field(None, alias="EXSYNC_ADDIN_APP_ID_URI", pattern=r"^api://")
+    addin_scope: str = Field("access_as_user", alias="EXSYNC_ADDIN_SCOPE", pattern=r"^[A-Za-z0-9._-]+$")
+    addin_authority: str = Field("https://login.microsoftonline.com", alias="EXSYNC_ADDIN_AUTHORITY",
+                                 pattern=r"^https?://")
+    addin_max_attachment_kb: int = Field(3072, alias="EXSYNC_ADDIN_MAX_ATTACHMENT_KB", ge=0, le=30720)
 
     @field_validator("schedule")
     @classmethod

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
+from shared.admin import addin as addin_api
 from shared.admin import bodies, pending
 from shared.admin.http import ApiRequest, ApiResponse, error_response
 from shared.admin.lookup import DEFAULT_POLICY, mailbox_context
@@ -52,6 +53,7 @@ class Route:
     list_response: bool = False
     success: int = 200
     query: tuple[str, ...] = ()
+    anonymous: bool = False  # no function key: the handler checks the caller's Entra token itself
 
 
 def _etag_headers(etag: str) -> dict[str, str]:
@@ -464,6 +466,7 @@ ROUTES: tuple[Route, ...] = (
     Route("clear_log", "DELETE", "mailboxes/{email}/log", clear_log, "Clear a mailbox's log"),
     Route("reset_warning", "POST", "mailboxes/{email}/reset-warning", reset_warning,
           "Clear a mailbox's warning", response=bodies.StatusOut),
+    *(Route(**spec) for spec in addin_api.ROUTE_SPECS),
 )
 
 

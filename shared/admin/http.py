@@ -19,7 +19,9 @@ from shared.errors import (
     ConfigurationError,
     ExsyncError,
     LeaseTaken,
+    NotAuthenticated,
     NotFound,
+    NotPermitted,
     RemoteError,
     Throttled,
     ValidationFailed,
@@ -93,6 +95,7 @@ def error_response(exc: ExsyncError) -> ApiResponse:
         body = {"error": "validation_failed", "message": str(exc), "fields": exc.errors}
         return ApiResponse.json(body, 400)
     table: list[tuple[type[ExsyncError], int, str]] = [
+        (NotAuthenticated, 401, "not_authenticated"), (NotPermitted, 403, "forbidden"),
         (NotFound, 404, "not_found"), (AlreadyExists, 409, "already_exists"),
         (ConcurrencyConflict, 412, "precondition_failed"), (LeaseTaken, 409, "busy"),
         (ConfigurationError, 400, "configuration_error"),

@@ -75,6 +75,10 @@ def _operation(route: Route) -> dict[str, Any]:
                       "401": {"description": "missing or wrong function key"},
                       "404": {"description": "not found", **error}},
     }
+    if route.anonymous:  # the add-in's routes: the user's Entra token instead of a function key
+        op["security"] = [{"entraBearer": []}]
+        op["responses"]["401"] = {"description": "missing, invalid or expired Entra token", **error}
+        op["responses"]["403"] = {"description": "the user is not a synced employee", **error}
     if route.method in ("PUT", "DELETE"):
         op["responses"]["412"] = {"description": "the ETag in If-Match is stale", **error}
     if route.request is not None:
@@ -103,6 +107,7 @@ def openapi_document() -> dict[str, Any]:
             "securitySchemes": {
                 "functionKey": {"type": "apiKey", "in": "header", "name": "x-functions-key"},
                 "functionKeyQuery": {"type": "apiKey", "in": "query", "name": "code"},
+                "entraBearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
             },
         },
     }
