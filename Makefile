@@ -8,7 +8,7 @@ NODE_STAMP := node_modules/.installed
 CHROMIUM := /usr/bin/chromium
 PYTEST_ARGS ?=
 
-.PHONY: demo serve bench test lint types imports infra-check pytest bootstrap clean
+.PHONY: demo serve bench test lint types imports infra-check pytest bootstrap clean addin
 
 bootstrap: $(VENV_STAMP) $(NODE_STAMP) $(CHROMIUM)
 
@@ -54,6 +54,14 @@ infra-check: $(VENV_STAMP)
 
 pytest: bootstrap
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The Outlook add-in's app package for one deployment (docs/outlook-addin.md):
+#   make addin BASE_URL=https://<function app> [NAME="Contoso CRM"] [ICON=logo-192.png] [APP_ID=<guid>] [OFFICE=local]
+BASE_URL ?= https://localhost:7071
+addin: bootstrap
+	$(PY) scripts/vendor_addin.py $(if $(filter local,$(OFFICE)),,--no-office)
+	$(PY) scripts/build_addin.py --base-url "$(BASE_URL)" $(if $(NAME),--name "$(NAME)") \
+	  $(if $(ICON),--icon "$(ICON)") $(if $(APP_ID),--app-id "$(APP_ID)") $(if $(OFFICE),--office "$(OFFICE)")
 
 clean:
 	rm -rf $(VENV) .checkov-venv node_modules .pytest_cache .mypy_cache .ruff_cache .hypothesis
