@@ -4,14 +4,13 @@ and the pane's files are served without letting a path escape ``addin/``."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import shutil
 import subprocess
 import sys
 import zipfile
 from pathlib import Path
-
-import importlib.util
 from types import ModuleType
 
 import azure.functions as func
