@@ -5,7 +5,6 @@ mailbox of the tenant that exsync does not sync."""
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import contextlib
 import dataclasses
 import threading
@@ -18,6 +17,7 @@ import pytest
 from devhost.serve import Stack, running_stack
 from devhost.services import free_port
 from tests.addin.issuer import CLIENT_ID, TokenIssuer
+from tests.browser.conftest import browser, page  # noqa: F401  (the browser fixtures, for the pane test)
 
 T = TypeVar("T")
 ANN = "ann@contoso.test"
@@ -113,9 +113,9 @@ def _loop_thread() -> Iterator[asyncio.AbstractEventLoop]:
         loop.close()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def addin_stack() -> Iterator[AddinStack]:
-    """The stack with the add-in configured against a local issuer (one per test module)."""
+    """The stack with the add-in configured against a local issuer (one for the add-in tests)."""
     with _loop_thread() as loop:
         issuer = TokenIssuer()
 
@@ -149,5 +149,3 @@ def addin_stack() -> Iterator[AddinStack]:
             finally:
                 run(issuer.stop())
 
-
-__all__ = ["ANN", "BOB", "ERP_LINKS", "AddinStack", "concurrent"]

@@ -2,7 +2,9 @@
 
 Playwright's own browser downloads are never used (they cannot be fetched here); the
 bootstrap installs Debian's ``chromium`` package. Each test gets a fresh page in a fresh
-context; the browser is shared for the session.
+context; the browser is shared within a test module, not the session: Playwright's sync API keeps
+its event loop running in the main thread while it is open, and pytest-asyncio cannot run the
+async tests of later modules beside it.
 """
 
 from __future__ import annotations
@@ -25,9 +27,9 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    """One Chromium for the session (fails, never skips, when chromium is missing)."""
+    """One Chromium per test module (fails, never skips, when chromium is missing)."""
     if shutil.which(CHROMIUM) is None:
         pytest.fail(f"{CHROMIUM} is missing: run 'make bootstrap' (installs Debian's chromium)")
     from playwright.sync_api import sync_playwright
