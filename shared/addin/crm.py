@@ -105,7 +105,7 @@ class CrmClient:
             "Contact", {"$filter": _any_of("Email", wanted),
                         "$select": "ContactID,DisplayName,Email,BusinessAccount,NoteID"})]
         leads = [_record(Kind.LEAD, c, _text(c, "Email")) for c in await self._list(
-            "Lead", {"$filter": _any_of("Email", wanted) + " and Status ne 'Converted'",
+            "Lead", {"$filter": f"({_any_of('Email', wanted)}) and Status ne 'Converted'",
                      "$select": "LeadID,LeadDisplayName,Email,Status,NoteID"})]
         employees = [_record(Kind.EMPLOYEE, e, mapping.text(e.get("ContactInfo") or {}, "Email"))
                      for e in await self._list("Employee", {"$filter": _any_of("ContactInfo/Email", wanted),

@@ -3,6 +3,7 @@ through the Graph simulator, records filed and created in the Acumatica simulato
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
@@ -27,6 +28,7 @@ def crm(addin_stack: AddinStack) -> dict[str, Any]:
                                 "ContactID": v(ada["ContactID"]["value"])})
     opp = s.erp_put("Opportunity", {"Subject": v("More printers"), "BusinessAccount": v("FABRIKAM")})
     lead = s.erp_put("Lead", {"FirstName": v("Leo"), "LastName": v("North"), "Email": v(LEO)})
+    s.erp_put("Lead", {"FirstName": v("Ada"), "LastName": v("Old lead"), "Email": v(ADA), "Status": v("Converted")})
     return {"account": account, "ada": ada, "case": case, "closed": closed, "opp": opp, "lead": lead}
 
 
@@ -165,3 +167,21 @@ def test_erp_link_and_openapi(addin_stack: AddinStack, crm: dict[str, Any]) -> N
     doc = httpx.get(f"{s.stack.api}/openapi.json", headers={"x-functions-key": s.stack.key}, timeout=30).json()
     assert doc["paths"]["/addin/message"]["get"]["security"] == [{"entraBearer": []}]
     assert "401" in doc["paths"]["/addin/log"]["post"]["responses"]
+
+
+def test_logs_say_who_did_what_without_mail_contents(addin_stack: AddinStack, crm: dict[str, Any],
+                                                     caplog: pytest.LogCaptureFixture) -> None:
+    s = addin_stack
+    secret = "Confidential merger terms"
+    mail = s.message(ANN, secret, ("Ada Byron", ADA), f"{secret} in the body")
+    caplog.set_level(logging.DEBUG)
+    with s.api() as api:
+        r = api.post("/log", json={"message_id": mail["id"], "target_kind": "case", "target_id": crm["case"]["id"]})
+    assert r.status_code == 201, r.text
+    # exsync's own loggers (httpx logs request URLs at INFO: see docs/outlook-addin.md, Logging)
+    above_debug = [rec.getMessage() for rec in caplog.records
+                   if rec.levelno > logging.DEBUG and rec.name.startswith("shared.")]
+    assert any(f"{ANN} filed a mail to case {crm['case']['CaseID']['value']}" in m for m in above_debug), above_debug
+    assert not [m for m in above_debug if secret in m or ADA in m]
+    assert any(secret in rec.getMessage() for rec in caplog.records if rec.levelno == logging.DEBUG)
+
