@@ -70,6 +70,10 @@ class LeaseTaken(ExsyncError):
     """Another worker holds the mailbox lease."""
 
 
+class ErpUnavailable(RemoteError):
+    """No ERP session could be had in time (the process's session limit stayed in use)."""
+
+
 class NotAuthenticated(ExsyncError):
     """The caller's token is missing, invalid, expired or not meant for exsync (HTTP 401)."""
 

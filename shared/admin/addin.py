@@ -70,15 +70,12 @@ def _record_json(emp: Employee, record: ErpRecord) -> dict[str, Any]:
 
 @contextlib.asynccontextmanager
 async def crm_session(rt: Runtime) -> AsyncIterator[CrmClient]:
-    """A CRM client on a fresh ERP gateway's session (logged out afterwards)."""
-    gateway = await rt.erp_gateway()
-    try:
+    """A CRM client over a pooled ERP session (handed back after the block)."""
+    async with rt.erp_session() as gateway:
         session = getattr(gateway, "session", None)
         if not isinstance(session, AcumaticaSession):
             raise ConfigurationError("the add-in needs the Acumatica gateway; this runtime has another ERP")
         yield CrmClient(session)
-    finally:
-        await gateway.aclose()
 
 
 async def _mail(rt: Runtime, emp: Employee, ref: MessageRef) -> tuple[MailView, Any]:
