@@ -1,7 +1,9 @@
 """Where a conversation is filed: the add-in's own filings (DocumentStore kind ``addin_filing``,
 one document per mailbox and conversation) and the ERP records the engine's e-mail links point at.
 
-A filing document lists the records the conversation was filed to, newest first, each once.
+A filing document lists the records the conversation was filed to, newest first, each once, the
+time it was first filed (``filed_at``) and the messages filed (``messages``: internetMessageIds),
+which :mod:`shared.addin.follow` uses to file later replies to the newest record.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from shared.ports import DocumentStore
 
 KIND = "addin_filing"
 MAX_TARGETS = 20
+MAX_MESSAGES = 200  # internetMessageIds remembered as filed (replies that followed included)
 
 
 def filing_key(mailbox: str, conversation_id: str) -> str:
@@ -31,8 +34,9 @@ async def filed_to(store: DocumentStore, mailbox: str, conversation_id: str) -> 
 
 
 async def remember(store: DocumentStore, mailbox: str, conversation_id: str, record: ErpRecord, *,
-                   by: str, at: datetime) -> None:
-    """Add ``record`` to the conversation's filing (retries once on a concurrent change)."""
+                   by: str, at: datetime, message: str = "") -> None:
+    """Add ``record`` (and the filed ``message``'s id) to the conversation's filing; retries once on a
+    concurrent change."""
     if not conversation_id:
         return
     key = filing_key(mailbox, conversation_id)
@@ -42,11 +46,31 @@ async def remember(store: DocumentStore, mailbox: str, conversation_id: str, rec
         stored = await store.get_doc(KIND, key)
         targets = [t for t in (stored.value.get("targets", []) if stored else [])
                    if not (t.get("kind") == entry["kind"] and t.get("id") == entry["id"])]
+        old = stored.value if stored else {}
+        messages = [m for m in old.get("messages", []) if m != message]
         value = {"mailbox": mailbox.lower(), "conversation_id": conversation_id,
-                 "targets": [entry, *targets][:MAX_TARGETS]}
+                 "filed_at": old.get("filed_at") or at.isoformat(),
+                 "targets": [entry, *targets][:MAX_TARGETS],
+                 "messages": ([message] if message else []) + messages[:MAX_MESSAGES - 1]}
         try:
             await store.put_doc(KIND, key, value, stored.etag if stored else None)
             return
         except (ConcurrencyConflict, AlreadyExists):
+            if attempt:
+                raise
+
+
+async def add_messages(store: DocumentStore, key: str, messages: list[str]) -> None:
+    """Remember more filed messages of a conversation (replies that followed)."""
+    for attempt in range(2):
+        stored = await store.get_doc(KIND, key)
+        if stored is None:
+            return
+        known = [m for m in stored.value.get("messages", []) if m not in messages]
+        value = {**stored.value, "messages": (messages + known)[:MAX_MESSAGES]}
+        try:
+            await store.put_doc(KIND, key, value, stored.etag)
+            return
+        except ConcurrencyConflict:
             if attempt:
                 raise

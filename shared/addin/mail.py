@@ -13,6 +13,7 @@ from kiota_abstractions.method import Method
 from msgraph.generated.models.message import Message
 from msgraph.generated.models.message_collection_response import MessageCollectionResponse
 
+from shared.addin.follow import ConversationMessage
 from shared.errors import ConfigurationError, NotFound, ValidationFailed
 from shared.graph import mapping
 from shared.graph.client import GraphHttp
@@ -119,15 +120,24 @@ async def read_message(http: GraphHttp, mailbox: str, *, rest_id: str | None,
     raise NotFound(f"no message with internetMessageId {internet_message_id} in mailbox {mailbox}")
 
 
-async def conversation_stamps(http: GraphHttp, mailbox: str, conversation_id: str, limit: int = 50) -> list[str]:
-    """ERP Email ids the engine stamped on the conversation's messages (newest first, up to ``limit``)."""
+async def conversation(http: GraphHttp, mailbox: str, conversation_id: str,
+                       limit: int = 50) -> list[tuple[ConversationMessage, str | None]]:
+    """The conversation's messages in the mailbox (up to ``limit``), each with the ERP Email id the
+    engine stamped on it, if any."""
     if not conversation_id:
         return []
     wanted = conversation_id.replace("'", "''")
     info = http.request(Method.GET, f"/users/{seg(mailbox)}/messages", mailbox,
-                        query={"$filter": f"conversationId eq '{wanted}'", "$select": "id",
+                        query={"$filter": f"conversationId eq '{wanted}'",
+                               "$select": "id,internetMessageId,receivedDateTime,isDraft",
                                "$expand": mapping.STAMP_EXPAND, "$top": str(limit)})
     found = await http.send(info, MessageCollectionResponse)
-    stamps = [mapping.read_stamp(m)
-              for m in (found.value if found is not None else None) or ()]
+    return [(ConversationMessage(str(m.id), str(m.internet_message_id or ""), m.received_date_time,
+                                 bool(m.is_draft)), mapping.read_stamp(m))
+            for m in (found.value if found is not None else None) or ()]
+
+
+async def conversation_stamps(http: GraphHttp, mailbox: str, conversation_id: str) -> list[str]:
+    """ERP Email ids the engine stamped on the conversation's messages."""
+    stamps = [stamp for _, stamp in await conversation(http, mailbox, conversation_id)]
     return list(dict.fromkeys(s for s in stamps if s))

@@ -12,9 +12,10 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
 from typing import Any
 
-from shared.addin import filing, prefill
+from shared.addin import filing, follow, prefill
 from shared.addin.bodies import (
     ConfigOut,
     CreateBody,
@@ -28,13 +29,13 @@ from shared.addin.bodies import (
 from shared.addin.crm import CrmClient, ErpRecord
 from shared.addin.identity import Employee, validator_for
 from shared.addin.kinds import CREATABLE, FILE_TARGETS, KINDS, Kind, parse_kind
-from shared.addin.mail import MailView, conversation_stamps, graph_http, read_message
+from shared.addin.mail import MailView, conversation, conversation_stamps, graph_http, read_message
 from shared.admin.http import ApiRequest, ApiResponse
 from shared.admin.lookup import mailbox_context
 from shared.domain.config import parse
 from shared.domain.records import EmailMessage
 from shared.erp.session import AcumaticaSession
-from shared.errors import ConfigurationError, NotFound, NotPermitted
+from shared.errors import ConfigurationError, ExsyncError, NotFound, NotPermitted
 from shared.runtime import Runtime
 
 logger = logging.getLogger(__name__)
@@ -156,7 +157,8 @@ async def _log(rt: Runtime, emp: Employee, crm: CrmClient, mail: MailView, gatew
         files = await gateway.read_attachments(emp.email, mail.id, limit)
     entity, created = await crm.log_email(_email_of(mail, emp), target, owner=emp.mailbox.employee_id,
                                           origin=prefill.log_origin(mail, target.kind, target.id), files=files)
-    await filing.remember(rt.state, emp.email, mail.conversation_id, target, by=emp.email, at=rt.clock.now())
+    await filing.remember(rt.state, emp.email, mail.conversation_id, target, by=emp.email, at=rt.clock.now(),
+                          message=mail.internet_message_id or mail.id)
     logger.info("add-in: %s filed a mail to %s %s (%s, %d attachment(s))", emp.email, target.kind.value,
                 target.key, "new e-mail activity" if created else "already filed", len(files))
     return LogOut(email_id=str(entity.get("id")), created=created, target=_record_json(emp, target))
@@ -200,6 +202,66 @@ async def get_link(rt: Runtime, req: ApiRequest) -> ApiResponse:
     message = None if url else ("no ERP link template: set contacts.hyperlink in policy "
                                 f"{emp.mailbox.policy_name(emp.server)}")
     return ApiResponse.json(LinkOut(url=url, message=message).model_dump())
+
+
+# ---------------------------------------------------------------- replies follow a filed conversation
+
+
+FOLLOW_DAYS = 30  # conversations filed longer ago than this are no longer followed
+
+
+async def _follow_one(rt: Runtime, crm: CrmClient, key: str, doc: dict[str, Any]) -> int:
+    """File the later replies of one filed conversation; how many were filed."""
+    mailbox, conversation_id, targets = doc.get("mailbox"), doc.get("conversation_id"), doc.get("targets")
+    if not mailbox or not conversation_id or not targets:
+        return 0
+    try:
+        box, server, _ = await mailbox_context(rt.state, mailbox)
+    except NotFound:
+        return 0  # the mailbox is no longer configured: nothing to act for
+    if not box.sync:
+        return 0
+    newest = targets[0]
+    target = ErpRecord(Kind(newest["kind"]), newest["id"], newest["key"], newest["title"])
+    filed_at = datetime.fromisoformat(doc.get("filed_at") or newest["at"])
+    known = set(doc.get("messages", []))
+    gateway = await rt.mailbox_gateway(server)
+    http = graph_http(gateway)
+    filed: list[str] = []
+    for message, _stamp in await conversation(http, mailbox, conversation_id):
+        if follow.decide(message, known, filed_at) is not follow.Step.FILE:
+            continue
+        mail = await read_message(http, mailbox, rest_id=message.id, internet_message_id=None)
+        sender = mail.sender.address if mail.sender else ""
+        email = EmailMessage(subject=mail.subject, body=mail.body, from_address=sender,
+                             to=tuple(p.address for p in mail.to), cc=tuple(p.address for p in mail.cc),
+                             sent_at=mail.sent_at, incoming=sender != mailbox,
+                             internet_message_id=mail.internet_message_id)
+        await crm.log_email(email, target, owner=box.employee_id,
+                            origin=prefill.log_origin(mail, target.kind, target.id))
+        filed.append(mail.internet_message_id or mail.id)
+    if filed:
+        await filing.add_messages(rt.state, key, filed)
+        logger.info("add-in: %d later message(s) of a conversation of %s followed to %s %s", len(filed), mailbox,
+                    target.kind.value, target.key)
+    return len(filed)
+
+
+async def follow_filed_conversations(rt: Runtime) -> int:
+    """File the later replies of every conversation filed in the last :data:`FOLLOW_DAYS` days."""
+    cutoff = rt.clock.now() - timedelta(days=FOLLOW_DAYS)
+    docs = [(key, stored.value) for key, stored in await rt.state.list_docs(filing.KIND)
+            if stored.value.get("targets") and datetime.fromisoformat(stored.value["targets"][0]["at"]) >= cutoff]
+    if not docs:
+        return 0
+    total = 0
+    async with crm_session(rt) as crm:
+        for key, doc in docs:
+            try:
+                total += await _follow_one(rt, crm, key, doc)
+            except ExsyncError as exc:  # one conversation's failure must not stop the others
+                logger.warning("add-in: following a filed conversation failed: %s", type(exc).__name__)
+    return total
 
 
 # Route specs for shared.admin.api.Route (plain keyword sets: this module must not import the admin

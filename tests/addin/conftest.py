@@ -9,6 +9,7 @@ import contextlib
 import dataclasses
 import threading
 from collections.abc import Awaitable, Coroutine, Iterator
+from datetime import datetime
 from typing import Any, TypeVar
 
 import httpx
@@ -53,14 +54,18 @@ class AddinStack:
                             headers={"Authorization": f"Bearer {self.token(user)}"})
 
     def message(self, user: str, subject: str, sender: tuple[str, str], body: str = "",
-                cc: tuple[str, ...] = ()) -> dict[str, Any]:
-        """A received message in ``user``'s inbox (created through Graph v1.0 of the simulator)."""
-        r = self.graph.post(f"/v1.0/users/{user}/mailFolders/inbox/messages", json={
+                cc: tuple[str, ...] = (), received: datetime | None = None, **extra: Any) -> dict[str, Any]:
+        """A received message in ``user``'s inbox (created through Graph v1.0 of the simulator;
+        ``received`` sets its delivery time, ``extra`` e.g. a conversationId to make it a reply)."""
+        props = [{"id": "Integer 0x0E07", "value": "1"}]
+        if received is not None:
+            props.append({"id": "SystemTime 0x0E06", "value": received.strftime("%Y-%m-%dT%H:%M:%SZ")})
+        r = self.graph.post(f"/v1.0/users/{user}/mailFolders/inbox/messages", json={**extra,
             "subject": subject, "body": {"contentType": "text", "content": body},
             "from": {"emailAddress": {"name": sender[0], "address": sender[1]}},
             "toRecipients": [{"emailAddress": {"address": user}}],
             "ccRecipients": [{"emailAddress": {"address": a}} for a in cc],
-            "singleValueExtendedProperties": [{"id": "Integer 0x0E07", "value": "1"}]})
+            "singleValueExtendedProperties": props})
         assert r.status_code == 201, r.text
         return r.json()  # type: ignore[no-any-return]
 
