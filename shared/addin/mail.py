@@ -14,6 +14,7 @@ from msgraph.generated.models.message import Message
 from msgraph.generated.models.message_collection_response import MessageCollectionResponse
 
 from shared.addin.follow import ConversationMessage
+from shared.domain.records import EmailMessage
 from shared.errors import ConfigurationError, NotFound, ValidationFailed
 from shared.graph import mapping
 from shared.graph.client import GraphHttp
@@ -49,6 +50,14 @@ class MailView:
     def addresses(self) -> tuple[str, ...]:
         people = ([self.sender] if self.sender else []) + list(self.to) + list(self.cc)
         return tuple(dict.fromkeys(p.address for p in people if p.address))
+
+    def as_email(self, mailbox: str) -> EmailMessage:
+        """The mail as an ERP e-mail activity of ``mailbox`` (incoming unless the mailbox sent it)."""
+        sender = self.sender.address if self.sender else ""
+        return EmailMessage(subject=self.subject, body=self.body, from_address=sender,
+                            to=tuple(p.address for p in self.to), cc=tuple(p.address for p in self.cc),
+                            sent_at=self.sent_at, incoming=sender != mailbox.lower(),
+                            internet_message_id=self.internet_message_id)
 
     def summary(self) -> dict[str, Any]:
         """What the pane shows: no body."""

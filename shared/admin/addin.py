@@ -33,7 +33,6 @@ from shared.addin.mail import MailView, conversation, conversation_stamps, graph
 from shared.admin.http import ApiRequest, ApiResponse
 from shared.admin.lookup import mailbox_context
 from shared.domain.config import parse
-from shared.domain.records import EmailMessage
 from shared.erp.session import AcumaticaSession
 from shared.errors import ConfigurationError, ExsyncError, NotFound, NotPermitted
 from shared.runtime import Runtime
@@ -141,21 +140,13 @@ async def get_message(rt: Runtime, req: ApiRequest) -> ApiResponse:
     return ApiResponse.json(out.model_dump())
 
 
-def _email_of(mail: MailView, emp: Employee) -> EmailMessage:
-    sender = mail.sender.address if mail.sender else ""
-    return EmailMessage(subject=mail.subject, body=mail.body, from_address=sender,
-                        to=tuple(p.address for p in mail.to), cc=tuple(p.address for p in mail.cc),
-                        sent_at=mail.sent_at, incoming=sender != emp.email,
-                        internet_message_id=mail.internet_message_id)
-
-
 async def _log(rt: Runtime, emp: Employee, crm: CrmClient, mail: MailView, gateway: Any, target: ErpRecord,
                attachments: bool) -> LogOut:
     files: tuple[Any, ...] = ()
     limit = rt.settings.addin_max_attachment_kb * 1024
     if attachments and limit and mail.has_attachments:
         files = await gateway.read_attachments(emp.email, mail.id, limit)
-    entity, created = await crm.log_email(_email_of(mail, emp), target, owner=emp.mailbox.employee_id,
+    entity, created = await crm.log_email(mail.as_email(emp.email), target, owner=emp.mailbox.employee_id,
                                           origin=prefill.log_origin(mail, target.kind, target.id), files=files)
     await filing.remember(rt.state, emp.email, mail.conversation_id, target, by=emp.email, at=rt.clock.now(),
                           message=mail.internet_message_id or mail.id)
@@ -232,12 +223,7 @@ async def _follow_one(rt: Runtime, crm: CrmClient, key: str, doc: dict[str, Any]
         if follow.decide(message, known, filed_at) is not follow.Step.FILE:
             continue
         mail = await read_message(http, mailbox, rest_id=message.id, internet_message_id=None)
-        sender = mail.sender.address if mail.sender else ""
-        email = EmailMessage(subject=mail.subject, body=mail.body, from_address=sender,
-                             to=tuple(p.address for p in mail.to), cc=tuple(p.address for p in mail.cc),
-                             sent_at=mail.sent_at, incoming=sender != mailbox,
-                             internet_message_id=mail.internet_message_id)
-        await crm.log_email(email, target, owner=box.employee_id,
+        await crm.log_email(mail.as_email(mailbox), target, owner=box.employee_id,
                             origin=prefill.log_origin(mail, target.kind, target.id))
         filed.append(mail.internet_message_id or mail.id)
     if filed:

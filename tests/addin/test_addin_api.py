@@ -224,3 +224,29 @@ def test_later_replies_follow_a_filed_conversation(addin_stack: AddinStack, crm:
     assert related("Re: Order 77 problem (earlier)") == []  # older than the filing: left alone
     assert again == []
     assert reply["conversationId"] == first["conversationId"]
+
+
+def test_attachments_are_filed_only_when_asked(addin_stack: AddinStack, crm: dict[str, Any]) -> None:
+    import base64
+
+    s = addin_stack
+    content = base64.b64encode(b"invoice 42").decode()
+    mail = s.message(ANN, "Invoice attached", ("Ada Byron", ADA), "See attachment",
+                     attachments=[{"@odata.type": "#microsoft.graph.fileAttachment", "name": "invoice.txt",
+                                   "contentType": "text/plain", "contentBytes": content}])
+    with s.api() as api:
+        shown = api.get("/message", params={"id": mail["id"]}).json()
+        without = api.post("/log", json={"message_id": mail["id"], "target_kind": "contact",
+                                         "target_id": crm["ada"]["id"]})
+        with_files = api.post("/log", json={"message_id": mail["id"], "target_kind": "case",
+                                            "target_id": crm["case"]["id"], "attachments": True})
+    assert shown["message"]["has_attachments"] is True and shown["max_attachment_kb"] == 3072
+    assert without.status_code == 201 and with_files.status_code == 201
+
+    def files(email_id: str) -> list[str]:
+        r = s.erp.get(f"/entity/Default/24.200.001/Email/{email_id}", params={"$expand": "files"})
+        assert r.status_code == 200, r.text
+        return [f["filename"].rsplit("\\", 1)[-1] for f in r.json().get("files", [])]
+
+    assert files(without.json()["email_id"]) == []
+    assert files(with_files.json()["email_id"]) == ["invoice.txt"]
