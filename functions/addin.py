@@ -29,7 +29,7 @@ TYPES = {".js": "text/javascript", ".mjs": "text/javascript", ".css": "text/css"
          ".png": "image/png", ".svg": "image/svg+xml", ".json": "application/json"}
 HEADERS = {"X-Content-Type-Options": "nosniff", "Cache-Control": "no-cache",
            "Content-Security-Policy": "frame-ancestors https://*.office.com https://*.office365.com "
-                                      "https://*.outlook.com https://*.microsoft.com 'self'"}
+                                      "https://*.outlook.com https://*.microsoft.com https://*.cloud.microsoft 'self'"}
 
 
 def resolve(path: str) -> Path | None:
