@@ -20,10 +20,10 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from sim.acumatica.store import Store
+# The store imports this module; it is passed in untyped here so the two never import each other.
+Store = Any
 
 CASE_TYPE = "PX.Objects.CR.CRCase"
 LEAD_TYPE = "PX.Objects.CR.CRLead"

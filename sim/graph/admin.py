@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 if TYPE_CHECKING:
-    from sim.graph.app import Sim
+    from sim.graph.state import SimState as Sim
 
 
 LIMIT_FIELDS = ("requests", "window_s", "concurrency", "upload_bytes", "upload_window_s")

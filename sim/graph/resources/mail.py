@@ -17,7 +17,7 @@ from sim.graph.store import Item, Mailbox
 from sim.graph.tenant import container_of
 
 if TYPE_CHECKING:
-    from sim.graph.app import Sim
+    from sim.graph.state import SimState as Sim
 
 MESSAGE_FLAGS = "Integer 0x0E07"
 DELIVERY_TIME = "SystemTime 0x0E06"     # PR_MESSAGE_DELIVERY_TIME -> receivedDateTime
