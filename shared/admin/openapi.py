@@ -44,6 +44,13 @@ _EXTRA_PATHS: dict[str, dict[str, Any]] = {
                               "content": {"application/json": {"schema": {"type": "object"}}}},
                       "401": {"description": "missing or wrong function key"},
                       "500": {"description": "the app is misconfigured; the message names the setting"}}}},
+    "/addin/static/{*path}": {"get": {
+        "summary": "The Outlook add-in's task pane files (pane/, vendor/, assets/)", "operationId": "addin_static",
+        "security": [],
+        "parameters": [{"name": "path", "in": "path", "required": True, "schema": {"type": "string"}},
+                       {"name": "office", "in": "query", "required": False,
+                        "schema": {"type": "string", "enum": ["local"]}}],
+        "responses": {"200": {"description": "the file"}, "404": {"description": "no such file"}}}},
     "/openapi.json": {"get": {"summary": "This document", "operationId": "openapi",
                               "responses": {"200": {"description": "OpenAPI 3 document"}}}},
 }
