@@ -14,8 +14,10 @@ from pathlib import Path
 
 import azure.functions as func
 
+from functions._http import to_func
 from functions._runtime import get_runtime
 from shared.admin.addin import follow_filed_conversations
+from shared.admin.http import error_json
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +59,8 @@ def render(target: Path, office: str | None) -> bytes:
 async def static(req: func.HttpRequest) -> func.HttpResponse:
     target = resolve(req.route_params.get("path") or "")
     if target is None:
-        return func.HttpResponse("not found", status_code=404, mimetype="text/plain")
+        return to_func(error_json(404, "not_found", "no such add-in file", [{"field": "path",
+                                                                            "message": "not a file of the pane"}]))
     mimetype = TYPES.get(target.suffix) or mimetypes.guess_type(target.name)[0] or "application/octet-stream"
     return func.HttpResponse(render(target, req.params.get("office")), status_code=200, mimetype=mimetype,
                              headers=HEADERS)

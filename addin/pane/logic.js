@@ -72,8 +72,8 @@ export function describeError(status, body) {
   if (status === 401) return `Sign-in failed: ${message || "your session has ended"}. Close and reopen the pane to sign in again.`;
   if (status === 403) return message || "You are not set up in exsync. Ask your administrator to add your mailbox.";
   if (status === 404) return message ? `Not found: ${message}` : "This message or record no longer exists.";
-  if (status === 400 && body && body.fields) {
-    const fields = Object.entries(body.fields).map(([f, why]) => `${f}: ${why}`).join("; ");
+  if (status === 400 && body && Array.isArray(body.fields) && body.fields.length) {
+    const fields = body.fields.map((f) => `${f.field}: ${f.message}`).join("; ");
     return `Please check: ${fields}`;
   }
   if (status === 429 || status === 503) return "The ERP is busy. Wait a minute and try again.";

@@ -2,9 +2,7 @@
 
 Playwright's own browser downloads are never used (they cannot be fetched here); the
 bootstrap installs Debian's ``chromium`` package. Each test gets a fresh page in a fresh
-context; the browser is shared within a test module, not the session: Playwright's sync API keeps
-its event loop running in the main thread while it is open, and pytest-asyncio cannot run the
-async tests of later modules beside it.
+context; the browser is shared by a module's tests.
 """
 
 from __future__ import annotations
@@ -29,7 +27,11 @@ CHROMIUM_ARGS = [
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    """One Chromium per test module (fails, never skips, when chromium is missing)."""
+    """One Chromium per test module (fails, never skips, when chromium is missing).
+
+    Not for the session: Playwright's sync API keeps its event loop running while it is open, and
+    every async test after the browser tests would fail with "another loop is running".
+    """
     if shutil.which(CHROMIUM) is None:
         pytest.fail(f"{CHROMIUM} is missing: run 'make bootstrap' (installs Debian's chromium)")
     from playwright.sync_api import sync_playwright

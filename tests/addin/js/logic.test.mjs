@@ -65,7 +65,7 @@ test("themeOf follows Outlook's body colour", () => {
 test("describeError turns statuses into words", () => {
   assert.match(describeError(401, { message: "token rejected (exp): expired" }), /Sign-in failed: token rejected \(exp\)/);
   assert.match(describeError(403, { message: "ann@x is not a synced employee" }), /not a synced employee/);
-  assert.match(describeError(400, { fields: { "fields.Colour": "not a field" } }), /Please check: fields.Colour: not a field/);
+  assert.match(describeError(400, { fields: [{ field: "fields.Colour", message: "not a field" }] }), /Please check: fields.Colour: not a field/);
   assert.match(describeError(0, null), /cannot be reached/);
   assert.match(describeError(503, {}), /busy/);
   assert.match(describeError(500, { message: "boom" }), /problem \(500\): boom/);
