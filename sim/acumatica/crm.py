@@ -22,8 +22,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-# The store imports this module; it is passed in untyped here so the two never import each other.
-Store = Any
+Store = Any  # sim.acumatica.store.Store, which imports this module (no import circle)
 
 CASE_TYPE = "PX.Objects.CR.CRCase"
 LEAD_TYPE = "PX.Objects.CR.CRLead"
