@@ -26,7 +26,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_INPUT = ROOT.parent / "shared" / "reference" / "acumatica" / "Default_24.200.001.openapi.json"
 OUTPUT = ROOT / "sim" / "acumatica" / "fields.json"
-TOP_LEVEL = ("Contact", "Email", "Task", "Event", "Employee", "BusinessAccount")
+TOP_LEVEL = ("Contact", "Email", "Task", "Event", "Employee", "BusinessAccount", "Case", "Lead", "Opportunity")
 VALUE_TYPES = ("StringValue", "BooleanValue", "DateTimeValue", "GuidValue", "IntValue", "DecimalValue",
                "ShortValue", "LongValue", "ByteValue", "DoubleValue")
 

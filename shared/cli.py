@@ -25,6 +25,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from shared import cli_system_mailboxes
 from shared.cli_view import STATUS_COLUMNS, error_fields, progress_line, status_row
 
 logger = logging.getLogger(__name__)
@@ -205,11 +206,12 @@ def _status(api: Api, args: argparse.Namespace) -> Any:
 
 
 def all_mailboxes(api: Api) -> list[dict[str, Any]]:
-    """Every configured mailbox of every server, with its status (``null`` before a first run)."""
+    """Every configured mailbox of every server with its live status (last run, what waits, progress)."""
     out: list[dict[str, Any]] = []
     for server in api.call("GET", "/servers"):
         for mailbox in api.call("GET", f"/servers/{server['name']}/mailboxes"):
-            out.append({**mailbox, "server": server["name"]})
+            status = api.call("GET", f"/mailboxes/{mailbox['email']}/status")
+            out.append({**mailbox, "server": server["name"], "status": status})
     return sorted(out, key=lambda m: m["email"])
 
 
@@ -354,6 +356,7 @@ def build_parser() -> argparse.ArgumentParser:
     lg.add_argument("--cursor", help="next page (printed after a full page)")
     lg.add_argument("--clear", action="store_true", help="delete the mailbox's log")
     sub.add_parser("doctor", help="test every server: token, permissions, mailboxes")
+    cli_system_mailboxes.register(sub)
     return p
 
 
@@ -373,6 +376,8 @@ def run(argv: Sequence[str] | None = None, *, transport: httpx.BaseTransport | N
             result = _status(api, args)
         elif args.command == "log":
             result = _log(api, args)
+        elif args.command == cli_system_mailboxes.COMMAND:
+            result = cli_system_mailboxes.handle(api, args, _read_json)
         else:
             result = _doctor(api)
     except ApiFailed as exc:

@@ -471,6 +471,8 @@ class SyncJob:
     removals: PushRemovals = dataclasses.field(default_factory=PushRemovals)
     progress: Progress | None = None
     type_saved: Callable[[RecordType], Awaitable[None]] | None = None
+    status: MailboxStatus | None = None
+    """The mailbox status as the caller just read or wrote it (None: the engine reads it)."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -552,3 +554,131 @@ class SyncQueue(Protocol):
     async def send(self, request: SyncRequest, delay_seconds: int = 0) -> None: ...
 
     async def aclose(self) -> None: ...
+
+
+# ---------------------------------------------------------------- system mailboxes (PRODUCT §7)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class CrmRecord:
+    """A case, lead or contact as the system-mailbox processing sees it.
+
+    ``kind``: "case" | "lead" | "contact"; ``id`` the ERP NoteID; ``number`` the key users see
+    (CaseID, LeadID, ContactID)."""
+
+    kind: str
+    id: str
+    number: str
+    closed: bool = False
+    email: str = ""
+    origin: str | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class InboundEmail:
+    """An incoming e-mail to file in the ERP. ``related`` is (kind, NoteID) or None (unassigned);
+    ``origin`` is the idempotency key; ``method`` the threading method that matched."""
+
+    subject: str
+    body: str
+    from_address: str
+    to: tuple[str, ...]
+    cc: tuple[str, ...]
+    sent_at: datetime | None
+    internet_message_id: str
+    origin: str
+    method: str
+    related: tuple[str, str] | None = None
+    owner: str | None = None
+    workgroup: str | None = None
+    files: tuple[AttachmentContent, ...] = ()
+
+
+class CrmGateway(Protocol):
+    """Cases, leads, contacts and incoming e-mail in the ERP, for system mailboxes.
+
+    Creates carry an ``origin`` (idempotency key) findable with :meth:`find_by_origin`, so a
+    write whose outcome a crash hid is found instead of repeated."""
+
+    async def find_contact(self, email: str) -> CrmRecord | None: ...
+
+    async def find_employee(self, email: str) -> str | None:
+        """The EmployeeID of the employee with this address, if any."""
+        ...
+
+    async def create_contact(self, email: str, name: str, *, origin: str, owner: str | None) -> CrmRecord: ...
+
+    async def find_case(self, number: str) -> CrmRecord | None:
+        """The case with this CaseID (the subject tag's id)."""
+        ...
+
+    async def get_record(self, kind: str, record_id: str) -> CrmRecord | None: ...
+
+    async def create_case(self, *, subject: str, description: str, case_class: str, contact: CrmRecord | None,
+                          owner: str | None, workgroup: str | None, origin: str) -> CrmRecord: ...
+
+    async def create_lead(self, *, email: str, name: str, lead_class: str | None, owner: str | None,
+                          workgroup: str | None, origin: str) -> CrmRecord: ...
+
+    async def reopen_case(self, record_id: str) -> None: ...
+
+    async def find_by_origin(self, kind: str, origin: str) -> CrmRecord | None:
+        """A case / lead / contact / "email" created with this idempotency key."""
+        ...
+
+    async def create_email(self, email: InboundEmail) -> str:
+        """File the e-mail (with its files); its NoteID."""
+        ...
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class InboxMessage:
+    """A message in a system mailbox's Inbox, with its internet headers (lower-case names)."""
+
+    id: str
+    internet_message_id: str
+    conversation_id: str
+    subject: str
+    sender: str
+    sender_name: str
+    to: tuple[str, ...]
+    cc: tuple[str, ...]
+    body: str
+    received_at: datetime | None
+    headers: dict[str, str]
+    stamp: str | None = None          # the extended property exsync sets after processing
+    has_attachments: bool = False
+
+
+class SystemMailGateway(Protocol):
+    """The Inbox of a system mailbox and sending from it (Graph application permissions)."""
+
+    async def inbox_changes(self, mailbox: str, cursor: str | None, page_size: int) -> Page[InboxMessage]:
+        """New and changed Inbox messages since ``cursor`` (a delta link; None: from now back)."""
+        ...
+
+    async def recent(self, mailbox: str, count: int) -> list[InboxMessage]:
+        """The newest ``count`` Inbox messages (for the dry run)."""
+        ...
+
+    async def get_message(self, mailbox: str, message_id: str) -> InboxMessage | None: ...
+
+    async def read_attachments(self, mailbox: str, message_id: str,
+                               max_bytes: int) -> tuple[AttachmentContent, ...]: ...
+
+    async def stamp(self, mailbox: str, message_id: str, value: str) -> None:
+        """Mark the message processed (the extended property the sync engine stamps)."""
+        ...
+
+    async def send_mime(self, mailbox: str, mime: bytes) -> None:
+        """Send an RFC 5322 message as the mailbox (every header kept)."""
+        ...
+
+    async def after_processing(self, mailbox: str, message_id: str, action: str, folder: str | None) -> None:
+        """``mark_read``, ``move`` (to ``folder``), ``delete`` or ``keep``."""
+        ...
+
+    async def check(self, mailbox: str) -> list[dict[str, Any]]:
+        """Findings of the "Test" action: the mailbox exists, its Inbox is readable, a draft can be
+        written (what RBAC for Applications scopes)."""
+        ...

@@ -18,11 +18,11 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from shared.admin import bodies
+from shared.admin import bodies, system_mailboxes
 from shared.admin.enqueue import enqueue_syncs
 from shared.admin.http import ApiRequest, ApiResponse, error_json, error_response
 from shared.admin.lookup import DEFAULT_POLICY, mailbox_context
-from shared.admin.status import live_status, set_warning, status_to_json, update_status
+from shared.admin.status import live_status, set_warning, shown_last_run, status_to_json, update_status
 from shared.admin.subscriptions import keep_with_graph
 from shared.domain.config import Mailbox, ServerConfig, SyncPolicy, parse, validation_errors
 from shared.domain.records import RecordType
@@ -343,6 +343,7 @@ async def get_status(rt: Runtime, req: ApiRequest) -> ApiResponse:
     stored = await rt.state.get_status(email)
     out = status_to_json(stored.value if stored else MailboxStatus(email=email))
     out.update(await live_status(rt.state, email))
+    out["last_run"] = await shown_last_run(rt.state, email, out["last_run"])
     return ApiResponse.json(out)
 
 
@@ -464,6 +465,7 @@ ROUTES: tuple[Route, ...] = (
     Route("clear_log", "DELETE", "mailboxes/{email}/log", clear_log, "Clear a mailbox's log"),
     Route("reset_warning", "POST", "mailboxes/{email}/reset-warning", reset_warning,
           "Clear a mailbox's warning", response=bodies.StatusOut),
+    *(Route(**spec) for spec in system_mailboxes.ROUTE_SPECS),
 )
 
 

@@ -28,6 +28,7 @@ from shared.admin.http import ApiRequest, ApiResponse, error_json
 from shared.domain.config import Mailbox
 from shared.domain.records import RecordType
 from shared.erp.push import parse_push
+from shared.mailproc import intake
 from shared.runtime import Runtime
 
 logger = logging.getLogger(__name__)
@@ -81,7 +82,7 @@ async def graph_notifications(rt: Runtime, req: ApiRequest) -> ApiResponse:
     token = req.query.get("validationToken")
     if token is not None:
         return ApiResponse.text(token)
-    items = _client_state_ok(rt, notification_items(req.body))
+    items = await intake.take_notifications(rt, _client_state_ok(rt, notification_items(req.body)))  # system mailboxes
     targets = await _subscription_targets(rt, items)
     queued = await _enqueue_targets(rt, targets, "graph")
     logger.info("graph notifications: %d accepted, %d mailbox sync(s) queued", len(items), queued)
@@ -93,7 +94,7 @@ async def graph_lifecycle(rt: Runtime, req: ApiRequest) -> ApiResponse:
     token = req.query.get("validationToken")
     if token is not None:
         return ApiResponse.text(token)
-    items = _client_state_ok(rt, notification_items(req.body))
+    items = await intake.take_notifications(rt, _client_state_ok(rt, notification_items(req.body)), lifecycle=True)
     missed = [v for v in items if v.get("lifecycleEvent") == "missed"]
     targets = await _subscription_targets(rt, missed)
     await _enqueue_targets(rt, targets, "lifecycle")

@@ -7,7 +7,9 @@ The keeper (a timer) makes the stored set match what the policies want:
   one Graph no longer knows (404) is recreated;
 - one nobody wants any more (mailbox removed or disabled, type turned off) is deleted.
 Records live in the DocumentStore, kind ``subscriptions``, keyed by subscription id, so a
-notification finds its mailbox with one read. A failing mailbox never stops the others.
+notification finds its mailbox with one read. System mailboxes' Inbox subscriptions are kept by the
+same rules in kind ``system_subscriptions`` (:func:`keep_inbox_subscriptions`).
+A failing mailbox never stops the others.
 To Do tasks have no application-permission subscriptions: they are polled by the schedule.
 """
 
@@ -25,6 +27,7 @@ from shared.admin.lookup import policy_named
 from shared.domain.config import Mailbox, ServerConfig, SyncPolicy
 from shared.domain.records import RecordType
 from shared.errors import AuthenticationFailed, ExsyncError, NotFound, RemoteError, Throttled
+from shared.mailproc import intake
 from shared.runtime import Runtime
 
 logger = logging.getLogger(__name__)
@@ -187,13 +190,14 @@ async def keep_subscriptions(rt: Runtime, client_for: ClientFor) -> KeeperReport
             except ExsyncError as exc:
                 report.failed += 1
                 logger.warning("deleting an unwanted subscription failed: %s", exc)
+    await keep_inbox_subscriptions(rt, client_for, urls, now, report)  # system mailboxes' Inboxes
     logger.info("subscriptions: %d created, %d renewed, %d recreated, %d deleted, %d failed", report.created,
                 report.renewed, report.recreated, report.deleted, report.failed)
     return report
 
 
 async def _keep_one(rt: Runtime, client: SubscriptionClient, want: Wanted, current: tuple[str, dict[str, Any]] | None,
-                    urls: tuple[str, str], now: datetime, report: KeeperReport) -> None:
+                    urls: tuple[str, str], now: datetime, report: KeeperReport, kind: str = KIND) -> None:
     expires = now + LIFETIME
     if current is not None and current[1].get("resource") == want.resource:
         key, value = current
@@ -204,7 +208,7 @@ async def _keep_one(rt: Runtime, client: SubscriptionClient, want: Wanted, curre
             if value.get("renew_now"):
                 await client.reauthorize(key)
             await client.renew(key, expires)
-            await rt.state.put_doc(KIND, key, {**value, "expires_at": expires.isoformat(), "renew_now": False},
+            await rt.state.put_doc(kind, key, {**value, "expires_at": expires.isoformat(), "renew_now": False},
                                    force=True)
             report.renewed += 1
             return
@@ -213,11 +217,11 @@ async def _keep_one(rt: Runtime, client: SubscriptionClient, want: Wanted, curre
             report.created -= 1  # counted below as a creation; report it as a re-creation
     if current is not None:
         await client.delete(current[0])
-        await rt.state.delete_doc(KIND, current[0])
+        await rt.state.delete_doc(kind, current[0])
     assert rt.settings.graph_client_state is not None
     sub_id = await client.create(resource=want.resource, notification_url=urls[0], lifecycle_url=urls[1],
                                  client_state=rt.settings.graph_client_state.get_secret_value(), expires_at=expires)
-    await rt.state.put_doc(KIND, sub_id, {"mailbox": want.mailbox, "server": want.server,
+    await rt.state.put_doc(kind, sub_id, {"mailbox": want.mailbox, "server": want.server,
                                           "record_type": want.record_type.value, "resource": want.resource,
                                           "expires_at": expires.isoformat(), "renew_now": False}, force=True)
     report.created += 1
@@ -238,3 +242,39 @@ async def keep_with_graph(rt: Runtime) -> KeeperReport:
     finally:
         for client in clients.values():
             await client.aclose()
+
+
+# ---------------------------------------------------------------- system mailboxes' Inboxes
+
+
+async def keep_inbox_subscriptions(rt: Runtime, client_for: ClientFor, urls: tuple[str, str], now: datetime,
+                                   report: KeeperReport) -> None:
+    """A subscription on the Inbox of each processing system mailbox, by the keeper's rules."""
+    stored = {d.value["mailbox"]: (key, d.value) for key, d in await rt.state.list_docs(intake.SUBSCRIPTIONS)}
+    wanted: set[str] = set()
+    for entry in await intake.list_all(rt):
+        box = entry.mailbox
+        if not box.processing:
+            continue
+        try:
+            server = await intake.server_of(rt, box)
+            resource = f"users/{box.address}/mailFolders('Inbox')/messages"
+            want = Wanted(box.address, server.name, RecordType.EMAIL, resource)
+            wanted.add(box.address)
+            await _keep_one(rt, client_for(server), want, stored.get(box.address), urls, now, report,
+                            intake.SUBSCRIPTIONS)
+        except ExsyncError as exc:
+            report.failed += 1
+            logger.warning("Inbox subscription of a system mailbox failed: %s", exc)
+    for address, (key, value) in stored.items():
+        if address in wanted:
+            continue
+        try:
+            owner = await rt.state.get_server(value.get("server", ""))
+            if owner is not None:
+                await client_for(owner.value).delete(key)
+            await rt.state.delete_doc(intake.SUBSCRIPTIONS, key)
+            report.deleted += 1
+        except ExsyncError as exc:
+            report.failed += 1
+            logger.warning("deleting an unwanted Inbox subscription failed: %s", exc)

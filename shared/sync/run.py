@@ -29,7 +29,7 @@ import dataclasses
 import logging
 from collections.abc import AsyncIterator, Callable, Collection
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from shared.domain.config import SyncPolicy
 from shared.domain.records import RecordType
@@ -41,11 +41,13 @@ from shared.ports import (
     MailboxItem,
     Page,
     Side,
+    StateStore,
     SyncJob,
     SyncOutcome,
 )
 from shared.sync import names
 from shared.sync.context import RunLog, Tally, TypeContext, describe
+from shared.sync.cursors import BookedState
 from shared.sync.deletes import run_deletes
 from shared.sync.execute import execute_page
 from shared.sync.hyperlink import HyperlinkView
@@ -91,13 +93,17 @@ async def sync(job: SyncJob) -> SyncOutcome:
 
     Writes links, cursors, intents and log lines; the mailbox status is the caller's (the outcome).
     """
-    mailbox, policy, clock, state = job.mailbox, job.policy, job.clock, job.state
+    mailbox, policy, clock = job.mailbox, job.policy, job.clock
+    state = cast(StateStore, BookedState(job.state, mailbox.email))  # the cursor book read once
+    job = dataclasses.replace(job, state=state)
     started = clock.now()
     tally = Tally()
     log = RunLog(LogLevel.threshold(job.server.logging_level), clock)
     types = enabled_types(policy, job.record_types)
-    stored = await state.get_status(mailbox.email)
-    status = stored.value if stored else MailboxStatus(email=mailbox.email)
+    status = job.status
+    if status is None:
+        stored = await state.get_status(mailbox.email)
+        status = stored.value if stored else MailboxStatus(email=mailbox.email)
     export_dates: dict[RecordType, datetime] = {}
     import_dates: dict[RecordType, datetime] = {}
     warnings: list[str] = []

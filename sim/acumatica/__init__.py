@@ -14,7 +14,7 @@ API (Acumatica's paths, codes and JSON shapes):
   client_secret, username, password, scope ``api offline_access``) and ``grant_type=refresh_token``;
   bearer tokens do not take a licence slot.
 - Without a session or token every entity request answers 401 with an ``HttpError`` body.
-- ``/entity/Default/24.200.001/{Contact|Email|Task|Event|Employee|BusinessAccount}``:
+- ``/entity/Default/24.200.001/{Contact|Email|Task|Event|Employee|BusinessAccount|Case|Lead|Opportunity}``:
   ``GET`` list (``$filter``, ``$select``, ``$expand``, ``$top``, ``$skip``; insertion order),
   ``PUT`` upsert (matches ``id`` or the key field; ``If-None-Match: *`` create-only and
   ``If-Match: *`` update-only -> 412), ``GET``/``DELETE`` ``/{id or key}``,
@@ -25,6 +25,9 @@ API (Acumatica's paths, codes and JSON shapes):
   ``scripts/gen_acumatica_fields.py``) -> 400; invalid values (unknown Status/Priority/MailStatus,
   an Owner that is no EmployeeID, a bad e-mail, a RelatedEntityNoteID that does not exist, a
   forbidden task status change) -> 422 with the record and a per-field ``error``.
+- CRM (:mod:`sim.acumatica.crm`): Case/Lead/Opportunity numbering, statuses, closing and reopening,
+  ``$expand=Activities`` (their related activities), ``POST /Email/CreateCaseFromEmail`` and
+  ``/Email/CreateLeadFromEmail`` ``{"entity": {"id": …}}`` -> 204.
 - Values: Task/Event ``Status`` as labels (Draft, Open, In Process, Completed, Approved, Rejected,
   Canceled, Pending Approval, Released); ``Priority`` Low/Normal/High. ``LastModifiedDateTime``
   is stamped on every write, strictly increasing (ms resolution).

@@ -17,7 +17,7 @@ from typing import Any
 
 from aiohttp import web
 
-from sim.acumatica import odata
+from sim.acumatica import crm, odata
 from sim.acumatica.licence import Licence, Limits, Refused
 from sim.acumatica.push import Pusher
 from sim.acumatica.schema import UnknownField, field_list, has_path, unwrap, wrap
@@ -263,6 +263,8 @@ def _options(entity: str, request: web.Request) -> tuple[set[str] | None, set[st
 
 def _serve(sim: Simulator, entity: str, record: dict[str, Any], select: set[str] | None, expand: set[str],
            row: int = 1, errors: dict[str, str] | None = None) -> dict[str, Any]:
+    if entity in crm.ENTITIES and "Activities" in expand:
+        record = dict(record, Activities=crm.activities(sim.store, record["id"]))
     out = wrap(entity, dict(record, rowNumber=row), select, expand, errors)
     base = f"{ENDPOINT}/{entity}/{record['id']}"
     out["_links"] = {"self": base, "files:put": f"{base}/files/{{filename}}"}
@@ -343,6 +345,42 @@ def commit(sim: Simulator, entity: str, body: Any, select: set[str] | None, expa
         return web.json_response(shown, status=422)
     sim.pusher.notify(change)
     return web.json_response(_serve(sim, entity, record, select, expand))
+
+
+async def invoke_action(request: web.Request) -> web.Response:
+    """``POST /{Entity}/{Action}`` {"entity": {...}, "parameters": {...}}: the Email actions of :mod:`crm`."""
+    _need_auth(request)
+    sim: Simulator = request.app["sim"]
+    entity, action = _entity(request), request.match_info["action"]
+    if entity != "Email" or action not in crm.EMAIL_ACTIONS:
+        return _error(400, f"Action {action} of {entity} is not supported by the simulator")
+    try:
+        body = await request.json()
+    except ValueError:
+        return _error(400, "The request body must be JSON: {\"entity\": {...}}")
+    target = body.get("entity") if isinstance(body, dict) else None
+    ident = str((target or {}).get("id") or "") if isinstance(target, dict) else ""
+    if not ident:
+        return _error(400, "entity: the Email to act on is required (its id)")
+    try:
+        email = sim.store.get("Email", ident)
+    except Missing as exc:
+        return _error(404, str(exc))
+    made = crm.from_email(sim.store, action, email)
+    if isinstance(made, str):
+        return web.json_response({**_serve(sim, "Email", email, None, set()), "error": made}, status=422)
+    kind, values = made
+    errors: dict[str, str] = {}
+    try:
+        record, change = sim.store.upsert(kind, values, create_only=True, update_only=False, type_errors=errors)
+        _, link_change = sim.store.upsert("Email", {"id": email["id"], "RelatedEntityType": crm.link_type(kind),
+                                                         "RelatedEntityNoteID": record["id"]},
+                                               create_only=False, update_only=True, type_errors=errors)
+    except Invalid as exc:
+        return web.json_response({**_serve(sim, "Email", email, None, set()), "error": str(exc)}, status=422)
+    sim.pusher.notify(change)
+    sim.pusher.notify(link_change)
+    return web.Response(status=204)
 
 
 async def delete_entity(request: web.Request) -> web.Response:
@@ -480,6 +518,7 @@ def create_app(options: Options) -> web.Application:
     app.router.add_delete(f"{ENDPOINT}/files/{{file_id}}", delete_file)
     app.router.add_get(f"{ENDPOINT}/{{entity}}", list_entities)
     app.router.add_put(f"{ENDPOINT}/{{entity}}", put_entity)
+    app.router.add_post(f"{ENDPOINT}/{{entity}}/{{action}}", invoke_action)
     app.router.add_get(f"{ENDPOINT}/{{entity}}/{{ident}}", get_entity)
     app.router.add_delete(f"{ENDPOINT}/{{entity}}/{{ident}}", delete_entity)
     app.router.add_put(f"{ENDPOINT}/{{entity}}/{{ident}}/files/{{filename}}", put_file)

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sim.acumatica import odata
+from sim.acumatica import crm, odata
 
 ACTIVITY_STATUSES = ("Draft", "Open", "In Process", "Completed", "Approved", "Rejected", "Canceled",
                      "Pending Approval", "Released")
@@ -28,7 +28,7 @@ MAIL_STATUSES = ("Draft", "Pending Processing", "Processing", "Scheduled", "Proc
 SHOW_AS = ("Free", "Tentative", "Busy", "Out of Office")
 INVITATION_STATUSES = ("Not Invited", "Invited", "Accepted", "Declined", "Rescheduled", "Canceled")
 CONTACT_STATUSES = ("Active", "Inactive")
-RELATED_TYPES = {"PX.Objects.CR.Contact": "Contact", "PX.Objects.CR.BAccount": "BusinessAccount"}
+RELATED_TYPES = {"PX.Objects.CR.Contact": "Contact", "PX.Objects.CR.BAccount": "BusinessAccount", **crm.RELATED}
 # Allowed task status changes through the API (source -> targets); other sources are unrestricted.
 TASK_TRANSITIONS = {
     "Draft": {"Draft", "Open", "Canceled"},
@@ -74,6 +74,13 @@ RULES: dict[str, EntityRules] = {
     "Event": EntityRules("NoteID", read_only=_COMMON_RO | {"RelatedEntityDescription"}),
     "Employee": EntityRules("EmployeeID", read_only=frozenset({"LastModifiedDateTime"})),
     "BusinessAccount": EntityRules("BusinessAccountID", read_only=_COMMON_RO | {"OwnerEmployeeName"}),
+    "Case": EntityRules("CaseID", auto_key=True, read_only=_COMMON_RO | {
+        "CaseID", "ClosingDate", "OwnerEmployeeName", "ContactDisplayName", "BusinessAccountName", "Activities",
+        "LastActivityDate", "WorkgroupDescription"}),
+    "Lead": EntityRules("LeadID", auto_key=True, read_only=_COMMON_RO | {
+        "LeadID", "LeadDisplayName", "OwnerEmployeeName", "Activities", "WorkgroupDescription"}),
+    "Opportunity": EntityRules("OpportunityID", auto_key=True, read_only=_COMMON_RO | {
+        "OpportunityID", "ContactDisplayName", "Activities"}),
 }
 
 
@@ -159,6 +166,8 @@ class Store:
         self._validate(entity, record, old, errors)
         if errors:
             raise Invalid(errors, record)
+        if old is None and entity in crm.ENTITIES:
+            record[rules.key] = crm.number(self, entity)
         record["LastModifiedDateTime"] = self.tick()
         if old is None:
             record["CreatedDateTime"] = record["LastModifiedDateTime"]
@@ -193,7 +202,9 @@ class Store:
         record: dict[str, Any] = {"id": note_id}
         if entity != "Employee":
             record["NoteID"] = note_id
-        if RULES[entity].auto_key:
+        if entity in crm.ENTITIES:
+            pass  # numbered when the record is committed (a rejected write takes no number)
+        elif RULES[entity].auto_key:
             self._next_contact += 1
             record[RULES[entity].key] = self._next_contact
         return record
@@ -244,7 +255,8 @@ class Store:
             if value is not None and value not in allowed:
                 errors[field] = f"{field}: '{value}' is not a valid value; use one of {', '.join(allowed)}"
 
-        owner = record.get("Owner") if entity in ("Contact", "Email", "Task", "BusinessAccount") else None
+        owner = record.get("Owner") if entity in ("Contact", "Email", "Task", "BusinessAccount", *crm.ENTITIES) \
+            else None
         if owner and self.find("Employee", str(owner)) is None:
             errors["Owner"] = f"Owner: '{owner}' cannot be found in the system (an EmployeeID)"
         if entity == "Contact":
@@ -274,6 +286,8 @@ class Store:
             start, end = record.get("StartDate"), record.get("EndDate")
             if isinstance(start, datetime) and isinstance(end, datetime) and end < start:
                 errors["EndDate"] = "EndDate: the end date cannot be earlier than the start date"
+        if entity in crm.ENTITIES:
+            crm.validate(self, entity, record, old, errors)
         if entity in ("Employee", "BusinessAccount") and not record.get(RULES[entity].key):
             key = RULES[entity].key
             errors[key] = f"{key}: '{key}' cannot be empty"

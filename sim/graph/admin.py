@@ -1,5 +1,10 @@
 """Admin surface under ``/_sim`` (no auth, JSON): users, reset, counters, delta expiry, throttling.
 
+``POST /_sim/users`` takes ``"shared": true`` for a shared mailbox (no licence, sign-in disabled);
+``POST /_sim/scope`` ``{"mailboxes": [upn, …] | null}`` limits the app to those mailboxes the way
+Exchange RBAC for Applications does (others answer 403 ErrorAccessDenied); ``POST /_sim/deliver``
+puts a message from outside the tenant into an Inbox (see :mod:`sim.graph.resources.replies`).
+
 ``/_sim/faults`` and ``/_sim/requests`` come from :mod:`sim.common`; subscriptions add
 ``/_sim/lifecycle`` and applications ``/_sim/applications`` (see their modules).
 """
@@ -42,8 +47,26 @@ def register(app: web.Application, sim: Sim) -> None:
         upn = body.get("userPrincipalName")
         if not isinstance(upn, str) or "@" not in upn:
             return _error("userPrincipalName: required, e.g. \"c@contoso.test\"")
-        mailbox = sim.tenant.add_user(upn, body.get("displayName"))
+        mailbox = sim.tenant.add_user(upn, body.get("displayName"), shared=bool(body.get("shared", False)))
         return web.json_response(mailbox.user, status=201)
+
+    async def scope(request: web.Request) -> web.Response:
+        body = await _json(request)
+        mailboxes = body.get("mailboxes")
+        if mailboxes is not None and (not isinstance(mailboxes, list)
+                                      or not all(isinstance(m, str) for m in mailboxes)):
+            return _error("mailboxes: expected a list of UPNs, or null for the whole tenant")
+        sim.tenant.scope = None if mailboxes is None else {m.lower() for m in mailboxes}
+        return web.json_response({"mailboxes": None if sim.tenant.scope is None else sorted(sim.tenant.scope)})
+
+    async def deliver(request: web.Request) -> web.Response:
+        from sim.graph.resources import replies
+        try:
+            item = replies.deliver(sim, await _json(request))
+        except ValueError as exc:
+            return _error(str(exc))
+        return web.json_response({"id": item.ident(True), "internetMessageId": item.data["internetMessageId"],
+                                  "conversationId": item.data["conversationId"]}, status=201)
 
     async def list_users(_: web.Request) -> web.Response:
         return web.json_response([m.user for m in sim.tenant.mailboxes.values()])
@@ -131,6 +154,8 @@ def register(app: web.Application, sim: Sim) -> None:
     app.router.add_get("/_sim/notifications", notifications)
     app.router.add_get("/_sim/subscriptions", list_subscriptions)
     app.router.add_post("/_sim/users", add_user)
+    app.router.add_post("/_sim/scope", scope)
+    app.router.add_post("/_sim/deliver", deliver)
     app.router.add_get("/_sim/users", list_users)
     app.router.add_post("/_sim/reset", reset)
     app.router.add_get("/_sim/counters", counters)

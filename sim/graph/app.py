@@ -81,7 +81,8 @@ async def graph_handler(request: web.Request) -> web.StreamResponse:
         return to_response(_unauthorized())
     raw = await request.read()
     try:
-        body = json.loads(raw) if raw.strip() else None
+        mime = request.content_type == "text/plain"  # MIME send: base64 text (see resources/replies.py)
+        body = raw.decode("utf-8", "replace") if mime else json.loads(raw) if raw.strip() else None
     except ValueError:
         return to_response(Reply(400, error_body(
             "BadRequest", "Unable to read JSON request payload. Please ensure Content-Type header is set "

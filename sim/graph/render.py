@@ -67,6 +67,8 @@ def render(item: Item, call: Call, mailbox: Mailbox, select: list[str] | None = 
         row["@odata.type"] = "#" + schema.full(type_name)
     row.update(schema.empty_instance(type_name))
     row.update({k: v for k, v in item.data.items() if not k.startswith("@")})
+    if not select:
+        row.pop("internetMessageHeaders", None)  # Graph returns headers only when $select names them
     row["id"] = item.ident(call.immutable)
     _timestamps(row, item)
     if kind.change_key:

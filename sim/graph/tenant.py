@@ -42,16 +42,18 @@ class Tenant:
         self.secrets: dict[str, str] = {}                   # keyId -> secretText (admin inspection)
         self.uploads: dict[str, dict[str, Any]] = {}
         self.transactions: dict[tuple[str, str], str] = {}  # (upn, transactionId) -> event iid
+        self.scope: set[str] | None = None  # RBAC for Applications: the mailboxes the app may use
 
     # ------------------------------------------------------------ users
-    def add_user(self, upn: str, display_name: str | None = None) -> Mailbox:
+    def add_user(self, upn: str, display_name: str | None = None, *, shared: bool = False) -> Mailbox:
         key = upn.lower()
         if key in self.mailboxes:
             return self.mailboxes[key]
         user: dict[str, Any] = {"id": ids.guid(), "userPrincipalName": upn, "mail": upn,
                 "displayName": display_name or upn.split("@")[0].replace(".", " ").title(),
                 "givenName": None, "surname": None, "jobTitle": None, "mobilePhone": None,
-                "officeLocation": None, "preferredLanguage": "en-US", "businessPhones": []}
+                "officeLocation": None, "preferredLanguage": "en-US", "businessPhones": [],
+                "accountEnabled": not shared, "assignedLicenses": [] if shared else [{"skuId": ids.guid()}]}
         mailbox = Mailbox(user)
         self.mailboxes[key] = mailbox
         self.by_user_id[user["id"].lower()] = mailbox
@@ -66,6 +68,8 @@ class Tenant:
         found = self.find_user(ident)
         if found is None:
             raise GraphError(404, "ErrorInvalidUser", f"The requested user '{ident}' is invalid.")
+        if self.scope is not None and found.upn.lower() not in self.scope:
+            raise GraphError(403, "ErrorAccessDenied", "Access is denied. Check credentials and try again.")
         return found
 
     def reset(self) -> None:
@@ -77,6 +81,7 @@ class Tenant:
         self.subscriptions.clear()
         self.uploads.clear()
         self.transactions.clear()
+        self.scope = None
 
     def expire_deltas(self, upn: str | None = None) -> int:
         dead = [t for t, s in self.deltas.items() if upn is None or s.mailbox.lower() == upn.lower()]

@@ -9,6 +9,7 @@ from sim.graph.resources import (
     categories,
     contacts,
     mail,
+    replies,
     subscriptions,
     todo,
     users,
@@ -17,5 +18,6 @@ from sim.graph.router import Router
 
 
 def register_all(router: Router) -> None:
-    for module in (users, contacts, mail, attachments, calendar, todo, categories, subscriptions, applications):
+    for module in (users, contacts, replies, mail, attachments, calendar, todo, categories, subscriptions,
+                   applications):
         module.register(router)

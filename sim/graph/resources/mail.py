@@ -1,5 +1,7 @@
 """Mail folders and messages: well-known folders, per-folder delta, move, send, ``sendMail``.
 
+Headers and MIME (``Content-Type: text/plain`` bodies) are in :mod:`.mime`, replies in :mod:`.replies`.
+
 A message POSTed to a folder is a draft unless ``PR_MESSAGE_FLAGS`` (``Integer 0x0E07``) is set
 inline: bit 8 (unsent) decides ``isDraft``, bit 1 ``isRead`` — so ``"1"`` files a read, sent item.
 """
@@ -12,6 +14,7 @@ from sim.graph import ids, items, schema
 from sim.graph.call import Call, Reply, no_content
 from sim.graph.delta import delta_reply
 from sim.graph.errors import GraphError
+from sim.graph.resources import mime
 from sim.graph.router import Router
 from sim.graph.store import Item, Mailbox
 from sim.graph.tenant import container_of
@@ -92,6 +95,12 @@ async def list_messages(call: Call, sim: Sim, user: str, folder: str | None = No
 
 async def create_message(call: Call, sim: Sim, user: str, folder: str | None = None) -> Reply:
     mailbox = sim.tenant.mailbox(user)
+    if mime.is_mime(call):
+        fields = mime.mime_fields(mailbox, mime.parse_mime(call))
+        item = items.create(call, sim, mailbox, "message", _folder(mailbox, folder),
+                            {**message_defaults(mailbox), **fields}, {})
+        return items.item_reply(call, mailbox, item, "messages", 201)
+    mime.check_json_headers(call.json_object())
     item = new_message(call, sim, mailbox, _folder(mailbox, folder))
     return items.item_reply(call, mailbox, item, "messages", 201)
 
@@ -113,6 +122,7 @@ async def message(call: Call, sim: Sim, user: str, ident: str, folder: str | Non
         return items.item_reply(call, mailbox, item, "messages")
     if call.method == "PATCH":
         body = call.json_object()
+        mime.check_json_headers(body)
         if not item.data.get("isDraft"):
             for key in body:
                 if key in SENT_READ_ONLY:
@@ -159,13 +169,31 @@ def _deliver(call: Call, sim: Sim, sent: Item) -> None:
         sim.changed(target, copy, "created")
 
 
+def send_item(call: Call, sim: Sim, mailbox: Mailbox, fields: dict[str, Any], save: bool = True) -> Item:
+    """A message sent now: into Sent Items (threaded when it answers one), copies to tenant recipients."""
+    if not any(fields.get(k) for k in ("toRecipients", "ccRecipients", "bccRecipients")):
+        raise GraphError(400, "ErrorInvalidRecipients", "At least one recipient is not valid., "
+                         "A message can't be sent because it contains no recipients.")
+    item = items.create(call, sim, mailbox, "message", mailbox.wellknown["sentitems"],
+                        {**message_defaults(mailbox), **fields, **_sent_fields(mailbox)}, {})
+    mime.thread_headers(mailbox, item)
+    _deliver(call, sim, item)
+    if not save:
+        items.remove(call, sim, mailbox, item)
+    return item
+
+
 async def send_mail(call: Call, sim: Sim, user: str) -> Reply:
     mailbox = sim.tenant.mailbox(user)
+    if mime.is_mime(call):
+        send_item(call, sim, mailbox, mime.mime_fields(mailbox, mime.parse_mime(call)))
+        return Reply(202)
     body = schema.action_params(call.json_object(), ["message", "saveToSentItems"], "sendMail")
     message_body = body.get("message")
     if not isinstance(message_body, dict):
         raise GraphError(400, "ErrorInvalidRequest", "The 'message' parameter is required for sendMail.")
     schema.validate(message_body, "message")
+    mime.check_json_headers(message_body)
     if not any(message_body.get(k) for k in ("toRecipients", "ccRecipients", "bccRecipients")):
         raise GraphError(400, "ErrorInvalidRecipients", "At least one recipient is not valid., "
                          "A message can't be sent because it contains no recipients.")
@@ -189,6 +217,7 @@ async def send_draft(call: Call, sim: Sim, user: str, ident: str, folder: str | 
                          "A message can't be sent because it contains no recipients.")
     source = item.container
     item.data.update(_sent_fields(mailbox))
+    mime.thread_headers(mailbox, item)
     mailbox.move(item, mailbox.wellknown["sentitems"])
     sim.changed(mailbox, item, "deleted", container=source)
     sim.changed(mailbox, item, "created")
