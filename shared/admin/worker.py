@@ -24,7 +24,7 @@ import logging
 import uuid
 from typing import Any
 
-from shared.admin import erp_pushes, pending, telemetry
+from shared.admin import erp_pushes, pending, run_history, telemetry
 from shared.admin import progress as run_progress
 from shared.admin.holder import Held, holder_of, waiting_reason
 from shared.admin.lookup import mailbox_context
@@ -188,6 +188,7 @@ async def _run(rt: Runtime, held: Held, waiting: Waiting, mailbox: Mailbox, serv
     shown = combined(before, summary) if before is not None else summary
     await _finish(rt, email, dataclasses.replace(outcome, summary=shown), summary,
                   continue_on_error=policy.continue_on_error)
+    await run_history.record(rt.state, summary, rt.clock.now())
     telemetry.record_run(summary)
     written = sum(c.writes for c in summary.counts.values())
     failed = sum(c.failed for c in summary.counts.values())
