@@ -5,14 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from shared.admin.openapi import openapi_document
+from shared.admin.openapi import document_path, openapi_document
 from tests.fuzz.routes import HttpRoute, http_routes
 from tests.fuzz.test_webhooks import WEBHOOKS
 
 
 def _documented() -> set[tuple[str, str]]:
-    return {(path.lstrip("/"), method.upper()) for path, ops in openapi_document()["paths"].items()
-            for method in ops}
+    return {(path, method.upper()) for path, ops in openapi_document()["paths"].items() for method in ops}
 
 
 def uncovered(routes: Iterable[HttpRoute], documented: set[tuple[str, str]], webhooks: Iterable[str]) -> list[str]:
@@ -22,12 +21,12 @@ def uncovered(routes: Iterable[HttpRoute], documented: set[tuple[str, str]], web
     for route in routes:
         # An anonymous route checks its own secret or token; it is fuzzed as a webhook, or by schemathesis
         # when the document describes it (with its own security scheme).
-        in_document = all((route.template, m) in documented for m in route.methods)
+        in_document = all((document_path(route.template), m) in documented for m in route.methods)
         if route.anonymous and route.template not in hooks and not in_document:
             problems.append(f"anonymous route /api/{route.template} ({route.function}) is not fuzzed: add it to "
                             "WEBHOOKS in tests/fuzz/test_webhooks.py with a valid request and its side effect")
         for method in route.methods:
-            if (route.template, method) not in documented:
+            if (document_path(route.template), method) not in documented:
                 problems.append(f"{method} /api/{route.template} ({route.function}) is not in the OpenAPI document, "
                                 "so the schemathesis run never calls it: add a Route to ROUTES in "
                                 "shared/admin/api.py (or a path to _EXTRA_PATHS in shared/admin/openapi.py)")
