@@ -71,7 +71,7 @@ _EXTRA_PATHS: dict[str, dict[str, Any]] = {
                       "401": {"description": "missing or wrong function key"},
                       "400": {"description": "notify is not one of its values; `fields` names it", **_ERROR},
                       "404": {"description": "no such server; `fields` names it", **_ERROR}, **_SERVER_SIDE}}},
-    "/addin/static/{*path}": {"get": {
+    "/addin/static/{path}": {"get": {
         "summary": "The Outlook add-in's task pane files (pane/, vendor/, assets/)", "operationId": "addin_static",
         "security": [],
         "parameters": [{"name": "path", "in": "path", "required": True, "schema": {"type": "string"}},
@@ -163,13 +163,18 @@ def _replace_schemas(defs: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def document_path(template: str) -> str:
+    """A Functions route template as an OpenAPI path: ``files/{*rest}`` -> ``/files/{rest}``."""
+    return "/" + re.sub(r"\{\*(\w+)\}", r"{\1}", template)
+
+
 @functools.cache
 def openapi_document() -> dict[str, Any]:
     """The OpenAPI 3.1 document (cached; it depends on code only)."""
     _, defs = models_json_schema([(m, "validation") for m in _models()], ref_template=REF)
     paths: dict[str, dict[str, Any]] = {}
     for route in ROUTES:
-        paths.setdefault(f"/{route.template}", {})[route.method.lower()] = _operation(route)
+        paths.setdefault(document_path(route.template), {})[route.method.lower()] = _operation(route)
     paths.update(_EXTRA_PATHS)
     schemas = defs.get("$defs", {})
     schemas.update(_replace_schemas(schemas))

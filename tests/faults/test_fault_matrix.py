@@ -130,8 +130,8 @@ def _check(row: dict[str, Any], case: FaultCase) -> None:
         assert row["complete_after_fault"], row
     else:
         assert row["message"] and row["warned_in_log"], row
-    if not case.transient:
-        assert row["faulted_run"] != "succeeded" or row["point"] == "late", row
+    if not case.transient and row["point"] == "start":  # later, the run may have read that side already
+        assert row["faulted_run"] != "succeeded", row
 
 
 @pytest.mark.parametrize(("name", "point"), FAST, ids=[f"{n} @ {p}" for n, p in FAST])

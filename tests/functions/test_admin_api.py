@@ -188,11 +188,12 @@ async def test_unknown_mailbox_routes_answer_404(env: Env) -> None:
 
 async def test_openapi_describes_every_route(env: Env) -> None:
     from shared.admin.api import ROUTES
+    from shared.admin.openapi import document_path
 
     status, doc, _ = await call_http("admin_openapi", "GET", "openapi.json")
     assert status == 200 and doc["openapi"].startswith("3.")
     for route in ROUTES:
-        op = doc["paths"][f"/{route.template}"][route.method.lower()]
+        op = doc["paths"][document_path(route.template)][route.method.lower()]
         assert op["operationId"] == route.name
     for extra in ("/graph/notifications", "/graph/lifecycle", "/erp/notifications"):
         assert "post" in doc["paths"][extra]

@@ -64,7 +64,8 @@ async def _start(conn: str, loop: asyncio.AbstractEventLoop) -> tuple[LiveHost, 
     suffix = uuid.uuid4().hex[:10]
     env = {"EXSYNC_STATE_CONNECTION": conn, "AzureWebJobsStorage": conn, "EXSYNC_SYNC_QUEUE": f"fuzz-{suffix}",
            "EXSYNC_GRAPH_CLIENT_STATE": CLIENT_STATE, "EXSYNC_ERP_WEBHOOK_SECRET": ERP_SECRET,
-           "EXSYNC_TABLE_PREFIX": f"f{suffix}", "EXSYNC_BATCH_STAGGER_SECONDS": "0", "EXSYNC_SCHEDULE": "0 */5 * * * *"}
+           "EXSYNC_TABLE_PREFIX": f"f{suffix}", "EXSYNC_BATCH_STAGGER_SECONDS": "0", "EXSYNC_SCHEDULE": "0 */5 * * * *",
+           "EXSYNC_TENANT_ID": "contoso.test", "EXSYNC_ADDIN_CLIENT_ID": "fuzz-addin"}
     settings = Settings.from_env(env)
     store = TableStateStore.from_connection_string(conn, table_prefix=f"f{suffix}")
     await store.create_tables()
