@@ -17,7 +17,7 @@ from typing import Any
 
 from aiohttp import web
 
-from sim.acumatica import crm, odata
+from sim.acumatica import crm, odata, outbox
 from sim.acumatica.push import Pusher
 from sim.acumatica.schema import UnknownField, field_list, has_path, unwrap, wrap
 from sim.acumatica.store import RULES, Invalid, Missing, PreconditionFailed, Store
@@ -487,6 +487,7 @@ def create_app(options: Options) -> web.Application:
     app.router.add_post(f"{ADMIN_PREFIX}/reset", admin_reset)
     app.router.add_post(f"{ADMIN_PREFIX}/seed", admin_seed)
     app.router.add_get(f"{ADMIN_PREFIX}/sessions", admin_sessions)
+    outbox.register(app, sim, ADMIN_PREFIX)
 
     async def close_pusher(_: web.Application) -> None:
         await sim.pusher.close()

@@ -19,6 +19,7 @@ from sim.graph.call import Call, Reply
 from sim.graph.errors import GraphError, error_body, fault_body
 from sim.graph.resources import applications, attachments, register_all, subscriptions
 from sim.graph.router import Router
+from sim.graph.sending import SendingQuota
 from sim.graph.store import Item, Mailbox
 from sim.graph.tenant import Tenant
 from sim.graph.throttle import Limits, Throttle
@@ -56,6 +57,7 @@ class Sim:
         self.journal = Journal()
         self.faults = FaultBook()
         self.throttle = Throttle(limits, time_scale)
+        self.sending = SendingQuota(time_scale)
         self.latency = latency_ms / 1000
         self.time_scale = time_scale
         self.change_hooks: list[ChangeHook] = []
@@ -135,6 +137,7 @@ class Sim:
         self.journal.clear()
         self.faults.clear()
         self.throttle.reset()
+        self.sending.reset()
 
 
 def to_response(reply: Reply) -> web.Response:
