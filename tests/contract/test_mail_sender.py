@@ -11,6 +11,7 @@ import dataclasses
 import email
 import email.policy
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
@@ -49,11 +50,14 @@ class Harness:
             assert self.sim is not None
             admin(self.sim, "POST", "/_sim/faults", {"path": "/send", "method": "POST", "status": 500, "count": 1})
 
-    def sent_headers(self, message_id: str) -> dict[str, str]:
+    async def graph_get(self, path: str, params: dict[str, str] | None = None) -> Any:
         assert self.sim is not None
-        row = httpx.get(f"{self.sim.base_url}/v1.0/users/{MAILBOX}/messages/{message_id}",
-                        params={"$select": "internetMessageHeaders,subject"},
-                        headers={"Authorization": "Bearer t"}).json()
+        async with httpx.AsyncClient(base_url=f"{self.sim.base_url}/v1.0/users/{MAILBOX}",
+                                     headers={"Authorization": "Bearer t"}) as client:
+            return (await client.get(path, params=params)).json()
+
+    async def sent_headers(self, message_id: str) -> dict[str, str]:
+        row = await self.graph_get(f"/messages/{message_id}", {"$select": "internetMessageHeaders,subject"})
         return {h["name"].lower(): h["value"] for h in row.get("internetMessageHeaders") or []}
 
 
@@ -83,7 +87,7 @@ async def test_a_sent_message_is_found_by_its_stamp(harness: Harness) -> None:
     assert first and second and first != second
     assert await harness.sender.find_sent(MAILBOX, "erp-3") is None
     if harness.sim is not None:
-        headers = harness.sent_headers(second)
+        headers = await harness.sent_headers(second)
         assert headers["auto-submitted"] == "auto-generated" and headers["x-auto-response-suppress"] == "All"
         assert headers[STAMP_HEADER.lower()] == "erp-2"
 
@@ -97,7 +101,7 @@ async def test_a_reply_answers_the_received_message(harness: Harness) -> None:
     sent = await harness.sender.find_sent(MAILBOX, "erp-9")
     assert sent is not None
     if harness.sim is not None:
-        assert harness.sent_headers(sent)["in-reply-to"] == "<m1@customer.test>"
+        assert await harness.sent_headers(sent)["in-reply-to"] == "<m1@customer.test>"
 
 
 async def test_a_failed_send_leaves_a_draft_that_is_discarded(harness: Harness) -> None:
@@ -119,8 +123,7 @@ async def test_attachments_go_with_the_message(harness: Harness) -> None:
         journal = admin(harness.sim, "GET", "/_sim/requests")
         paths = [e["path"] for e in journal]
         assert any(p.endswith("/attachments/createUploadSession") for p in paths)
-        listed = httpx.get(f"{harness.sim.base_url}/v1.0/users/{MAILBOX}/messages/{sent}/attachments",
-                           headers={"Authorization": "Bearer t"}).json()["value"]
+        listed = (await harness.graph_get(f"/messages/{sent}/attachments"))["value"]
         assert [(a["name"], a["size"]) for a in listed] == [("invoice.pdf", len(big))]
 
 
