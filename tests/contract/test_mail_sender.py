@@ -101,7 +101,7 @@ async def test_a_reply_answers_the_received_message(harness: Harness) -> None:
     sent = await harness.sender.find_sent(MAILBOX, "erp-9")
     assert sent is not None
     if harness.sim is not None:
-        assert await harness.sent_headers(sent)["in-reply-to"] == "<m1@customer.test>"
+        assert (await harness.sent_headers(sent))["in-reply-to"] == "<m1@customer.test>"
 
 
 async def test_a_failed_send_leaves_a_draft_that_is_discarded(harness: Harness) -> None:
