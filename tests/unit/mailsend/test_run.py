@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from shared.errors import RemoteError
 from shared.erp.outbox_memory import InMemoryOutbox
+from shared.errors import RemoteError
 from shared.graph.sender_memory import InMemoryMailSender
 from shared.mailproc.model import Sending, SystemMailbox
 from shared.mailsend.run import MailPorts, SendSettings, send_mailbox
