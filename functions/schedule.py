@@ -8,6 +8,7 @@ import azure.functions as func
 
 from functions._runtime import get_runtime
 from shared.admin.schedule import fan_out
+from shared.mailproc import intake
 
 logger = logging.getLogger(__name__)
 
@@ -20,3 +21,4 @@ async def schedule(timer: func.TimerRequest) -> None:
     if timer.past_due:
         logger.info("schedule tick is past due; fanning out now")
     await fan_out(await get_runtime())
+    await intake.fan_out(await get_runtime())  # system mailboxes: the Inbox delta catches lost notifications

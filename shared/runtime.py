@@ -50,6 +50,7 @@ class Runtime:
     server_tester: ServerTester | None = None
     sync: SyncFn | None = None  # the engine's sync_mailbox; None: shared.sync.run.sync_mailbox
     graph_credential: Callable[[ServerConfig], Any] | None = None  # for Graph calls beside the gateway
+    inbox_queue: SyncQueue | None = None  # system mailboxes' processing queue (shared.mailproc.intake)
     closers: list[Callable[[], Awaitable[None]]] = dataclasses.field(default_factory=list)
 
     async def aclose(self) -> None:

@@ -27,6 +27,7 @@ from shared.admin.http import ApiRequest, ApiResponse
 from shared.domain.config import Mailbox
 from shared.domain.records import RecordType
 from shared.erp.push import parse_push
+from shared.mailproc import intake
 from shared.runtime import Runtime
 
 logger = logging.getLogger(__name__)
@@ -91,7 +92,7 @@ async def graph_notifications(rt: Runtime, req: ApiRequest) -> ApiResponse:
     token = req.query.get("validationToken")
     if token is not None:
         return ApiResponse.text(token)
-    items = _client_state_ok(rt, _values(req))
+    items = await intake.take_notifications(rt, _client_state_ok(rt, _values(req)))  # system mailboxes' Inboxes
     targets = await _subscription_targets(rt, items)
     queued = await _enqueue_targets(rt, targets, "graph")
     logger.info("graph notifications: %d accepted, %d mailbox sync(s) queued", len(items), queued)
@@ -103,7 +104,7 @@ async def graph_lifecycle(rt: Runtime, req: ApiRequest) -> ApiResponse:
     token = req.query.get("validationToken")
     if token is not None:
         return ApiResponse.text(token)
-    items = _client_state_ok(rt, _values(req))
+    items = await intake.take_notifications(rt, _client_state_ok(rt, _values(req)), lifecycle=True)
     missed = [v for v in items if v.get("lifecycleEvent") == "missed"]
     targets = await _subscription_targets(rt, missed)
     await _enqueue_targets(rt, targets, "lifecycle")

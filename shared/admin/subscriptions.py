@@ -7,7 +7,9 @@ The keeper (a timer) makes the stored set match what the policies want:
   one Graph no longer knows (404) is recreated;
 - one nobody wants any more (mailbox removed or disabled, type turned off) is deleted.
 Records live in the DocumentStore, kind ``subscriptions``, keyed by subscription id, so a
-notification finds its mailbox with one read. A failing mailbox never stops the others.
+notification finds its mailbox with one read. System mailboxes' Inbox subscriptions are kept by the
+same rules in kind ``system_subscriptions`` (:func:`shared.mailproc.intake.keep_inbox_subscriptions`).
+A failing mailbox never stops the others.
 To Do tasks have no application-permission subscriptions: they are polled by the schedule.
 """
 
@@ -187,13 +189,16 @@ async def keep_subscriptions(rt: Runtime, client_for: ClientFor) -> KeeperReport
             except ExsyncError as exc:
                 report.failed += 1
                 logger.warning("deleting an unwanted subscription failed: %s", exc)
+    from shared.mailproc.intake import keep_inbox_subscriptions
+
+    await keep_inbox_subscriptions(rt, client_for, urls, now, report)  # system mailboxes' Inboxes
     logger.info("subscriptions: %d created, %d renewed, %d recreated, %d deleted, %d failed", report.created,
                 report.renewed, report.recreated, report.deleted, report.failed)
     return report
 
 
 async def _keep_one(rt: Runtime, client: SubscriptionClient, want: Wanted, current: tuple[str, dict[str, Any]] | None,
-                    urls: tuple[str, str], now: datetime, report: KeeperReport) -> None:
+                    urls: tuple[str, str], now: datetime, report: KeeperReport, kind: str = KIND) -> None:
     expires = now + LIFETIME
     if current is not None and current[1].get("resource") == want.resource:
         key, value = current
@@ -204,7 +209,7 @@ async def _keep_one(rt: Runtime, client: SubscriptionClient, want: Wanted, curre
             if value.get("renew_now"):
                 await client.reauthorize(key)
             await client.renew(key, expires)
-            await rt.state.put_doc(KIND, key, {**value, "expires_at": expires.isoformat(), "renew_now": False},
+            await rt.state.put_doc(kind, key, {**value, "expires_at": expires.isoformat(), "renew_now": False},
                                    force=True)
             report.renewed += 1
             return
@@ -213,11 +218,11 @@ async def _keep_one(rt: Runtime, client: SubscriptionClient, want: Wanted, curre
             report.created -= 1  # counted below as a creation; report it as a re-creation
     if current is not None:
         await client.delete(current[0])
-        await rt.state.delete_doc(KIND, current[0])
+        await rt.state.delete_doc(kind, current[0])
     assert rt.settings.graph_client_state is not None
     sub_id = await client.create(resource=want.resource, notification_url=urls[0], lifecycle_url=urls[1],
                                  client_state=rt.settings.graph_client_state.get_secret_value(), expires_at=expires)
-    await rt.state.put_doc(KIND, sub_id, {"mailbox": want.mailbox, "server": want.server,
+    await rt.state.put_doc(kind, sub_id, {"mailbox": want.mailbox, "server": want.server,
                                           "record_type": want.record_type.value, "resource": want.resource,
                                           "expires_at": expires.isoformat(), "renew_now": False}, force=True)
     report.created += 1
