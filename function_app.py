@@ -9,11 +9,11 @@ import importlib
 
 import azure.functions as func
 
-from functions import admin, housekeeping, mailproc, notifications, schedule, subscriptions, worker
+from functions import admin, housekeeping, mailproc, mailsend, notifications, schedule, subscriptions, worker
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
 
-for _module in (admin, schedule, worker, notifications, subscriptions, housekeeping, mailproc):
+for _module in (admin, schedule, worker, notifications, subscriptions, housekeeping, mailproc, mailsend):
     app.register_functions(_module.bp)
 
 # The credentials blueprint (secret expiry alerts) is owned by its own module; register it when present.

@@ -51,6 +51,7 @@ class Runtime:
     sync: SyncFn | None = None  # the engine's sync_mailbox; None: shared.sync.run.sync_mailbox
     graph_credential: Callable[[ServerConfig], Any] | None = None  # for Graph calls beside the gateway
     inbox_queue: SyncQueue | None = None  # system mailboxes' processing queue (shared.mailproc.intake)
+    outbox_queue: SyncQueue | None = None  # system mailboxes' sending queue (shared.mailsend.pickup)
     closers: list[Callable[[], Awaitable[None]]] = dataclasses.field(default_factory=list)
 
     async def aclose(self) -> None:

@@ -28,6 +28,7 @@ from shared.domain.config import Mailbox
 from shared.domain.records import RecordType
 from shared.erp.push import parse_push
 from shared.mailproc import intake
+from shared.mailsend import pickup
 from shared.runtime import Runtime
 
 logger = logging.getLogger(__name__)
@@ -172,6 +173,7 @@ async def erp_notifications(rt: Runtime, req: ApiRequest) -> ApiResponse:
     if body.get("Deleted"):
         await _persist_push(rt, chosen, body)
     run_id = await enqueue_syncs(rt, chosen, reason="erp", record_types=types, coalesce=True) if chosen else None
+    await pickup.take_push(rt, body)  # ERP mail queued for a system mailbox's account goes out now
     logger.info("erp notification %s: %d row(s), %d mailbox sync(s) queued", body.get("Query"),
                 len(rows), len(chosen))
     return ApiResponse.json({"run_id": run_id, "queued": len(chosen)}, 202)

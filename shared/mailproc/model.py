@@ -122,10 +122,12 @@ class IncomingProcessing(_Model):
 
 class Sending(_Model):
     """Transactional mail sent from this mailbox (PRODUCT §8): the ERP's system e-mail account whose
-    queued mail it sends (Acumatica's FromEmailAccountID; None: it sends nothing) and the switch."""
+    queued mail it sends (Acumatica's FromEmailAccountID; None: it sends nothing), the suspend switch,
+    and the largest message the tenant lets the mailbox send (an e-mail with a larger file fails)."""
 
     erp_account_id: int | None = Field(default=None, ge=1)
     suspended: bool = False
+    max_message_mb: int = Field(default=35, ge=1, le=150)  # the mailbox's MaxSendSize (Exchange default 35)
 
 
 class SystemMailbox(_Model):
