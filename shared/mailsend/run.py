@@ -59,6 +59,7 @@ logger = logging.getLogger(__name__)
 
 PENDING = "Pending Processing"
 STOPS_MAILBOX = (Branch.SUSPENDED, Branch.DAY_QUOTA, Branch.MINUTE_QUOTA)
+PACE_MARGIN = timedelta(milliseconds=500)  # wake a little after the slot frees (sleep may return early)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -89,6 +90,7 @@ class Report:
     outcomes: Counter[str] = dataclasses.field(default_factory=Counter)   # action -> mails
     branches: Counter[str] = dataclasses.field(default_factory=Counter)   # branch name -> mails
     stopped: str | None = None
+    paced: int = 0                                                        # waits for a send slot
     quota: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
@@ -140,9 +142,10 @@ class MailboxRun:
             decision = await self._one(mail)
             until = decision.until
             now = self.ports.clock.now()
-            if decision.branch is not Branch.MINUTE_QUOTA or until is None or until > self.deadline:
+            if decision.branch is not Branch.MINUTE_QUOTA or until is None or until + PACE_MARGIN > self.deadline:
                 return decision
-            await self.ports.sleep(max(0.0, (until - now).total_seconds()))
+            self.report.paced += 1
+            await self.ports.sleep(max(0.0, (until + PACE_MARGIN - now).total_seconds()))
 
     async def _situation(self, mail: OutgoingMail) -> tuple[Situation, str | None]:
         attempt, etag = await self.ledger.attempt(self.mailbox, mail.id)
