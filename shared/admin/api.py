@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
-from shared.admin import bodies, pending, system_mailboxes
+from shared.admin import bodies, pending, system_mailboxes, transactional_mail
 from shared.admin.http import ApiRequest, ApiResponse, error_response
 from shared.admin.lookup import DEFAULT_POLICY, mailbox_context
 from shared.admin.queue import SyncRequest
@@ -465,6 +465,7 @@ ROUTES: tuple[Route, ...] = (
     Route("reset_warning", "POST", "mailboxes/{email}/reset-warning", reset_warning,
           "Clear a mailbox's warning", response=bodies.StatusOut),
     *(Route(**spec) for spec in system_mailboxes.ROUTE_SPECS),
+    *(Route(**spec) for spec in transactional_mail.ROUTE_SPECS),
 )
 
 

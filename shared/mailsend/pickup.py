@@ -149,3 +149,13 @@ async def send_one(rt: Runtime, address: str, *, owner: str | None = None, budge
 async def status(rt: Runtime, address: str) -> dict[str, Any] | None:
     """The last sending run and the quota used (None: the mailbox never sent)."""
     return await Ledger(rt.state).status(address)
+
+
+async def doctor(rt: Runtime, address: str) -> list[dict[str, Any]]:
+    """The doctor's findings for one sending system mailbox (see :mod:`shared.mailsend.doctor`)."""
+    from shared.mailsend import doctor as checks
+
+    entry = await intake.require(rt, address)
+    suspended = await suspension(rt, entry.mailbox.address)()
+    async with ports(rt, entry.mailbox, asyncio.sleep) as mail_ports:
+        return await checks.check(mail_ports, entry.mailbox, suspended)

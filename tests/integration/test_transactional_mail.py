@@ -291,3 +291,18 @@ async def test_schedule_and_erp_push_queue_one_sending_run(world: World) -> None
     assert isinstance(queue, StorageSyncQueue)
     received = [SyncRequest.decode(m.content) async for m in queue.client.receive_messages(max_messages=10)]
     assert [(r.mailbox, r.reason) for r in received] == [(BILLING, "schedule"), (BILLING, "erp")]
+
+
+async def test_doctor_flags_mail_the_erps_own_sender_sent(world: World) -> None:
+    [ours] = await world.queue(1)
+    await world.run()
+    findings = await pickup.doctor(world.rt, BILLING)
+    assert [f["ok"] for f in findings] == [True, True]
+    # the account is also on the ERP's own sending: it processes what exsync has not sent yet
+    await erp_admin(world.erp_url, "POST", "email-accounts",
+                    [{"id": ACCOUNT, "address": BILLING, "sender": "acumatica"}])
+    [theirs] = await world.queue(1, Subject="Reminder")
+    assert (await erp_admin(world.erp_url, "POST", "email-accounts/process"))["processed"] == [theirs]
+    sender, _ = await pickup.doctor(world.rt, BILLING)
+    assert sender["ok"] is False and sender["erp_ids"] == [theirs] and "SM204002" in sender["fix"]
+    assert ours not in sender["erp_ids"]
