@@ -37,7 +37,8 @@ class SendingCheck(_Body):
 
 async def sending_status(rt: Runtime, req: ApiRequest) -> ApiResponse:
     entry = await intake.require(rt, req.param("address"))
-    return ApiResponse.json({"address": entry.mailbox.address, "status": await pickup.status(rt, entry.mailbox.address)})
+    address = entry.mailbox.address
+    return ApiResponse.json({"address": address, "status": await pickup.status(rt, address)})
 
 
 async def send_now(rt: Runtime, req: ApiRequest) -> ApiResponse:
