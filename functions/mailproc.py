@@ -14,7 +14,7 @@ from shared.mailproc.intake import inbox_queue, process_inbox
 logger = logging.getLogger(__name__)
 
 bp = func.Blueprint()
-RETRY_BUSY_SECONDS = 30
+RETRY_BUSY_SECONDS = 5  # mail should land within seconds; the lease holder finishes quickly
 
 
 @bp.function_name(name="system_mailbox_worker")

@@ -24,6 +24,8 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from shared import cli_system_mailboxes
+
 logger = logging.getLogger(__name__)
 
 DEFAULT_URL = "http://127.0.0.1:7071/api"
@@ -271,6 +273,7 @@ def build_parser() -> argparse.ArgumentParser:
     lg.add_argument("--cursor")
     lg.add_argument("--clear", action="store_true")
     sub.add_parser("doctor", help="test every server: token, permissions, mailboxes")
+    cli_system_mailboxes.register(sub)
     return p
 
 
@@ -290,6 +293,8 @@ def run(argv: Sequence[str] | None = None, *, transport: httpx.BaseTransport | N
             result = _status(api, args)
         elif args.command == "log":
             result = _log(api, args)
+        elif args.command == cli_system_mailboxes.COMMAND:
+            result = cli_system_mailboxes.handle(api, args, _read_json)
         else:
             result = _doctor(api)
     except ApiFailed as exc:

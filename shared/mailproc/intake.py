@@ -1,7 +1,7 @@
 """How system-mailbox mail reaches processing, and the processing run of one mailbox.
 
 - Settings: DocumentStore kind ``system_mailboxes`` (key = address; ``created_at`` kept beside the
-  settings: mail received before it is never processed).
+  settings: mail received more than :data:`HISTORY_MARGIN` before it is history, never processed).
 - Queue: processing requests travel on ``<EXSYNC_SYNC_QUEUE>-inbox`` (the sync queue's message
   format, the address as the mailbox), coalesced like sync requests (``pending`` key
   ``inbox|<address>``): a notification whose mailbox already waits is not queued again.
@@ -40,6 +40,7 @@ KIND = "system_mailboxes"
 SUBSCRIPTIONS = "system_subscriptions"
 CURSOR = "inbox.delta"
 PAGE_SIZE = 50
+HISTORY_MARGIN = timedelta(minutes=5)  # clock skew between us and Exchange; older mail is history
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -241,7 +242,7 @@ async def _drain(rt: Runtime, entry: Entry, mail: SystemMailGateway, work: Proce
         for message in page.items:
             if not isinstance(message, InboxMessage):
                 continue
-            if message.received_at is not None and message.received_at < entry.created_at:
+            if message.received_at is not None and message.received_at < entry.created_at - HISTORY_MARGIN:
                 report.skipped += 1
                 continue
             result: Result = await work.process(message)

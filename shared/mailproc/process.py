@@ -3,7 +3,8 @@
 :meth:`Processor.decide` reads only (thread map, ERP look-ups) and returns the pure decision of
 :mod:`shared.mailproc.decide`; the dry run stops there. :meth:`Processor.process` carries it out:
 
-1. skip a message already stamped or already in the thread map (replays, a second delta);
+1. skip a message already stamped or already in the thread map (replays, a second delta); one in the
+   thread map whose intent is still there was filed before a crash: only its bookkeeping is redone;
 2. write an intent (create-only) before any ERP write; an intent that is already there means a
    crash or another worker: every create then first looks for its origin key in the ERP;
 3. create the contact / case / lead, file the ERP Email (with allowed attachments, the threading
@@ -165,10 +166,12 @@ class Processor:
         return await self.threads.message(self.address, item.internet_message_id) is not None
 
     async def process(self, item: InboxMessage) -> Result:
-        if await self._done(item):
-            recorded = await self.threads.message(self.address, item.internet_message_id) or {}
+        recorded = None if item.stamp else await self.threads.message(self.address, item.internet_message_id)
+        if item.stamp or recorded is not None:
             decision = decide(as_message(item), Facts(own_addresses=self.own_addresses), self.mailbox.incoming)
-            logger.debug("message already processed (%s)", recorded.get("method"))
+            thread = thread_of((recorded or {}).get("thread"))
+            if thread is not None and await self.threads.intent(self.address, item.internet_message_id):
+                await self._finish(item, thread)  # filed, but a crash came before the stamp
             return Result(item.internet_message_id, item.subject, item.sender, decision, skipped=True)
         decision, contact = await self.decide(item)
         if not decision.files:
@@ -213,14 +216,19 @@ class Processor:
                                   {"thread": thread_json(thread), "branch": decision.branch.name,
                                    "method": decision.method.value}, item.conversation_id, thread_json(thread))
         replied = await self._reply(item, decision, thread)
-        await self.mail.stamp(self.address, item.id, email_id)
-        await self.mail.after_processing(self.address, item.id, settings.after_processing.value,
-                                         settings.move_to_folder)
-        await self.threads.finish(self.address, item.internet_message_id)
+        await self._finish(item, thread)
         logger.info("system mailbox message filed on a %s by %s (%s)", thread.kind.value, decision.method.value,
                     decision.branch.name.lower())
         return Result(item.internet_message_id, item.subject, item.sender, decision, email_id=email_id,
                       record=record, replied=replied)
+
+    async def _finish(self, item: InboxMessage, thread: Thread) -> None:
+        """The bookkeeping after the ERP write: stamp, after-processing action, intent dropped."""
+        settings = self.mailbox.incoming
+        await self.mail.stamp(self.address, item.id, thread.email_id or STAMP_IGNORED)
+        await self.mail.after_processing(self.address, item.id, settings.after_processing.value,
+                                         settings.move_to_folder)
+        await self.threads.finish(self.address, item.internet_message_id)
 
     async def _attachments(self, item: InboxMessage) -> tuple[AttachmentContent, ...]:
         if not item.has_attachments:

@@ -67,6 +67,10 @@ class ThreadMap:
             doc = await self.store.get_doc(INTENTS, ident)
             return doc.value if doc else intent
 
+    async def intent(self, mailbox: str, internet_message_id: str) -> dict[str, Any] | None:
+        doc = await self.store.get_doc(INTENTS, key(mailbox, internet_message_id))
+        return doc.value if doc else None
+
     async def finish(self, mailbox: str, internet_message_id: str) -> None:
         await self.store.delete_doc(INTENTS, key(mailbox, internet_message_id))
 
