@@ -19,13 +19,15 @@ import time
 import tracemalloc
 from typing import Any
 
+from shared.admin.status import record_outcome
 from shared.domain.config import Mailbox, ServerConfig, SyncPolicy
 from shared.domain.records import Contact, RecordType
 from shared.domain.status import RunSummary
 from shared.erp.memory import InMemoryErpGateway
 from shared.graph.memory import InMemoryMailboxGateway, TickingClock
+from shared.ports import SyncJob
 from shared.state.memory import InMemoryStateStore
-from shared.sync.run import sync_mailbox
+from shared.sync.run import sync
 
 MAILBOX = "ann@contoso.test"
 EMPLOYEE = "EP1"
@@ -42,9 +44,11 @@ class World:
     mailbox: Mailbox
 
     async def run(self, run_id: str) -> RunSummary:
-        return await sync_mailbox(mailbox=self.mailbox, server=self.server, policy=self.policy,
-                                  mailbox_gateway=self.mailbox_gateway, erp_gateway=self.erp, state=self.state,
-                                  clock=self.clock, run_id=run_id, record_types=[RecordType.CONTACT])
+        outcome = await sync(SyncJob(mailbox=self.mailbox, server=self.server, policy=self.policy,
+                                     mailbox_gateway=self.mailbox_gateway, erp_gateway=self.erp, state=self.state,
+                                     clock=self.clock, run_id=run_id, record_types=(RecordType.CONTACT,)))
+        await record_outcome(self.state, self.mailbox.email, outcome)  # as the worker does
+        return outcome.summary
 
 
 def build(size: int, page: int) -> World:

@@ -68,3 +68,7 @@ class MassDeleteBlocked(ExsyncError):
 
 class LeaseTaken(ExsyncError):
     """Another worker holds the mailbox lease."""
+
+
+class ErpUnavailable(RemoteError):
+    """No ERP session could be had in time (the process's session limit stayed in use)."""

@@ -9,14 +9,14 @@ pure domain records of :mod:`shared.domain.records`.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Generic, Protocol, TypeVar
 
 from shared.domain.config import ContactFilter, Mailbox, ServerConfig, SyncPolicy
 from shared.domain.records import Attachment, Record, RecordType
-from shared.domain.status import LogEntry, LogLevel, MailboxStatus
+from shared.domain.status import LogEntry, LogLevel, MailboxStatus, RunSummary
 from shared.errors import ExsyncError
 
 R = TypeVar("R", bound=Record)
@@ -220,8 +220,13 @@ class ErpGateway(Protocol):
     """The ERP's CRM records (Acumatica first). No ERP-specific names cross this port."""
 
     async def list_changes(self, record_type: RecordType, scope: ErpScope, cursor: str | None,
-                           page_size: int) -> Page[ErpItem[Any]]:
-        """Records changed since ``cursor`` (a watermark; None: all) in scope, de-duplicated."""
+                           page_size: int, removed: Sequence[str] = ()) -> Page[ErpItem[Any]]:
+        """Records changed since ``cursor`` (a watermark; None: all) in scope, de-duplicated.
+
+        ``removed``: ids the caller learned were deleted (the ERP's push notifications; its
+        queries never show a deletion); the page lists them as ``Removed``. Give them to the
+        first page of a listing only.
+        """
         ...
 
     async def list_ids(self, record_type: RecordType, scope: ErpScope, cursor: str | None,
@@ -608,3 +613,69 @@ class SystemMailGateway(Protocol):
         """Findings of the "Test" action: the mailbox exists, its Inbox is readable, a draft can be
         written (what RBAC for Applications scopes)."""
         ...
+
+
+# ---------------------------------------------------------------- the engine
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class PushRemovals:
+    """ERP deletions learned from push notifications, per record type (parsed once at intake).
+
+    Acumatica's queries never show a deletion; its pushes do. The worker hands the removals
+    stored for a mailbox to the engine, which treats each id as ``Removed`` in that type's ERP pass.
+    """
+
+    ids: Mapping[RecordType, tuple[str, ...]] = dataclasses.field(default_factory=dict)
+
+    def of(self, record_type: RecordType) -> tuple[str, ...]:
+        return self.ids.get(record_type, ())
+
+    def __bool__(self) -> bool:
+        return any(self.ids.values())
+
+
+Progress = Callable[[str, int], None]
+"""The engine's progress report: ``("<type>.<erp|mailbox>", items done in that pass)``."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SyncJob:
+    """One engine run: a mailbox with its server and policy, the gateways and what to sync.
+
+    ``type_saved`` is called after a record type's ERP cursor is saved (its push removals are
+    then recorded and may be acknowledged); ``progress`` after every page.
+    """
+
+    mailbox: Mailbox
+    server: ServerConfig
+    policy: SyncPolicy
+    mailbox_gateway: MailboxGateway
+    erp_gateway: ErpGateway
+    state: StateStore
+    clock: Clock
+    run_id: str
+    record_types: tuple[RecordType, ...] | None = None
+    removals: PushRemovals = dataclasses.field(default_factory=PushRemovals)
+    progress: Progress | None = None
+    type_saved: Callable[[RecordType], Awaitable[None]] | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SyncOutcome:
+    """What an engine run reports; the worker turns it into the mailbox status (its only writer).
+
+    ``export_dates`` / ``import_dates``: the record types whose ERP / mailbox pass completed, with
+    when; ``warnings``: what the status warning should say (empty: keep the current warning).
+    """
+
+    summary: RunSummary
+    export_dates: Mapping[RecordType, datetime] = dataclasses.field(default_factory=dict)
+    import_dates: Mapping[RecordType, datetime] = dataclasses.field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
+
+
+class SyncEngine(Protocol):
+    """The engine as the worker sees it (:func:`shared.sync.run.sync`)."""
+
+    async def __call__(self, job: SyncJob) -> SyncOutcome: ...

@@ -10,23 +10,24 @@ module does no I/O and loads no heavy SDK.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, cast
 
 from shared.admin.queue import SyncQueue
 from shared.domain.config import Mailbox, ServerConfig
-from shared.errors import ConfigurationError
-from shared.ports import ErpGateway, MailboxGateway, StateStore
+from shared.errors import ConfigurationError, ErpUnavailable
+from shared.ports import ErpGateway, MailboxGateway, StateStore, SyncEngine
 from shared.settings import Settings
+from shared.sync.run import sync as default_engine
 
 logger = logging.getLogger(__name__)
 
 MailboxGatewayFactory = Callable[[ServerConfig], Awaitable[MailboxGateway]]
 ErpGatewayFactory = Callable[[], Awaitable[ErpGateway]]
-SyncFn = Callable[..., Awaitable[Any]]
 ServerTester = Callable[[ServerConfig, list[Mailbox]], Awaitable[dict[str, Any]]]
 
 
@@ -48,11 +49,30 @@ class Runtime:
     erp_gateway: ErpGatewayFactory
     clock: Any = dataclasses.field(default_factory=SystemClock)
     server_tester: ServerTester | None = None
-    sync: SyncFn | None = None  # the engine's sync_mailbox; None: shared.sync.run.sync_mailbox
+    engine: SyncEngine = dataclasses.field(default_factory=lambda: default_engine)
     graph_credential: Callable[[ServerConfig], Any] | None = None  # for Graph calls beside the gateway
     inbox_queue: SyncQueue | None = None  # system mailboxes' processing queue (shared.mailproc.intake)
     outbox_queue: SyncQueue | None = None  # system mailboxes' sending queue (shared.mailsend.pickup)
     closers: list[Callable[[], Awaitable[None]]] = dataclasses.field(default_factory=list)
+    erp_wait_seconds: float = 120.0  # how long a run waits for a free ERP session before it fails
+
+    @contextlib.asynccontextmanager
+    async def erp_session(self) -> AsyncIterator[ErpGateway]:
+        """An ERP gateway for the block, always closed after it (its session slot freed).
+
+        Waits at most ``erp_wait_seconds`` for a free session (``EXSYNC_ERP_MAX_SESSIONS``), then
+        raises :class:`~shared.errors.ErpUnavailable`, which fails the run visibly.
+        """
+        try:
+            gateway = await asyncio.wait_for(self.erp_gateway(), self.erp_wait_seconds)
+        except TimeoutError as exc:
+            raise ErpUnavailable(
+                f"no ERP session became free within {self.erp_wait_seconds:.0f} s: every session "
+                "EXSYNC_ERP_MAX_SESSIONS allows is in use by other runs of this process") from exc
+        try:
+            yield gateway
+        finally:
+            await gateway.aclose()
 
     async def aclose(self) -> None:
         for close in reversed(self.closers):
@@ -160,7 +180,7 @@ def graph_gateway_factory(credential_for: CredentialFor, closers: list[Callable[
 
 
 class _SessionSlot:
-    """An ERP gateway that frees its slot of the session limit when closed."""
+    """An ERP gateway that hands its session back to the pool (and frees its slot) when closed."""
 
     def __init__(self, gateway: Any, release: Callable[[], None]) -> None:
         self._gateway = gateway
@@ -178,32 +198,83 @@ class _SessionSlot:
                 self._release = None
 
 
-def erp_gateway_factory(settings: Settings) -> ErpGatewayFactory:
-    """A new Acumatica gateway per run (the caller closes it, logging the session out).
+class ErpSessionPool:
+    """ERP sessions of this process, reused across runs and logged out at shutdown.
 
-    At most ``EXSYNC_ERP_MAX_SESSIONS`` gateways are open at once in this process: Acumatica's
-    licence caps concurrent API sessions, and a refused login only wastes time.
+    At most ``max_sessions`` (``EXSYNC_ERP_MAX_SESSIONS``) are in use at once: Acumatica's licence
+    caps concurrent API sessions, and a session abandoned without a logout holds its slot for about
+    ten minutes. A run borrows one through a gateway (:meth:`gateway`); closing the gateway gives
+    the session back still logged in, so the next run reuses its cookie instead of logging in.
     """
-    slots: list[asyncio.Semaphore] = []
 
-    async def build() -> ErpGateway:
+    def __init__(self, max_sessions: int, open_session: Callable[[], Any],
+                 gateway_over: Callable[[Any], ErpGateway]) -> None:
+        self._max = max_sessions
+        self._open, self._over = open_session, gateway_over
+        self._slots: asyncio.Semaphore | None = None
+        self._idle: list[Any] = []
+        self._all: list[Any] = []
+
+    async def gateway(self) -> ErpGateway:
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(self._max)
+        slots = self._slots
+        await slots.acquire()
+        try:
+            if self._idle:
+                session = self._idle.pop()
+            else:
+                session = self._open()
+                self._all.append(session)
+            gateway = self._over(session)
+        except BaseException:
+            slots.release()
+            raise
+
+        def release() -> None:
+            self._idle.append(session)
+            slots.release()
+
+        return cast(ErpGateway, _SessionSlot(gateway, release))
+
+    @property
+    def sessions(self) -> int:
+        """How many sessions this process opened so far."""
+        return len(self._all)
+
+    async def aclose(self) -> None:
+        """Log every session out (frees the licence slots)."""
+        sessions, self._all, self._idle = self._all, [], []
+        for session in sessions:
+            closer = getattr(session, "aclose", None)
+            if closer is not None:
+                await closer()
+
+
+def acumatica_sessions(settings: Settings) -> ErpSessionPool:
+    """The pool of Acumatica sessions for the configured ERP."""
+
+    def open_session() -> Any:
         settings.require("erp_url", "erp_username", "erp_password")
+        from shared.erp.session import AcumaticaSession
+
+        assert settings.erp_url is not None and settings.erp_password is not None
+        return AcumaticaSession(settings.erp_url, username=settings.erp_username or "",
+                                password=settings.erp_password.get_secret_value(),
+                                tenant=settings.erp_tenant or "")
+
+    def gateway_over(session: Any) -> ErpGateway:
         from shared.erp.acumatica import AcumaticaErpGateway
 
-        if not slots:
-            slots.append(asyncio.Semaphore(settings.erp_max_sessions))
-        await slots[0].acquire()
-        assert settings.erp_url is not None and settings.erp_password is not None
-        try:
-            gateway = AcumaticaErpGateway(
-                settings.erp_url, username=settings.erp_username or "",
-                password=settings.erp_password.get_secret_value(), tenant=settings.erp_tenant or "")
-        except BaseException:
-            slots[0].release()
-            raise
-        return cast(ErpGateway, _SessionSlot(gateway, slots[0].release))
+        return cast(ErpGateway, AcumaticaErpGateway(settings.erp_url or "", username="", password="", tenant="",
+                                                    session=session))
 
-    return build
+    return ErpSessionPool(settings.erp_max_sessions, open_session, gateway_over)
+
+
+def erp_gateway_factory(settings: Settings, pool: ErpSessionPool | None = None) -> ErpGatewayFactory:
+    """An Acumatica gateway per run over a pooled session (the caller closes the gateway)."""
+    return (pool or acumatica_sessions(settings)).gateway
 
 
 async def build_runtime(settings: Settings, *, credential_for: CredentialFor | None = None,
@@ -218,9 +289,12 @@ async def build_runtime(settings: Settings, *, credential_for: CredentialFor | N
     queue = _queue_from(settings)
     closers: list[Callable[[], Awaitable[None]]] = [queue.aclose]
     credentials = _cached(credential_for or production_credentials(settings))
+    sessions = acumatica_sessions(settings)
+    closers.append(sessions.aclose)
     runtime = Runtime(settings=settings, state=state, queue=queue,
                       mailbox_gateway=graph_gateway_factory(credentials, closers),
-                      erp_gateway=erp_gateway_factory(settings), closers=closers, graph_credential=credentials)
+                      erp_gateway=erp_gateway_factory(settings, sessions), closers=closers,
+                      graph_credential=credentials)
     if review:
         runtime.server_tester = credential_review(runtime)
     closer = getattr(state, "aclose", None)

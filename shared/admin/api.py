@@ -9,24 +9,22 @@ document are both generated from it). Errors are exsync errors, mapped to 4xx by
 from __future__ import annotations
 
 import dataclasses
-import functools
 import logging
-import uuid
 from collections.abc import Awaitable, Callable
-from datetime import UTC, timedelta
+from datetime import UTC
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
-from shared.admin import bodies, pending, system_mailboxes, transactional_mail
+from shared.admin import bodies, system_mailboxes, transactional_mail
+from shared.admin.enqueue import enqueue_syncs
 from shared.admin.http import ApiRequest, ApiResponse, error_response
 from shared.admin.lookup import DEFAULT_POLICY, mailbox_context
-from shared.admin.queue import SyncRequest
-from shared.admin.status import set_warning, status_to_json, update_status
+from shared.admin.status import live_status, set_warning, status_to_json, update_status
 from shared.admin.subscriptions import keep_with_graph
 from shared.domain.config import Mailbox, ServerConfig, SyncPolicy, parse
 from shared.domain.records import RecordType
-from shared.domain.status import LogEntry, LogLevel, MailboxStatus, RunState, RunSummary
+from shared.domain.status import LogEntry, LogLevel, MailboxStatus
 from shared.errors import ExsyncError, NotFound, ValidationFailed
 from shared.ports import Stored
 from shared.runtime import Runtime
@@ -293,38 +291,6 @@ async def select_mailboxes(rt: Runtime, body: bodies.SyncBody) -> list[Mailbox]:
     return chosen
 
 
-async def enqueue_syncs(rt: Runtime, mailboxes: list[Mailbox], *, reason: str,
-                        record_types: tuple[RecordType, ...] | None = None,
-                        run_id: str | None = None, delay_for: Callable[[int], int] | None = None,
-                        coalesce: bool = False) -> str:
-    """Queue one message per mailbox and mark each as queued; returns the run id.
-
-    ``coalesce`` (notifications): skip a mailbox whose waiting request already covers the types
-    (see :mod:`shared.admin.pending`). A mailbox that is running keeps showing ``running``.
-    """
-    run_id = run_id or uuid.uuid4().hex
-    now = rt.clock.now()
-    max_age = timedelta(seconds=rt.settings.lease_seconds)
-    sent = 0
-    for index, mailbox in enumerate(mailboxes):
-        if coalesce and await pending.covered(rt.state, mailbox.email, record_types, now, max_age):
-            continue
-        await pending.mark(rt.state, mailbox.email, record_types, now)
-        await update_status(rt.state, mailbox.email, functools.partial(_queued, RunSummary(run_id, RunState.QUEUED,
-                                                                                         now)))
-        await rt.queue.send(SyncRequest(mailbox.email, run_id, reason, record_types),
-                            delay_for(index) if delay_for else 0)
-        sent += 1
-    logger.info("run %s: queued %d mailbox(es) (%s)", run_id, sent, reason)
-    return run_id
-
-
-def _queued(run: RunSummary, status: MailboxStatus) -> MailboxStatus:
-    if status.last_run is not None and status.last_run.state is RunState.RUNNING:
-        return status
-    return dataclasses.replace(status, last_run=run)
-
-
 async def request_sync(rt: Runtime, req: ApiRequest) -> ApiResponse:
     body = parse(bodies.SyncBody, req.json_object())
     chosen = await select_mailboxes(rt, body)
@@ -342,7 +308,7 @@ async def get_status(rt: Runtime, req: ApiRequest) -> ApiResponse:
         raise NotFound(f"mailbox {email} is not configured")
     stored = await rt.state.get_status(email)
     out = status_to_json(stored.value if stored else MailboxStatus(email=email))
-    out["pending"] = await pending.describe(rt.state, email)
+    out.update(await live_status(rt.state, email))
     return ApiResponse.json(out)
 
 

@@ -10,8 +10,8 @@ delta read is the truth. Handlers answer fast (Graph wants < 3 s; we enqueue and
   (marked due now).
 - ERP (Acumatica push): shared-secret header ``X-Exsync-Secret`` compared in constant time with
   ``EXSYNC_ERP_WEBHOOK_SECRET``; rows are matched to mailboxes by employee id or e-mail address.
-  Deletions are only visible in pushes, so each notification is persisted per targeted mailbox
-  (DocumentStore kind ``erp_push``) and fed to that mailbox's next run (see the worker).
+  Deletions are only visible in pushes, so each notification is parsed once and its typed removals
+  kept per targeted mailbox (:mod:`shared.admin.erp_pushes`) for that mailbox's next run.
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
-from shared.admin.api import enqueue_syncs
+from shared.admin import erp_pushes
+from shared.admin.enqueue import enqueue_syncs
 from shared.admin.http import ApiRequest, ApiResponse
 from shared.domain.config import Mailbox
 from shared.domain.records import RecordType
@@ -34,10 +35,8 @@ from shared.runtime import Runtime
 logger = logging.getLogger(__name__)
 
 SUBSCRIPTIONS = "subscriptions"
-ERP_PUSH = "erp_push"
+ERP_PUSH = erp_pushes.KIND
 ERP_SECRET_HEADER = "X-Exsync-Secret"
-_TYPE_WORDS = {"contact": RecordType.CONTACT, "email": RecordType.EMAIL, "mail": RecordType.EMAIL,
-               "task": RecordType.TASK, "event": RecordType.EVENT}
 
 
 def _same(given: str | None, expected: str) -> bool:
@@ -137,17 +136,6 @@ def _strings(value: Any) -> Iterable[str]:
             yield from _strings(item)
 
 
-def _record_type(body: dict[str, Any]) -> RecordType | None:
-    parsed = parse_push(body).record_type
-    if parsed is not None:
-        return parsed
-    lowered = str(body.get("Query") or "").lower()
-    for word, rtype in _TYPE_WORDS.items():
-        if word in lowered:
-            return rtype
-    return None
-
-
 def _matches(mailbox: Mailbox, words: set[str]) -> bool:
     return mailbox.email in words or mailbox.employee_id.lower() in words
 
@@ -162,7 +150,8 @@ async def erp_notifications(rt: Runtime, req: ApiRequest) -> ApiResponse:
         return ApiResponse.json({"error": "forbidden",
                                  "message": f"missing or wrong {ERP_SECRET_HEADER} header"}, 403)
     body = req.json_object()
-    rtype = _record_type(body)
+    note = parse_push(body)  # once: a text TimeStamp or a bad array is a 400 naming the field
+    rtype = note.record_type
     rows = [*(body.get("Inserted") or []), *(body.get("Deleted") or [])]
     words = {s.strip().lower() for s in _strings(rows) if s.strip()}
     mailboxes = [m.value for m in await rt.state.list_mailboxes() if m.value.sync]
@@ -170,24 +159,10 @@ async def erp_notifications(rt: Runtime, req: ApiRequest) -> ApiResponse:
     if not chosen and rtype is RecordType.CONTACT and rows:
         chosen = mailboxes  # a contact nobody owns may still be in an "all" filter
     types = (rtype,) if rtype else None
-    if body.get("Deleted"):
-        await _persist_push(rt, chosen, body)
+    if body.get("Deleted") and rtype is not None:
+        await erp_pushes.keep(rt.state, [m.email for m in chosen], note)
     run_id = await enqueue_syncs(rt, chosen, reason="erp", record_types=types, coalesce=True) if chosen else None
     await pickup.take_push(rt, body)  # ERP mail queued for a system mailbox's account goes out now
     logger.info("erp notification %s: %d row(s), %d mailbox sync(s) queued", body.get("Query"),
                 len(rows), len(chosen))
     return ApiResponse.json({"run_id": run_id, "queued": len(chosen)}, 202)
-
-
-async def _persist_push(rt: Runtime, mailboxes: list[Mailbox], body: dict[str, Any]) -> None:
-    """Keep the notification for each mailbox's next run (a gateway's push buffer lives in memory)."""
-    stamp = int(body.get("TimeStamp") or 0)
-    ident = str(body.get("Id") or "")[:64]
-    for mailbox in mailboxes:
-        await rt.state.put_doc(ERP_PUSH, f"{mailbox.email}|{stamp:020d}|{ident}", body, force=True)
-
-
-async def pending_pushes(rt: Runtime, email: str) -> list[tuple[str, dict[str, Any]]]:
-    """ERP push notifications waiting for ``email``'s next run, oldest first."""
-    docs = await rt.state.list_docs(ERP_PUSH, f"{email}|")
-    return sorted(((key, doc.value) for key, doc in docs), key=lambda kv: kv[0])

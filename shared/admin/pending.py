@@ -1,61 +1,212 @@
-"""Coalescing of sync requests: at most one waiting message per mailbox covers every change.
+"""The waiting request of a mailbox: the unit of work of the sync worker.
 
-Each enqueued request records a *pending* document (DocumentStore kind ``pending``, key = mailbox)
-with the record types it covers (None: all). A notification whose types are already covered by a
-pending request younger than the lease time is not enqueued again: the waiting run will read
-the change anyway (the delta read is the truth). The worker deletes the document when it starts,
-*before* it reads anything, so a change arriving later always gets a new message.
+Every enqueued request merges into one *waiting* document per mailbox (DocumentStore kind
+``pending``, key = mailbox): the union of the record types (None: all) and reasons asked for since
+the last run took it. A queue message is only a wake-up call: the worker that holds the mailbox
+lease *takes* the waiting document (a conditional write flips it to ``taken``) and syncs exactly
+what it held. A message that finds nothing waiting ends quietly; a lease holder looks again before
+it lets the lease go, so a request never waits behind a run that is about to finish.
+
+A notification whose types are already covered by a waiting request younger than the lease time
+is not enqueued again: the waiting run reads the change anyway (the delta read is the truth).
 Without this, every write of a run would echo back as a push and queue one more run per item.
+
+Every write is conditional (etag), so concurrent marks merge and a take never loses a mark.
+The document is never deleted (a delete cannot be conditional here); ``taken`` means idle.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 from shared.domain.records import RecordType
-from shared.ports import DocumentStore
+from shared.errors import AlreadyExists, ConcurrencyConflict
+from shared.ports import DocumentStore, Stored
 
 logger = logging.getLogger(__name__)
 
 KIND = "pending"
+_ATTEMPTS = 8
+_DONE_KEPT = 50
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Waiting:
+    """What waits for one mailbox: record types (None: all), reasons and run ids, oldest first."""
+
+    types: frozenset[RecordType] | None
+    reasons: tuple[str, ...]
+    run_ids: tuple[str, ...]
+    since: datetime
+
+    @property
+    def run_id(self) -> str:
+        """The run the work is reported under: the latest request's."""
+        return self.run_ids[-1] if self.run_ids else ""
+
+    @property
+    def record_types(self) -> tuple[RecordType, ...] | None:
+        return None if self.types is None else tuple(sorted(self.types))
 
 
 def _types(value: Sequence[str] | None) -> set[RecordType] | None:
     return None if value is None else {RecordType(t) for t in value}
 
 
+def _waiting(doc: Stored[dict[str, Any]] | None) -> dict[str, Any] | None:
+    if doc is None or doc.value.get("taken"):
+        return None
+    return doc.value
+
+
+def _merge(current: dict[str, Any] | None, types: Sequence[RecordType] | None, now: datetime, reason: str,
+           run_id: str) -> dict[str, Any]:
+    waiting = _types(current.get("types")) if current is not None else set()
+    merged = None if types is None or waiting is None else set(types) | waiting
+    reasons = list((current or {}).get("reasons") or [])
+    run_ids = list((current or {}).get("run_ids") or [])
+    if reason and reason not in reasons:
+        reasons.append(reason)
+    if run_id and run_id not in run_ids:
+        run_ids = [*run_ids, run_id][-20:]
+    return {"at": now.isoformat(), "since": (current or {}).get("since") or now.isoformat(),
+            "types": None if merged is None else sorted(t.value for t in merged),
+            "reasons": reasons, "run_ids": run_ids, "why": (current or {}).get("why")}
+
+
+def _done(doc: Stored[dict[str, Any]] | None) -> list[str]:
+    return list(doc.value.get("done") or []) if doc is not None else []
+
+
+async def _write(store: DocumentStore, email: str, doc: Stored[dict[str, Any]] | None,
+                 value: dict[str, Any]) -> bool:
+    try:
+        await store.put_doc(KIND, email, value, doc.etag if doc is not None else None)
+    except (ConcurrencyConflict, AlreadyExists):
+        return False
+    return True
+
+
 async def covered(store: DocumentStore, email: str, types: Sequence[RecordType] | None, now: datetime,
                   max_age: timedelta) -> bool:
-    """True when a pending request for ``email`` already covers ``types``."""
-    doc = await store.get_doc(KIND, email)
-    if doc is None or datetime.fromisoformat(doc.value["at"]) < now - max_age:
+    """True when a waiting request for ``email`` already covers ``types``."""
+    value = _waiting(await store.get_doc(KIND, email))
+    if value is None or datetime.fromisoformat(value["at"]) < now - max_age:
         return False
-    pending = _types(doc.value.get("types"))
+    pending = _types(value.get("types"))
     if pending is None:
         return True
     return types is not None and set(types) <= pending
 
 
-async def mark(store: DocumentStore, email: str, types: Sequence[RecordType] | None, now: datetime) -> None:
-    """Record that a request covering ``types`` is waiting (merged with what already waits)."""
-    doc = await store.get_doc(KIND, email)
-    merged: set[RecordType] | None
-    waiting = _types(doc.value.get("types")) if doc is not None else set()
-    merged = None if types is None or waiting is None else set(types) | waiting
-    value = {"at": now.isoformat(), "types": None if merged is None else sorted(t.value for t in merged)}
+async def mark(store: DocumentStore, email: str, types: Sequence[RecordType] | None, now: datetime,
+               reason: str = "", run_id: str = "") -> None:
+    """Record that a request covering ``types`` waits (merged with what already waits)."""
+    for _ in range(_ATTEMPTS):
+        doc = await store.get_doc(KIND, email)
+        value = {**_merge(_waiting(doc), types, now, reason, run_id), "done": _done(doc)}
+        if await _write(store, email, doc, value):
+            return
+    doc = await store.get_doc(KIND, email)  # still racing: merge once more and write anyway
+    value = {**_merge(_waiting(doc), types, now, reason, run_id), "done": _done(doc)}
     await store.put_doc(KIND, email, value, force=True)
 
 
-async def clear(store: DocumentStore, email: str) -> None:
-    """A run starts: later changes need a new request."""
-    await store.delete_doc(KIND, email)
+async def admit(store: DocumentStore, email: str, types: Sequence[RecordType] | None, now: datetime,
+                reason: str, run_id: str) -> bool:
+    """A message arrived: False when a run already took its request (the message ends quietly).
+
+    A message whose request is neither waiting nor taken (sent without :func:`mark`, or its mark
+    was lost) is made a waiting request now, so no message is ever without work.
+    """
+    doc = await store.get_doc(KIND, email)
+    value = _waiting(doc)
+    if value is not None and (not run_id or run_id in (value.get("run_ids") or [])):
+        return True
+    if run_id and run_id in _done(doc):
+        return False
+    await mark(store, email, types, now, reason, run_id)
+    return True
+
+
+def _parse(value: dict[str, Any]) -> Waiting:
+    types = _types(value.get("types"))
+    return Waiting(types=None if types is None else frozenset(types),
+                   reasons=tuple(value.get("reasons") or ()), run_ids=tuple(value.get("run_ids") or ()),
+                   since=datetime.fromisoformat(value.get("since") or value["at"]))
+
+
+async def take(store: DocumentStore, email: str, now: datetime) -> Waiting | None:
+    """Consume what waits for ``email`` (None: nothing). Only the lease holder calls this."""
+    for _ in range(_ATTEMPTS):
+        doc = await store.get_doc(KIND, email)
+        value = _waiting(doc)
+        if value is None:
+            return None
+        done = [*_done(doc), *(value.get("run_ids") or [])][-_DONE_KEPT:]
+        if await _write(store, email, doc, {"taken": True, "at": now.isoformat(), "done": done}):
+            return _parse(value)
+    logger.warning("the waiting request of a mailbox kept changing; left for the next message")
+    return None
+
+
+async def give_back(store: DocumentStore, email: str, waiting: Waiting, now: datetime) -> None:
+    """A run that did not happen (throttled, crashed before work): the request waits again."""
+    reasons = waiting.reasons or ("",)
+    run_ids = waiting.run_ids or ("",)
+    for reason in reasons:
+        await mark(store, email, waiting.record_types, now, reason, run_ids[-1])
+
+
+async def reopen(store: DocumentStore, email: str, waiting: Waiting) -> None:
+    """A run that failed: a message of its requests that comes again (a retry) runs them again."""
+    for _ in range(_ATTEMPTS):
+        doc = await store.get_doc(KIND, email)
+        if doc is None:
+            return
+        done = [r for r in _done(doc) if r not in waiting.run_ids]
+        if done == _done(doc) or await _write(store, email, doc, {**doc.value, "done": done}):
+            return
+
+
+async def explain(store: DocumentStore, email: str, why: str | None) -> None:
+    """Say why the waiting request of ``email`` still waits (shown by the status API)."""
+    for _ in range(_ATTEMPTS):
+        doc = await store.get_doc(KIND, email)
+        value = _waiting(doc)
+        if value is None or value.get("why") == why:
+            return
+        if await _write(store, email, doc, {**value, "why": why}):
+            return
+
+
+async def clear(store: DocumentStore, email: str, now: datetime | None = None) -> None:
+    """Drop what waits (the run was aborted or set aside visibly)."""
+    for _ in range(_ATTEMPTS):
+        doc = await store.get_doc(KIND, email)
+        if _waiting(doc) is None:
+            return
+        assert doc is not None
+        at = now.isoformat() if now else doc.value["at"]
+        done = [*_done(doc), *(doc.value.get("run_ids") or [])][-_DONE_KEPT:]
+        if await _write(store, email, doc, {"taken": True, "at": at, "done": done}):
+            return
 
 
 async def describe(store: DocumentStore, email: str) -> dict[str, object] | None:
     """The waiting request of ``email`` for the status API (None: nothing waits)."""
-    doc = await store.get_doc(KIND, email)
-    if doc is None:
+    value = _waiting(await store.get_doc(KIND, email))
+    if value is None:
         return None
-    return {"since": doc.value["at"], "types": doc.value.get("types")}
+    return {"since": value.get("since") or value["at"], "types": value.get("types"),
+            "reasons": value.get("reasons") or [], "why": value.get("why")}
+
+
+async def why(store: DocumentStore, email: str) -> str | None:
+    """Why the waiting request of ``email`` waits (None: nothing waits, or it is simply queued)."""
+    value = _waiting(await store.get_doc(KIND, email))
+    return None if value is None else value.get("why")

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from shared.admin import pending
-from shared.admin.api import enqueue_syncs
+from shared.admin.enqueue import enqueue_syncs
 from shared.admin.ncrontab import Schedule
 from shared.domain.config import Mailbox, ServerConfig
 from shared.errors import ConcurrencyConflict, ExsyncError

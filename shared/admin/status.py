@@ -1,4 +1,8 @@
-"""Reading and updating a mailbox's status record (last run, warning) with optimistic concurrency."""
+"""Reading and updating a mailbox's status record (last run, warning) with optimistic concurrency.
+
+The worker is the status's only writer during a sync (:func:`record_outcome` turns the engine's
+outcome into dates, warning and last run); the admin API resets dates and warnings.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +11,10 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from shared.domain.status import MailboxStatus, RunSummary
+from shared.admin import pending, progress
+from shared.domain.status import MailboxStatus, RunState, RunSummary
 from shared.errors import AlreadyExists, ConcurrencyConflict
-from shared.ports import StatusStore
+from shared.ports import DocumentStore, StatusStore, SyncOutcome
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +47,29 @@ async def set_warning(store: StatusStore, email: str, warning: str | None) -> Ma
     return await update_status(store, email, lambda s: dataclasses.replace(s, warning=warning))
 
 
+def warning_after(summary: RunSummary) -> str | None:
+    """The mailbox warning a finished run leaves (None: keep the current one)."""
+    if summary.state is RunState.FAILED:
+        return f"last run failed: {summary.message}"
+    if summary.state is RunState.WARNING:
+        return f"last run finished with warnings: {summary.message}"
+    return None
+
+
+def apply_outcome(status: MailboxStatus, outcome: SyncOutcome) -> MailboxStatus:
+    """The status after a run: its dates merged in, its warning (if any), it as the last run."""
+    warning = warning_after(outcome.summary)
+    return dataclasses.replace(status, export_dates={**status.export_dates, **outcome.export_dates},
+                               import_dates={**status.import_dates, **outcome.import_dates},
+                               warning=warning if warning is not None else status.warning,
+                               last_run=outcome.summary)
+
+
+async def record_outcome(store: StatusStore, email: str, outcome: SyncOutcome) -> MailboxStatus:
+    """Write a run's outcome into the mailbox status (the one place a sync writes it)."""
+    return await update_status(store, email, lambda status: apply_outcome(status, outcome))
+
+
 def run_to_json(run: RunSummary) -> dict[str, Any]:
     return {
         "run_id": run.run_id, "state": run.state.value,
@@ -60,3 +88,11 @@ def status_to_json(status: MailboxStatus) -> dict[str, Any]:
         "warning": status.warning,
         "last_run": run_to_json(status.last_run) if status.last_run else None,
     }
+
+
+async def live_status(store: DocumentStore, email: str) -> dict[str, Any]:
+    """The status fields of work in flight: ``pending`` (what waits), ``waiting`` (why it still
+    waits, None when it is simply queued) and ``progress`` (of the run working now, or None)."""
+    waiting = await pending.describe(store, email)
+    return {"pending": waiting, "waiting": waiting.get("why") if waiting else None,
+            "progress": await progress.current(store, email)}

@@ -1,15 +1,20 @@
-"""The sync worker: one queue message -> one mailbox synced under a lease.
+"""The sync worker: one queue message wakes it up; it syncs what waits for the mailbox.
 
 Rules:
-- A per-mailbox lease (LeaseStore) keeps two workers off one mailbox; a crashed worker's lease
-  expires after ``EXSYNC_LEASE_SECONDS``. A busy mailbox defers the message (re-queued later).
-- The engine writes status dates and log lines; the worker records ``last_run`` (running, then
-  the outcome) and turns any failure into a FAILED run plus a mailbox warning — a failure is
-  never reported as success.
+- The unit of work is the mailbox's *waiting request* (:mod:`shared.admin.pending`), not the
+  message: under the mailbox lease the worker takes everything that waits (the union of record
+  types and reasons), syncs it, and looks again before it lets the lease go -- a request that
+  arrived during the run is run at once, never 10 s later. A message that finds nothing waiting
+  ends quietly.
+- A message that cannot take the lease leaves its request waiting, says why in the status
+  (another run, or an interrupted run's lease until hh:mm: :mod:`shared.admin.holder`) and comes
+  back when the lease ends at the latest. No request is ever dropped.
+- The worker alone writes the mailbox status: ``running``, progress while the run works, then the
+  outcome; any failure becomes a FAILED run plus a mailbox warning -- never reported as success.
 - Continue on error (policy): when off, a failed mailbox aborts the rest of its run (later
   messages of the same run id are skipped and marked failed).
-- Throttling is retried by the queue (the exception propagates); the poison handler
-  (:func:`handle_poison`) turns a message that kept failing into a warning.
+- Throttling is retried by the queue (the exception propagates, the request waits again); the
+  poison handler (:func:`handle_poison`) turns a message that kept failing into a warning.
 """
 
 from __future__ import annotations
@@ -17,34 +22,30 @@ from __future__ import annotations
 import dataclasses
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
 from typing import Any
 
-from shared.admin import pending, telemetry
+from shared.admin import erp_pushes, pending, telemetry
+from shared.admin import progress as run_progress
+from shared.admin.holder import Held, holder_of, waiting_reason
 from shared.admin.lookup import mailbox_context
-from shared.admin.notifications import ERP_PUSH, pending_pushes
+from shared.admin.pending import Waiting
 from shared.admin.queue import SyncRequest
-from shared.admin.status import set_last_run, update_status
+from shared.admin.status import record_outcome, set_last_run, update_status
+from shared.domain.config import Mailbox, ServerConfig, SyncPolicy
+from shared.domain.records import RecordType
 from shared.domain.status import LogEntry, LogLevel, RunState, RunSummary
 from shared.errors import ExsyncError, NotFound, Throttled
+from shared.ports import SyncJob, SyncOutcome
 from shared.runtime import Runtime
 
 logger = logging.getLogger(__name__)
 
-MAX_DEFERRALS = 10
 DEFER_SECONDS = 10
+"""Shortest delay of a message that found the lease taken (it returns when the lease ends)."""
+BEAT_SECONDS = 30.0
 RUNS_KIND = "runs"
-
-SyncFn = Callable[..., Awaitable[RunSummary]]
-
-
-def _engine(rt: Runtime) -> SyncFn:
-    if rt.sync is not None:
-        return rt.sync
-    from shared.sync.run import sync_mailbox  # type: ignore[import-not-found,unused-ignore]
-
-    return sync_mailbox  # type: ignore[no-any-return]
-
+MAX_ROUNDS = 20
+"""Runs one lease holder does back to back before it leaves the rest to the next message."""
 
 async def _aborted(rt: Runtime, run_id: str) -> bool:
     doc = await rt.state.get_doc(RUNS_KIND, run_id) if run_id else None
@@ -61,8 +62,12 @@ async def _log(rt: Runtime, email: str, level: LogLevel, message: str) -> None:
     await rt.state.append_log(email, [LogEntry(level, rt.clock.now(), message)])
 
 
+def _beat_seconds(rt: Runtime) -> float:
+    return min(BEAT_SECONDS, rt.settings.lease_seconds / 4)
+
+
 async def process(rt: Runtime, request: SyncRequest, *, owner: str | None = None) -> RunSummary | None:
-    """Sync one mailbox for ``request``; None when nothing ran (unknown, disabled, busy, aborted)."""
+    """Sync what waits for ``request``'s mailbox; None when nothing ran (unknown, disabled, busy, idle)."""
     owner = owner or uuid.uuid4().hex
     email = request.mailbox
     try:
@@ -74,105 +79,120 @@ async def process(rt: Runtime, request: SyncRequest, *, owner: str | None = None
         logger.info("sync request %s skipped: mailbox or server disabled", request.run_id)
         return None
     if await _aborted(rt, request.run_id):
-        await pending.clear(rt.state, email)
+        await pending.clear(rt.state, email, rt.clock.now())
         summary = RunSummary(request.run_id, RunState.FAILED, rt.clock.now(), rt.clock.now(),
                              message="skipped: an earlier mailbox of this run failed and the policy "
                                      "does not continue on error")
         await set_last_run(rt.state, email, summary)
         return summary
-    key = f"mailbox:{email}"
-    if not await rt.state.acquire_lease(key, owner, rt.settings.lease_seconds):
-        if request.deferrals < MAX_DEFERRALS:
-            await pending.mark(rt.state, email, request.record_types, rt.clock.now())  # still waiting
-            await rt.queue.send(dataclasses.replace(request, deferrals=request.deferrals + 1), DEFER_SECONDS)
-            logger.info("mailbox busy; sync request %s deferred", request.run_id)
-        else:
-            logger.warning("mailbox busy; sync request %s dropped after %d deferrals", request.run_id,
-                           request.deferrals)
+    if not await pending.admit(rt.state, email, request.record_types, rt.clock.now(), request.reason,
+                               request.run_id):
+        logger.info("sync request %s was already run; message ends", request.run_id)
         return None
-    try:
-        await pending.clear(rt.state, email)  # changes from now on need a new request
-        return await _run(rt, request, mailbox, server, policy)
-    finally:
-        await rt.state.release_lease(key, owner)
-
-
-async def _feed_pushes(rt: Runtime, email: str, erp: Any) -> list[str]:
-    """Give the ERP gateway the push notifications stored for this mailbox; their keys."""
-    ingest = getattr(erp, "ingest_push", None)
-    if ingest is None:
-        return []
-    keys = []
-    for key, body in await pending_pushes(rt, email):
+    last: RunSummary | None = None
+    for _ in range(MAX_ROUNDS):
+        held = await Held.take(rt.state, rt.clock, email, owner, rt.settings.lease_seconds, _beat_seconds(rt))
+        if held is None:
+            await _wait_for_lease(rt, request)
+            return last
         try:
-            ingest(body)
-        except ExsyncError:
-            logger.warning("stored ERP push notification unreadable; dropped")
-        keys.append(key)
-    return keys
-
-
-async def _run(rt: Runtime, request: SyncRequest, mailbox: Any, server: Any, policy: Any) -> RunSummary:
-    email = mailbox.email
-    started = rt.clock.now()
-    await set_last_run(rt.state, email, RunSummary(request.run_id, RunState.RUNNING, started))
-    logger.info("run %s: syncing a mailbox (%s, types %s)", request.run_id, request.reason,
-                ",".join(t.value for t in request.record_types) if request.record_types else "all")
-    try:
-        gateway = await rt.mailbox_gateway(server)
-        erp = await rt.erp_gateway()
-        pushes = await _feed_pushes(rt, email, erp)
-        try:
-            summary = await _engine(rt)(
-                mailbox=mailbox, server=server, policy=policy, mailbox_gateway=gateway, erp_gateway=erp,
-                state=rt.state, clock=rt.clock, run_id=request.run_id,
-                record_types=request.record_types)
+            last = await _drain(rt, held, mailbox, server, policy) or last
         finally:
-            await erp.aclose()
+            await held.release()
+        # a request that arrived between the last look and the release: run it now
+        if await pending.describe(rt.state, email) is None:
+            return last
+    return last
+
+
+async def _drain(rt: Runtime, held: Held, mailbox: Mailbox, server: ServerConfig,
+                 policy: SyncPolicy) -> RunSummary | None:
+    """Under the lease: take what waits and run it, until nothing waits."""
+    last = None
+    for _ in range(MAX_ROUNDS):
+        waiting = await pending.take(rt.state, mailbox.email, rt.clock.now())
+        if waiting is None:
+            if last is None:
+                logger.info("nothing waits for the mailbox (an earlier run did the work)")
+            return last
+        last = await _run(rt, held, waiting, mailbox, server, policy)
+        if last.state is RunState.FAILED and not policy.continue_on_error:
+            return last
+    return last
+
+
+async def _wait_for_lease(rt: Runtime, request: SyncRequest) -> None:
+    """The lease is taken: the request keeps waiting (and says why); the message returns later."""
+    email = request.mailbox
+    now = rt.clock.now()
+    wait = waiting_reason(await holder_of(rt.state, email), now, rt.settings.lease_seconds, _beat_seconds(rt))
+    await pending.explain(rt.state, email, wait.reason)
+    delay = int(max(DEFER_SECONDS, min((wait.until - now).total_seconds() + 1, rt.settings.lease_seconds)))
+    await rt.queue.send(dataclasses.replace(request, deferrals=request.deferrals + 1), delay)
+    logger.info("mailbox busy; sync request %s waits (%s), message back in %d s", request.run_id,
+                wait.reason, delay)
+
+
+async def _run(rt: Runtime, held: Held, waiting: Waiting, mailbox: Mailbox, server: ServerConfig,
+               policy: SyncPolicy) -> RunSummary:
+    email = mailbox.email
+    run_id = waiting.run_id
+    started = rt.clock.now()
+    await set_last_run(rt.state, email, RunSummary(run_id, RunState.RUNNING, started))
+    logger.info("run %s: syncing a mailbox (%s, types %s)", run_id, ",".join(waiting.reasons) or "-",
+                ",".join(t.value for t in waiting.record_types) if waiting.record_types else "all")
+    board = run_progress.Board(rt.state, rt.clock, email)
+    try:
+        async with held.beating(board.publish):
+            gateway = await rt.mailbox_gateway(server)
+            async with rt.erp_session() as erp:
+                kept = await erp_pushes.waiting_for(rt.state, email)
+
+                async def acknowledge(record_type: RecordType) -> None:
+                    await kept.acknowledge(rt.state, record_type)
+
+                outcome = await rt.engine(SyncJob(
+                    mailbox=mailbox, server=server, policy=policy, mailbox_gateway=gateway, erp_gateway=erp,
+                    state=rt.state, clock=rt.clock, run_id=run_id, record_types=waiting.record_types,
+                    removals=kept.removals, progress=board, type_saved=acknowledge))
     except Throttled:
         telemetry.record_throttled("run")
-        await set_last_run(rt.state, email, RunSummary(request.run_id, RunState.QUEUED, started,
+        await pending.give_back(rt.state, email, waiting, rt.clock.now())
+        await board.clear()
+        await set_last_run(rt.state, email, RunSummary(run_id, RunState.QUEUED, started,
                                                        message="throttled; retrying"))
         raise
     except Exception as exc:
-        summary = RunSummary(request.run_id, RunState.FAILED, started, rt.clock.now(),
-                             message=f"{type(exc).__name__}: {exc}"[:500])
+        outcome = SyncOutcome(RunSummary(run_id, RunState.FAILED, started, rt.clock.now(),
+                                         message=f"{type(exc).__name__}: {exc}"[:500]))
+        summary = outcome.summary
         level = LogLevel.ERROR if isinstance(exc, ExsyncError) else LogLevel.CRITICAL
-        await _log(rt, email, level, f"run {request.run_id} failed: {summary.message}")
-        logger.exception("run %s: mailbox sync failed", request.run_id)
+        await pending.reopen(rt.state, email, waiting)
+        await _log(rt, email, level, f"run {run_id} failed: {summary.message}")
+        logger.exception("run %s: mailbox sync failed", run_id)
     else:
-        if summary.state is not RunState.FAILED:
-            for key in pushes:
-                await rt.state.delete_doc(ERP_PUSH, key)
+        summary = outcome.summary
+    await board.clear()
     if summary.finished_at is None:
         summary = dataclasses.replace(summary, finished_at=rt.clock.now())
-    await _finish(rt, email, summary, continue_on_error=policy.continue_on_error)
+        outcome = dataclasses.replace(outcome, summary=summary)
+    await _finish(rt, email, outcome, continue_on_error=policy.continue_on_error)
     telemetry.record_run(summary)
     written = sum(c.writes for c in summary.counts.values())
     failed = sum(c.failed for c in summary.counts.values())
     duration = (summary.finished_at - started).total_seconds() if summary.finished_at else 0.0
     # One structured record per run: the infra's per-mailbox alert and workbook query these fields.
     logger.log(logging.ERROR if summary.state is RunState.FAILED else logging.INFO,
-               "run %s: %s (%d writes, %d failed)", request.run_id, summary.state.value, written, failed,
+               "run %s: %s (%d writes, %d failed)", run_id, summary.state.value, written, failed,
                extra={"event": "exsync.sync.run", "mailbox": email, "outcome": summary.state.value,
                       "written": written, "failed": failed, "duration_seconds": round(duration, 3)})
     return summary
 
 
-async def _finish(rt: Runtime, email: str, summary: RunSummary, *, continue_on_error: bool) -> None:
-    warning = None
-    if summary.state is RunState.FAILED:
-        warning = f"last run failed: {summary.message}"
-    elif summary.state is RunState.WARNING:
-        warning = f"last run finished with warnings: {summary.message}"
-
-    def change(status: Any) -> Any:
-        return dataclasses.replace(status, last_run=summary,
-                                   warning=warning if warning is not None else status.warning)
-
-    await update_status(rt.state, email, change)
-    if summary.state is RunState.FAILED and not continue_on_error:
-        await _abort(rt, summary.run_id, email)
+async def _finish(rt: Runtime, email: str, outcome: SyncOutcome, *, continue_on_error: bool) -> None:
+    await record_outcome(rt.state, email, outcome)
+    if outcome.summary.state is RunState.FAILED and not continue_on_error:
+        await _abort(rt, outcome.summary.run_id, email)
 
 
 async def handle_poison(rt: Runtime, body: bytes | str) -> None:

@@ -2,9 +2,9 @@
 
 Owns how exsync reads and writes CRM records in Acumatica: scoped change listings with a
 watermark cursor (:mod:`shared.erp.cursor`), id listings for deletion reconciliation, lookups,
-conditional writes, attachments as files, and deletions learned from push notifications
-(:meth:`AcumaticaErpGateway.ingest_push`). Mapping lives in :mod:`shared.erp.mapping`, the
-session (login, re-login, backoff, logout) in :mod:`shared.erp.session`.
+conditional writes, attachments as files, and deletions learned from push notifications (the
+caller passes them to ``list_changes`` as ``removed``; :mod:`shared.erp.push` parses them).
+Mapping lives in :mod:`shared.erp.mapping`, the session (login, re-login, backoff, logout) in :mod:`shared.erp.session`.
 
 Scope (``ErpScope``): the first listing of a type (no cursor) filters on the server (Owner,
 Workgroup, addresses) and checks the exact scope client-side; incremental listings read every
@@ -35,7 +35,6 @@ from shared.domain.config import ContactFilter
 from shared.domain.records import Contact, EmailMessage, Event, Record, RecordType, Task
 from shared.erp import mapping
 from shared.erp.cursor import ChangeCursor, cap_seen, from_micros, micros, micros_of
-from shared.erp.push import PushNotification, parse_push
 from shared.erp.session import AcumaticaSession, Sleep, error_message
 from shared.errors import (
     AlreadyExists,
@@ -89,14 +88,15 @@ class AcumaticaErpGateway:
     def __init__(self, base_url: str, *, username: str, password: str, tenant: str,
                  endpoint: str = "Default/24.200.001", http_client: httpx.AsyncClient | None = None,
                  overlap: timedelta = timedelta(minutes=2), max_retries: int = 5, backoff: float = 1.0,
-                 sleep: Sleep = asyncio.sleep, push_queries: Mapping[str, RecordType] | None = None) -> None:
-        self._session = AcumaticaSession(base_url, username=username, password=password, tenant=tenant,
-                                         http_client=http_client, max_retries=max_retries, backoff=backoff,
-                                         sleep=sleep)
+                 sleep: Sleep = asyncio.sleep,
+                 session: AcumaticaSession | None = None) -> None:
+        """``session``: a logged-in session to borrow (kept open by :meth:`aclose`); else its own."""
+        self._owns_session = session is None
+        self._session = session or AcumaticaSession(
+            base_url, username=username, password=password, tenant=tenant, http_client=http_client,
+            max_retries=max_retries, backoff=backoff, sleep=sleep)
         self._prefix = f"/entity/{endpoint.strip('/')}"
         self._overlap = overlap
-        self._push_queries = push_queries
-        self._pending_removed: dict[RecordType, dict[str, None]] = {t: {} for t in RecordType}
 
     @property
     def session(self) -> AcumaticaSession:
@@ -174,7 +174,7 @@ class AcumaticaErpGateway:
     # ------------------------------------------------------------ listings
 
     async def list_changes(self, record_type: RecordType, scope: ErpScope, cursor: str | None,
-                           page_size: int) -> Page[ErpItem[Any]]:
+                           page_size: int, removed: Sequence[str] = ()) -> Page[ErpItem[Any]]:
         """One page of records changed since ``cursor`` in scope (see :mod:`shared.erp.cursor`)."""
         if page_size < 1:
             raise ValidationFailed({"page_size": "expected at least 1"})
@@ -197,9 +197,7 @@ class AcumaticaErpGateway:
         next_since = state.next_since if state.in_run else self._next_watermark(started, state)
         next_seen = dict(state.next_seen)
         tail = set(state.tail)
-        items: list[ErpItem[Any] | Removed] = []
-        if not state.in_run:
-            items.extend(Removed(i) for i in self._drain_removed(record_type))
+        items: list[ErpItem[Any] | Removed] = [Removed(i) for i in dict.fromkeys(removed)]
         for row in rows:
             item = mapping.item_from_entity(record_type, row)  # attachments only for what is listed
             stamp = micros(item.modified_at)
@@ -336,27 +334,6 @@ class AcumaticaErpGateway:
         _raise_for(response, f"GET {mapping.ENTITY[record_type]}")
         return tuple(await self._files(response.json(), max_bytes))
 
-    # ------------------------------------------------------------ push notifications
-
-    def ingest_push(self, payload: Any) -> PushNotification:
-        """Take a push notification body; its deletions surface as ``Removed`` on the next listing.
-
-        Returns the parsed notification so the caller can persist it (the buffer is in memory).
-        """
-        notification = parse_push(payload, self._push_queries)
-        if notification.record_type is not None:
-            pending = self._pending_removed[notification.record_type]
-            for removed in notification.removed:
-                pending[removed.id] = None
-            for changed in notification.changed:
-                pending.pop(changed, None)
-        return notification
-
-    def _drain_removed(self, record_type: RecordType) -> list[str]:
-        ids = list(self._pending_removed[record_type])
-        self._pending_removed[record_type].clear()
-        return ids
-
     # ------------------------------------------------------------ writes
 
     async def apply(self, writes: Sequence[ErpWrite]) -> list[WriteResult[ErpWrite]]:
@@ -466,8 +443,9 @@ class AcumaticaErpGateway:
             _raise_for(response, "PUT file")
 
     async def aclose(self) -> None:
-        """Log out, freeing the API-user licence."""
-        await self._session.aclose()
+        """Log out, freeing the API-user licence (a borrowed session stays with its owner)."""
+        if self._owns_session:
+            await self._session.aclose()
 
 
 def _server_time(response: httpx.Response) -> int | None:

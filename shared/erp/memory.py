@@ -77,7 +77,7 @@ class InMemoryErpGateway:
     # ------------------------------------------------------------ port
 
     async def list_changes(self, record_type: RecordType, scope: ErpScope, cursor: str | None,
-                           page_size: int) -> Page[ErpItem[Any]]:
+                           page_size: int, removed: Sequence[str] = ()) -> Page[ErpItem[Any]]:
         self.faults.call()
         # the oldest page_size + 1 changes (stable by version), never a list of every row
         entries = heapq.nsmallest(page_size + 1, self._changes(record_type, scope, cursor),
@@ -90,7 +90,10 @@ class InMemoryErpGateway:
             watermark = max((row.version for row in self._rows.values() if row.record_type is record_type),
                             default="")
             watermark = max(cursor or "", watermark)
-        return Page(items=tuple(entry for _, entry in page), cursor=watermark or None, complete=not more)
+        listed = [entry for _, entry in page]
+        known = {entry.id for entry in listed}
+        told = [Removed(i) for i in dict.fromkeys(removed) if i not in known]  # the caller's push removals
+        return Page(items=(*told, *listed), cursor=watermark or None, complete=not more)
 
     def _changes(self, record_type: RecordType, scope: ErpScope,
                  cursor: str | None) -> Iterator[tuple[str, ErpItem[Any] | Removed]]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -31,6 +32,19 @@ def retry_after(response: httpx.Response) -> float | None:
         return max(0.0, float(raw)) if raw is not None else None
     except ValueError:
         return None
+
+
+ORPHAN_TIMEOUT = timedelta(minutes=10)
+"""How long Acumatica keeps a session that was never logged out (its default session timeout)."""
+
+
+def licence_held_message(reason: str, now: datetime) -> str:
+    """Why a login was refused: the licence's API sessions are all held, e.g. by orphaned ones."""
+    until = (now + ORPHAN_TIMEOUT).strftime("%H:%M")
+    return (f"Acumatica refused the login ({reason}): every API session the licence allows is held, "
+            "most likely by orphaned sessions of a process that stopped without logging out; they "
+            f"expire after {ORPHAN_TIMEOUT.seconds // 60} minutes idle (by about {until} UTC), then the "
+            "next run logs in. Lower EXSYNC_ERP_MAX_SESSIONS if other API users need sessions too")
 
 
 def error_message(response: httpx.Response) -> str:
@@ -101,7 +115,7 @@ class AcumaticaSession:
                     await self._wait(attempt, response)
                     continue
                 if response.status_code in RETRYABLE:
-                    raise Throttled(f"Acumatica login refused: {error_message(response)}",
+                    raise Throttled(licence_held_message(error_message(response), datetime.now(UTC)),
                                     retry_after=retry_after(response), status=response.status_code)
                 raise AuthenticationFailed(
                     f"Acumatica rejected the login for user {self._credentials['name']!r} on tenant "

@@ -96,6 +96,8 @@ class TypeContext:
     tally: Tally
     log: RunLog
     sent_container: str | None = None
+    push_removed: tuple[str, ...] = ()
+    """ERP ids the ERP's push notifications reported removed (given to the first ERP listing)."""
     pending_deletes: list[Any] = dataclasses.field(default_factory=list)
     warnings: list[str] = dataclasses.field(default_factory=list)
     sequence: itertools.count[int] = dataclasses.field(default_factory=itertools.count)

@@ -13,7 +13,7 @@ Per record type (:func:`sync_type`):
    once a day (``ERP_RECONCILE_INTERVAL``) the links' ERP ids are checked against the ERP,
    because the ERP's queries never show a deletion and push notifications can be missed;
 4. queued deletions under the mass-deletion guard (:mod:`shared.sync.deletes`);
-5. the final cursors, and the export / import dates in the mailbox status.
+5. the final cursors; the export / import dates go into the outcome (the worker writes the status).
 
 After a full listing (first run, reset, resync), the links are swept page by page and each page's
 ids asked with ``existing_ids``; a link whose item is gone is checked one by one, so deletions
@@ -31,22 +31,20 @@ from collections.abc import AsyncIterator, Callable, Collection
 from datetime import datetime, timedelta
 from typing import Any
 
-from shared.domain.config import Mailbox, ServerConfig, SyncPolicy
+from shared.domain.config import SyncPolicy
 from shared.domain.records import RecordType
 from shared.domain.status import LogLevel, MailboxStatus, RunState, RunSummary
 from shared.errors import ExsyncError, SyncStateLost
 from shared.ports import (
-    Clock,
-    ErpGateway,
     ErpItem,
     ErpScope,
     Link,
-    MailboxGateway,
     MailboxItem,
     Page,
     Removed,
     Side,
-    StateStore,
+    SyncJob,
+    SyncOutcome,
 )
 from shared.sync import names
 from shared.sync.context import RunLog, Tally, TypeContext, describe
@@ -90,24 +88,25 @@ def container_name(policy: SyncPolicy, record_type: RecordType) -> str | None:
             RecordType.TASK: policy.tasks.folder, RecordType.EVENT: policy.events.folder}[record_type]
 
 
-async def sync_mailbox(*, mailbox: Mailbox, server: ServerConfig, policy: SyncPolicy,
-                       mailbox_gateway: MailboxGateway, erp_gateway: ErpGateway, state: StateStore,
-                       clock: Clock, run_id: str,
-                       record_types: Collection[RecordType] | None = None,
-                       progress: Callable[[str, int], None] | None = None) -> RunSummary:
-    """Sync one mailbox; never raises for an item or a type failing (they make the run WARNING/FAILED)."""
+async def sync(job: SyncJob) -> SyncOutcome:
+    """Sync one mailbox; never raises for an item or a type failing (they make the run WARNING/FAILED).
+
+    Writes links, cursors, intents and log lines; the mailbox status is the caller's (the outcome).
+    """
+    mailbox, policy, clock, state = job.mailbox, job.policy, job.clock, job.state
     started = clock.now()
     tally = Tally()
-    log = RunLog(LogLevel.threshold(server.logging_level), clock)
-    types = enabled_types(policy, record_types)
+    log = RunLog(LogLevel.threshold(job.server.logging_level), clock)
+    types = enabled_types(policy, job.record_types)
     stored = await state.get_status(mailbox.email)
     status = stored.value if stored else MailboxStatus(email=mailbox.email)
-    export_dates, import_dates = dict(status.export_dates), dict(status.import_dates)
+    export_dates: dict[RecordType, datetime] = {}
+    import_dates: dict[RecordType, datetime] = {}
     warnings: list[str] = []
     type_errors = 0
     if types and policy_writes_mailbox(policy, types):
         try:
-            await mailbox_gateway.ensure_category(mailbox.email, policy.category.name, policy.category.color)
+            await job.mailbox_gateway.ensure_category(mailbox.email, policy.category.name, policy.category.color)
         except ExsyncError as exc:
             warnings.append(f"the category could not be created: {type(exc).__name__}")
             log.add(LogLevel.WARNING, f"creating the category failed: {describe(exc)}")
@@ -118,9 +117,8 @@ async def sync_mailbox(*, mailbox: Mailbox, server: ServerConfig, policy: SyncPo
             type_errors += 1
             continue
         try:
-            ctx = await _context(mailbox, server, policy, mailbox_gateway, erp_gateway, state, clock, run_id,
-                                 record_type, tally, log)
-            erp_pass, mailbox_pass = await sync_type(ctx, status, progress)
+            ctx = await _context(job, record_type, tally, log)
+            erp_pass, mailbox_pass = await sync_type(ctx, status, job.progress)
         except ExsyncError as exc:
             type_errors += 1
             log.add(LogLevel.ERROR, f"{record_type} sync stopped: {describe(exc)}; "
@@ -134,6 +132,8 @@ async def sync_mailbox(*, mailbox: Mailbox, server: ServerConfig, policy: SyncPo
         if mailbox_pass.complete:
             import_dates[record_type] = now
             await state.put_cursor(mailbox.email, names.import_mark(record_type), now.isoformat())
+        if erp_pass.complete and job.type_saved is not None:
+            await job.type_saved(record_type)
     _log_counts(log, tally, types)
     run_state = _state(tally, warnings, type_errors, len(types))
     notes = list(warnings)
@@ -141,13 +141,11 @@ async def sync_mailbox(*, mailbox: Mailbox, server: ServerConfig, policy: SyncPo
         notes.append(f"{tally.failed()} item(s) failed and are retried next run; see the log")
     if type_errors:
         notes.append(f"{type_errors} record type(s) stopped with an error; see the log")
-    message = "; ".join(notes)
-    summary = RunSummary(run_id=run_id, state=run_state, started_at=started, finished_at=clock.now(),
-                         counts=tally.as_counts(), message=message)
-    await _store(state, mailbox.email, export_dates, import_dates, notes, summary)
+    summary = RunSummary(run_id=job.run_id, state=run_state, started_at=started, finished_at=clock.now(),
+                         counts=tally.as_counts(), message="; ".join(notes))
     if log.entries:
         await state.append_log(mailbox.email, log.entries)
-    return summary
+    return SyncOutcome(summary, export_dates, import_dates, tuple(notes))
 
 
 def policy_writes_mailbox(policy: SyncPolicy, types: Collection[RecordType]) -> bool:
@@ -175,27 +173,8 @@ def _log_counts(log: RunLog, tally: Tally, types: list[RecordType]) -> None:
                     record_type)
 
 
-async def _store(state: StateStore, email: str, export_dates: dict[RecordType, datetime],
-                 import_dates: dict[RecordType, datetime], warnings: list[str], summary: RunSummary) -> None:
-    """Write dates, warning and last run into the status, keeping the other fields (one retry on a race)."""
-    for attempt in range(3):
-        stored = await state.get_status(email)
-        current = stored.value if stored else MailboxStatus(email=email)
-        new = dataclasses.replace(current, export_dates={**current.export_dates, **export_dates},
-                                  import_dates={**current.import_dates, **import_dates},
-                                  warning="; ".join(warnings) if warnings else current.warning,
-                                  last_run=summary)
-        try:
-            await state.put_status(new, stored.etag if stored else None, force=attempt == 2)
-            return
-        except ExsyncError:
-            if attempt == 2:
-                raise
-
-
-async def _context(mailbox: Mailbox, server: ServerConfig, policy: SyncPolicy, mailbox_gateway: MailboxGateway,
-                   erp_gateway: ErpGateway, state: StateStore, clock: Clock, run_id: str,
-                   record_type: RecordType, tally: Tally, log: RunLog) -> TypeContext:
+async def _context(job: SyncJob, record_type: RecordType, tally: Tally, log: RunLog) -> TypeContext:
+    mailbox, policy, mailbox_gateway = job.mailbox, job.policy, job.mailbox_gateway
     container = await mailbox_gateway.ensure_container(mailbox.email, record_type,
                                                        container_name(policy, record_type))
     sent = None
@@ -205,10 +184,10 @@ async def _context(mailbox: Mailbox, server: ServerConfig, policy: SyncPolicy, m
         mailbox_gateway = HyperlinkView(mailbox_gateway, policy.contacts.hyperlink)
     scope = ErpScope(employee_id=mailbox.employee_id, email=mailbox.email,
                      contact_filter=policy.contacts.filter)
-    return TypeContext(mailbox=mailbox, server=server, policy=policy, mailbox_gateway=mailbox_gateway,
-                       erp_gateway=erp_gateway, state=state, clock=clock, run_id=run_id,
+    return TypeContext(mailbox=mailbox, server=job.server, policy=policy, mailbox_gateway=mailbox_gateway,
+                       erp_gateway=job.erp_gateway, state=job.state, clock=job.clock, run_id=job.run_id,
                        rules=TypeRules.of(policy, record_type), container=container, scope=scope,
-                       tally=tally, log=log, sent_container=sent)
+                       tally=tally, log=log, sent_container=sent, push_removed=job.removals.of(record_type))
 
 
 # ---------------------------------------------------------------- one type
@@ -262,8 +241,10 @@ def _parse_mark(value: str) -> datetime | None:
 
 
 async def _erp_pages(ctx: TypeContext, cursor: str | None) -> AsyncIterator[Page[ErpItem[Any]]]:
+    removed = ctx.push_removed  # the ERP's push removals go to the first page only
     while True:
-        page = await ctx.erp_gateway.list_changes(ctx.record_type, ctx.scope, cursor, ctx.page_size)
+        page = await ctx.erp_gateway.list_changes(ctx.record_type, ctx.scope, cursor, ctx.page_size, removed)
+        removed = ()
         yield page
         if page.complete:
             return

@@ -298,3 +298,14 @@ async def test_existing_ids_of_emails_and_tasks_follow_their_scope(erp: ErpHarne
     mine = (await create(erp, RecordType.TASK, task, owner=EP1)).id
     theirs = (await create(erp, RecordType.TASK, task, owner=EP2)).id
     assert await erp.gateway.existing_ids(RecordType.TASK, OWNER_SCOPE, [theirs, mine]) == {mine}
+
+
+async def test_removals_the_caller_learned_are_listed_on_that_page_only(erp: ErpHarness) -> None:
+    """Push removals travel through the port: the page given them lists them as Removed."""
+    mine = [await erp.create(RecordType.CONTACT, contact(n), owner=EP1) for n in range(2)]
+    _, cursor = await drain(erp, RecordType.CONTACT, OWNER_SCOPE, None)
+    gone = "0b7e5a4c-1d2e-4f30-9a8b-7c6d5e4f3a2c"
+    page = await erp.gateway.list_changes(RecordType.CONTACT, OWNER_SCOPE, cursor, 50, [gone, gone])
+    assert removed(list(page.items)) == [gone] and ids(list(page.items)) == []
+    again = await erp.gateway.list_changes(RecordType.CONTACT, OWNER_SCOPE, page.cursor, 50)
+    assert removed(list(again.items)) == [] and mine

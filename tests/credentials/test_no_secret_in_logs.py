@@ -114,7 +114,7 @@ async def test_no_secret_in_any_log_record_of_a_sync(options: ProviderOptions, t
     from shared.erp.memory import InMemoryErpGateway
     from shared.graph.gateway import GraphMailboxGateway
     from shared.graph.memory import TickingClock
-    from shared.sync.run import sync_mailbox
+    from tests.engine import sync_mailbox
 
     caplog.set_level(logging.DEBUG)
     app = graph_twin.add_app(APP_ID)

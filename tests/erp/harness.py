@@ -3,15 +3,16 @@
 ``ErpHarness`` gives the contract suite one way to act behind the gateway's back (create,
 update, delete a record as an ERP user would) for both the in-memory twin and the Acumatica
 gateway against the simulator over HTTP. For Acumatica, deletions reach the gateway the way they
-do in production: the simulator pushes a notification to a webhook and the harness hands the
-body to ``AcumaticaErpGateway.ingest_push``.
+do in production: the simulator pushes a notification to a webhook, the harness parses it once
+(``parse_push``) and the next listing gets its removals as ``removed`` (:class:`PushFed`), as
+the worker hands them over.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import Any, Protocol
 
 import httpx
@@ -22,6 +23,7 @@ from shared.domain.records import Contact, EmailMessage, Event, Record, RecordTy
 from shared.erp import mapping
 from shared.erp.acumatica import AcumaticaErpGateway
 from shared.erp.memory import InMemoryErpGateway
+from shared.erp.push import PushNotification, fold_removals, parse_push
 from shared.erp.session import AcumaticaSession
 
 EMPLOYEES = ("EP00000001", "EP00000002", "EP00000003")
@@ -157,6 +159,23 @@ def entity_body(record_type: RecordType, record: Record, current: dict[str, Any]
     return mapping.event_from_domain(record, current_attendees=(current or {}).get("Attendees") or [])
 
 
+class PushFed:
+    """The gateway as the worker uses it: a listing gets the removals pushed since the last one."""
+
+    def __init__(self, gateway: AcumaticaErpGateway) -> None:
+        self.inner = gateway
+        self.notes: list[PushNotification] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    async def list_changes(self, record_type: RecordType, scope: Any, cursor: str | None, page_size: int,
+                           removed: Sequence[str] = ()) -> Any:
+        told = fold_removals(self.notes).of(record_type)
+        self.notes = [n for n in self.notes if n.record_type is not record_type]
+        return await self.inner.list_changes(record_type, scope, cursor, page_size, (*removed, *told))
+
+
 class AcumaticaHarness:
     """The gateway under test plus a second session acting as an ERP user."""
 
@@ -164,7 +183,8 @@ class AcumaticaHarness:
         self.base_url = base_url
         self.receiver = receiver
         self._clients = (plain_client(), plain_client())
-        self.gateway = AcumaticaErpGateway(base_url, **CREDENTIALS, backoff=0.01, http_client=self._clients[0])
+        self.gateway = PushFed(AcumaticaErpGateway(base_url, **CREDENTIALS, backoff=0.01,
+                                                   http_client=self._clients[0]))
         self.user = AcumaticaSession(base_url, username="admin", password="setup", tenant="Company",
                                      http_client=self._clients[1])
 
@@ -200,7 +220,7 @@ class AcumaticaHarness:
         await self.receiver.wait_until(lambda: self.receiver.deletion_of(item_id) is not None)
         body = self.receiver.deletion_of(item_id)
         assert body is not None
-        self.gateway.ingest_push(body)
+        self.gateway.notes.append(parse_push(body))
 
     async def aclose(self) -> None:
         await self.gateway.aclose()

@@ -27,6 +27,7 @@ from shared.domain.config import Mailbox, ServerConfig, SyncPolicy
 from shared.domain.status import Counts, RunState, RunSummary
 from shared.erp.memory import InMemoryErpGateway
 from shared.graph.memory import InMemoryMailboxGateway
+from shared.ports import SyncJob, SyncOutcome
 from shared.runtime import Runtime
 from shared.settings import Settings
 from shared.state.table import TableStateStore
@@ -60,16 +61,20 @@ class FakeEngine:
     state: RunState = RunState.SUCCEEDED
     hook: Callable[[dict[str, Any]], Any] | None = None
 
-    async def __call__(self, **kwargs: Any) -> RunSummary:
+    async def __call__(self, job: SyncJob) -> SyncOutcome:
+        kwargs = {field.name: getattr(job, field.name) for field in dataclasses.fields(job)}
         self.calls.append(kwargs)
         if self.hook is not None:
             await self.hook(kwargs)
         if self.fail is not None:
             raise self.fail
-        now = kwargs["clock"].now()
-        return RunSummary(kwargs["run_id"], self.state, now, now,
-                          {"contact.mailbox": Counts(created=2), "contact.erp": Counts(updated=1)},
-                          "done" if self.state is RunState.SUCCEEDED else "2 items failed")
+        for record_type in job.removals.ids:  # like the engine: each synced type's cursor saved
+            if job.type_saved is not None and (job.record_types is None or record_type in job.record_types):
+                await job.type_saved(record_type)
+        now = job.clock.now()
+        return SyncOutcome(RunSummary(job.run_id, self.state, now, now,
+                                      {"contact.mailbox": Counts(created=2), "contact.erp": Counts(updated=1)},
+                                      "done" if self.state is RunState.SUCCEEDED else "2 items failed"))
 
 
 @dataclasses.dataclass
@@ -128,7 +133,7 @@ async def env(azurite_connection_string: str) -> AsyncIterator[Env]:
         return erp
 
     rt = Runtime(settings=settings, state=store, queue=queue, mailbox_gateway=graph_for,  # type: ignore[arg-type]
-                 erp_gateway=erp_for, clock=clock, sync=engine)  # type: ignore[arg-type]
+                 erp_gateway=erp_for, clock=clock, engine=engine)  # type: ignore[arg-type]
     use_runtime(rt)
     try:
         yield Env(rt, store, raw, graph, erp, engine, clock)

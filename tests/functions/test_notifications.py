@@ -77,8 +77,6 @@ async def test_erp_notification_checks_secret_and_targets_owner(env: Env) -> Non
 async def test_erp_deletions_are_kept_for_the_mailbox_and_fed_to_its_next_run(env: Env) -> None:
     from tests.functions.conftest import queue_message, user_function
 
-    ingested: list[dict] = []
-    env.erp.ingest_push = ingested.append  # type: ignore[attr-defined]  # the Acumatica gateway's hook
     await env.seed("ann@contoso.com")
     push = {"Query": "Contact", "Id": "tx-1", "TimeStamp": 7, "Inserted": [],
             "Deleted": [{"NoteID": {"value": "8a1f"}, "Owner": {"value": "EP0000"}}]}
@@ -94,7 +92,7 @@ async def test_erp_deletions_are_kept_for_the_mailbox_and_fed_to_its_next_run(en
     assert len(await env.store.list_docs("erp_push", "ann@contoso.com|")) == 1
     env.engine.fail = None
     await user_function("sync_worker")(queue_message(request))
-    assert [p["Id"] for p in ingested] == ["tx-1", "tx-1"]
+    assert [c["removals"].of(RecordType.CONTACT) for c in env.engine.calls] == [("8a1f",), ("8a1f",)]
     assert await env.store.list_docs("erp_push", "ann@contoso.com|") == []
 
 

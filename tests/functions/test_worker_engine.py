@@ -6,11 +6,12 @@ from shared.admin.queue import SyncRequest
 from shared.domain.config import SyncPolicy
 from shared.domain.records import Contact, RecordType
 from shared.domain.status import RunState
+from shared.sync.run import sync
 from tests.functions.conftest import Env, queue_message, user_function
 
 
 async def test_queue_message_runs_the_engine_both_ways(env: Env) -> None:
-    env.rt.sync = None  # the real sync_mailbox
+    env.rt.engine = sync  # the real engine
     policy = SyncPolicy(name="p", contacts={"sync_without_category": True}, emails={"enabled": False},
                         tasks={"enabled": False}, events={"enabled": False})
     await env.seed("ann@contoso.com", policy=policy)  # employee id EP0000

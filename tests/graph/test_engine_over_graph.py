@@ -34,7 +34,8 @@ from shared.graph.gateway import GraphMailboxGateway
 from shared.graph.memory import TickingClock
 from shared.ports import AttachmentContent, MailboxItem, MailboxWrite, WriteKind
 from shared.state.memory import InMemoryStateStore
-from shared.sync.run import container_name, sync_mailbox
+from shared.sync.run import container_name
+from tests.engine import sync_mailbox
 from tests.graph.simulator import admin, fresh, graph_simulator
 
 EMAIL = "ann@contoso.test"

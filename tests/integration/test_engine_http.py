@@ -35,7 +35,8 @@ from shared.graph.gateway import GraphMailboxGateway
 from shared.ports import AttachmentContent, ErpItem, MailboxItem, MailboxWrite, Removed, WriteKind
 from shared.state import rules
 from shared.state.table import TableStateStore
-from shared.sync.run import container_name, sync_mailbox
+from shared.sync.run import container_name
+from tests.engine import sync_mailbox
 from tests.erp.conftest import acumatica_sim  # noqa: F401  (session fixture)
 from tests.erp.harness import AcumaticaHarness, push_receiver, reset_simulator
 from tests.graph.simulator import fresh, graph_simulator

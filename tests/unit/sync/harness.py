@@ -14,7 +14,8 @@ from shared.erp.memory import InMemoryErpGateway
 from shared.graph.memory import InMemoryMailboxGateway, TickingClock
 from shared.ports import ErpItem, MailboxItem
 from shared.state.memory import InMemoryStateStore
-from shared.sync.run import container_name, sync_mailbox
+from shared.sync.run import container_name
+from tests.engine import sync_mailbox
 
 EMAIL = "ann@contoso.com"
 EMPLOYEE = "EP0001"

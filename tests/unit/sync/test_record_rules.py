@@ -387,7 +387,7 @@ async def test_progress_is_reported_per_type_and_side() -> None:
     h = harness()
     h.user_erp_create(C, Contact(first_name="a"))
     seen: list[tuple[str, int]] = []
-    from shared.sync.run import sync_mailbox
+    from tests.engine import sync_mailbox
     await sync_mailbox(mailbox=h.mailbox, server=h.server, policy=h.policy, mailbox_gateway=h.mbx,
                        erp_gateway=h.erp, state=h.state, clock=h.clock, run_id="r", record_types=[C],
                        progress=lambda key, n: seen.append((key, n)))

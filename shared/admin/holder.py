@@ -1,0 +1,127 @@
+"""The mailbox lease as the worker holds it: take, heartbeat, let go, and why others wait.
+
+A run holds ``mailbox:<email>`` in the LeaseStore and keeps a *holder* document beside it
+(DocumentStore kind ``holder``): the owner, when the lease ends and the last heartbeat. While the
+run works, :class:`Held` renews the lease and the heartbeat every ``beat_seconds``; a crashed
+worker stops beating, so a request that finds the lease taken can tell a live run ("another run
+holds the mailbox until hh:mm") from an interrupted one ("waiting for an interrupted run's lease
+(until hh:mm)") -- :func:`waiting_reason`, a pure decision table.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from shared.ports import Clock, StateStore
+
+logger = logging.getLogger(__name__)
+
+KIND = "holder"
+STALE_BEATS = 3
+"""A holder that missed this many heartbeats is taken for interrupted (crashed, killed)."""
+
+
+def lease_key(email: str) -> str:
+    return f"mailbox:{email}"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Wait:
+    """Why a request waits and until when the lease blocks it at most."""
+
+    reason: str
+    until: datetime
+
+
+def waiting_reason(holder: dict[str, Any] | None, now: datetime, lease_seconds: float,
+                   beat_seconds: float) -> Wait:
+    """The status text for a request that found the lease taken.
+
+    | holder document         | heartbeat                      | reason                          |
+    |-------------------------|--------------------------------|---------------------------------|
+    | none (run just started) | -                              | another run, until now + lease  |
+    | present                 | within ``STALE_BEATS`` beats   | another run, until its lease end|
+    | present                 | older                          | an interrupted run's lease      |
+    """
+    if holder is None:
+        until = now + timedelta(seconds=lease_seconds)
+        return Wait(f"another run holds the mailbox until {until:%H:%M} UTC", until)
+    until = datetime.fromisoformat(holder["until"])
+    beat = datetime.fromisoformat(holder["beat"])
+    if now - beat > timedelta(seconds=beat_seconds * STALE_BEATS):
+        return Wait(f"waiting for an interrupted run's lease (until {until:%H:%M} UTC)", until)
+    return Wait(f"another run holds the mailbox until {until:%H:%M} UTC", until)
+
+
+async def holder_of(state: StateStore, email: str) -> dict[str, Any] | None:
+    doc = await state.get_doc(KIND, email)
+    return doc.value if doc else None
+
+
+class Held:
+    """A lease this worker holds; :meth:`beating` keeps it (and the heartbeat) alive."""
+
+    def __init__(self, state: StateStore, clock: Clock, email: str, owner: str, lease_seconds: float,
+                 beat_seconds: float) -> None:
+        self._state, self._clock = state, clock
+        self.email, self.owner = email, owner
+        self._lease, self._beat = lease_seconds, beat_seconds
+
+    @classmethod
+    async def take(cls, state: StateStore, clock: Clock, email: str, owner: str, lease_seconds: float,
+                   beat_seconds: float) -> Held | None:
+        if not await state.acquire_lease(lease_key(email), owner, lease_seconds):
+            return None
+        held = cls(state, clock, email, owner, lease_seconds, beat_seconds)
+        await held._write()
+        return held
+
+    async def _write(self) -> None:
+        now = self._clock.now()
+        await self._state.put_doc(KIND, self.email, {
+            "owner": self.owner, "beat": now.isoformat(),
+            "until": (now + timedelta(seconds=self._lease)).isoformat()}, force=True)
+
+    async def beat(self) -> None:
+        """Renew the lease and the heartbeat (a lost lease is logged; the run finishes anyway)."""
+        if not await self._state.renew_lease(lease_key(self.email), self.owner, self._lease):
+            logger.warning("the lease of a mailbox was lost during its run")
+            return
+        await self._write()
+
+    @contextlib.asynccontextmanager
+    async def beating(self, tick: Callable[[], Awaitable[None]] | None = None,
+                      tick_seconds: float = 1.0) -> Any:
+        """Heartbeat in the background for the block; ``tick`` runs every ``tick_seconds`` too."""
+
+        async def loop() -> None:
+            elapsed = 0.0
+            while True:
+                await asyncio.sleep(tick_seconds)
+                elapsed += tick_seconds
+                try:
+                    if tick is not None:
+                        await tick()
+                    if elapsed >= self._beat:
+                        elapsed = 0.0
+                        await self.beat()
+                except Exception:  # a missed beat must not stop the run
+                    logger.warning("mailbox heartbeat failed", exc_info=True)
+
+        task = asyncio.create_task(loop(), name=f"heartbeat-{self.owner[:8]}")
+        try:
+            yield self
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def release(self) -> None:
+        await self._state.delete_doc(KIND, self.email)
+        await self._state.release_lease(lease_key(self.email), self.owner)

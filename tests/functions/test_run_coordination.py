@@ -1,0 +1,137 @@
+"""Run coordination: the waiting request is the unit of work; no request is dropped or left behind."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from shared.admin.enqueue import enqueue_syncs
+from shared.admin.holder import KIND as HOLDER
+from shared.admin.holder import waiting_reason
+from shared.admin.notifications import ERP_PUSH
+from shared.admin.queue import SyncRequest
+from shared.admin.status import live_status
+from shared.domain.records import RecordType
+from shared.domain.status import RunState
+from shared.errors import RemoteError
+from shared.runtime import ErpSessionPool
+from tests.functions.conftest import Env, queue_message, user_function
+
+ANN = "ann@contoso.com"
+
+
+async def _mailbox(env: Env):  # type: ignore[no-untyped-def]
+    await env.seed(ANN)
+    stored = await env.store.get_mailbox(ANN)
+    assert stored is not None
+    return stored.value
+
+
+async def _deliver_all(env: Env) -> None:
+    for message in await env.messages():
+        await user_function("sync_worker")(queue_message(message))
+
+
+async def test_a_run_takes_the_union_of_what_waits_and_later_messages_end_quietly(env: Env) -> None:
+    mailbox = await _mailbox(env)
+    await enqueue_syncs(env.rt, [mailbox], reason="erp", record_types=(RecordType.CONTACT,), coalesce=True)
+    manual = await enqueue_syncs(env.rt, [mailbox], reason="manual")
+    await _deliver_all(env)  # the contact-only message comes first and runs everything
+    assert [c["record_types"] for c in env.engine.calls] == [None]
+    assert env.engine.calls[0]["run_id"] == manual
+    live = await live_status(env.store, ANN)
+    assert live == {"pending": None, "waiting": None, "progress": None}
+    stored = await env.store.get_status(ANN)
+    assert stored is not None and stored.value.last_run is not None
+    assert (stored.value.last_run.run_id, stored.value.last_run.state) == (manual, RunState.SUCCEEDED)
+
+
+async def test_a_request_arriving_during_a_run_is_run_before_the_lease_goes(env: Env) -> None:
+    mailbox = await _mailbox(env)
+
+    async def request_during_the_first_run(kwargs):  # type: ignore[no-untyped-def]
+        if len(env.engine.calls) == 1:
+            await enqueue_syncs(env.rt, [mailbox], reason="manual", record_types=(RecordType.TASK,))
+
+    env.engine.hook = request_during_the_first_run
+    await enqueue_syncs(env.rt, [mailbox], reason="erp", record_types=(RecordType.CONTACT,))
+    [first] = await env.messages()
+    await user_function("sync_worker")(queue_message(first))
+    assert [c["record_types"] for c in env.engine.calls] == [(RecordType.CONTACT,), (RecordType.TASK,)]
+    await _deliver_all(env)  # the manual request's own message finds its work done
+    assert len(env.engine.calls) == 2
+    assert (await live_status(env.store, ANN))["pending"] is None
+
+
+async def test_a_busy_mailbox_keeps_the_request_waiting_and_says_why(env: Env) -> None:
+    await _mailbox(env)
+    assert await env.store.acquire_lease(f"mailbox:{ANN}", "someone", 600)
+    request = SyncRequest(ANN, "run-busy", "manual", deferrals=99)  # however often it was deferred
+    await user_function("sync_worker")(queue_message(request))
+    assert env.engine.calls == []
+    live = await live_status(env.store, ANN)
+    assert live["pending"] is not None and live["waiting"].startswith("another run holds the mailbox until")
+    props = await env.queue_client.get_queue_properties()
+    assert props.approximate_message_count == 1  # the message comes back; nothing is dropped
+
+    # the holder stopped beating (its process died): the status names the interrupted run's lease
+    stale = env.clock.now() - timedelta(minutes=5)
+    await env.store.put_doc(HOLDER, ANN, {"owner": "someone", "beat": stale.isoformat(),
+                                          "until": (stale + timedelta(minutes=11)).isoformat()}, force=True)
+    await user_function("sync_worker")(queue_message(request))
+    live = await live_status(env.store, ANN)
+    assert live["waiting"] == "waiting for an interrupted run's lease (until 08:06 UTC)"
+
+    # the lease ends: the next delivery runs the request, and nothing waits any more
+    await env.store.release_lease(f"mailbox:{ANN}", "someone")
+    await user_function("sync_worker")(queue_message(request))
+    assert [c["run_id"] for c in env.engine.calls] == ["run-busy"]
+    assert await live_status(env.store, ANN) == {"pending": None, "waiting": None, "progress": None}
+
+
+def test_waiting_reason_table() -> None:
+    from datetime import UTC, datetime
+    now = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
+
+    def holder(beat_ago: float, until_in: float) -> dict[str, str]:
+        return {"owner": "w", "beat": (now - timedelta(seconds=beat_ago)).isoformat(),
+                "until": (now + timedelta(seconds=until_in)).isoformat()}
+
+    cases = [  # holder document, expected text
+        (None, "another run holds the mailbox until 08:11 UTC"),
+        (holder(10, 600), "another run holds the mailbox until 08:10 UTC"),
+        (holder(89, 60), "another run holds the mailbox until 08:01 UTC"),
+        (holder(91, 60), "waiting for an interrupted run's lease (until 08:01 UTC)"),
+        (holder(3600, -60), "waiting for an interrupted run's lease (until 07:59 UTC)"),
+    ]
+    for doc, expected in cases:
+        assert waiting_reason(doc, now, 660, 30).reason == expected, doc
+
+
+async def test_a_stored_push_read_that_fails_once_fails_the_run_and_the_next_run_succeeds(env: Env) -> None:
+    """One ERP session per process (EXSYNC_ERP_MAX_SESSIONS=1): a failure must not keep it."""
+    await _mailbox(env)
+    pool = ErpSessionPool(1, object, lambda session: env.erp)  # type: ignore[arg-type,return-value]
+    env.rt.erp_gateway = pool.gateway
+    env.rt.erp_wait_seconds = 5
+    read = env.store.list_docs
+    failures: list[str] = []
+
+    async def fails_once(kind: str, prefix: str = ""):  # type: ignore[no-untyped-def]
+        if kind == ERP_PUSH and not failures:
+            failures.append(kind)
+            raise RemoteError("Table Storage answered 503", status=503)
+        return await read(kind, prefix)
+
+    env.store.list_docs = fails_once  # type: ignore[method-assign]
+    await user_function("sync_worker")(queue_message(SyncRequest(ANN, "run-a", "manual")))
+    stored = await env.store.get_status(ANN)
+    assert stored is not None and stored.value.last_run is not None
+    assert stored.value.last_run.state is RunState.FAILED and "503" in stored.value.last_run.message
+    assert stored.value.warning and "failed" in stored.value.warning
+    assert env.engine.calls == []
+
+    await user_function("sync_worker")(queue_message(SyncRequest(ANN, "run-b", "manual")))
+    stored = await env.store.get_status(ANN)
+    assert stored is not None and stored.value.last_run is not None
+    assert (stored.value.last_run.run_id, stored.value.last_run.state) == ("run-b", RunState.SUCCEEDED)
+    assert [c["run_id"] for c in env.engine.calls] == ["run-b"] and pool.sessions == 1  # reused
