@@ -25,9 +25,11 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[object]:
-    """One Chromium for the session (fails, never skips, when chromium is missing)."""
+    """One Chromium for the browser tests (fails, never skips, when chromium is missing). Package
+    scope: sync Playwright runs its own event loop while open, which would break every async test
+    that runs after it in the session."""
     if shutil.which(CHROMIUM) is None:
         pytest.fail(f"{CHROMIUM} is missing: run 'make bootstrap' (installs Debian's chromium)")
     from playwright.sync_api import sync_playwright
