@@ -8,7 +8,7 @@ NODE_STAMP := node_modules/.installed
 CHROMIUM := /usr/bin/chromium
 PYTEST_ARGS ?=
 
-.PHONY: demo serve bench test lint types imports infra-check pytest bootstrap clean
+.PHONY: package demo serve bench test lint types imports infra-check pytest bootstrap clean
 
 bootstrap: $(VENV_STAMP) $(NODE_STAMP) $(CHROMIUM)
 
@@ -32,7 +32,11 @@ demo: bootstrap
 	$(PY) -m devhost.demo
 
 serve: bootstrap
-	$(PY) -m devhost.serve
+	$(PY) -m devhost.serve $(if $(SEED),--seed $(SEED))
+
+# The Flex Consumption deployment zip (app files + Linux wheels of requirements.txt): dist/exsync.zip
+package: $(VENV_STAMP)
+	$(PY) scripts/package.py --out dist/exsync.zip
 
 bench: bootstrap
 	$(PY) -m bench.engine_sync

@@ -1,6 +1,7 @@
 """The exsync Functions app: registers the blueprints in ``functions/`` and nothing else.
 
-No I/O and no settings are read here; each function builds the runtime on first use.
+No I/O here; each function builds the runtime on first use. The one setting read at indexing is
+Application Insights' connection string: telemetry starts with the worker, before any invocation.
 """
 
 from __future__ import annotations
@@ -10,6 +11,9 @@ import importlib
 import azure.functions as func
 
 from functions import admin, housekeeping, mailproc, mailsend, notifications, schedule, subscriptions, worker
+from shared.admin import telemetry
+
+telemetry.configure_from_environment()
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
 

@@ -3,7 +3,9 @@
 - HTTP triggers under ``http://127.0.0.1:<port>/api/<route>``; routes use the Functions template
   syntax (``{name}``, ``{name?}``, ``{*rest}``); auth level FUNCTION/ADMIN needs the function key
   in the ``x-functions-key`` header or ``?code=`` (401 otherwise), ANONYMOUS needs none.
-- Timer triggers on their NCRONTAB schedules (``%SETTING%`` resolved from the environment).
+- Timer triggers on their NCRONTAB schedules (``%SETTING%`` resolved from the app settings; like
+  the Functions host, a binding whose setting is missing stops the host from starting:
+  :class:`MissingSetting` names every one).
 - Queue triggers: a poller per queue (base64 messages, ``dequeue_count``, ``maxDequeueCount`` from
   ``host.json`` then the message moves to ``<queue>-poison``; a failed message becomes visible
   again after ``visibilityTimeout``).
@@ -42,7 +44,19 @@ logger = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parent.parent
 _SETTING = re.compile(r"%([A-Za-z0-9_]+)%")
-SETTING_DEFAULTS = {"EXSYNC_SCHEDULE": "0 */5 * * * *", "EXSYNC_SYNC_QUEUE": "exsync-sync"}
+
+
+class MissingSetting(KeyError):
+    """Bindings refer to app settings that are not set (the Functions host refuses to start too)."""
+
+    def __init__(self, missing: dict[str, list[str]]) -> None:
+        self.missing = missing
+        detail = "; ".join(f"{name} (used by {', '.join(sorted(fns))})" for name, fns in sorted(missing.items()))
+        super().__init__(f"app setting(s) not set: {detail}; set them in local.settings.json or the environment, "
+                         "as the deployment sets them in Azure (docs/configuration.md)")
+
+    def __str__(self) -> str:
+        return str(self.args[0])
 
 
 _COLLECTED: dict[int, tuple[func.FunctionApp, list[Any]]] = {}
@@ -58,12 +72,12 @@ def functions_of(app: func.FunctionApp) -> list[Any]:
 
 
 def resolve(text: str, env: Mapping[str, str]) -> str:
-    """Replace ``%NAME%`` with the app setting (or exsync's default for it)."""
+    """Replace ``%NAME%`` with the app setting; :class:`MissingSetting` when it is unset or empty."""
     def one(match: re.Match[str]) -> str:
         name = match.group(1)
-        value = env.get(name) or SETTING_DEFAULTS.get(name)
-        if value is None:
-            raise KeyError(f"app setting {name} is not set (used in a binding)")
+        value = env.get(name)
+        if not value:
+            raise MissingSetting({name: [text]})
         return value
     return _SETTING.sub(one, text)
 
@@ -151,23 +165,33 @@ class LocalHost:
     # ------------------------------------------------------------ collection
 
     def _collect(self, app: func.FunctionApp) -> None:
+        missing: dict[str, list[str]] = {}
         for fn in functions_of(app):
-            trigger = fn.get_trigger().get_dict_repr()
-            name, user = fn.get_function_name(), fn.get_user_function()
-            kind = trigger["type"]
-            if kind == "httpTrigger":
-                level = str(getattr(trigger.get("authLevel"), "value", trigger.get("authLevel") or "function"))
-                methods = {str(getattr(m, "value", m)).upper() for m in trigger.get("methods") or []}
-                self.http.append(HttpFunction(name, user, route_regex(trigger.get("route") or name),
-                                              methods or {"GET", "POST"}, level.lower() == "anonymous",
-                                              trigger["name"]))
-            elif kind == "timerTrigger":
-                self.timers[name] = TimerFunction(name, user, Schedule.parse(resolve(trigger["schedule"], self.env)),
-                                                  bool(trigger.get("runOnStartup")))
-            elif kind == "queueTrigger":
-                self.queues[name] = QueueFunction(name, user, resolve(trigger["queueName"], self.env))
-            else:
-                logger.warning("function %s has an unsupported trigger %s; not served", name, kind)
+            try:
+                self._collect_one(fn)
+            except MissingSetting as exc:
+                for name in exc.missing:
+                    missing.setdefault(name, []).append(fn.get_function_name())
+        if missing:
+            raise MissingSetting(missing)
+
+    def _collect_one(self, fn: Any) -> None:
+        trigger = fn.get_trigger().get_dict_repr()
+        name, user = fn.get_function_name(), fn.get_user_function()
+        kind = trigger["type"]
+        if kind == "httpTrigger":
+            level = str(getattr(trigger.get("authLevel"), "value", trigger.get("authLevel") or "function"))
+            methods = {str(getattr(m, "value", m)).upper() for m in trigger.get("methods") or []}
+            self.http.append(HttpFunction(name, user, route_regex(trigger.get("route") or name),
+                                          methods or {"GET", "POST"}, level.lower() == "anonymous",
+                                          trigger["name"]))
+        elif kind == "timerTrigger":
+            self.timers[name] = TimerFunction(name, user, Schedule.parse(resolve(trigger["schedule"], self.env)),
+                                              bool(trigger.get("runOnStartup")))
+        elif kind == "queueTrigger":
+            self.queues[name] = QueueFunction(name, user, resolve(trigger["queueName"], self.env))
+        else:
+            logger.warning("function %s has an unsupported trigger %s; not served", name, kind)
 
     # ------------------------------------------------------------ lifecycle
 

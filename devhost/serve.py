@@ -1,30 +1,53 @@
-"""``python -m devhost.serve``: Azurite + the Graph and Acumatica simulators + the local Functions host.
+"""``python -m devhost.serve [--seed demo]``: Azurite + the Graph and Acumatica simulators + the local
+Functions host.
 
 Ports: ``SERVE_PORT`` (7071) for ``/api``, ``SIM_GRAPH_PORT`` (8001), ``SIM_ERP_PORT`` (8002); Azurite on
-free ports. The ERP connection points at the simulated Acumatica (``admin:setup@Company``). The
-function key is ``EXSYNC_FUNCTION_KEY`` or generated and printed. Prints ``ready`` when everything is
-up; Ctrl-C (or SIGTERM) stops every process it started.
+free ports. App settings: ``local.settings.json`` (when present, like Core Tools), then the
+environment; the stack itself sets what the deployment sets in Azure (storage, the ERP connection
+to the simulated Acumatica ``admin:setup@Company``, queue name, schedule). A missing or invalid
+setting stops it before anything starts, naming the setting. The same telemetry set-up as in Azure
+runs (it exports when ``APPLICATIONINSIGHTS_CONNECTION_STRING`` is set). ``--seed demo`` adds the
+demo company: its employees as Microsoft 365 users and in the ERP with their contacts, nothing
+configured in exsync yet, so the first sync of docs/deploy.md can be followed locally. The function
+key is ``EXSYNC_FUNCTION_KEY`` or generated and printed. Prints ``ready`` when everything is up;
+Ctrl-C (or SIGTERM) stops every process it started.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import dataclasses
+import json
 import logging
 import os
 import secrets
 import signal
 import sys
 from collections.abc import AsyncIterator, Mapping
+from pathlib import Path
 from typing import Any
 
-from devhost.host import LocalHost
+from devhost.host import ROOT, LocalHost, MissingSetting
 from devhost.services import Azurite, Simulator, start_azurite, start_simulator
 
 logger = logging.getLogger(__name__)
 
 ERP_LOGIN = {"EXSYNC_ERP_TENANT": "Company", "EXSYNC_ERP_USERNAME": "admin", "EXSYNC_ERP_PASSWORD": "setup"}
+# What infra/main.bicep sets in Azure and the local stack sets here (the bindings need them).
+DEPLOYED = {"EXSYNC_SYNC_QUEUE": "exsync-sync", "EXSYNC_SCHEDULE": "0 */5 * * * *"}
+
+
+def local_settings(path: Path = ROOT / "local.settings.json") -> dict[str, str]:
+    """The ``Values`` of local.settings.json (none when the file is absent)."""
+    if not path.exists():
+        return {}
+    try:
+        values = json.loads(path.read_text(encoding="utf-8")).get("Values") or {}
+    except ValueError as exc:
+        raise SystemExit(f"{path}: not valid JSON ({exc}); fix it or remove it") from exc
+    return {str(k): str(v) for k, v in values.items()}
 
 
 def _local(url: str) -> bool:
@@ -74,6 +97,7 @@ def stack_env(azurite: Azurite, graph: Simulator, erp: Simulator, port: int,
               base: Mapping[str, str]) -> dict[str, str]:
     conn = azurite.connection_string
     return {
+        **{k: base.get(k) or v for k, v in DEPLOYED.items()},
         **base, "EXSYNC_STATE_CONNECTION": conn, "AzureWebJobsStorage": conn,
         "EXSYNC_ERP_URL": erp.base_url, **{k: base.get(k) or v for k, v in ERP_LOGIN.items()},
         "EXSYNC_GRAPH_NOTIFICATION_URL": base.get("EXSYNC_GRAPH_NOTIFICATION_URL") or f"http://127.0.0.1:{port}/api",
@@ -99,14 +123,22 @@ async def _point_erp_push(erp_url: str, webhook: str, secret: str) -> None:
 @contextlib.asynccontextmanager
 async def running_stack(*, port: int | None = None, graph_port: int | None = None, erp_port: int | None = None,
                         key: str | None = None, timers: bool = True, graph_users: str = "",
-                        extra_env: Mapping[str, str] | None = None) -> AsyncIterator[Stack]:
-    """Start everything, yield the stack, stop everything (in reverse order)."""
+                        extra_env: Mapping[str, str] | None = None, sign_in: str = "static"
+                        ) -> AsyncIterator[Stack]:
+    """Start everything, yield the stack, stop everything (in reverse order).
+
+    ``sign_in="entra"`` runs the production credential code: servers get the simulator's app
+    registration from the settings, azure-identity gets tokens from the simulator's Entra-like
+    endpoint, and ``Test server`` / the doctor run the full credential review. ``"static"`` (tests
+    that create servers with made-up client ids) sends any bearer token instead.
+    """
     import function_app
     from functions._runtime import use_runtime
+    from shared.admin import telemetry
     from shared.runtime import build_runtime
     from shared.settings import Settings
 
-    base = {**os.environ, **(extra_env or {})}
+    base = {**local_settings(), **os.environ, **(extra_env or {})}
     port = port or int(base.get("SERVE_PORT") or 7071)
     key = key or base.get("EXSYNC_FUNCTION_KEY") or secrets.token_urlsafe(24)
     azurite = await asyncio.to_thread(start_azurite)
@@ -118,7 +150,19 @@ async def running_stack(*, port: int | None = None, graph_port: int | None = Non
         erp = await asyncio.to_thread(start_simulator, "sim.acumatica", [],
                                       erp_port or int(base.get("SIM_ERP_PORT") or 8002))
         env = stack_env(azurite, graph, erp, port, base)
-        runtime = await build_runtime(Settings.from_env(env), credential_for=local_credentials(), review=False)
+        settings = Settings.from_env(env)  # a bad setting stops the stack here, naming it
+        telemetry.configure_from_environment(env)
+        if sign_in == "entra":
+            from devhost import entra
+            from shared.credentials.service import use_provider_options
+
+            secret = base.get("EXSYNC_CLIENT_SECRET") or await entra.issue_secret(graph.base_url)
+            env = {**env, **entra.sign_in_settings(secret)}  # the local "deployment" owns the sign-in
+            settings = Settings.from_env(env)
+            use_provider_options(entra.provider_options(graph.base_url, env))
+            runtime = await build_runtime(settings)
+        else:
+            runtime = await build_runtime(settings, credential_for=local_credentials(), review=False)
         use_runtime(runtime)
         host = LocalHost(function_app.app, function_key=key, storage_connection=azurite.connection_string,
                          env=env, port=port, timers=timers)
@@ -131,6 +175,10 @@ async def running_stack(*, port: int | None = None, graph_port: int | None = Non
             await host.stop()
             use_runtime(None)
             await runtime.aclose()
+            if sign_in == "entra":
+                from shared.credentials.service import use_provider_options
+
+                use_provider_options(None)
     finally:
         for sim in (erp, graph):
             if sim is not None:
@@ -138,30 +186,51 @@ async def running_stack(*, port: int | None = None, graph_port: int | None = Non
         azurite.stop()
 
 
-async def _main() -> int:
+async def _main(seed: str | None = None) -> int:
+    from shared.errors import ConfigurationError
+
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    async with running_stack() as stack:
-        generated = "EXSYNC_FUNCTION_KEY" not in os.environ
-        print(f"admin API   {stack.api}  (x-functions-key: {stack.key}"
-              f"{' — generated; set EXSYNC_FUNCTION_KEY to fix it' if generated else ''})")
-        print(f"graph sim   {stack.graph.base_url}")
-        print(f"erp sim     {stack.erp.base_url}  (admin:setup@Company)")
-        print(f"openapi     {stack.api}/openapi.json")
-        print("ready", flush=True)
-        await stop.wait()
-        print("stopping", flush=True)
+    try:
+        async with running_stack(sign_in="entra") as stack:
+            return await _serve(stack, stop, seed)
+    except (ConfigurationError, MissingSetting) as exc:
+        print(f"not started: {exc}", file=sys.stderr, flush=True)
+        return 2
+
+
+async def _serve(stack: Stack, stop: asyncio.Event, seed: str | None) -> int:
+    generated = "EXSYNC_FUNCTION_KEY" not in os.environ
+    print(f"admin API   {stack.api}  (x-functions-key: {stack.key}"
+          f"{' — generated; set EXSYNC_FUNCTION_KEY to fix it' if generated else ''})")
+    print(f"graph sim   {stack.graph.base_url}")
+    print(f"erp sim     {stack.erp.base_url}  (admin:setup@Company)")
+    print(f"openapi     {stack.api}/openapi.json")
+    if seed == "demo":
+        from devhost.seed import print_next_steps, seed_demo
+
+        print_next_steps(stack, await seed_demo(stack))
+    else:
+        print(f"no users yet: add them with POST {stack.graph.base_url}/_sim/users "
+              '{"userPrincipalName": "ann@contoso.test"}, or restart with `make serve SEED=demo`')
+    print("ready", flush=True)
+    await stop.wait()
+    print("stopping", flush=True)
     return 0
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m devhost.serve", description="The local exsync stack.")
+    parser.add_argument("--seed", choices=["demo"], help="start with the demo company's users, employees and "
+                                                         "contacts (nothing configured in exsync yet)")
+    args = parser.parse_args(argv)
     logging.basicConfig(level=os.environ.get("EXSYNC_LOG_LEVEL", "INFO"),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("azure", "httpx", "aiohttp.access"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    sys.exit(asyncio.run(_main()))
+    sys.exit(asyncio.run(_main(args.seed)))
 
 
 if __name__ == "__main__":

@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from shared.admin import telemetry
 from shared.runtime import Runtime, build_runtime
 from shared.settings import load_settings
 
@@ -32,7 +31,6 @@ async def get_runtime() -> Runtime:
     async with _lock:
         if _runtime is None:
             settings = load_settings()
-            telemetry.configure(settings)
             _runtime = await build_runtime(settings)
             logger.info("runtime ready")
     return _runtime

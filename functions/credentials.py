@@ -15,7 +15,6 @@ import logging
 import azure.functions as func
 
 from functions._runtime import get_runtime
-from shared.credentials.service import CredentialServices
 from shared.errors import ExsyncError
 
 logger = logging.getLogger(__name__)
@@ -29,7 +28,7 @@ _FALSE = {"0", "false", "no", "off"}
 @bp.function_name(name="credential_check")
 @bp.timer_trigger(schedule=DAILY, arg_name="timer", run_on_startup=False)
 async def credential_check(timer: func.TimerRequest) -> None:
-    services = CredentialServices.from_runtime(await get_runtime())
+    services = (await get_runtime()).credential_services()
     result = await services.check_all(notify=True)
     logger.info("daily credential check done for %d server(s)", len(result["servers"]))
 
@@ -39,7 +38,7 @@ async def credential_check(timer: func.TimerRequest) -> None:
 async def credential_expiry(req: func.HttpRequest) -> func.HttpResponse:
     notify = (req.params.get("notify") or "true").strip().lower() not in _FALSE
     try:
-        services = CredentialServices.from_runtime(await get_runtime())
+        services = (await get_runtime()).credential_services()
         result = await services.check_all(notify=notify, server=req.params.get("server") or None)
     except ExsyncError as exc:  # e.g. no state store configured: say so instead of a bare 500
         logger.error("credential expiry check failed: %s", exc)

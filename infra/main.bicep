@@ -314,6 +314,7 @@ var appSettings = {
   AZURE_CLIENT_ID: identity.outputs.clientId
   APPLICATIONINSIGHTS_CONNECTION_STRING: monitoring.outputs.appInsightsConnectionString
   APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identity.outputs.clientId};Authorization=AAD'
+  PYTHON_ENABLE_OPENTELEMETRY: 'true'
   EXSYNC_STATE_TABLE_ENDPOINT: storage.outputs.tableEndpoint
   EXSYNC_QUEUE_ENDPOINT: storage.outputs.queueEndpoint
   EXSYNC_SYNC_QUEUE: syncQueueName
@@ -331,7 +332,6 @@ var appSettings = {
   EXSYNC_ERP_TENANT: erpTenant
   EXSYNC_ERP_USERNAME: erpUsername
   EXSYNC_ERP_MAX_SESSIONS: string(erpMaxSessions)
-  EXSYNC_ERP_PASSWORD_SECRET_NAME: secretNames.erpPassword
   EXSYNC_ERP_PASSWORD: '${vaultRef}${secretNames.erpPassword})'
   EXSYNC_ERP_WEBHOOK_SECRET: '${vaultRef}${secretNames.erpWebhookSecret})'
   EXSYNC_GRAPH_NOTIFICATION_URL: !graphNotifications ? '' : (empty(graphNotificationUrl) ? 'https://${functionAppName}.azurewebsites.net/api' : graphNotificationUrl)

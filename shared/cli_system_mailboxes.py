@@ -22,17 +22,20 @@ class Caller(Protocol):
 def register(sub: Any) -> None:
     """Add the sub-command to the ``exsync`` parser's sub-parsers."""
     s = sub.add_parser(COMMAND, help="manage system mailboxes (support@, sales@)").add_subparsers(
-        dest="action", required=True)
-    s.add_parser("list")
-    for action in ("get", "delete", "test", "run"):
-        s.add_parser(action).add_argument("address")
-    s.add_parser("create").add_argument("file", help="JSON file or - for stdin")
-    put = s.add_parser("put")
-    put.add_argument("address")
-    put.add_argument("file", help="JSON file or - for stdin")
+        dest="action", required=True, metavar="action")
+    s.add_parser("list", help="list system mailboxes")
+    for action, text in (("get", "show a system mailbox"), ("delete", "remove a system mailbox"),
+                         ("test", "test: mailbox reachable, readable, writable; Inbox subscription"),
+                         ("run", "queue a processing run of the Inbox now")):
+        s.add_parser(action, help=text).add_argument("address", help="the mailbox address")
+    s.add_parser("create", help="add a system mailbox from JSON").add_argument(
+        "file", help="JSON file, or - for stdin")
+    put = s.add_parser("put", help="create or replace a system mailbox from JSON")
+    put.add_argument("address", help="the mailbox address")
+    put.add_argument("file", help="JSON file, or - for stdin")
     dry = s.add_parser("dry-run", help="what processing would do to the newest Inbox messages (writes nothing)")
-    dry.add_argument("address")
-    dry.add_argument("--last", type=int, default=10)
+    dry.add_argument("address", help="the mailbox address")
+    dry.add_argument("--last", type=int, default=10, help="how many of the newest messages (1-50, default 10)")
 
 
 def handle(api: Caller, args: argparse.Namespace, read_json: Callable[[str], Any]) -> Any:

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 
 class ExsyncError(Exception):
-    """Base class of every exsync error."""
+    """Base class of every exsync error; ``fix`` says what to do when the class knows it."""
+
+    fix: str = ""
 
 
 class ConfigurationError(ExsyncError):
@@ -27,6 +29,18 @@ class ValidationFailed(ConfigurationError):
 
 class NotFound(ExsyncError):
     """The addressed record, mailbox or configuration does not exist."""
+
+
+class UnknownMailbox(NotFound):
+    """Graph knows no mailbox for the address: no such user, or the user has no Exchange Online mailbox."""
+
+    fix = ("check the mailbox's address (its user principal name; change it with exsync mailboxes put) and that "
+           "the user has an Exchange Online licence")
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        self.status = 404
+        self.code = code
 
 
 class AlreadyExists(ExsyncError):

@@ -8,7 +8,9 @@ pure domain records of :mod:`shared.domain.records`.
 
 from __future__ import annotations
 
+import base64
 import dataclasses
+import json
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
 from enum import StrEnum
@@ -17,7 +19,7 @@ from typing import Any, Generic, Protocol, TypeVar
 from shared.domain.config import ContactFilter, Mailbox, ServerConfig, SyncPolicy
 from shared.domain.records import Attachment, Record, RecordType
 from shared.domain.status import LogEntry, LogLevel, MailboxStatus, RunSummary
-from shared.errors import ExsyncError
+from shared.errors import ExsyncError, ValidationFailed
 
 R = TypeVar("R", bound=Record)
 T = TypeVar("T")
@@ -336,12 +338,34 @@ class LinkStore(Protocol):
                          page_size: int) -> Page[Link]: ...
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class CursorBook:
+    """Every cursor of one mailbox, stored as one entity: read once per run, written only when a
+    value changed. ``etag`` None: nothing stored yet (a put creates the book)."""
+
+    mailbox: str
+    values: dict[str, str] = dataclasses.field(default_factory=dict)
+    etag: str | None = None
+
+
 class CursorStore(Protocol):
-    """Delta tokens, ERP watermarks and per-type export/import dates, by name per mailbox."""
+    """Delta tokens, ERP watermarks and per-type export/import dates, by name per mailbox.
+
+    All cursors of a mailbox live in one :class:`CursorBook`; the by-name methods read or change
+    one value of it (``put_cursor``'s etag is the book's)."""
 
     async def get_cursor(self, mailbox: str, name: str) -> Stored[str] | None: ...
     async def put_cursor(self, mailbox: str, name: str, value: str, etag: str | None = None) -> str: ...
     async def delete_cursor(self, mailbox: str, name: str) -> None: ...
+
+    async def get_cursors(self, mailbox: str) -> CursorBook:
+        """The mailbox's book in one read (empty, etag None, when none is stored)."""
+        ...
+
+    async def put_cursors(self, book: CursorBook) -> CursorBook:
+        """Store ``book.values`` in one write, conditional on ``book.etag`` (None: create);
+        ConcurrencyConflict when the book changed since it was read. Returns it with its new etag."""
+        ...
 
 
 class IntentStore(Protocol):
@@ -390,6 +414,133 @@ class DocumentStore(Protocol):
 class StateStore(ConfigStore, LinkStore, CursorStore, IntentStore, StatusStore, LogStore, LeaseStore,
                  DocumentStore, Protocol):
     """Everything exsync persists (Azure Table Storage in production)."""
+
+
+# ---------------------------------------------------------------- the engine
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class PushRemovals:
+    """ERP deletions learned from push notifications, per record type (parsed once at intake).
+
+    Acumatica's queries never show a deletion; its pushes do. The worker hands the removals
+    stored for a mailbox to the engine, which treats each id as ``Removed`` in that type's ERP pass.
+    """
+
+    ids: Mapping[RecordType, tuple[str, ...]] = dataclasses.field(default_factory=dict)
+
+    def of(self, record_type: RecordType) -> tuple[str, ...]:
+        return self.ids.get(record_type, ())
+
+    def __bool__(self) -> bool:
+        return any(self.ids.values())
+
+
+Progress = Callable[[str, int], None]
+"""The engine's progress report: ``("<type>.<erp|mailbox>", items done in that pass)``."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SyncJob:
+    """One engine run: a mailbox with its server and policy, the gateways and what to sync.
+
+    ``type_saved`` is called after a record type's ERP cursor is saved (its push removals are
+    then recorded and may be acknowledged); ``progress`` after every page.
+    """
+
+    mailbox: Mailbox
+    server: ServerConfig
+    policy: SyncPolicy
+    mailbox_gateway: MailboxGateway
+    erp_gateway: ErpGateway
+    state: StateStore
+    clock: Clock
+    run_id: str
+    record_types: tuple[RecordType, ...] | None = None
+    removals: PushRemovals = dataclasses.field(default_factory=PushRemovals)
+    progress: Progress | None = None
+    type_saved: Callable[[RecordType], Awaitable[None]] | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SyncOutcome:
+    """What an engine run reports; the worker turns it into the mailbox status (its only writer).
+
+    ``export_dates`` / ``import_dates``: the record types whose ERP / mailbox pass completed, with
+    when; ``warnings``: what the status warning should say (empty: keep the current warning).
+    """
+
+    summary: RunSummary
+    export_dates: Mapping[RecordType, datetime] = dataclasses.field(default_factory=dict)
+    import_dates: Mapping[RecordType, datetime] = dataclasses.field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
+
+
+class SyncEngine(Protocol):
+    """The engine as the worker sees it (:func:`shared.sync.run.sync`)."""
+
+    async def __call__(self, job: SyncJob) -> SyncOutcome: ...
+
+
+# ---------------------------------------------------------------- the sync queue
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SyncRequest:
+    """One mailbox to sync. ``reason``: schedule | manual | graph | erp | lifecycle."""
+
+    mailbox: str
+    run_id: str
+    reason: str = "schedule"
+    record_types: tuple[RecordType, ...] | None = None
+    deferrals: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "mailbox": self.mailbox, "run_id": self.run_id, "reason": self.reason,
+            "record_types": None if self.record_types is None else [t.value for t in self.record_types],
+            "deferrals": self.deferrals,
+        }
+
+    @classmethod
+    def from_json(cls, data: Any) -> SyncRequest:
+        if not isinstance(data, dict) or not isinstance(data.get("mailbox"), str):
+            raise ValidationFailed({"mailbox": "queue message must be a JSON object with a mailbox"})
+        types = data.get("record_types")
+        try:
+            parsed = None if types is None else tuple(RecordType(t) for t in types)
+        except (ValueError, TypeError) as exc:
+            raise ValidationFailed({"record_types": "use contact, email, task or event"}) from exc
+        return cls(mailbox=data["mailbox"].lower(), run_id=str(data.get("run_id") or ""),
+                   reason=str(data.get("reason") or "schedule"), record_types=parsed,
+                   deferrals=int(data.get("deferrals") or 0))
+
+    def encode(self) -> str:
+        """Base64 text of the JSON body (the queue trigger's ``messageEncoding: base64``)."""
+        return base64.b64encode(json.dumps(self.to_json()).encode()).decode("ascii")
+
+    @classmethod
+    def decode(cls, body: bytes | str) -> SyncRequest:
+        """Parse a message body, base64 or (already decoded by the host) plain JSON."""
+        raw = body.encode() if isinstance(body, str) else body
+        text = raw.strip()
+        if not text.startswith(b"{"):
+            try:
+                text = base64.b64decode(text, validate=True)
+            except ValueError as exc:
+                raise ValidationFailed({"body": "queue message is neither JSON nor base64 JSON"}) from exc
+        try:
+            return cls.from_json(json.loads(text))
+        except json.JSONDecodeError as exc:
+            raise ValidationFailed({"body": "queue message is not valid JSON"}) from exc
+
+
+class SyncQueue(Protocol):
+    """Where sync requests go; ``delay_seconds`` hides the message that long."""
+
+    async def send(self, request: SyncRequest, delay_seconds: int = 0) -> None: ...
+
+    async def aclose(self) -> None: ...
 
 
 # ---------------------------------------------------------------- transactional mail (PRODUCT §8)
@@ -613,69 +764,3 @@ class SystemMailGateway(Protocol):
         """Findings of the "Test" action: the mailbox exists, its Inbox is readable, a draft can be
         written (what RBAC for Applications scopes)."""
         ...
-
-
-# ---------------------------------------------------------------- the engine
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class PushRemovals:
-    """ERP deletions learned from push notifications, per record type (parsed once at intake).
-
-    Acumatica's queries never show a deletion; its pushes do. The worker hands the removals
-    stored for a mailbox to the engine, which treats each id as ``Removed`` in that type's ERP pass.
-    """
-
-    ids: Mapping[RecordType, tuple[str, ...]] = dataclasses.field(default_factory=dict)
-
-    def of(self, record_type: RecordType) -> tuple[str, ...]:
-        return self.ids.get(record_type, ())
-
-    def __bool__(self) -> bool:
-        return any(self.ids.values())
-
-
-Progress = Callable[[str, int], None]
-"""The engine's progress report: ``("<type>.<erp|mailbox>", items done in that pass)``."""
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class SyncJob:
-    """One engine run: a mailbox with its server and policy, the gateways and what to sync.
-
-    ``type_saved`` is called after a record type's ERP cursor is saved (its push removals are
-    then recorded and may be acknowledged); ``progress`` after every page.
-    """
-
-    mailbox: Mailbox
-    server: ServerConfig
-    policy: SyncPolicy
-    mailbox_gateway: MailboxGateway
-    erp_gateway: ErpGateway
-    state: StateStore
-    clock: Clock
-    run_id: str
-    record_types: tuple[RecordType, ...] | None = None
-    removals: PushRemovals = dataclasses.field(default_factory=PushRemovals)
-    progress: Progress | None = None
-    type_saved: Callable[[RecordType], Awaitable[None]] | None = None
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class SyncOutcome:
-    """What an engine run reports; the worker turns it into the mailbox status (its only writer).
-
-    ``export_dates`` / ``import_dates``: the record types whose ERP / mailbox pass completed, with
-    when; ``warnings``: what the status warning should say (empty: keep the current warning).
-    """
-
-    summary: RunSummary
-    export_dates: Mapping[RecordType, datetime] = dataclasses.field(default_factory=dict)
-    import_dates: Mapping[RecordType, datetime] = dataclasses.field(default_factory=dict)
-    warnings: tuple[str, ...] = ()
-
-
-class SyncEngine(Protocol):
-    """The engine as the worker sees it (:func:`shared.sync.run.sync`)."""
-
-    async def __call__(self, job: SyncJob) -> SyncOutcome: ...

@@ -17,10 +17,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from shared.admin.queue import SyncQueue
 from shared.domain.config import Mailbox, ServerConfig
 from shared.errors import ConfigurationError, ErpUnavailable
-from shared.ports import ErpGateway, MailboxGateway, StateStore, SyncEngine
+from shared.ports import ErpGateway, MailboxGateway, StateStore, SyncEngine, SyncQueue
 from shared.settings import Settings
 from shared.sync.run import sync as default_engine
 
@@ -55,6 +54,15 @@ class Runtime:
     outbox_queue: SyncQueue | None = None  # system mailboxes' sending queue (shared.mailsend.pickup)
     closers: list[Callable[[], Awaitable[None]]] = dataclasses.field(default_factory=list)
     erp_wait_seconds: float = 120.0  # how long a run waits for a free ERP session before it fails
+    _credentials: Any = dataclasses.field(default=None, repr=False)
+
+    def credential_services(self) -> Any:
+        """The credential features (rotation, expiry, review) for this runtime, built once."""
+        if self._credentials is None:
+            from shared.credentials.service import CredentialServices
+
+            self._credentials = CredentialServices.from_settings(self.settings, self.state, self.clock)
+        return self._credentials
 
     @contextlib.asynccontextmanager
     async def erp_session(self) -> AsyncIterator[ErpGateway]:
@@ -105,7 +113,7 @@ async def _state_from(settings: Settings) -> StateStore:
 
 
 def _queue_from(settings: Settings) -> SyncQueue:
-    from shared.admin.storage_queue import StorageSyncQueue
+    from shared.state.storage_queue import StorageSyncQueue
 
     conn = settings.storage_connection()
     if settings.queue_endpoint:
@@ -134,9 +142,8 @@ def credential_review(runtime: Runtime) -> ServerTester:
     """``Test server`` / doctor: the credentials package's configuration review."""
 
     async def test(server: ServerConfig, mailboxes: list[Mailbox]) -> dict[str, Any]:
-        from shared.credentials.service import CredentialServices
-
-        return await CredentialServices.from_runtime(runtime).server_test(server, mailboxes)
+        result: dict[str, Any] = await runtime.credential_services().server_test(server, mailboxes)
+        return result
 
     return test
 

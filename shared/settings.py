@@ -1,8 +1,12 @@
 """Typed application settings, read from app settings / the environment.
 
-Every setting the Functions app reads is declared here once, with its default. Nothing is read at
-import time: call :func:`load_settings` (or :meth:`Settings.from_env` with a mapping in tests).
-A bad value raises :class:`shared.errors.ConfigurationError` naming the setting and the fix.
+Every setting the Functions app reads is declared here once, with its default and where it is set
+(:data:`LOCAL` settings never reach Azure, :data:`OPTIONAL` ones may be left to their default by the
+deployment); :data:`PLATFORM_SETTINGS` are those the Functions host or the Azure SDK read instead.
+A test keeps this module, ``infra/main.bicep``, ``local.settings.sample.json`` and
+``docs/configuration.md`` equal. Nothing is read at import time: call :func:`load_settings` (or
+:meth:`Settings.from_env` with a mapping in tests). A bad value raises
+:class:`shared.errors.ConfigurationError` naming the setting and the fix.
 """
 
 from __future__ import annotations
@@ -13,11 +17,27 @@ from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic.config import JsonDict
 
 from shared.domain.config import NCRONTAB
 from shared.errors import ConfigurationError
 
 logger = logging.getLogger(__name__)
+
+LOCAL: JsonDict = {"scope": "local"}        # a local run's connection strings: Azure uses identity-based endpoints
+OPTIONAL: JsonDict = {"scope": "optional"}  # tuning with a good default: the deployment may leave it out
+# Read by the Functions host, the Python worker or the Azure SDK, not by exsync's code:
+# name -> (where it is set: "azure", "local" or "both", why).
+PLATFORM_SETTINGS: dict[str, tuple[str, str]] = {
+    "FUNCTIONS_WORKER_RUNTIME": ("local", "the local host's language (Flex Consumption sets it from the runtime)"),
+    "AzureWebJobsFeatureFlags": ("local", "worker indexing of the v2 programming model, locally"),
+    "AzureWebJobsStorage__accountName": ("azure", "the host's storage account, through the managed identity"),
+    "AzureWebJobsStorage__credential": ("azure", "`managedidentity`: no storage keys"),
+    "AzureWebJobsStorage__clientId": ("azure", "which user-assigned identity the host uses for storage"),
+    "APPLICATIONINSIGHTS_AUTHENTICATION_STRING": ("azure", "the host sends its telemetry with Entra ID auth"),
+    "PYTHON_ENABLE_OPENTELEMETRY": ("both", "the Python worker's OpenTelemetry integration: exsync's records "
+                                            "carry the host invocation's trace context"),
+}
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -28,11 +48,11 @@ class Settings(BaseModel):
 
     model_config = ConfigDict(frozen=True, populate_by_name=True, extra="ignore")
 
-    state_connection: SecretStr | None = Field(None, alias="EXSYNC_STATE_CONNECTION")
+    state_connection: SecretStr | None = Field(None, alias="EXSYNC_STATE_CONNECTION", json_schema_extra=LOCAL)
     state_table_endpoint: str | None = Field(None, alias="EXSYNC_STATE_TABLE_ENDPOINT",
                                              pattern=r"^https?://")
     queue_endpoint: str | None = Field(None, alias="EXSYNC_QUEUE_ENDPOINT", pattern=r"^https?://")
-    webjobs_storage: SecretStr | None = Field(None, alias="AzureWebJobsStorage")
+    webjobs_storage: SecretStr | None = Field(None, alias="AzureWebJobsStorage", json_schema_extra=LOCAL)
     sync_queue: str = Field("exsync-sync", alias="EXSYNC_SYNC_QUEUE",
                             pattern=r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
     schedule: str = Field("0 */5 * * * *", alias="EXSYNC_SCHEDULE")
@@ -40,6 +60,7 @@ class Settings(BaseModel):
     client_secret_name: str | None = Field(None, alias="EXSYNC_CLIENT_SECRET_NAME")
     tenant_id: str | None = Field(None, alias="EXSYNC_TENANT_ID")
     client_id: str | None = Field(None, alias="EXSYNC_CLIENT_ID")
+    managed_identity_client_id: str | None = Field(None, alias="AZURE_CLIENT_ID")
     log_retention_days: int = Field(30, alias="EXSYNC_LOG_RETENTION_DAYS", ge=30, le=3650)
     alert_emails: tuple[str, ...] = Field((), alias="EXSYNC_ALERT_EMAILS")
     alert_sender: str | None = Field(None, alias="EXSYNC_ALERT_SENDER")
@@ -55,9 +76,11 @@ class Settings(BaseModel):
                                                pattern=r"^https?://")
     graph_client_state: SecretStr | None = Field(None, alias="EXSYNC_GRAPH_CLIENT_STATE", max_length=128)
     appinsights_connection: SecretStr | None = Field(None, alias="APPLICATIONINSIGHTS_CONNECTION_STRING")
-    table_prefix: str = Field("", alias="EXSYNC_TABLE_PREFIX", pattern=r"^([A-Za-z][A-Za-z0-9]{0,40})?$")
-    batch_stagger_seconds: int = Field(60, alias="EXSYNC_BATCH_STAGGER_SECONDS", ge=0, le=3600)
-    lease_seconds: int = Field(660, alias="EXSYNC_LEASE_SECONDS", ge=30, le=7200)
+    table_prefix: str = Field("", alias="EXSYNC_TABLE_PREFIX", pattern=r"^([A-Za-z][A-Za-z0-9]{0,40})?$",
+                              json_schema_extra=OPTIONAL)
+    batch_stagger_seconds: int = Field(60, alias="EXSYNC_BATCH_STAGGER_SECONDS", ge=0, le=3600,
+                                       json_schema_extra=OPTIONAL)
+    lease_seconds: int = Field(660, alias="EXSYNC_LEASE_SECONDS", ge=30, le=7200, json_schema_extra=OPTIONAL)
 
     @field_validator("schedule")
     @classmethod
@@ -116,6 +139,28 @@ class Settings(BaseModel):
                 "configuration (local: local.settings.json or the environment)")
 
 
+    def server_defaults(self) -> dict[str, Any]:
+        """What a new server gets from the deployment when its body leaves it out (PRODUCT §2).
+
+        Tenant and client id of the app registration; the credential: the Key Vault client secret
+        (``EXSYNC_KEY_VAULT_URL`` + ``EXSYNC_CLIENT_SECRET_NAME``), else, secretless, the app's
+        managed identity as a federated credential (``AZURE_CLIENT_ID``); with none of them (a local
+        run), the model's own default (the secret in ``EXSYNC_CLIENT_SECRET``).
+        """
+        out: dict[str, Any] = {}
+        if self.tenant_id:
+            out["tenant_id"] = self.tenant_id
+        if self.client_id:
+            out["client_id"] = self.client_id
+        if self.key_vault_url and self.client_secret_name:
+            out["credential"] = {"kind": "key_vault_secret", "vault_url": self.key_vault_url,
+                                 "secret_name": self.client_secret_name}
+        elif self.managed_identity_client_id and self.client_id:
+            out["credential"] = {"kind": "federated_identity",
+                                 "managed_identity_client_id": self.managed_identity_client_id}
+        return out
+
+
 def _describe(exc: ValidationError) -> str:
     parts = []
     for err in exc.errors():
@@ -130,6 +175,12 @@ def load_settings() -> Settings:
     return Settings.from_env()
 
 
-def setting_names() -> list[str]:
-    """Every app-setting name exsync reads, in declaration order."""
-    return [field.alias for field in Settings.model_fields.values() if field.alias]
+def setting_names(scope: str | None = None) -> list[str]:
+    """Every app-setting name exsync reads, in declaration order; ``scope``: only ``"local"``,
+    ``"optional"`` or ``"both"`` (set locally and in Azure) ones."""
+    out = []
+    for field in Settings.model_fields.values():
+        extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
+        if field.alias and scope in (None, extra.get("scope", "both")):
+            out.append(field.alias)
+    return out

@@ -44,7 +44,9 @@ resource actionGroup 'Microsoft.Insights/actionGroups@2023-01-01' = {
 
 // Telemetry contract (docs/deploy.md, "Telemetry the alerts read"): Python log records with
 // extra={"event": ...} arrive as traces with customDimensions.event; OpenTelemetry counters as
-// customMetrics; the Functions host logs poison moves; outgoing HTTP calls as dependencies.
+// customMetrics (names and attributes: shared/metrics.py, checked by tests/infra/test_telemetry_names.py);
+// the Functions host logs poison moves; outgoing HTTP calls as dependencies. Graph's 429s are counted
+// by exsync.throttled (service=graph), the other services' by their dependencies, never both.
 var rules = [
   {
     name: 'credential-expiry'
@@ -80,7 +82,7 @@ var rules = [
     name: 'throttling-spike'
     severity: 3
     description: 'More than ${throttleThreshold} throttled calls (HTTP 429) in 15 minutes: runs are slowing down.'
-    query: 'union (dependencies | where resultCode == "429" | project target, hits = 1.0), (customMetrics | where name == "exsync.throttled" | project target = tostring(customDimensions.reason), hits = valueSum) | summarize AggregatedValue = sum(hits) by target'
+    query: 'union (customMetrics | where name == "exsync.throttled" | project target = tostring(customDimensions.service), hits = valueSum), (dependencies | where resultCode == "429" and target !has "graph.microsoft.com" | project target, hits = 1.0) | summarize AggregatedValue = sum(hits) by target'
     threshold: throttleThreshold
     window: 'PT15M'
     frequency: 'PT5M'

@@ -134,7 +134,7 @@ async def list_servers(rt: Runtime, req: ApiRequest) -> ApiResponse:
 
 
 async def create_server(rt: Runtime, req: ApiRequest) -> ApiResponse:
-    server = parse(ServerConfig, req.json_object())
+    server = parse(ServerConfig, {**rt.settings.server_defaults(), **req.json_object()})
     await _check_policy_exists(rt, server.default_policy, "default_policy")
     etag = await rt.state.put_server(server)
     logger.info("server %s created", server.name)
@@ -152,7 +152,7 @@ async def get_server(rt: Runtime, req: ApiRequest) -> ApiResponse:
 
 async def put_server(rt: Runtime, req: ApiRequest) -> ApiResponse:
     name = req.param("name")
-    server = parse(ServerConfig, _same_name(req.json_object(), "name", name))
+    server = parse(ServerConfig, {**rt.settings.server_defaults(), **_same_name(req.json_object(), "name", name)})
     await _check_policy_exists(rt, server.default_policy, "default_policy")
     existing = await rt.state.get_server(name)
     etag_in = _if_match(req)
@@ -185,7 +185,7 @@ async def test_server(rt: Runtime, req: ApiRequest) -> ApiResponse:
             findings.append({"check": "mailbox", "target": mailbox.email, "ok": True})
         except ExsyncError as exc:
             findings.append({"check": "mailbox", "target": mailbox.email, "ok": False,
-                             "message": str(exc), "fix": "check the app's permissions and RBAC scope"})
+                             "message": str(exc), "fix": exc.fix or "check the app's permissions and RBAC scope"})
     return ApiResponse.json({"server": server.name, "ok": all(f["ok"] for f in findings),
                              "findings": findings})
 

@@ -34,6 +34,16 @@ _EXTRA_PATHS: dict[str, dict[str, Any]] = {
                         "schema": {"type": "string"}}],
         "requestBody": {"content": {"application/json": {"schema": {"type": "object"}}}},
         "responses": {"202": {"description": "targeted syncs queued"}, "403": {"description": "bad secret"}}}},
+    "/credentials/expiry": {"get": {
+        "summary": "Check every credential's end date now (rotation and alerts unless notify=false)",
+        "operationId": "credential_expiry",
+        "parameters": [{"name": "server", "in": "query", "required": False, "schema": {"type": "string"}},
+                       {"name": "notify", "in": "query", "required": False,
+                        "schema": {"type": "string", "enum": ["true", "false"]}}],
+        "responses": {"200": {"description": "each server's credentials with days left",
+                              "content": {"application/json": {"schema": {"type": "object"}}}},
+                      "401": {"description": "missing or wrong function key"},
+                      "500": {"description": "the app is misconfigured; the message names the setting"}}}},
     "/openapi.json": {"get": {"summary": "This document", "operationId": "openapi",
                               "responses": {"200": {"description": "OpenAPI 3 document"}}}},
 }

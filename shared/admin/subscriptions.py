@@ -8,7 +8,7 @@ The keeper (a timer) makes the stored set match what the policies want:
 - one nobody wants any more (mailbox removed or disabled, type turned off) is deleted.
 Records live in the DocumentStore, kind ``subscriptions``, keyed by subscription id, so a
 notification finds its mailbox with one read. System mailboxes' Inbox subscriptions are kept by the
-same rules in kind ``system_subscriptions`` (:func:`shared.mailproc.intake.keep_inbox_subscriptions`).
+same rules in kind ``system_subscriptions`` (:func:`keep_inbox_subscriptions`).
 A failing mailbox never stops the others.
 To Do tasks have no application-permission subscriptions: they are polled by the schedule.
 """
@@ -27,6 +27,7 @@ from shared.admin.lookup import policy_named
 from shared.domain.config import Mailbox, ServerConfig, SyncPolicy
 from shared.domain.records import RecordType
 from shared.errors import AuthenticationFailed, ExsyncError, NotFound, RemoteError, Throttled
+from shared.mailproc import intake
 from shared.runtime import Runtime
 
 logger = logging.getLogger(__name__)
@@ -189,8 +190,6 @@ async def keep_subscriptions(rt: Runtime, client_for: ClientFor) -> KeeperReport
             except ExsyncError as exc:
                 report.failed += 1
                 logger.warning("deleting an unwanted subscription failed: %s", exc)
-    from shared.mailproc.intake import keep_inbox_subscriptions
-
     await keep_inbox_subscriptions(rt, client_for, urls, now, report)  # system mailboxes' Inboxes
     logger.info("subscriptions: %d created, %d renewed, %d recreated, %d deleted, %d failed", report.created,
                 report.renewed, report.recreated, report.deleted, report.failed)
@@ -243,3 +242,39 @@ async def keep_with_graph(rt: Runtime) -> KeeperReport:
     finally:
         for client in clients.values():
             await client.aclose()
+
+
+# ---------------------------------------------------------------- system mailboxes' Inboxes
+
+
+async def keep_inbox_subscriptions(rt: Runtime, client_for: ClientFor, urls: tuple[str, str], now: datetime,
+                                   report: KeeperReport) -> None:
+    """A subscription on the Inbox of each processing system mailbox, by the keeper's rules."""
+    stored = {d.value["mailbox"]: (key, d.value) for key, d in await rt.state.list_docs(intake.SUBSCRIPTIONS)}
+    wanted: set[str] = set()
+    for entry in await intake.list_all(rt):
+        box = entry.mailbox
+        if not box.processing:
+            continue
+        try:
+            server = await intake.server_of(rt, box)
+            resource = f"users/{box.address}/mailFolders('Inbox')/messages"
+            want = Wanted(box.address, server.name, RecordType.EMAIL, resource)
+            wanted.add(box.address)
+            await _keep_one(rt, client_for(server), want, stored.get(box.address), urls, now, report,
+                            intake.SUBSCRIPTIONS)
+        except ExsyncError as exc:
+            report.failed += 1
+            logger.warning("Inbox subscription of a system mailbox failed: %s", exc)
+    for address, (key, value) in stored.items():
+        if address in wanted:
+            continue
+        try:
+            owner = await rt.state.get_server(value.get("server", ""))
+            if owner is not None:
+                await client_for(owner.value).delete(key)
+            await rt.state.delete_doc(intake.SUBSCRIPTIONS, key)
+            report.deleted += 1
+        except ExsyncError as exc:
+            report.failed += 1
+            logger.warning("deleting an unwanted Inbox subscription failed: %s", exc)

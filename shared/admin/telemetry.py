@@ -1,76 +1,87 @@
-"""Telemetry: Azure Monitor (OpenTelemetry) when a connection string is set, and custom metrics.
+"""Telemetry: the Azure Monitor distro set up once per worker process, and what a run records.
 
-Metrics: ``exsync.items_synced``, ``exsync.conflicts``, ``exsync.failures``, ``exsync.throttled``
-(counters, attributes ``record_type`` / ``reason``). Without a connection string the
-OpenTelemetry API's no-op meter is used, so recording costs nothing.
+In Azure, ``function_app`` calls :func:`configure_from_environment` when the worker indexes the app:
+with ``APPLICATIONINSIGHTS_CONNECTION_STRING`` set, the distro exports traces, metrics and exsync's
+log records (loggers ``shared`` and ``functions``, their ``extra=`` fields as ``customDimensions``),
+authenticating with the managed identity named in ``APPLICATIONINSIGHTS_AUTHENTICATION_STRING``.
+``PYTHON_ENABLE_OPENTELEMETRY=true`` (and ``telemetryMode`` in host.json) make the Python worker
+run each invocation in the host's trace context, so records and dependencies correlate with the
+host's request. exsync's records then go to the exporter only, not also through the worker's log
+stream to the host: each record reaches Application Insights once. Without a connection string
+nothing is configured and nothing changes. Metric names: :mod:`shared.metrics`.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+from collections.abc import Mapping
 from typing import Any
 
+from shared import metrics
 from shared.domain.status import RunState, RunSummary
-from shared.settings import Settings
 
 logger = logging.getLogger(__name__)
 
+APP_LOGGERS = ("shared", "functions")
+_PROBE_LOGGER = "exsync.telemetry"  # the distro attaches its log handler here; we move it to APP_LOGGERS
 _configured = False
-_instruments: dict[str, Any] = {}
 
 
-def configure(settings: Settings) -> bool:
+def identity_client_id(auth: str | None) -> str | None:
+    """``ClientId=<id>;Authorization=AAD`` (the host's format) -> the identity's client id."""
+    parts = dict(p.split("=", 1) for p in (auth or "").split(";") if "=" in p)
+    if parts.get("Authorization", "").upper() != "AAD":
+        return None
+    return parts.get("ClientId") or None
+
+
+def route_records(handlers: list[logging.Handler]) -> None:
+    """exsync's loggers write to ``handlers`` only (not also up to the root logger the worker streams)."""
+    for name in APP_LOGGERS:
+        app_logger = logging.getLogger(name)
+        for handler in handlers:
+            if handler not in app_logger.handlers:
+                app_logger.addHandler(handler)
+        app_logger.propagate = False
+
+
+def configure_from_environment(environ: Mapping[str, str] | None = None) -> bool:
     """Start exporting to Application Insights once per process; False when not configured."""
     global _configured
-    if _configured or settings.appinsights_connection is None:
+    env = os.environ if environ is None else environ
+    connection = (env.get("APPLICATIONINSIGHTS_CONNECTION_STRING") or "").strip()
+    if _configured or not connection:
         return _configured
     from azure.monitor.opentelemetry import configure_azure_monitor
 
-    configure_azure_monitor(connection_string=settings.appinsights_connection.get_secret_value(),
-                            logger_name="shared")
+    options: dict[str, Any] = {"connection_string": connection, "logger_name": _PROBE_LOGGER}
+    client_id = identity_client_id(env.get("APPLICATIONINSIGHTS_AUTHENTICATION_STRING"))
+    if client_id:
+        from azure.identity import ManagedIdentityCredential
+
+        options["credential"] = ManagedIdentityCredential(client_id=client_id)
+    configure_azure_monitor(**options)
+    route_records(list(logging.getLogger(_PROBE_LOGGER).handlers))
     _configured = True
-    _instruments.clear()
+    metrics.use_meter(None)
     logger.info("telemetry exported to Azure Monitor")
     return True
 
 
-_meter: Any = None
-
-
-def use_meter(meter: Any) -> None:
-    """Record into ``meter`` (tests, or a host with its own MeterProvider); None: the global one."""
-    global _meter
-    _meter = meter
-    _instruments.clear()
-
-
-def _counter(name: str, description: str) -> Any:
-    if name not in _instruments:
-        meter = _meter
-        if meter is None:
-            from opentelemetry import metrics
-
-            meter = metrics.get_meter("exsync")
-        _instruments[name] = meter.create_counter(name, unit="1", description=description)
-    return _instruments[name]
-
-
 def record_run(summary: RunSummary) -> None:
-    """Count what a run did, per record type and side."""
-    items = _counter("exsync.items_synced", "records written by sync runs")
-    conflicts = _counter("exsync.conflicts", "conflicts resolved by sync runs")
-    failures = _counter("exsync.failures", "failed writes and failed runs")
+    """Count what a run did, per record type and side, and the run's outcome."""
     for key, counts in summary.counts.items():
-        attrs = {"counts": key}
-        if counts.writes:
-            items.add(counts.writes, attrs)
-        if counts.conflicts:
-            conflicts.add(counts.conflicts, attrs)
-        if counts.failed:
-            failures.add(counts.failed, attrs)
-    if summary.state is RunState.FAILED:
-        failures.add(1, {"counts": "run"})
+        record_type, _, side = key.partition(".")
+        attributes = {"record_type": record_type, "side": side or "-"}
+        for name, value in ((metrics.ITEMS_SYNCED, counts.writes), (metrics.CONFLICTS, counts.conflicts),
+                            (metrics.FAILURES, counts.failed)):
+            if value:
+                metrics.add(name, value, attributes)
+    if summary.state in (RunState.SUCCEEDED, RunState.WARNING, RunState.FAILED):
+        metrics.add(metrics.RUNS, 1, {"outcome": summary.state.value})
 
 
-def record_throttled(reason: str) -> None:
-    _counter("exsync.throttled", "throttled remote calls").add(1, {"reason": reason})
+def record_deferred() -> None:
+    """A run gave up for now (the remote service throttled it) and goes back to the queue."""
+    metrics.add(metrics.RUNS, 1, {"outcome": "deferred"})

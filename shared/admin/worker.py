@@ -156,7 +156,7 @@ async def _run(rt: Runtime, held: Held, waiting: Waiting, mailbox: Mailbox, serv
                     state=rt.state, clock=rt.clock, run_id=run_id, record_types=waiting.record_types,
                     removals=kept.removals, progress=board, type_saved=acknowledge))
     except Throttled:
-        telemetry.record_throttled("run")
+        telemetry.record_deferred()
         await pending.give_back(rt.state, email, waiting, rt.clock.now())
         await board.clear()
         await set_last_run(rt.state, email, RunSummary(run_id, RunState.QUEUED, started,

@@ -1,4 +1,4 @@
-"""Wiring of the credential features into the app, from settings and the runtime.
+"""Wiring of the credential features into the app, from settings (the runtime builds them once).
 
 - :func:`graph_credential`: the Graph credential of a server (``shared.runtime`` calls it through
   ``shared.credentials.graph_credential``); Key Vault clients use ``DefaultAzureCredential`` (the
@@ -29,10 +29,9 @@ from shared.credentials.rotation import ROTATION_KIND, Outcome, RotationPolicy, 
 from shared.credentials.vault import KeyVaultSecrets, SecretVault
 from shared.domain.config import KeyVaultSecretCredential, Mailbox, ServerConfig, SyncPolicy
 from shared.errors import ExsyncError
-from shared.ports import StateStore
+from shared.ports import Clock, StateStore
 
 if TYPE_CHECKING:
-    from shared.runtime import Runtime
     from shared.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -93,11 +92,11 @@ class CredentialServices:
     graph_factory: Callable[[ServerConfig, Any], GraphAdmin] | None = None  # default GraphAdminClient
 
     @classmethod
-    def from_runtime(cls, rt: Runtime) -> CredentialServices:
-        settings = rt.settings
-        options = dataclasses.replace(provider_options(settings), clock=lambda: rt.clock.now())
-        return cls(state=rt.state, options=options, alerts=alert_config(settings),
-                   rotation_enabled=settings.rotation_enabled, clock=lambda: rt.clock.now(),
+    def from_settings(cls, settings: Settings, state: StateStore, clock: Clock) -> CredentialServices:
+        """The production services (the runtime builds them once: ``Runtime.credential_services``)."""
+        options = dataclasses.replace(provider_options(settings), clock=lambda: clock.now())
+        return cls(state=state, options=options, alerts=alert_config(settings),
+                   rotation_enabled=settings.rotation_enabled, clock=lambda: clock.now(),
                    notifications_expected=bool(settings.graph_notification_url))
 
     def _graph(self, server: ServerConfig, credential: Any) -> GraphAdmin:
@@ -159,7 +158,9 @@ class CredentialServices:
         return {"servers": results}
 
     async def _policies(self) -> Mapping[str, SyncPolicy]:
-        return {p.value.name: p.value for p in await self.state.list_policies()}
+        """Stored policies, and the built-in ``default`` (PRODUCT defaults) unless one is stored."""
+        stored = {p.value.name: p.value for p in await self.state.list_policies()}
+        return {"default": SyncPolicy(name="default"), **stored}
 
     async def review(self, server: ServerConfig, mailboxes: list[Mailbox]) -> list[Finding]:
         async with build_credential(server, self.options) as credential:

@@ -34,7 +34,7 @@ import httpx
 from shared.domain.config import ContactFilter
 from shared.domain.records import Contact, EmailMessage, Event, Record, RecordType, Task
 from shared.erp import mapping
-from shared.erp.cursor import ChangeCursor, cap_seen, from_micros, micros, micros_of
+from shared.erp.cursor import ChangeCursor, from_micros, micros, micros_of
 from shared.erp.session import AcumaticaSession, Sleep, error_message
 from shared.errors import (
     AlreadyExists,
@@ -181,8 +181,7 @@ class AcumaticaErpGateway:
         _check_scope(record_type, scope)
         state = ChangeCursor.decode(cursor)
         incremental = state.since is not None
-        margin = min(page_size // 4, 16) if state.in_run else 0
-        skip = max(0, (state.skip or 0) - margin)
+        skip = state.page_skip(page_size)
         terms = [f"LastModifiedDateTime gt {_when(state.since)}"] if state.since is not None else []
         scope_filter = None if incremental else self._scope_filter(record_type, scope)
         if scope_filter:
@@ -193,49 +192,27 @@ class AcumaticaErpGateway:
         if EXPAND[record_type]:
             params["$expand"] = EXPAND[record_type]
         rows, response = await self._list(record_type, params)
-        started = state.started if state.in_run else _server_time(response)
-        next_since = state.next_since if state.in_run else self._next_watermark(started, state)
+        started, next_since = state.run_start(_server_time(response), micros_of(self._overlap))
         next_seen = dict(state.next_seen)
-        tail = set(state.tail)
         items: list[ErpItem[Any] | Removed] = [Removed(i) for i in dict.fromkeys(removed)]
         for row in rows:
             item = mapping.item_from_entity(record_type, row)  # attachments only for what is listed
             stamp = micros(item.modified_at)
-            in_tail = item.id in tail and (next_since is None or stamp < next_since)  # else next_seen knows
-            listed = in_tail or state.seen.get(item.id) == stamp or next_seen.get(item.id) == stamp
+            listed = state.listed_before(item.id, stamp, next_since, next_seen)
             if next_since is not None and stamp >= next_since:
                 next_seen[item.id] = stamp
             if listed:
                 continue  # listed before (page overlap or the previous run's overlap window)
             if self._in_scope(record_type, item, scope):
                 items.append(await self._item(record_type, row) if row.get("files") else item)
-            elif incremental and (state.quiet_before is None or stamp >= state.quiet_before):
+            elif state.reports_left_scope(stamp):
                 items.append(Removed(item.id))
-        complete = len(rows) < page_size
-        if complete:
-            keep, next_since = cap_seen({i: s for i, s in next_seen.items()
-                                         if next_since is None or s >= next_since}, next_since)
-            quiet = None
-            if not incremental and scope_filter and started is not None:
-                quiet = started + 1_000_000  # the Date header has whole seconds
-            new_cursor = ChangeCursor(since=next_since, seen=keep, quiet_before=quiet)
-        else:
-            next_seen, next_since = cap_seen(next_seen, next_since)
-            next_margin = min(page_size // 4, 16)
-            tail_rows = rows[-next_margin:] if next_margin else []
-            new_cursor = ChangeCursor(since=state.since, seen=state.seen, skip=skip + len(rows),
-                                      quiet_before=state.quiet_before, started=started,
-                                      tail=tuple(str(r.get("id", "")).lower() for r in tail_rows),
-                                      next_since=next_since, next_seen=next_seen)
+        new_cursor = state.after_page(page_size=page_size, skip=skip,
+                                      row_ids=[str(r.get("id", "")) for r in rows], started=started,
+                                      next_since=next_since, next_seen=next_seen,
+                                      scoped_first=not incremental and bool(scope_filter))
         logger.debug("listed %d %s rows (skip %d), %d changes", len(rows), record_type, skip, len(items))
-        return Page(items=tuple(items), cursor=new_cursor.encode(), complete=complete)
-
-    def _next_watermark(self, started: int | None, state: ChangeCursor) -> int | None:
-        """Server time of this run's first page minus the overlap (never before the current one)."""
-        if started is None:
-            return state.since
-        watermark = started - micros_of(self._overlap)
-        return watermark if state.since is None else max(watermark, state.since)
+        return Page(items=tuple(items), cursor=new_cursor.encode(), complete=len(rows) < page_size)
 
     async def list_ids(self, record_type: RecordType, scope: ErpScope, cursor: str | None,
                        page_size: int) -> Page[str]:

@@ -24,7 +24,7 @@ import json
 import struct
 import uuid
 import zlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -128,3 +128,62 @@ class ChangeCursor:
         except (ValueError, KeyError, TypeError, zlib.error, struct.error) as exc:
             raise SyncStateLost("the ERP change cursor is not valid; list everything again",
                                 code="invalidCursor") from exc
+
+    # ------------------------------------------------------------ listing arithmetic (pure)
+
+    def page_skip(self, page_size: int) -> int:
+        """``$skip`` of the next page: rows consumed minus the overlap margin (0 for a first page)."""
+        if not self.in_run:
+            return 0
+        return max(0, (self.skip or 0) - overlap_rows(page_size))
+
+    def run_start(self, server_time: int | None, overlap: int) -> tuple[int | None, int | None]:
+        """``(started, next_since)`` of this run: kept mid-run, else from the first page's server time."""
+        if self.in_run:
+            return self.started, self.next_since
+        return server_time, next_watermark(server_time, self.since, overlap)
+
+    def listed_before(self, item_id: str, stamp: int, next_since: int | None,
+                      next_seen: Mapping[str, int]) -> bool:
+        """The row was returned already: the previous page's tail (unless ``next_seen`` knows it),
+        or the same version in the previous run's window or earlier in this run."""
+        in_tail = item_id in self.tail and (next_since is None or stamp < next_since)
+        return in_tail or self.seen.get(item_id) == stamp or next_seen.get(item_id) == stamp
+
+    def reports_left_scope(self, stamp: int) -> bool:
+        """An incremental listing reports a record outside the scope as removed, except one changed
+        before ``quiet_before`` (never linked: the first listing filtered on scope server-side)."""
+        return self.since is not None and (self.quiet_before is None or stamp >= self.quiet_before)
+
+    def after_page(self, *, page_size: int, skip: int, row_ids: Sequence[str], started: int | None,
+                   next_since: int | None, next_seen: Mapping[str, int], scoped_first: bool) -> ChangeCursor:
+        """The cursor after a page of ``row_ids`` (all rows returned, in order).
+
+        A short page ends the listing: the next run starts at ``next_since`` remembering what it
+        returned at or after it (``quiet_before`` set after a scope-filtered first listing). A full
+        page continues it: ``skip`` advances, the last ``overlap_rows`` ids become the tail.
+        """
+        if len(row_ids) < page_size:
+            keep, since = cap_seen({i: s for i, s in next_seen.items() if next_since is None or s >= next_since},
+                                   next_since)
+            quiet = started + 1_000_000 if scoped_first and started is not None else None  # Date: whole seconds
+            return ChangeCursor(since=since, seen=keep, quiet_before=quiet)
+        capped, since = cap_seen(next_seen, next_since)
+        margin = overlap_rows(page_size)
+        tail = tuple(i.lower() for i in row_ids[-margin:]) if margin else ()
+        return ChangeCursor(since=self.since, seen=self.seen, skip=skip + len(row_ids),
+                            quiet_before=self.quiet_before, started=started, tail=tail,
+                            next_since=since, next_seen=capped)
+
+
+def overlap_rows(page_size: int) -> int:
+    """How many rows consecutive pages overlap (deletions between pages shift rows backwards)."""
+    return min(page_size // 4, 16)
+
+
+def next_watermark(started: int | None, since: int | None, overlap: int) -> int | None:
+    """The next run's watermark: this run's first server time minus the overlap, never going back."""
+    if started is None:
+        return since
+    watermark = started - overlap
+    return watermark if since is None else max(watermark, since)

@@ -18,6 +18,8 @@ from kiota_http.middleware import RetryHandler
 from kiota_http.middleware.middleware import BaseMiddleware
 from kiota_http.middleware.options import RetryHandlerOption
 
+from shared import metrics
+
 logger = logging.getLogger(__name__)
 
 NOT_SENT_HEADER = "x-exsync-not-sent"
@@ -33,6 +35,8 @@ class GraphRetryHandler(RetryHandler):  # type: ignore[misc]
         self.retry_on_status_codes = set(RETRY_STATUS_CODES)
 
     def should_retry(self, request: httpx.Request, options: RetryHandlerOption, response: httpx.Response) -> bool:
+        if response.status_code == 429:
+            metrics.throttled("graph")
         if not super().should_retry(request, options, response):
             return False
         if request.method.upper() != "POST" or response.headers.get(NOT_SENT_HEADER):

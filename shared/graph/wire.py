@@ -33,6 +33,7 @@ from shared.errors import (
     RemoteError,
     SyncStateLost,
     Throttled,
+    UnknownMailbox,
     ValidationFailed,
 )
 from shared.graph.pacing import retry_after_seconds
@@ -128,6 +129,8 @@ def error_from_status(status: int, code: str, message: str, retry_after: float |
     text = f"Graph {status} {code}: {message}".strip()
     if status == 410 or code.lower() in {"syncstatenotfound", "syncstateinvalid", "resyncrequired"}:
         return SyncStateLost(text, status=status, code=code or "syncStateNotFound")
+    if status == 404 and code in ("ErrorInvalidUser", "MailboxNotEnabledForRESTAPI"):
+        return UnknownMailbox(text, code=code)
     if status == 404:
         return NotFound(text)
     if status == 412 or code == "ErrorIrresolvableConflict":

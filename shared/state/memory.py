@@ -20,8 +20,8 @@ from shared.domain.config import Mailbox, ServerConfig, SyncPolicy
 from shared.domain.records import RecordType
 from shared.domain.status import LogEntry, LogLevel, MailboxStatus
 from shared.errors import AlreadyExists, ConcurrencyConflict
-from shared.ports import Clock, Intent, Link, Page, StateStore, Stored
-from shared.state import codec, keys, rules
+from shared.ports import Clock, CursorBook, Intent, Link, Page, StateStore, Stored
+from shared.state import codec, cursors, keys, rules
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +117,7 @@ class InMemoryStateStore:
         self._mailboxes: dict[str, _Row] = {}
         self._links: dict[tuple[str, RecordType], dict[str, _Row]] = {}
         self._link_index: dict[tuple[str, RecordType], dict[str, str]] = {}
-        self._cursors: dict[tuple[str, str], _Row] = {}
+        self._cursors: dict[str, _Row] = {}  # mailbox -> its cursor book
         self._intents: dict[tuple[str, RecordType], dict[str, _Row]] = {}
         self._status: dict[str, _Row] = {}
         self._log: dict[str, dict[str, _LogRow]] = {}
@@ -293,19 +293,43 @@ class InMemoryStateStore:
 
     @_faultable
     async def get_cursor(self, mailbox: str, name: str) -> Stored[str] | None:
-        row = self._cursors.get((mailbox, name))
-        return None if row is None else Stored(row.text, row.etag)
+        book = await self._book(mailbox)
+        value = book.values.get(name)
+        return None if value is None or book.etag is None else Stored(value, book.etag)
 
     @_faultable
     async def put_cursor(self, mailbox: str, name: str, value: str, etag: str | None = None) -> str:
-        rules.check_text_size(value, "cursor value")
         rules.check_id(mailbox, "mailbox")
-        rules.check_id(name, "name")
-        return _put(self._cursors, (mailbox, name), value, etag, etag is None, f"cursor {name!r}")
+        book = await self._book(mailbox)
+        values = cursors.changed(book, name, value, etag)
+        if values is None and book.etag is not None:
+            return book.etag
+        return (await self._store_book(dataclasses.replace(book, values=values or {}))).etag or ""
 
     @_faultable
     async def delete_cursor(self, mailbox: str, name: str) -> None:
-        _delete(self._cursors, (mailbox, name), None, f"cursor {name!r}")
+        book = await self._book(mailbox)
+        values = cursors.changed(book, name, None)
+        if values is not None:
+            await self._store_book(dataclasses.replace(book, values=values))
+
+    @_faultable
+    async def get_cursors(self, mailbox: str) -> CursorBook:
+        return await self._book(mailbox)
+
+    @_faultable
+    async def put_cursors(self, book: CursorBook) -> CursorBook:
+        return await self._store_book(book)
+
+    async def _book(self, mailbox: str) -> CursorBook:
+        row = self._cursors.get(mailbox)
+        if row is None:
+            return CursorBook(mailbox)
+        return CursorBook(mailbox, cursors.decode(row.text, "cursors"), row.etag)
+
+    async def _store_book(self, book: CursorBook) -> CursorBook:
+        etag = _put(self._cursors, book.mailbox, cursors.encode(book), book.etag, False, f"cursors of {book.mailbox}")
+        return dataclasses.replace(book, values=dict(book.values), etag=etag)
 
     # ------------------------------------------------------------ intents
 

@@ -33,8 +33,8 @@ from shared.domain.config import Mailbox, ServerConfig, SyncPolicy
 from shared.domain.records import RecordType
 from shared.domain.status import LogEntry, LogLevel, MailboxStatus
 from shared.errors import AlreadyExists, ConcurrencyConflict, ValidationFailed
-from shared.ports import Clock, Intent, Link, Page, StateStore, Stored
-from shared.state import batch, codec, keys, rules
+from shared.ports import Clock, CursorBook, Intent, Link, Page, StateStore, Stored
+from shared.state import batch, codec, cursors, keys, rules
 from shared.state import rows as tr
 
 log = logging.getLogger(__name__)
@@ -45,6 +45,7 @@ _IF_MATCH = MatchConditions.IfNotModified
 _ERP, _MAILBOX = "e", "m"
 _PARALLEL_READS = 16
 _DELETE_ATTEMPTS = 3
+_BOOK = "~cursors"  # row key of a mailbox's cursor book ("~" never starts an escaped key)
 
 def _check_no_handover(links: Sequence[Link], groups: Sequence[Sequence[batch.Operation]]) -> None:
     """AlreadyExists when a link takes a mailbox id another link of the batch still holds.
@@ -338,20 +339,70 @@ class TableStateStore:
     # ------------------------------------------------------------ cursors
 
     async def get_cursor(self, mailbox: str, name: str) -> Stored[str] | None:
-        entity = await self._get("cursors", keys.key(mailbox), keys.key(name), f"cursor {name!r}")
-        if entity is None or (entity.get("mailbox"), entity.get("name")) != (mailbox, name):
-            return None
-        return Stored(tr.text_of(entity), tr.etag_of(entity))
+        book = await self.get_cursors(mailbox)
+        value = book.values.get(name)
+        return None if value is None or book.etag is None else Stored(value, book.etag)
 
     async def put_cursor(self, mailbox: str, name: str, value: str, etag: str | None = None) -> str:
-        rules.check_text_size(value, "cursor value")
+        """One value of the book; ``etag`` None upserts it (re-reading the book on a race)."""
         rules.check_id(mailbox, "mailbox")
-        rules.check_id(name, "name")
-        entity = tr.with_text(tr.row(keys.key(mailbox), keys.key(name), mailbox=mailbox, name=name), value)
-        return await self._put("cursors", entity, etag, etag is None, f"cursor {name!r}")
+        for attempt in range(_DELETE_ATTEMPTS):
+            book = await self.get_cursors(mailbox)
+            values = cursors.changed(book, name, value, etag)
+            if values is None and book.etag is not None:
+                return book.etag
+            try:
+                return (await self.put_cursors(dataclasses.replace(book, values=values or {}))).etag or ""
+            except (ConcurrencyConflict, AlreadyExists):
+                if etag is not None or attempt == _DELETE_ATTEMPTS - 1:
+                    raise
+        raise AssertionError("unreachable")
 
     async def delete_cursor(self, mailbox: str, name: str) -> None:
-        await self._delete("cursors", keys.key(mailbox), keys.key(name), None, f"cursor {name!r}")
+        for attempt in range(_DELETE_ATTEMPTS):
+            book = await self.get_cursors(mailbox)
+            values = cursors.changed(book, name, None)
+            if values is None:
+                return
+            try:
+                await self.put_cursors(dataclasses.replace(book, values=values))
+                return
+            except (ConcurrencyConflict, AlreadyExists):
+                if attempt == _DELETE_ATTEMPTS - 1:
+                    raise
+
+    async def get_cursors(self, mailbox: str) -> CursorBook:
+        """The book in one partition query; a mailbox whose cursors predate the book (one row per
+        name) gets them as an unstored book, moved into the book by the first put."""
+        book, legacy = await self._cursor_rows(mailbox)
+        if book is not None:
+            return CursorBook(mailbox, cursors.decode(tr.text_of(book), f"cursors of {mailbox}"), tr.etag_of(book))
+        return CursorBook(mailbox, {str(e["name"]): tr.text_of(e) for e in legacy})
+
+    async def put_cursors(self, book: CursorBook) -> CursorBook:
+        text = cursors.encode(book)
+        partition = keys.key(book.mailbox)
+        entity = tr.with_text(tr.row(partition, _BOOK, mailbox=book.mailbox), text)
+        what = f"cursors of {book.mailbox}"
+        etag = await self._put("cursors", entity, book.etag, False, what)
+        if book.etag is None:  # first book of the mailbox: drop the per-name rows it replaces
+            _, legacy = await self._cursor_rows(book.mailbox)
+            if legacy:
+                await self._transact("cursors", [[("delete", e, {})] for e in legacy], what)
+        return dataclasses.replace(book, values=dict(book.values), etag=etag)
+
+    async def _cursor_rows(self, mailbox: str) -> tuple[Any | None, list[Any]]:
+        """(the book row, the per-name rows of older versions) of ``mailbox``."""
+        book, legacy = None, []
+        async for entity in self._query("cursors", "PartitionKey eq @pk", f"cursors of {mailbox}",
+                                        pk=keys.key(mailbox)):
+            if entity.get("mailbox") != mailbox:
+                continue  # another mailbox whose long key hashes into this partition
+            if entity["RowKey"] == _BOOK:
+                book = entity
+            elif isinstance(entity.get("name"), str):
+                legacy.append(entity)
+        return book, legacy
 
     # ------------------------------------------------------------ intents
 

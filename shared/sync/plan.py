@@ -35,6 +35,9 @@ class TypeRules:
     category: str
     sync_without_category: bool
     deletes_propagate: bool
+    folder_is_scope: bool = False
+    """The policy names a separate folder, To Do list or calendar: every new item in it belongs to
+    the sync, category or not (PRODUCT §1); in the default folder the category gates import."""
 
     @classmethod
     def of(cls, policy: SyncPolicy, record_type: RecordType) -> TypeRules:
@@ -46,7 +49,8 @@ class TypeRules:
                    conflict=ConflictResolution(policy.conflict_resolution), category=policy.category.name,
                    sync_without_category=getattr(section, "sync_without_category", True),
                    # e-mails are the record of a conversation: deleting one side never deletes the other
-                   deletes_propagate=record_type is not RecordType.EMAIL)
+                   deletes_propagate=record_type is not RecordType.EMAIL,
+                   folder_is_scope=getattr(section, "folder", None) is not None)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -162,8 +166,9 @@ def cancelled(record: Record) -> bool:
 
 
 def has_category(item: MailboxItem[Any], rules: TypeRules) -> bool:
-    """Mailbox items are imported only with the policy category, unless the policy says otherwise."""
-    if rules.record_type is RecordType.EMAIL or rules.sync_without_category:
+    """New mailbox items are imported only with the policy category, unless the policy says otherwise
+    or they sit in a separate folder / list / calendar the policy names (the folder is the scope)."""
+    if rules.record_type is RecordType.EMAIL or rules.sync_without_category or rules.folder_is_scope:
         return True
     wanted = rules.category.strip().lower()
     return any(c.strip().lower() == wanted for c in item.categories)
@@ -346,7 +351,8 @@ def _plan_unlinked(pair: Pair, rules: TypeRules) -> Action:
     # A deferred task has no ERP status.
     if not mailbox_syncable(mbx.record):
         return Action(Decision.SKIP_INELIGIBLE, pair)
-    # Only items carrying the policy category are imported (unless "sync without category").
+    # In the default folder only items carrying the policy category are imported (unless "sync
+    # without category"); in a separate folder the folder is the scope.
     if not has_category(mbx, rules):
         return Action(Decision.SKIP_NO_CATEGORY, pair)
     # The direction keeps the ERP read-only.

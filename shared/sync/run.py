@@ -36,12 +36,10 @@ from shared.domain.records import RecordType
 from shared.domain.status import LogLevel, MailboxStatus, RunState, RunSummary
 from shared.errors import ExsyncError, SyncStateLost
 from shared.ports import (
-    ErpItem,
     ErpScope,
     Link,
     MailboxItem,
     Page,
-    Removed,
     Side,
     SyncJob,
     SyncOutcome,
@@ -52,8 +50,8 @@ from shared.sync.deletes import run_deletes
 from shared.sync.execute import execute_page
 from shared.sync.hyperlink import HyperlinkView
 from shared.sync.intents import resolve_intents
-from shared.sync.pairing import pair_erp_entry, pair_mailbox_entry
 from shared.sync.plan import Pair, TypeRules, plan
+from shared.sync.sides import SideView, erp_view, mailbox_view
 
 logger = logging.getLogger(__name__)
 
@@ -108,7 +106,8 @@ async def sync(job: SyncJob) -> SyncOutcome:
         try:
             await job.mailbox_gateway.ensure_category(mailbox.email, policy.category.name, policy.category.color)
         except ExsyncError as exc:
-            warnings.append(f"the category could not be created: {type(exc).__name__}")
+            warnings.append(f"the category could not be created: {type(exc).__name__}"
+                            + (f"; {exc.fix}" if exc.fix else ""))
             log.add(LogLevel.WARNING, f"creating the category failed: {describe(exc)}")
     for record_type in types:
         if type_errors and not policy.continue_on_error:
@@ -240,42 +239,42 @@ def _parse_mark(value: str) -> datetime | None:
         return None
 
 
-async def _erp_pages(ctx: TypeContext, cursor: str | None) -> AsyncIterator[Page[ErpItem[Any]]]:
-    removed = ctx.push_removed  # the ERP's push removals go to the first page only
+async def _pages(view: SideView, cursor: str | None) -> AsyncIterator[Page[Any]]:
+    first = True
     while True:
-        page = await ctx.erp_gateway.list_changes(ctx.record_type, ctx.scope, cursor, ctx.page_size, removed)
-        removed = ()
+        page = await view.list_page(cursor, first)
+        first = False
         yield page
         if page.complete:
             return
         cursor = page.cursor
 
 
-async def _mailbox_pages(ctx: TypeContext, cursor: str | None) -> AsyncIterator[Page[MailboxItem[Any]]]:
-    while True:
-        page = await ctx.mailbox_gateway.list_changes(ctx.email, ctx.record_type, ctx.container, cursor,
-                                                      ctx.page_size)
-        yield page
-        if page.complete:
-            return
-        cursor = page.cursor
+async def _listing(ctx: TypeContext, view: SideView, start: str | None,
+                   progress: Callable[[str, int], None] | None) -> PassOutcome:
+    """One pass over one side: every page paired, planned and run; after a full listing, the sweep."""
+    outcome = PassOutcome(view.side)
+    full = start is None
+    async for page in _pages(view, start):
+        if full and view.side is Side.MAILBOX:
+            _remember_stamps(ctx, page)
+        pairs = [await view.pair(entry) for entry in page.items]
+        await _page(ctx, outcome, pairs, page.cursor, page.complete, view.cursor_name, full)
+        _report(progress, ctx, outcome)
+    if full:
+        await _reconcile(ctx, outcome, view)
+    return outcome
 
 
 async def _erp_pass(ctx: TypeContext, progress: Callable[[str, int], None] | None) -> PassOutcome:
-    name = names.erp_cursor(ctx.record_type)
-    stored = await ctx.state.get_cursor(ctx.email, name)
+    view = erp_view(ctx)
+    stored = await ctx.state.get_cursor(ctx.email, view.cursor_name)
     start = stored.value if stored else None
-    outcome = PassOutcome(Side.ERP)
-    full = start is None
-    async for page in _erp_pages(ctx, start):
-        pairs = [await pair_erp_entry(ctx, entry) for entry in page.items]
-        await _page(ctx, outcome, pairs, page.cursor, page.complete, name, full)
-        _report(progress, ctx, outcome)
-    if full:
-        await _reconcile(ctx, outcome, Side.ERP)
+    outcome = await _listing(ctx, view, start, progress)
+    if start is None:
         await _mark_reconciled(ctx)
     elif await _erp_reconciliation_due(ctx):
-        await _reconcile_erp_ids(ctx, outcome)
+        await _reconcile_erp_ids(ctx, outcome, view)
     return outcome
 
 
@@ -290,12 +289,12 @@ async def _erp_reconciliation_due(ctx: TypeContext) -> bool:
     return ctx.clock.now() - last >= ERP_RECONCILE_INTERVAL
 
 
-async def _reconcile_erp_ids(ctx: TypeContext, outcome: PassOutcome) -> None:
+async def _reconcile_erp_ids(ctx: TypeContext, outcome: PassOutcome, view: SideView) -> None:
     """Check every link's ERP id against the ERP: the ERP's queries never show a deletion, and
     push notifications can be missed. A link whose record is gone or out of scope is checked one
     by one (deleted, or only out of scope), exactly as after a full listing."""
     failures = outcome.failures
-    checked, missing = await _reconcile(ctx, outcome, Side.ERP)
+    checked, missing = await _reconcile(ctx, outcome, view)
     if outcome.failures == failures:
         await _mark_reconciled(ctx)
     ctx.log.add(LogLevel.VERBOSE, f"{ctx.record_type} ERP ids reconciled ({checked} links checked, "
@@ -307,36 +306,21 @@ async def _mark_reconciled(ctx: TypeContext) -> None:
 
 
 async def _mailbox_pass(ctx: TypeContext, progress: Callable[[str, int], None] | None) -> PassOutcome:
-    name = names.mailbox_cursor(ctx.record_type)
-    stored = await ctx.state.get_cursor(ctx.email, name)
+    view = mailbox_view(ctx)
+    stored = await ctx.state.get_cursor(ctx.email, view.cursor_name)
     start = stored.value if stored else None
     try:
-        return await _mailbox_listing(ctx, name, start, progress)
+        return await _listing(ctx, view, start, progress)
     except SyncStateLost:
         if start is None:
             raise
         ctx.log.add(LogLevel.WARNING, f"{ctx.record_type} delta cursor expired: full resync of the mailbox "
                     "(re-links by stamp and content, creates nothing twice)", ctx.record_type)
-        await ctx.state.delete_cursor(ctx.email, name)
-        return await _mailbox_listing(ctx, name, None, progress)
+        await ctx.state.delete_cursor(ctx.email, view.cursor_name)
+        return await _listing(ctx, view, None, progress)
 
 
-async def _mailbox_listing(ctx: TypeContext, name: str, start: str | None,
-                           progress: Callable[[str, int], None] | None) -> PassOutcome:
-    outcome = PassOutcome(Side.MAILBOX)
-    full = start is None
-    async for page in _mailbox_pages(ctx, start):
-        if full:
-            _remember_stamps(ctx, page)
-        pairs = [await pair_mailbox_entry(ctx, entry) for entry in page.items]
-        await _page(ctx, outcome, pairs, page.cursor, page.complete, name, full)
-        _report(progress, ctx, outcome)
-    if full:
-        await _reconcile(ctx, outcome, Side.MAILBOX)
-    return outcome
-
-
-def _remember_stamps(ctx: TypeContext, page: Page[MailboxItem[Any]]) -> None:
+def _remember_stamps(ctx: TypeContext, page: Page[Any]) -> None:
     """Keep the stamps of a full listing while they fit in ``STAMP_MEMORY_PAGES`` pages; above
     that, forget them (the ERP pass then looks every unlinked record's stamp up instead)."""
     if ctx.listed_stamps is None:
@@ -359,35 +343,25 @@ async def _page(ctx: TypeContext, outcome: PassOutcome, pairs: list[Pair], curso
         await ctx.state.put_cursor(ctx.email, name, cursor)
 
 
-async def _reconcile(ctx: TypeContext, outcome: PassOutcome, side: Side) -> tuple[int, int]:
-    """Sweep the links page by page: a link whose item on ``side`` no longer exists there (in the
-    scope / the container) is paired as removed, which re-checks it with ``get`` (deleted, out of
+async def _reconcile(ctx: TypeContext, outcome: PassOutcome, view: SideView) -> tuple[int, int]:
+    """Sweep the links page by page: a link whose item on the view's side no longer exists there (in
+    the scope / the container) is paired as removed, which re-checks it with ``get`` (deleted, out of
     scope, or moved). Holds one page of links at a time; returns (links checked, missing)."""
     cursor: str | None = None
     checked = gone = 0
     while True:
         page = await ctx.state.list_links(ctx.email, ctx.record_type, cursor, ctx.page_size)
         links = [link for link in page.items if isinstance(link, Link)]
-        existing = await _existing(ctx, side, links)
-        missing = [link for link in links if (link.erp_id if side is Side.ERP else link.mailbox_id) not in existing]
+        existing = await view.existing([view.link_id(link) for link in links]) if links else set()
+        missing = [link for link in links if view.link_id(link) not in existing]
         checked, gone = checked + len(links), gone + len(missing)
-        pairs = [await (pair_erp_entry(ctx, Removed(link.erp_id)) if side is Side.ERP
-                        else pair_mailbox_entry(ctx, Removed(link.mailbox_id))) for link in missing]
+        pairs = [await view.pair(view.removed(link)) for link in missing]
         if pairs:
             actions = [plan(pair, ctx.rules) for pair in pairs]
-            outcome.failures += await execute_page(ctx, actions, side)
+            outcome.failures += await execute_page(ctx, actions, view.side)
         if page.complete or page.cursor is None:
             return checked, gone
         cursor = page.cursor
-
-
-async def _existing(ctx: TypeContext, side: Side, links: list[Link]) -> set[str]:
-    if not links:
-        return set()
-    if side is Side.ERP:
-        return await ctx.erp_gateway.existing_ids(ctx.record_type, ctx.scope, [link.erp_id for link in links])
-    return await ctx.mailbox_gateway.existing_ids(ctx.email, ctx.record_type, ctx.container,
-                                                  [link.mailbox_id for link in links])
 
 
 def _report(progress: Callable[[str, int], None] | None, ctx: TypeContext, outcome: PassOutcome) -> None:

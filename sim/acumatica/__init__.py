@@ -46,4 +46,8 @@ Admin surface (no auth, JSON):
 - ``POST /_sim/reset``: empty database, no sessions, no faults, empty journal, no webhook; the
   default employee ``EP00000001`` (admin@example.com) is seeded again.
 - ``GET /_sim/sessions``: ``{"active": n, "limit": n}``.
+- ``GET /_sim/licence``: the licence's request limits and what they did (admitted, delayed,
+  refused, peak concurrency); ``POST /_sim/licence`` ``{"requests_per_minute", "concurrent_requests",
+  "time_scale"}`` sets them (0: off, the default; see :mod:`sim.acumatica.licence`). Requests over
+  the limits are delayed, and refused with 429 when more than 20 wait.
 """

@@ -18,6 +18,7 @@ from typing import Any
 from aiohttp import web
 
 from sim.acumatica import crm, odata, outbox
+from sim.acumatica.licence import Licence, Limits, Refused
 from sim.acumatica.push import Pusher
 from sim.acumatica.schema import UnknownField, field_list, has_path, unwrap, wrap
 from sim.acumatica.store import RULES, Invalid, Missing, PreconditionFailed, Store
@@ -40,6 +41,7 @@ class Options:
     latency_ms: int = 0
     session_timeout: float = 600.0
     push_retry_delay: float = 0.2
+    licence: Limits = dataclasses.field(default_factory=Limits)  # request limits, off by default
 
 
 def http_error(status: int, message: str, exception_type: str = "PX.Api.ContractBased.ApiException") -> dict[str, Any]:
@@ -64,6 +66,7 @@ class Simulator:
         self.faults = FaultBook()
         self.journal = Journal()
         self.pusher = Pusher(options.tenant, retry_delay=options.push_retry_delay)
+        self.licence = Licence(options.licence)
         self.seed_defaults()
 
     def seed_defaults(self) -> None:
@@ -79,6 +82,7 @@ class Simulator:
         self.faults.clear()
         self.journal.clear()
         self.pusher.reset()
+        self.licence.configure(self.options.licence)
         self.seed_defaults()
 
     # ------------------------------------------------------------ sessions
@@ -133,6 +137,22 @@ def latency_middleware(sim: Simulator) -> Any:
             await asyncio.sleep(sim.options.latency_ms / 1000)
         response: web.StreamResponse = await handler(request)
         return response
+    return middleware
+
+
+def licence_middleware(sim: Simulator) -> Any:
+    """The licence's per-minute and concurrent-request limits (sign-out and admin are exempt)."""
+    @web.middleware
+    async def middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+        if request.path.startswith(ADMIN_PREFIX) or request.path == "/entity/auth/logout":
+            response: web.StreamResponse = await handler(request)
+            return response
+        try:
+            async with sim.licence.admit():
+                response = await handler(request)
+                return response
+        except Refused as exc:
+            return _error(429, exc.reason, {"Retry-After": f"{exc.retry_after:.3g}"})
     return middleware
 
 
@@ -461,12 +481,33 @@ async def admin_seed(request: web.Request) -> web.Response:
     return web.json_response(created)
 
 
+async def admin_licence(request: web.Request) -> web.Response:
+    """GET: the limits and what they did; POST ``{"requests_per_minute": n, "concurrent_requests": n,
+    "time_scale": x}`` sets the limits (0: off) until the next reset."""
+    sim: Simulator = request.app["sim"]
+    if request.method == "POST":
+        try:
+            body = await request.json()
+            limits = Limits(**{k: body[k] for k in ("requests_per_minute", "concurrent_requests", "time_scale",
+                                                      "max_queue", "max_wait") if k in body})
+        except (ValueError, TypeError) as exc:
+            return web.json_response({"error": f"body: expected requests_per_minute, concurrent_requests, "
+                                      f"time_scale ({exc})"}, status=400)
+        bad = [name for name in ("requests_per_minute", "concurrent_requests", "max_queue")
+               if getattr(limits, name) < 0] + [n for n in ("time_scale", "max_wait") if getattr(limits, n) <= 0]
+        if bad:
+            return web.json_response({"error": f"{', '.join(bad)}: expected counts >= 0 and a time_scale/"
+                                      "max_wait > 0"}, status=400)
+        sim.licence.configure(limits)
+    return web.json_response(sim.licence.counters())
+
+
 # ---------------------------------------------------------------- app
 
 
 def create_app(options: Options) -> web.Application:
     sim = Simulator(options)
-    app = web.Application(middlewares=[journal_middleware(sim), latency_middleware(sim),
+    app = web.Application(middlewares=[journal_middleware(sim), licence_middleware(sim), latency_middleware(sim),
                                        fault_middleware(sim.faults, http_error)],
                           client_max_size=64 * 1024 * 1024)
     app["sim"] = sim
@@ -487,6 +528,8 @@ def create_app(options: Options) -> web.Application:
     app.router.add_post(f"{ADMIN_PREFIX}/reset", admin_reset)
     app.router.add_post(f"{ADMIN_PREFIX}/seed", admin_seed)
     app.router.add_get(f"{ADMIN_PREFIX}/sessions", admin_sessions)
+    app.router.add_get(f"{ADMIN_PREFIX}/licence", admin_licence)
+    app.router.add_post(f"{ADMIN_PREFIX}/licence", admin_licence)
     outbox.register(app, sim, ADMIN_PREFIX)
 
     async def close_pusher(_: web.Application) -> None:

@@ -20,10 +20,9 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from sim.acumatica.store import Store
+Store = Any  # sim.acumatica.store.Store, which imports this module (no import circle)
 
 CASE_TYPE = "PX.Objects.CR.CRCase"
 LEAD_TYPE = "PX.Objects.CR.CRLead"

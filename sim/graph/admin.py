@@ -20,7 +20,7 @@ from aiohttp import web
 from sim.graph import sending
 
 if TYPE_CHECKING:
-    from sim.graph.app import Sim
+    from sim.graph.state import SimState as Sim
 
 
 LIMIT_FIELDS = ("requests", "window_s", "concurrency", "upload_bytes", "upload_window_s")

@@ -1,4 +1,8 @@
-"""The aiohttp application: auth, latency, throttling, faults, journal, Graph routes and ``/_sim`` admin."""
+"""The aiohttp application: auth, latency, throttling, faults, journal, Graph routes and ``/_sim`` admin.
+
+The state and the request pipeline live in :mod:`sim.graph.state`; this module wires the resources
+into it and serves it.
+"""
 
 from __future__ import annotations
 
@@ -8,25 +12,20 @@ import json
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any
 
-import aiohttp
 from aiohttp import web
 
-from sim.common import FaultBook, Journal, add_admin_routes, decode_body, fault_middleware
-from sim.graph import batch, odata
+from sim.common import add_admin_routes, decode_body, fault_middleware
+from sim.graph import batch
 from sim.graph.call import Call, Reply
 from sim.graph.errors import GraphError, error_body, fault_body
 from sim.graph.resources import applications, attachments, register_all, subscriptions
-from sim.graph.router import Router
 from sim.graph.sending import SendingQuota
-from sim.graph.store import Item, Mailbox
-from sim.graph.tenant import Tenant
-from sim.graph.throttle import Limits, Throttle
+from sim.graph.state import SimState
+from sim.graph.throttle import Limits
 
 log = logging.getLogger(__name__)
 JSON_TYPE = "application/json; odata.metadata=minimal; odata.streaming=true; IEEE754Compatible=false; charset=utf-8"
-ChangeHook = Callable[[Mailbox, Item, str, str | None], None]
 
 
 def app_key(authorization: str) -> str:
@@ -42,102 +41,22 @@ def app_key(authorization: str) -> str:
     return token
 
 
-class Sim:
-    """Simulator state and the request pipeline shared by direct and batched requests."""
+class Sim(SimState):
+    """The simulator: its state wired to every Graph resource."""
 
     def __init__(self, users: list[str], latency_ms: int = 0, time_scale: float = 1.0,
                  limits: Limits | None = None, app_id: str | None = None) -> None:
-        self.tenant = Tenant()
-        for upn in users:
-            self.tenant.add_user(upn)
-        self.app_id = app_id
+        super().__init__(users, latency_ms, time_scale, limits, app_id)
+        self.sending = SendingQuota(time_scale)  # Exchange's sending limits (sim.graph.sending)
         applications.seed(self.tenant, app_id)
-        self.router = Router()
         register_all(self.router)
-        self.journal = Journal()
-        self.faults = FaultBook()
-        self.throttle = Throttle(limits, time_scale)
-        self.sending = SendingQuota(time_scale)
-        self.latency = latency_ms / 1000
-        self.time_scale = time_scale
-        self.change_hooks: list[ChangeHook] = []
-        self.background: set[asyncio.Task[Any]] = set()
-        self.notifications: list[dict[str, Any]] = []
-        self._http: aiohttp.ClientSession | None = None
         self.change_hooks.append(lambda mb, item, change, where: subscriptions.on_change(
             self, mb, item, change, where))
 
-    def http(self) -> aiohttp.ClientSession:
-        """The client session for handshakes and notifications (created on first use)."""
-        if self._http is None or self._http.closed:
-            self._http = aiohttp.ClientSession()
-        return self._http
-
-    async def close(self) -> None:
-        for task in list(self.background):
-            task.cancel()
-        if self._http is not None:
-            await self._http.close()
-
-    def changed(self, mailbox: Mailbox, item: Item, change_type: str, container: str | None = None) -> None:
-        for hook in self.change_hooks:
-            hook(mailbox, item, change_type, container)
-
-    def spawn(self, coro: Awaitable[Any]) -> None:
-        task = asyncio.ensure_future(coro)
-        self.background.add(task)
-        task.add_done_callback(self.background.discard)
-
-    def mailbox_of(self, call: Call) -> str | None:
-        segments = call.segments
-        if len(segments) >= 2 and segments[0].lower() == "users":
-            found = self.tenant.find_user(segments[1])
-            return found.upn if found else segments[1]
-        return None
-
-    async def execute(self, call: Call) -> Reply:
-        """Throttle (per app and mailbox), dispatch, map errors to Graph's shape."""
-        call.mailbox = self.mailbox_of(call)
-        key = (call.app_key, call.mailbox.lower()) if call.mailbox else None
-        if key is not None:
-            refused = self.throttle.acquire(key)
-            if refused is not None:
-                retry_after, reason = refused
-                return Reply(429, error_body("ApplicationThrottled", reason), {"Retry-After": str(retry_after)})
-        try:
-            if self.latency:
-                await asyncio.sleep(self.latency)
-            odata.check_options(call.query)
-            return await self.router.dispatch(call, self)
-        except GraphError as exc:
-            return Reply(exc.status, exc.body(), exc.headers)
-        except Exception:  # a simulator bug: answer like a Graph 500 and keep serving
-            log.exception("unhandled error in %s %s", call.method, call.path)
-            return Reply(500, error_body("InternalServerError", "The simulator failed on this request; see "
-                                         "its output."))
-        finally:
-            if key is not None:
-                self.throttle.release(key)
-
-    def journal_batch_item(self, entry: dict[str, Any], path: str, query: dict[str, str], status: int | None,
-                           mailbox: str | None) -> dict[str, Any]:
-        """Journal a batched request; the returned entry may be completed later (status, mailbox)."""
-        self.journal.record(method=str(entry.get("method", "")).upper(), path=path, query=query,
-                            body=entry.get("body"), status=status, mailbox=mailbox, batched=True)
-        return self.journal.entries[-1]
-
     def reset(self) -> None:
-        for task in list(self.background):
-            task.cancel()
-        self.notifications.clear()
-        self.tenant.reset()
-        self.tenant.applications.clear()
-        self.tenant.secrets.clear()
-        applications.seed(self.tenant, self.app_id)
-        self.journal.clear()
-        self.faults.clear()
-        self.throttle.reset()
+        super().reset()
         self.sending.reset()
+        applications.seed(self.tenant, self.app_id)
 
 
 def to_response(reply: Reply) -> web.Response:
@@ -237,7 +156,9 @@ def build_app(sim: Sim) -> web.Application:
     app.on_cleanup.append(close_sim)
     add_admin_routes(app, sim.faults, sim.journal)
     from sim.graph import admin
+    from sim.graph.resources import entra
     admin.register(app, sim)
+    entra.register(app, sim)
     app.router.add_route("PUT", "/upload/{session}", attachments.upload_chunk)
     app.router.add_route("DELETE", "/upload/{session}", attachments.upload_chunk)
     app.router.add_route("*", "/v1.0/{tail:.*}", graph_handler)

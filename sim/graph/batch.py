@@ -16,7 +16,7 @@ from sim.graph.call import Call, Reply, ok
 from sim.graph.errors import GraphError, error_body, fault_body
 
 if TYPE_CHECKING:
-    from sim.graph.app import Sim
+    from sim.graph.state import SimState as Sim
 
 MAX_REQUESTS = 20
 PARALLEL = 4  # Outlook runs the requests of a batch without dependsOn at most 4 at a time

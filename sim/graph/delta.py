@@ -20,7 +20,7 @@ from sim.graph.store import Item, Mailbox
 from sim.graph.tenant import DeltaState
 
 if TYPE_CHECKING:
-    from sim.graph.app import Sim
+    from sim.graph.state import SimState as Sim
 
 InWindow = Callable[[Item, dict[str, Any]], bool]
 EXPANDABLE = {"message", "contact"}  # message delta documents $expand; calendarView/delta and To Do do not

@@ -12,7 +12,7 @@ from sim.graph.render import KINDS, check_select, etag, filter_row, render
 from sim.graph.store import Item, Mailbox
 
 if TYPE_CHECKING:
-    from sim.graph.app import Sim
+    from sim.graph.state import SimState as Sim
 
 DEFAULT_PAGE = 10
 READ_ONLY = {"id", "changeKey", "createdDateTime", "lastModifiedDateTime", "parentFolderId",

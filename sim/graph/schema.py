@@ -1,7 +1,9 @@
 """Request-body strictness against the generated v1.0 schema (``schema.json``, see scripts/gen_graph_schema.py).
 
 An unknown property or a value of the wrong type is a 400 ``RequestBodyRead`` naming the property
-and the type, the way Graph answers. ``@odata.type`` may name the expected type or a derived one;
+and the type, the way Graph answers. Enum values are accepted in any case, as Graph does
+(``"contentType": "Text"``), and rewritten in place to the CSDL's own casing, so what is stored and
+answered reads like Graph's responses. ``@odata.type`` may name the expected type or a derived one;
 other annotations (``x@odata.bind``, ``@odata.etag``) are accepted.
 """
 
@@ -69,11 +71,13 @@ def validate(body: Any, type_name: str, where: str = "") -> None:
     actual = _annotated_type(body, expected)
     info = schema()["types"][actual]
     props, navs = info["properties"], info["navigation"]
-    for key, value in body.items():
+    for key, value in list(body.items()):
         if "@" in key:
             continue
         if key in props:
-            _check_value(value, props[key], f"{where}{key}", actual)
+            checked = _check_value(value, props[key], f"{where}{key}", actual)
+            if checked is not value:
+                body[key] = checked
         elif key in navs:
             _check_nav(value, navs[key], f"{where}{key}")
         else:
@@ -107,12 +111,26 @@ def _check_nav(value: Any, nav_type: str, where: str) -> None:
             validate(entry, element, f"{where}[{index}].")
 
 
-def _check_value(value: Any, declared: str, where: str, owner: str) -> None:
+def _enum_value(value: Any, type_name: str, where: str) -> str:
+    """The member(s) of ``value`` in the CSDL's casing (flags enums: comma-separated)."""
+    members = schema()["enums"][type_name]
+    canonical = {member.lower(): member for member in members}
+    parts = [p.strip() for p in value.split(",")] if isinstance(value, str) else [None]
+    found = [canonical.get(part.lower()) if part is not None else None for part in parts]
+    if any(member is None for member in found):
+        raise read_error(f"Cannot convert the literal '{value}' to the expected type '{type_name}' "
+                         f"(property '{where}'); valid values: {', '.join(members)}.")
+    normalized = ",".join(str(member) for member in found)
+    return value if normalized == value else normalized
+
+
+def _check_value(value: Any, declared: str, where: str, owner: str) -> Any:
+    """``value`` if valid for ``declared`` (enum members rewritten to their CSDL casing), else a 400."""
     nullable = not declared.endswith("!")
     type_name = declared.rstrip("!")
     if value is None:
         if nullable or type_name.startswith("Collection("):
-            return
+            return value
         raise read_error(f"A null value was found for the property named '{where}', which has the "
                          f"expected type '{type_name}[Nullable=False]'. The expected type "
                          f"'{type_name}[Nullable=False]' does not allow null values.")
@@ -122,21 +140,19 @@ def _check_value(value: Any, declared: str, where: str, owner: str) -> None:
                              f"a collection ('{type_name}') was expected, found '{_node(value)}'.")
         element = type_name[len("Collection("):-1]
         for index, entry in enumerate(value):
-            _check_value(entry, element, f"{where}[{index}]", owner)
-        return
+            checked = _check_value(entry, element, f"{where}[{index}]", owner)
+            if checked is not entry:
+                value[index] = checked
+        return value
     if type_name in schema()["types"]:
         validate(value, type_name, f"{where}.")
-        return
+        return value
     if type_name in schema()["enums"]:
-        members = schema()["enums"][type_name]
-        parts = [p.strip() for p in str(value).split(",")] if isinstance(value, str) else [None]
-        if any(part not in members for part in parts):
-            raise read_error(f"Cannot convert the literal '{value}' to the expected type '{type_name}' "
-                             f"(property '{where}'); valid values: {', '.join(members)}.")
-        return
+        return _enum_value(value, type_name, where)
     if not _primitive_ok(value, type_name):
         raise read_error(f"Cannot convert the literal '{value}' to the expected type '{type_name}' "
                          f"(property '{where}' on type '{owner}').")
+    return value
 
 
 def _primitive_ok(value: Any, type_name: str) -> bool:

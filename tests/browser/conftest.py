@@ -2,7 +2,7 @@
 
 Playwright's own browser downloads are never used (they cannot be fetched here); the
 bootstrap installs Debian's ``chromium`` package. Each test gets a fresh page in a fresh
-context; the browser is shared for the session.
+context; the browser is shared by the tests of a module.
 """
 
 from __future__ import annotations
@@ -25,11 +25,13 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture(scope="package")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    """One Chromium for the browser tests (fails, never skips, when chromium is missing). Package
-    scope: sync Playwright runs its own event loop while open, which would break every async test
-    that runs after it in the session."""
+    """One Chromium per test module (fails, never skips, when chromium is missing).
+
+    Not per session: Playwright's sync API runs an event loop while it is open, and every async
+    test after it would fail with "Cannot run the event loop while another loop is running".
+    """
     if shutil.which(CHROMIUM) is None:
         pytest.fail(f"{CHROMIUM} is missing: run 'make bootstrap' (installs Debian's chromium)")
     from playwright.sync_api import sync_playwright

@@ -390,6 +390,62 @@ async def test_cursors_upsert_and_conditional_replace(store: StateStore) -> None
     assert await store.get_cursor(MB, "contact.delta") is None
 
 
+async def test_cursor_book_holds_every_cursor_of_a_mailbox(store: StateStore) -> None:
+    empty = await store.get_cursors(MB)
+    assert (empty.values, empty.etag) == ({}, None)
+    book = await store.put_cursors(dataclasses.replace(empty, values={"contact.erp": "w1", "contact.mailbox": "d1"}))
+    assert book.etag is not None
+    with pytest.raises(AlreadyExists):
+        await store.put_cursors(dataclasses.replace(empty, values={"task.erp": "x"}))  # created meanwhile
+    again = await store.get_cursors(MB)
+    assert (again.values, again.etag) == ({"contact.erp": "w1", "contact.mailbox": "d1"}, book.etag)
+    # the by-name methods read and change the same book
+    stored = await store.get_cursor(MB, "contact.erp")
+    assert stored is not None and (stored.value, stored.etag) == ("w1", book.etag)
+    await store.put_cursor(MB, "task.erp", "w2")
+    with pytest.raises(ConcurrencyConflict):
+        await store.put_cursors(dataclasses.replace(book, values={}))   # stale: the book changed
+    await store.delete_cursor(MB, "contact.mailbox")
+    final = await store.get_cursors(MB)
+    assert final.values == {"contact.erp": "w1", "task.erp": "w2"}
+    assert (await store.get_cursors("bob@contoso.com")).values == {}   # per mailbox
+
+
+async def test_cursor_book_rejects_bad_names_and_oversized_books(store: StateStore) -> None:
+    book = await store.get_cursors(MB)
+    with pytest.raises(ValidationFailed):
+        await store.put_cursors(dataclasses.replace(book, values={"n" * 9000: "x"}))
+    with pytest.raises(ValidationFailed):
+        await store.put_cursors(dataclasses.replace(book, values={"a": "x" * 600_000}))
+    assert (await store.get_cursors(MB)).etag is None   # nothing half-written
+
+
+async def test_table_cursor_book_adopts_per_name_rows_of_older_versions(
+        azurite_connection_string: str, table_prefix: str, clock: Clock) -> None:
+    from bench.stack import metered_store
+    from shared.state import keys
+    from shared.state import rows as tr
+
+    async with AsyncTableServiceClient.from_connection_string(azurite_connection_string) as service:
+        old = service.get_table_client(table_prefix + "cursors")
+        for name, value in (("contact.erp", "w0"), ("contact.mailbox", "d0")):
+            await old.create_entity(tr.with_text(tr.row(keys.key(MB), keys.key(name), mailbox=MB, name=name), value))
+    store, meter = metered_store(azurite_connection_string, table_prefix)
+    try:
+        book = await store.get_cursors(MB)
+        assert (book.values, book.etag) == ({"contact.erp": "w0", "contact.mailbox": "d0"}, None)
+        assert meter.total == 1   # all cursors of the mailbox in one request
+        stored = await store.put_cursors(dataclasses.replace(book, values={**book.values, "contact.erp": "w1"}))
+        before = meter.total
+        assert (await store.get_cursors(MB)).values == {"contact.erp": "w1", "contact.mailbox": "d0"}
+        assert meter.total == before + 1
+        await store.put_cursors(dataclasses.replace(stored, values={"contact.erp": "w2"}))
+        assert (await store.get_cursors(MB)).values == {"contact.erp": "w2"}   # old rows gone for good
+    finally:
+        await store.aclose()
+        await _empty_tables(azurite_connection_string, table_prefix)
+
+
 def intent(intent_id: str, created_at: datetime, record_type: RecordType = CT) -> Intent:
     return Intent(mailbox=MB, record_type=record_type, intent_id=intent_id, target=Side.MAILBOX,
                   source_id="E-" + intent_id, stamp="stamp/" + intent_id, created_at=created_at)

@@ -21,6 +21,7 @@ import pytest_asyncio
 from devhost.serve import running_stack
 from devhost.services import free_port
 from functions._runtime import get_runtime
+from shared.admin import pending
 from shared.mailproc import intake
 from tests.e2e.conftest import Clients, wait_for
 from tests.e2e.test_serve_stack import run_cli
@@ -136,7 +137,7 @@ async def idle(c: Clients) -> None:
     rt = await get_runtime()
 
     async def quiet() -> bool:
-        waiting = await rt.state.get_doc("pending", f"inbox|{SUPPORT}")
+        waiting = await pending.describe(rt.state, f"inbox|{SUPPORT}")
         free = await rt.state.acquire_lease(f"mailproc:{SUPPORT}", "probe", 1)
         if free:
             await rt.state.release_lease(f"mailproc:{SUPPORT}", "probe")

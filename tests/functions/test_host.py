@@ -28,7 +28,7 @@ def test_route_templates() -> None:
 
 @pytest.fixture
 async def host(env: Env, azurite_connection_string: str) -> AsyncIterator[LocalHost]:
-    settings_env = {"EXSYNC_SYNC_QUEUE": env.rt.settings.sync_queue}
+    settings_env = {"EXSYNC_SYNC_QUEUE": env.rt.settings.sync_queue, "EXSYNC_SCHEDULE": env.rt.settings.schedule}
     local = LocalHost(function_app.app, function_key="secret-key", storage_connection=azurite_connection_string,
                       env=settings_env, port=free_port(), timers=False,
                       queue_options=QueueOptions(max_dequeue_count=2, visibility_timeout=1,

@@ -2,23 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
 import pytest
 
-from tests.infra.conftest import ROOT
+from shared.settings import PLATFORM_SETTINGS, setting_names
 
-REQUIRED = {
-    "AzureWebJobsStorage__accountName", "AzureWebJobsStorage__credential", "AzureWebJobsStorage__clientId",
-    "EXSYNC_STATE_TABLE_ENDPOINT", "EXSYNC_QUEUE_ENDPOINT", "EXSYNC_SYNC_QUEUE", "EXSYNC_SCHEDULE",
-    "EXSYNC_KEY_VAULT_URL", "EXSYNC_CLIENT_SECRET_NAME", "EXSYNC_TENANT_ID", "EXSYNC_CLIENT_ID",
-    "EXSYNC_LOG_RETENTION_DAYS", "EXSYNC_ALERT_EMAILS", "EXSYNC_ALERT_SENDER", "EXSYNC_ALERT_WEBHOOK_URL",
-    "EXSYNC_ROTATION_ENABLED", "EXSYNC_ERP_URL", "EXSYNC_ERP_TENANT", "EXSYNC_ERP_USERNAME",
-    "EXSYNC_ERP_PASSWORD_SECRET_NAME", "EXSYNC_ERP_WEBHOOK_SECRET", "EXSYNC_GRAPH_NOTIFICATION_URL",
-    "EXSYNC_GRAPH_CLIENT_STATE", "APPLICATIONINSIGHTS_CONNECTION_STRING",
-}
+# Every setting Azure must get is listed once, in shared/settings.py (see test_settings_equal.py).
+REQUIRED = set(setting_names("both")) | {n for n, (where, _) in PLATFORM_SETTINGS.items() if where != "local"}
 SECRETS = {"EXSYNC_ALERT_WEBHOOK_URL", "EXSYNC_ERP_PASSWORD", "EXSYNC_ERP_WEBHOOK_SECRET", "EXSYNC_GRAPH_CLIENT_STATE"}
 # Settings a local run needs but Azure must not get: connection strings carry account keys.
 LOCAL_ONLY = {"AzureWebJobsStorage", "EXSYNC_STATE_CONNECTION", "FUNCTIONS_WORKER_RUNTIME"}
@@ -67,16 +59,3 @@ def _identifiers(node: Any, key: str = "") -> set[str]:
     if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", node):
         found.add(node)
     return found
-
-
-def test_settings_in_the_local_sample_are_deployed(settings: dict[str, Any]) -> None:
-    """Every setting of local.settings.sample.json reaches Azure, unless the app has a default for it."""
-    sample = ROOT / "local.settings.sample.json"
-    from shared import settings as app_settings
-
-    defaults = {field.alias for field in app_settings.Settings.model_fields.values()
-                if field.alias and field.default is not None}
-    values = json.loads(sample.read_text(encoding="utf-8")).get("Values", {})
-    local = {k for k in values if k.startswith(("EXSYNC_", "APPLICATIONINSIGHTS_"))}
-    missing = local - set(settings) - LOCAL_ONLY
-    assert sorted(missing - defaults) == [], "add them to appSettings in infra/main.bicep"

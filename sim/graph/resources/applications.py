@@ -18,7 +18,7 @@ from sim.graph.errors import GraphError
 from sim.graph.router import Router
 
 if TYPE_CHECKING:
-    from sim.graph.app import Sim
+    from sim.graph.state import SimState as Sim
     from sim.graph.tenant import Tenant
 
 SEED_OBJECT_ID = "3f1c9c2e-5e7a-4a51-9d7e-0d3c2b6a0e01"

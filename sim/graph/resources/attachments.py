@@ -24,7 +24,7 @@ from sim.graph.router import Router
 from sim.graph.store import Item, Mailbox
 
 if TYPE_CHECKING:
-    from sim.graph.app import Sim
+    from sim.graph.state import SimState as Sim
 
 INLINE_LIMIT = 3 * 1024 * 1024
 SESSION_MIN = 3 * 1024 * 1024

@@ -21,7 +21,7 @@ from sim.graph.tenant import container_of
 from sim.graph.times import instant
 
 if TYPE_CHECKING:
-    from sim.graph.app import Sim
+    from sim.graph.state import SimState as Sim
 
 NO_TIME = "0001-01-01T00:00:00Z"
 

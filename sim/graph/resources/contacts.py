@@ -13,7 +13,7 @@ from sim.graph.store import Mailbox
 from sim.graph.tenant import container_of
 
 if TYPE_CHECKING:
-    from sim.graph.app import Sim
+    from sim.graph.state import SimState as Sim
 
 
 def _folder(mailbox: Mailbox, folder: str | None) -> str:

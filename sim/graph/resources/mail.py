@@ -1,6 +1,6 @@
 """Mail folders and messages: well-known folders, per-folder delta, move, send, ``sendMail``.
 
-Headers, replies and MIME (``Content-Type: text/plain`` bodies) are in :mod:`.replies`.
+Headers and MIME (``Content-Type: text/plain`` bodies) are in :mod:`.mime`, replies in :mod:`.replies`.
 
 A message POSTed to a folder is a draft unless ``PR_MESSAGE_FLAGS`` (``Integer 0x0E07``) is set
 inline: bit 8 (unsent) decides ``isDraft``, bit 1 ``isRead`` — so ``"1"`` files a read, sent item.
@@ -14,14 +14,14 @@ from sim.graph import ids, items, schema
 from sim.graph.call import Call, Reply, no_content
 from sim.graph.delta import delta_reply
 from sim.graph.errors import GraphError
-from sim.graph.resources import replies
+from sim.graph.resources import mime
 from sim.graph.router import Router
 from sim.graph.sending import recipient_count
 from sim.graph.store import Item, Mailbox
 from sim.graph.tenant import container_of
 
 if TYPE_CHECKING:
-    from sim.graph.app import Sim
+    from sim.graph.state import SimState as Sim
 
 MESSAGE_FLAGS = "Integer 0x0E07"
 DELIVERY_TIME = "SystemTime 0x0E06"     # PR_MESSAGE_DELIVERY_TIME -> receivedDateTime
@@ -96,12 +96,12 @@ async def list_messages(call: Call, sim: Sim, user: str, folder: str | None = No
 
 async def create_message(call: Call, sim: Sim, user: str, folder: str | None = None) -> Reply:
     mailbox = sim.tenant.mailbox(user)
-    if replies.is_mime(call):
-        fields = replies.mime_fields(mailbox, replies.parse_mime(call))
+    if mime.is_mime(call):
+        fields = mime.mime_fields(mailbox, mime.parse_mime(call))
         item = items.create(call, sim, mailbox, "message", _folder(mailbox, folder),
                             {**message_defaults(mailbox), **fields}, {})
         return items.item_reply(call, mailbox, item, "messages", 201)
-    replies.check_json_headers(call.json_object())
+    mime.check_json_headers(call.json_object())
     item = new_message(call, sim, mailbox, _folder(mailbox, folder))
     return items.item_reply(call, mailbox, item, "messages", 201)
 
@@ -123,7 +123,7 @@ async def message(call: Call, sim: Sim, user: str, ident: str, folder: str | Non
         return items.item_reply(call, mailbox, item, "messages")
     if call.method == "PATCH":
         body = call.json_object()
-        replies.check_json_headers(body)
+        mime.check_json_headers(body)
         if not item.data.get("isDraft"):
             for key in body:
                 if key in SENT_READ_ONLY:
@@ -178,7 +178,7 @@ def send_item(call: Call, sim: Sim, mailbox: Mailbox, fields: dict[str, Any], sa
     sim.sending.charge(mailbox.upn, recipient_count(fields))
     item = items.create(call, sim, mailbox, "message", mailbox.wellknown["sentitems"],
                         {**message_defaults(mailbox), **fields, **_sent_fields(mailbox)}, {})
-    replies.thread_headers(mailbox, item)
+    mime.thread_headers(mailbox, item)
     _deliver(call, sim, item)
     if not save:
         items.remove(call, sim, mailbox, item)
@@ -187,15 +187,15 @@ def send_item(call: Call, sim: Sim, mailbox: Mailbox, fields: dict[str, Any], sa
 
 async def send_mail(call: Call, sim: Sim, user: str) -> Reply:
     mailbox = sim.tenant.mailbox(user)
-    if replies.is_mime(call):
-        send_item(call, sim, mailbox, replies.mime_fields(mailbox, replies.parse_mime(call)))
+    if mime.is_mime(call):
+        send_item(call, sim, mailbox, mime.mime_fields(mailbox, mime.parse_mime(call)))
         return Reply(202)
     body = schema.action_params(call.json_object(), ["message", "saveToSentItems"], "sendMail")
     message_body = body.get("message")
     if not isinstance(message_body, dict):
         raise GraphError(400, "ErrorInvalidRequest", "The 'message' parameter is required for sendMail.")
     schema.validate(message_body, "message")
-    replies.check_json_headers(message_body)
+    mime.check_json_headers(message_body)
     if not any(message_body.get(k) for k in ("toRecipients", "ccRecipients", "bccRecipients")):
         raise GraphError(400, "ErrorInvalidRecipients", "At least one recipient is not valid., "
                          "A message can't be sent because it contains no recipients.")
@@ -221,7 +221,7 @@ async def send_draft(call: Call, sim: Sim, user: str, ident: str, folder: str | 
     sim.sending.charge(mailbox.upn, recipient_count(item.data))
     source = item.container
     item.data.update(_sent_fields(mailbox))
-    replies.thread_headers(mailbox, item)
+    mime.thread_headers(mailbox, item)
     mailbox.move(item, mailbox.wellknown["sentitems"])
     sim.changed(mailbox, item, "deleted", container=source)
     sim.changed(mailbox, item, "created")

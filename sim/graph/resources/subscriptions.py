@@ -28,7 +28,7 @@ from sim.graph.store import Item, Mailbox
 from sim.graph.tenant import container_of
 
 if TYPE_CHECKING:
-    from sim.graph.app import Sim
+    from sim.graph.state import SimState as Sim
 
 log = logging.getLogger(__name__)
 MAX_MINUTES = 10_080

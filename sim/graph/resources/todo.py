@@ -17,7 +17,7 @@ from sim.graph.router import Router
 from sim.graph.store import Item, Mailbox
 
 if TYPE_CHECKING:
-    from sim.graph.app import Sim
+    from sim.graph.state import SimState as Sim
 
 TASK_DEFAULTS: dict[str, Any] = {"status": "notStarted", "importance": "normal", "isReminderOn": False,
                                  "categories": [], "body": {"content": "", "contentType": "text"}}

@@ -10,7 +10,7 @@ from sim.graph.errors import GraphError
 from sim.graph.router import Router
 
 if TYPE_CHECKING:
-    from sim.graph.app import Sim
+    from sim.graph.state import SimState as Sim
 
 
 def user_row(user: dict[str, Any]) -> dict[str, Any]:

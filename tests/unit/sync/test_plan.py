@@ -205,6 +205,12 @@ CASES = [
          rules(without_category=True), Decision.CREATE_ERP, to_erp=Target.CREATE),
     Case("new mailbox task without category -> not imported", unlinked(None, mbx(OPEN_TASK)),
          rules(RecordType.TASK), Decision.SKIP_NO_CATEGORY),
+    Case("new item without category in a separate folder -> imported (the folder is the scope)",
+         unlinked(None, mbx(BASE)), dataclasses.replace(rules(), folder_is_scope=True), Decision.CREATE_ERP,
+         to_erp=Target.CREATE),
+    Case("new task without category in a separate To Do list -> imported",
+         unlinked(None, mbx(OPEN_TASK)), dataclasses.replace(rules(RecordType.TASK), folder_is_scope=True),
+         Decision.CREATE_ERP, to_erp=Target.CREATE),
     Case("new mailbox e-mail needs no category", unlinked(None, mbx(MAIL)), rules(RecordType.EMAIL),
          Decision.CREATE_ERP, to_erp=Target.CREATE),
     Case("new mailbox item, erp read-only -> skip", unlinked(None, mbx(BASE, categories=TAGGED)),
@@ -252,3 +258,12 @@ def test_change_needs_version_and_content() -> None:
     assert not merge.erp_changed(erp(E_EDIT, "v1"), lk)        # same version
     assert merge.erp_changed(erp(E_EDIT, "v2"), lk)
     assert not merge.mailbox_changed(mbx(BASE.with_fields({"email": " ANN@x.com "}), "e2"), lk)  # normalized
+
+
+@pytest.mark.parametrize(("section", "folder", "scope"), [
+    ("contacts", None, False), ("contacts", "ERP Contacts", True), ("tasks", None, False),
+    ("tasks", "ERP Tasks", True), ("events", None, False), ("events", "ERP Calendar", True)])
+def test_a_separate_folder_is_the_scope(section: str, folder: str | None, scope: bool) -> None:
+    record_type = {"contacts": RecordType.CONTACT, "tasks": RecordType.TASK, "events": RecordType.EVENT}[section]
+    policy = SyncPolicy.model_validate({"name": "p", section: {"folder": folder}})
+    assert TypeRules.of(policy, record_type).folder_is_scope is scope

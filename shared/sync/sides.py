@@ -1,0 +1,63 @@
+"""One side of one record type as a pass sees it (vdirsyncer's ``_StorageInfo`` idea).
+
+The ERP pass and the mailbox pass are the same loop -- list changes page by page, pair, plan,
+execute, save the cursor, sweep the links after a full listing -- over different gateways.
+:class:`SideView` is what differs, so :mod:`shared.sync.run` writes each step once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from shared.ports import Link, Page, Removed, Side
+from shared.sync import names
+from shared.sync.context import TypeContext
+from shared.sync.pairing import pair_erp_entry, pair_mailbox_entry
+from shared.sync.plan import Pair
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SideView:
+    """How a pass reads one side: its cursor, its pages, how its entries pair, which ids exist."""
+
+    side: Side
+    cursor_name: str
+    list_page: Callable[[str | None, bool], Awaitable[Page[Any]]]
+    """``(cursor, first page of the listing)`` -> the next page of changes."""
+    pair: Callable[[Any], Awaitable[Pair]]
+    existing: Callable[[Sequence[str]], Awaitable[set[str]]]
+    link_id: Callable[[Link], str]
+
+    def removed(self, link: Link) -> Removed:
+        return Removed(self.link_id(link))
+
+
+def erp_view(ctx: TypeContext) -> SideView:
+    async def page(cursor: str | None, first: bool) -> Page[Any]:
+        removed = ctx.push_removed if first else ()  # the ERP's push removals go to the first page
+        return await ctx.erp_gateway.list_changes(ctx.record_type, ctx.scope, cursor, ctx.page_size, removed)
+
+    async def existing(ids: Sequence[str]) -> set[str]:
+        return await ctx.erp_gateway.existing_ids(ctx.record_type, ctx.scope, ids)
+
+    async def pair(entry: Any) -> Pair:
+        return await pair_erp_entry(ctx, entry)
+
+    return SideView(Side.ERP, names.erp_cursor(ctx.record_type), page, pair, existing, lambda link: link.erp_id)
+
+
+def mailbox_view(ctx: TypeContext) -> SideView:
+    async def page(cursor: str | None, first: bool) -> Page[Any]:
+        return await ctx.mailbox_gateway.list_changes(ctx.email, ctx.record_type, ctx.container, cursor,
+                                                      ctx.page_size)
+
+    async def existing(ids: Sequence[str]) -> set[str]:
+        return await ctx.mailbox_gateway.existing_ids(ctx.email, ctx.record_type, ctx.container, list(ids))
+
+    async def pair(entry: Any) -> Pair:
+        return await pair_mailbox_entry(ctx, entry)
+
+    return SideView(Side.MAILBOX, names.mailbox_cursor(ctx.record_type), page, pair, existing,
+                    lambda link: link.mailbox_id)
