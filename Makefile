@@ -8,7 +8,7 @@ NODE_STAMP := node_modules/.installed
 CHROMIUM := /usr/bin/chromium
 PYTEST_ARGS ?=
 
-.PHONY: package demo serve bench test lint types imports infra-check pytest bootstrap clean
+.PHONY: package reliability demo demo-loop serve bench test lint types imports infra-check pytest bootstrap clean
 
 bootstrap: $(VENV_STAMP) $(NODE_STAMP) $(CHROMIUM)
 
@@ -31,6 +31,10 @@ $(NODE_STAMP): package.json package-lock.json
 demo: bootstrap
 	$(PY) -m devhost.demo
 
+# `make demo` N times in a row (default 10); prints "demo: k/N runs passed".
+demo-loop: bootstrap
+	scripts/demo_loop.sh $(or $(N),10)
+
 serve: bootstrap
 	$(PY) -m devhost.serve $(if $(SEED),--seed $(SEED))
 
@@ -43,6 +47,10 @@ bench: bootstrap
 	$(PY) -m bench.graph_throttle --writes 2000
 
 test: lint types imports infra-check pytest
+
+# Fault matrix, host kills, fuzzing, hostile content -> docs/reliability.md (the fault x outcome table).
+reliability: bootstrap
+	$(PY) scripts/reliability_report.py
 
 lint: $(VENV_STAMP)
 	$(VENV)/bin/ruff check .

@@ -92,7 +92,7 @@ def route_regex(template: str) -> re.Pattern[str]:
         out += f"(?:{re.escape(slash)}{body})?" if match.group(3) else re.escape(slash) + body
         pos = match.end()
     out += re.escape(template[pos:])
-    return re.compile(f"^{out}$", re.IGNORECASE)
+    return re.compile(f"^{out}\\Z", re.IGNORECASE)
 
 
 @dataclasses.dataclass
@@ -201,7 +201,7 @@ class LocalHost:
 
     async def start(self) -> None:
         app = web.Application(client_max_size=64 * 1024 * 1024)
-        app.router.add_route("*", "/api/{tail:.*}", self._serve_http)
+        app.router.add_route("*", "/api/{tail:[\\s\\S]*}", self._serve_http)  # a %0A in a path is still a path
         app.router.add_get("/admin/functions", self._list_functions)
         app.router.add_post("/admin/functions/{name}", self._run_function)
         self._runner = web.AppRunner(app, access_log=None)
@@ -239,7 +239,10 @@ class LocalHost:
             return web.json_response({"error": "not_found", "message": f"no function at /api/{tail}"}, status=404)
         allowed = [(h, m) for h, m in matched if request.method.upper() in h.methods]
         if not allowed:
-            return web.json_response({"error": "method_not_allowed"}, status=405)
+            allow = ", ".join(sorted({m for h, _ in matched for m in h.methods}))
+            return web.json_response({"error": "method_not_allowed", "fields": [],
+                                      "message": f"{request.method} is not allowed on /api/{tail}; use {allow}"},
+                                     status=405, headers={"Allow": allow})
         target, match = allowed[0]
         if not target.anonymous and not self._authorized(request):
             return web.Response(status=401)

@@ -10,7 +10,8 @@ runs (it exports when ``APPLICATIONINSIGHTS_CONNECTION_STRING`` is set). ``--see
 demo company: its employees as Microsoft 365 users and in the ERP with their contacts, nothing
 configured in exsync yet, so the first sync of docs/deploy.md can be followed locally. The function
 key is ``EXSYNC_FUNCTION_KEY`` or generated and printed. Prints ``ready`` when everything is up;
-Ctrl-C (or SIGTERM) stops every process it started.
+Ctrl-C (or SIGTERM) stops every process it started. ``--host-only`` runs just the host against
+services already running (see :func:`_host_only`).
 """
 
 from __future__ import annotations
@@ -54,8 +55,8 @@ def _local(url: str) -> bool:
     return url.startswith(("http://127.0.0.1", "http://localhost"))
 
 
-def local_credentials() -> Any:
-    """Static tokens for the Graph simulator; the production providers for anything else."""
+def local_credentials(settings: Any) -> Any:
+    """Static tokens for the Graph simulator; the production providers (built once) for anything else."""
     from shared.graph.auth import StaticTokenCredential
     from shared.runtime import production_credentials
 
@@ -65,9 +66,7 @@ def local_credentials() -> Any:
         if _local(server.graph_base_url):
             return StaticTokenCredential()
         if not production:
-            from shared.settings import load_settings
-
-        production.append(production_credentials(load_settings()))
+            production.append(production_credentials(settings))
         return production[0](server)
 
     return credential_for
@@ -162,7 +161,7 @@ async def running_stack(*, port: int | None = None, graph_port: int | None = Non
             use_provider_options(entra.provider_options(graph.base_url, env))
             runtime = await build_runtime(settings)
         else:
-            runtime = await build_runtime(settings, credential_for=local_credentials(), review=False)
+            runtime = await build_runtime(settings, credential_for=local_credentials(settings), review=False)
         use_runtime(runtime)
         host = LocalHost(function_app.app, function_key=key, storage_connection=azurite.connection_string,
                          env=env, port=port, timers=timers)
@@ -184,6 +183,38 @@ async def running_stack(*, port: int | None = None, graph_port: int | None = Non
             if sim is not None:
                 sim.stop()
         azurite.stop()
+
+
+async def _host_only() -> int:
+    """``--host-only``: the host alone against services already running, named by the environment
+    (``EXSYNC_STATE_CONNECTION``, ``AzureWebJobsStorage``, ``EXSYNC_ERP_URL``, ...); static tokens for
+    Graph simulators. The fault tests kill and restart it against the same Azurite and simulators."""
+    import function_app
+    from functions._runtime import use_runtime
+    from shared.runtime import build_runtime
+    from shared.settings import Settings
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    env = dict(os.environ)
+    settings = Settings.from_env(env)
+    runtime = await build_runtime(settings, credential_for=local_credentials(settings), review=False)
+    use_runtime(runtime)
+    host = LocalHost(function_app.app, function_key=env["EXSYNC_FUNCTION_KEY"],
+                     storage_connection=env["AzureWebJobsStorage"], env=env,
+                     port=int(env.get("SERVE_PORT") or 7071), timers=env.get("EXSYNC_LOCAL_TIMERS") != "false")
+    await host.start()
+    try:
+        print(f"admin API   {host.base_url}/api", flush=True)
+        print("ready", flush=True)
+        await stop.wait()
+    finally:
+        await host.stop()
+        use_runtime(None)
+        await runtime.aclose()
+    return 0
 
 
 async def _main(seed: str | None = None) -> int:
@@ -225,12 +256,14 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m devhost.serve", description="The local exsync stack.")
     parser.add_argument("--seed", choices=["demo"], help="start with the demo company's users, employees and "
                                                          "contacts (nothing configured in exsync yet)")
+    parser.add_argument("--host-only", action="store_true", help="only the host, against services already "
+                                                                 "running (their settings in the environment)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=os.environ.get("EXSYNC_LOG_LEVEL", "INFO"),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("azure", "httpx", "aiohttp.access"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    sys.exit(asyncio.run(_main(args.seed)))
+    sys.exit(asyncio.run(_host_only() if args.host_only else _main(args.seed)))
 
 
 if __name__ == "__main__":

@@ -1,4 +1,8 @@
-"""Conversions between ``func.HttpRequest/HttpResponse`` and the framework-free API types."""
+"""Conversions between ``func.HttpRequest/HttpResponse`` and the framework-free API types.
+
+Every answer carries ``X-Content-Type-Options: nosniff`` (a webhook's handshake echoes text a
+stranger chose: a browser must never sniff it into markup).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,9 @@ import json
 
 import azure.functions as func
 
-from shared.admin.http import ApiRequest, ApiResponse
+from shared.admin.http import ApiRequest, ApiResponse, error_body
+
+NOSNIFF = {"X-Content-Type-Options": "nosniff"}
 
 
 def to_api(req: func.HttpRequest) -> ApiRequest:
@@ -15,11 +21,10 @@ def to_api(req: func.HttpRequest) -> ApiRequest:
 
 
 def to_func(resp: ApiResponse) -> func.HttpResponse:
-    return func.HttpResponse(resp.body, status_code=resp.status, headers=dict(resp.headers),
+    return func.HttpResponse(resp.body, status_code=resp.status, headers={**resp.headers, **NOSNIFF},
                              mimetype=resp.content_type, charset="utf-8")
 
 
 def setup_failed(exc: Exception) -> func.HttpResponse:
     """The app itself is misconfigured (an app setting): 500 naming the setting, not the caller's fault."""
-    body = json.dumps({"error": "configuration_error", "message": str(exc)})
-    return func.HttpResponse(body, status_code=500, mimetype="application/json", charset="utf-8")
+    return to_func(ApiResponse(500, json.dumps(error_body("configuration_error", str(exc))).encode()))

@@ -9,13 +9,14 @@ alerting or rotating). Auth level FUNCTION.
 
 from __future__ import annotations
 
-import json
 import logging
 
 import azure.functions as func
 
+from functions._http import setup_failed, to_func
 from functions._runtime import get_runtime
-from shared.errors import ExsyncError
+from shared.admin.http import ApiResponse, error_json, error_response
+from shared.errors import ConfigurationError, ExsyncError
 
 logger = logging.getLogger(__name__)
 
@@ -23,6 +24,7 @@ bp = func.Blueprint()
 
 DAILY = "0 0 6 * * *"
 _FALSE = {"0", "false", "no", "off"}
+NOTIFY_VALUES = ("true", "false", "1", "0", "yes", "no", "on", "off")
 
 
 @bp.function_name(name="credential_check")
@@ -36,12 +38,18 @@ async def credential_check(timer: func.TimerRequest) -> None:
 @bp.function_name(name="credential_expiry")
 @bp.route(route="credentials/expiry", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
 async def credential_expiry(req: func.HttpRequest) -> func.HttpResponse:
-    notify = (req.params.get("notify") or "true").strip().lower() not in _FALSE
+    notify = req.params.get("notify", "true").strip().lower()
+    if notify not in NOTIFY_VALUES:
+        why = f"expected one of {', '.join(NOTIFY_VALUES)}"
+        return to_func(error_json(400, "validation_failed", f"notify: {why}", [{"field": "notify", "message": why}]))
     try:
-        services = (await get_runtime()).credential_services()
-        result = await services.check_all(notify=notify, server=req.params.get("server") or None)
-    except ExsyncError as exc:  # e.g. no state store configured: say so instead of a bare 500
+        runtime = await get_runtime()
+    except ConfigurationError as exc:  # e.g. no state store configured: say so instead of a bare 500
+        return setup_failed(exc)
+    try:
+        result = await runtime.credential_services().check_all(notify=notify not in _FALSE,
+                                                               server=req.params.get("server") or None)
+    except ExsyncError as exc:
         logger.error("credential expiry check failed: %s", exc)
-        body = {"error": type(exc).__name__, "message": str(exc)}
-        return func.HttpResponse(json.dumps(body), status_code=500, mimetype="application/json", charset="utf-8")
-    return func.HttpResponse(json.dumps(result), status_code=200, mimetype="application/json", charset="utf-8")
+        return to_func(error_response(exc, "server"))
+    return to_func(ApiResponse.json(result))

@@ -1,41 +1,66 @@
 """Notification blueprint: Graph change/lifecycle notifications and Acumatica push notifications.
 
 Anonymous HTTP level: Graph and Acumatica cannot send a function key header; each route checks its
-own secret (clientState, the shared-secret header) in constant time.
+own secret (clientState, the shared-secret header) in constant time. Whatever a stranger sends is
+answered 2xx or 4xx in the one error shape (see :func:`_answer`); the app's own faults are 5xx.
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Awaitable, Callable
+
 import azure.functions as func
 
-from functions._http import to_api, to_func
+from functions._http import NOSNIFF, setup_failed, to_api, to_func
 from functions._runtime import get_runtime
 from shared.admin import notifications
-from shared.admin.http import error_response
-from shared.errors import ExsyncError
+from shared.admin.http import ApiRequest, ApiResponse, error_response
+from shared.errors import ConfigurationError, ExsyncError
+from shared.runtime import Runtime
+
+logger = logging.getLogger(__name__)
 
 bp = func.Blueprint()
+
+Handler = Callable[[Runtime, ApiRequest], Awaitable[ApiResponse]]
+
+
+def _handshake(req: func.HttpRequest) -> func.HttpResponse | None:
+    """Graph's subscription handshake: echo ``validationToken`` as text/plain, before any set-up."""
+    token = req.params.get("validationToken")
+    if token is None:
+        return None
+    return func.HttpResponse(token, status_code=200, mimetype="text/plain", charset="utf-8", headers=NOSNIFF)
+
+
+async def _answer(handler: Handler, req: func.HttpRequest) -> func.HttpResponse:
+    try:
+        runtime = await get_runtime()
+    except ConfigurationError as exc:
+        return setup_failed(exc)
+    try:
+        return to_func(await handler(runtime, to_api(req)))
+    except ExsyncError as exc:
+        logger.info("%s refused: %s", req.url.split("?")[0].rsplit("/api/", 1)[-1], type(exc).__name__)
+        return to_func(error_response(exc))
 
 
 @bp.function_name(name="graph_notifications")
 @bp.route(route="graph/notifications", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
 async def graph_notifications(req: func.HttpRequest) -> func.HttpResponse:
-    token = req.params.get("validationToken")
-    if token is not None:  # the handshake needs nothing but the echo: answer before any set-up
-        return func.HttpResponse(token, status_code=200, mimetype="text/plain", charset="utf-8")
-    return to_func(await notifications.graph_notifications(await get_runtime(), to_api(req)))
+    shake = _handshake(req)
+    return shake if shake is not None else await _answer(notifications.graph_notifications, req)
 
 
 @bp.function_name(name="graph_lifecycle")
 @bp.route(route="graph/lifecycle", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
 async def graph_lifecycle(req: func.HttpRequest) -> func.HttpResponse:
-    return to_func(await notifications.graph_lifecycle(await get_runtime(), to_api(req)))
+    shake = _handshake(req)
+    return shake if shake is not None else await _answer(notifications.graph_lifecycle, req)
 
 
 @bp.function_name(name="erp_notifications")
 @bp.route(route="erp/notifications", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
 async def erp_notifications(req: func.HttpRequest) -> func.HttpResponse:
-    try:
-        return to_func(await notifications.erp_notifications(await get_runtime(), to_api(req)))
-    except ExsyncError as exc:
-        return to_func(error_response(exc))
+    return await _answer(notifications.erp_notifications, req)

@@ -9,9 +9,14 @@ from __future__ import annotations
 
 
 class ExsyncError(Exception):
-    """Base class of every exsync error; ``fix`` says what to do when the class knows it."""
+    """Base class of every exsync error; ``fix`` says what to do when the class knows it, ``field``
+    names the input it blames when there is one."""
 
     fix: str = ""
+
+    def __init__(self, *args: object, field: str | None = None) -> None:
+        super().__init__(*args)
+        self.field = field
 
 
 class ConfigurationError(ExsyncError):
@@ -25,6 +30,10 @@ class ValidationFailed(ConfigurationError):
         self.errors = dict(errors)
         detail = "; ".join(f"{field}: {why}" for field, why in self.errors.items())
         super().__init__(f"invalid input: {detail}")
+
+
+class PayloadTooLarge(ValidationFailed):
+    """A request body is larger than the route accepts (HTTP 413)."""
 
 
 class NotFound(ExsyncError):

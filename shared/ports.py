@@ -12,7 +12,7 @@ import base64
 import dataclasses
 import json
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -38,8 +38,19 @@ class WriteKind(StrEnum):
     CANCEL = "cancel"  # mailbox only: cancel an event (organizer), attendees are notified
 
 
+SENT_ITEMS = "sentitems"
+"""Well-known mailbox container name of Sent Items (``ensure_container(mailbox, EMAIL, SENT_ITEMS)``)."""
+
+
 class Clock(Protocol):
     def now(self) -> datetime: ...
+
+
+class SystemClock:
+    """The one wall clock of the app, in UTC (tests pass their own :class:`Clock`)."""
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
 
 
 # ---------------------------------------------------------------- envelopes
@@ -204,7 +215,7 @@ class ErpScope:
     - CONTACT: ``contact_filter`` all -> every contact; owner -> Owner is ``employee_id``;
       workgroup -> Workgroup in ``workgroups``, plus the contacts the employee owns (those exsync
       imports), so an imported contact never leaves the scope at once (the gateway looks the
-      employee's workgroups up when the tuple is empty). :func:`shared.sync.scope.in_scope` is
+      employee's workgroups up when the tuple is empty). :func:`shared.scope.in_scope` is
       the executable form of these rules.
     - EMAIL: email activities owned by the employee or with ``email`` among from/to/cc/bcc.
     - TASK: tasks owned by the employee.

@@ -14,12 +14,11 @@ import contextlib
 import dataclasses
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import UTC, datetime
 from typing import Any, cast
 
 from shared.domain.config import Mailbox, ServerConfig
 from shared.errors import ConfigurationError, ErpUnavailable
-from shared.ports import ErpGateway, MailboxGateway, StateStore, SyncEngine, SyncQueue
+from shared.ports import Clock, ErpGateway, MailboxGateway, StateStore, SyncEngine, SyncQueue, SystemClock
 from shared.settings import Settings
 from shared.sync.run import sync as default_engine
 
@@ -28,13 +27,6 @@ logger = logging.getLogger(__name__)
 MailboxGatewayFactory = Callable[[ServerConfig], Awaitable[MailboxGateway]]
 ErpGatewayFactory = Callable[[], Awaitable[ErpGateway]]
 ServerTester = Callable[[ServerConfig, list[Mailbox]], Awaitable[dict[str, Any]]]
-
-
-class SystemClock:
-    """The wall clock, in UTC."""
-
-    def now(self) -> datetime:
-        return datetime.now(UTC)
 
 
 @dataclasses.dataclass
@@ -46,7 +38,7 @@ class Runtime:
     queue: SyncQueue
     mailbox_gateway: MailboxGatewayFactory
     erp_gateway: ErpGatewayFactory
-    clock: Any = dataclasses.field(default_factory=SystemClock)
+    clock: Clock = dataclasses.field(default_factory=SystemClock)
     server_tester: ServerTester | None = None
     engine: SyncEngine = dataclasses.field(default_factory=lambda: default_engine)
     graph_credential: Callable[[ServerConfig], Any] | None = None  # for Graph calls beside the gateway

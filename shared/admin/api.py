@@ -9,23 +9,25 @@ document are both generated from it). Errors are exsync errors, mapped to 4xx by
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from datetime import UTC
 from typing import Any, TypeVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from shared.admin import bodies, system_mailboxes, transactional_mail
 from shared.admin.enqueue import enqueue_syncs
-from shared.admin.http import ApiRequest, ApiResponse, error_response
+from shared.admin.http import ApiRequest, ApiResponse, error_json, error_response
 from shared.admin.lookup import DEFAULT_POLICY, mailbox_context
 from shared.admin.status import live_status, set_warning, status_to_json, update_status
 from shared.admin.subscriptions import keep_with_graph
-from shared.domain.config import Mailbox, ServerConfig, SyncPolicy, parse
+from shared.domain.config import Mailbox, ServerConfig, SyncPolicy, parse, validation_errors
 from shared.domain.records import RecordType
 from shared.domain.status import LogEntry, LogLevel, MailboxStatus
-from shared.errors import ExsyncError, NotFound, ValidationFailed
+from shared.errors import AlreadyExists, ConcurrencyConflict, ExsyncError, NotFound, ValidationFailed
 from shared.ports import Stored
 from shared.runtime import Runtime
 
@@ -56,14 +58,38 @@ def _etag_headers(etag: str) -> dict[str, str]:
     return {"ETag": etag}
 
 
-def _if_match(req: ApiRequest) -> str | None:
-    value = req.header("If-Match")
-    return None if value in (None, "*") else value
+IF_MATCH = "If-Match"
+
+
+def _if_match(req: ApiRequest, stored: Stored[Any] | None) -> str | None:
+    """The ETag a conditional write must match (None: unconditional, no header or ``*``).
+
+    Checked here against the row just read, so an empty, malformed or stale header is a 400/412
+    naming ``If-Match`` instead of reaching the store; the store re-checks the ETag atomically.
+    """
+    value = req.header(IF_MATCH)
+    if value is None or value.strip() == "*":
+        return None
+    if not value.strip():
+        raise ValidationFailed({IF_MATCH: "is empty; send the ETag of a GET, or leave the header out"})
+    if stored is None or value.strip() != stored.etag:
+        raise ConcurrencyConflict("the ETag in If-Match is not the current one (changed or deleted since it "
+                                  "was read); GET it again and retry with its ETag", field=IF_MATCH)
+    return stored.etag
+
+
+def _body(model: type[M], data: dict[str, Any]) -> M:
+    """A request body validated in strict JSON mode, as the OpenAPI document types it: ``0`` is not a
+    boolean and ``"5"`` not a number; ValidationFailed names every bad field."""
+    try:
+        return model.model_validate_json(json.dumps(data), strict=True)
+    except ValidationError as exc:
+        raise ValidationFailed(validation_errors(exc)) from exc
 
 
 def _same_name(body: dict[str, Any], key: str, value: str) -> dict[str, Any]:
     given = body.get(key)
-    if given is not None and str(given).lower() != value.lower():
+    if key in body and not (isinstance(given, str) and given.lower() == value.lower()):
         raise ValidationFailed({key: f"differs from the URL ({value}); remove it or make them equal"})
     return {**body, key: value}
 
@@ -77,10 +103,18 @@ async def list_policies(rt: Runtime, req: ApiRequest) -> ApiResponse:
 
 
 async def create_policy(rt: Runtime, req: ApiRequest) -> ApiResponse:
-    policy = parse(SyncPolicy, req.json_object())
-    etag = await rt.state.put_policy(policy)
+    policy = _body(SyncPolicy, req.json_object())
+    etag = await _created(rt.state.put_policy(policy))
     logger.info("policy %s created", policy.name)
     return ApiResponse.json(policy.model_dump(mode="json"), 201, _etag_headers(etag))
+
+
+async def _created(write: Awaitable[str]) -> str:
+    """A create-only write; an existing row blames the body's ``name``."""
+    try:
+        return await write
+    except AlreadyExists as exc:
+        raise AlreadyExists(f"{exc}; or choose another name", field="name") from exc
 
 
 def _found(stored: Stored[M] | None, what: str) -> Stored[M]:
@@ -101,9 +135,9 @@ async def get_policy(rt: Runtime, req: ApiRequest) -> ApiResponse:
 
 async def put_policy(rt: Runtime, req: ApiRequest) -> ApiResponse:
     name = req.param("name")
-    policy = parse(SyncPolicy, _same_name(req.json_object(), "name", name))
+    policy = _body(SyncPolicy, _same_name(req.json_object(), "name", name))
     existing = await rt.state.get_policy(name)
-    etag_in = _if_match(req)
+    etag_in = _if_match(req, existing)
     etag = await rt.state.put_policy(policy, etag_in, force=etag_in is None)
     return ApiResponse.json(policy.model_dump(mode="json"), 200 if existing else 201, _etag_headers(etag))
 
@@ -115,8 +149,8 @@ async def delete_policy(rt: Runtime, req: ApiRequest) -> ApiResponse:
     if users or servers:
         raise ValidationFailed({"name": f"policy {name} is in use (mailboxes: {', '.join(users) or '-'}; "
                                         f"servers: {', '.join(servers) or '-'}); reassign them first"})
-    _found(await rt.state.get_policy(name), f"policy {name}")
-    await rt.state.delete_policy(name, _if_match(req))
+    stored = _found(await rt.state.get_policy(name), f"policy {name}")
+    await rt.state.delete_policy(name, _if_match(req, stored))
     return ApiResponse.empty()
 
 
@@ -134,9 +168,9 @@ async def list_servers(rt: Runtime, req: ApiRequest) -> ApiResponse:
 
 
 async def create_server(rt: Runtime, req: ApiRequest) -> ApiResponse:
-    server = parse(ServerConfig, {**rt.settings.server_defaults(), **req.json_object()})
+    server = _body(ServerConfig, {**rt.settings.server_defaults(), **req.json_object()})
     await _check_policy_exists(rt, server.default_policy, "default_policy")
-    etag = await rt.state.put_server(server)
+    etag = await _created(rt.state.put_server(server))
     logger.info("server %s created", server.name)
     return ApiResponse.json(server.model_dump(mode="json"), 201, _etag_headers(etag))
 
@@ -152,22 +186,22 @@ async def get_server(rt: Runtime, req: ApiRequest) -> ApiResponse:
 
 async def put_server(rt: Runtime, req: ApiRequest) -> ApiResponse:
     name = req.param("name")
-    server = parse(ServerConfig, {**rt.settings.server_defaults(), **_same_name(req.json_object(), "name", name)})
+    server = _body(ServerConfig, {**rt.settings.server_defaults(), **_same_name(req.json_object(), "name", name)})
     await _check_policy_exists(rt, server.default_policy, "default_policy")
     existing = await rt.state.get_server(name)
-    etag_in = _if_match(req)
+    etag_in = _if_match(req, existing)
     etag = await rt.state.put_server(server, etag_in, force=etag_in is None)
     return ApiResponse.json(server.model_dump(mode="json"), 200 if existing else 201, _etag_headers(etag))
 
 
 async def delete_server(rt: Runtime, req: ApiRequest) -> ApiResponse:
     name = req.param("name")
-    await _server(rt, name)
+    stored = _found(await rt.state.get_server(name), f"server {name}")
     mailboxes = await rt.state.list_mailboxes(name)
     if mailboxes:
         raise ValidationFailed({"name": f"server {name} still has {len(mailboxes)} mailbox(es); "
                                         "delete them first"})
-    await rt.state.delete_server(name, _if_match(req))
+    await rt.state.delete_server(name, _if_match(req, stored))
     return ApiResponse.empty()
 
 
@@ -192,7 +226,7 @@ async def test_server(rt: Runtime, req: ApiRequest) -> ApiResponse:
 
 async def initialize_server(rt: Runtime, req: ApiRequest) -> ApiResponse:
     server = await _server(rt, req.param("name"))
-    body = parse(bodies.InitializeBody, req.json_object(optional=True))
+    body = _body(bodies.InitializeBody, req.json_object(optional=True))
     known = {m.value.email: m.value for m in await rt.state.list_mailboxes(server.name)}
     wanted = [e.lower() for e in body.mailboxes] or sorted(known)
     unknown = [e for e in wanted if e not in known]
@@ -239,14 +273,14 @@ async def list_server_mailboxes(rt: Runtime, req: ApiRequest) -> ApiResponse:
 async def put_mailbox(rt: Runtime, req: ApiRequest) -> ApiResponse:
     server = await _server(rt, req.param("name"))
     email = req.param("email").lower()
-    body = parse(bodies.MailboxBody, req.json_object())
+    body = _body(bodies.MailboxBody, req.json_object())
     await _check_policy_exists(rt, body.policy, "policy")
     mailbox = parse(Mailbox, {"email": email, "server": server.name, **body.model_dump()})
     existing = await rt.state.get_mailbox(mailbox.email)
     if existing is not None and existing.value.server != server.name:
         raise ValidationFailed({"email": f"{email} belongs to server {existing.value.server}; "
                                          "delete it there first"})
-    etag_in = _if_match(req)
+    etag_in = _if_match(req, existing)
     etag = await rt.state.put_mailbox(mailbox, etag_in, force=etag_in is None)
     return ApiResponse.json(_mailbox_json(mailbox), 200 if existing else 201, _etag_headers(etag))
 
@@ -257,7 +291,7 @@ async def delete_mailbox(rt: Runtime, req: ApiRequest) -> ApiResponse:
     existing = await rt.state.get_mailbox(email)
     if existing is None or existing.value.server != server.name:
         raise NotFound(f"mailbox {email} is not configured under server {server.name}")
-    await rt.state.delete_mailbox(email, _if_match(req))
+    await rt.state.delete_mailbox(email, _if_match(req, existing))
     return ApiResponse.empty()
 
 
@@ -292,7 +326,7 @@ async def select_mailboxes(rt: Runtime, body: bodies.SyncBody) -> list[Mailbox]:
 
 
 async def request_sync(rt: Runtime, req: ApiRequest) -> ApiResponse:
-    body = parse(bodies.SyncBody, req.json_object())
+    body = _body(bodies.SyncBody, req.json_object())
     chosen = await select_mailboxes(rt, body)
     types = tuple(body.types) if body.types else None
     run_id = await enqueue_syncs(rt, chosen, reason="manual", record_types=types)
@@ -315,7 +349,7 @@ async def get_status(rt: Runtime, req: ApiRequest) -> ApiResponse:
 async def reset_status(rt: Runtime, req: ApiRequest) -> ApiResponse:
     email = req.param("email").lower()
     await mailbox_context(rt.state, email)
-    body = parse(bodies.StatusResetBody, req.json_object(optional=True))
+    body = _body(bodies.StatusResetBody, req.json_object(optional=True))
     types = [body.type] if body.type else list(RecordType)
     since = body.since
     if since is not None and since.tzinfo is None:
@@ -414,7 +448,7 @@ ROUTES: tuple[Route, ...] = (
     Route("initialize_server", "POST", "servers/{name}/initialize", initialize_server,
           "Create categories and folders in the mailboxes", bodies.InitializeBody),
     Route("list_mailboxes", "GET", "servers/{name}/mailboxes", list_server_mailboxes,
-          "List a server's mailboxes with status", list_response=True),
+          "List a server's mailboxes with status", response=bodies.MailboxOut, list_response=True),
     Route("put_mailbox", "PUT", "servers/{name}/mailboxes/{email}", put_mailbox,
           "Add or change a mailbox", bodies.MailboxBody),
     Route("delete_mailbox", "DELETE", "servers/{name}/mailboxes/{email}", delete_mailbox,
@@ -442,14 +476,28 @@ def routes_by_template() -> dict[str, list[Route]]:
     return out
 
 
+def _path_params(template: str) -> list[str]:
+    return re.findall(r"{(\w+)}", template)
+
+
 async def dispatch(rt: Runtime, template: str, req: ApiRequest) -> ApiResponse:
-    """Run the handler for ``template`` and the request's method; errors become 4xx/5xx JSON."""
-    for route in ROUTES:
-        if route.template == template and route.method == req.method.upper():
+    """Run the handler for ``template`` and the request's method; every error is the one error shape.
+
+    exsync errors map to the status that blames the right party (:func:`error_response`); anything
+    else is a bug: logged with its traceback, answered 500 without details.
+    """
+    routes = [r for r in ROUTES if r.template == template]
+    for route in routes:
+        if route.method == req.method.upper():
+            params = _path_params(template)
             try:
                 return await route.handler(rt, req)
             except ExsyncError as exc:
                 logger.info("%s %s -> %s", req.method, template, type(exc).__name__)
-                return error_response(exc)
-    return ApiResponse.json({"error": "method_not_allowed", "message": f"{req.method} /api/{template}"}, 405)
-
+                return error_response(exc, params[-1] if params else None)
+            except Exception:
+                logger.exception("%s /api/%s failed", req.method, template)
+                return error_json(500, "internal_error", "unexpected error; the app's log has the details")
+    allow = ", ".join(sorted({r.method for r in routes}))
+    return error_json(405, "method_not_allowed", f"{req.method} is not allowed on /api/{template}; use {allow}",
+                      headers={"Allow": allow})

@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from shared.domain.config import Mailbox
 from shared.domain.records import RecordType
 from shared.domain.status import RunState
 
@@ -108,10 +109,23 @@ class LogPage(_Body):
     next_cursor: str | None = None
 
 
+class FieldError(_Body):
+    field: str = Field(description="the input to blame: a body path (contacts.direction), a header, a parameter")
+    message: str = Field(description="why, and how to fix it")
+
+
 class ErrorOut(_Body):
+    """The one error shape of every route (see :func:`shared.admin.http.error_body`)."""
+
     error: str
     message: str
-    fields: dict[str, str] | None = None
+    fields: list[FieldError]
+
+
+class MailboxOut(Mailbox):
+    """An entry of ``GET /api/servers/{name}/mailboxes``: the mailbox and its status (null: never run)."""
+
+    status: StatusOut | None = None
 
 
 class TestReport(_Body):

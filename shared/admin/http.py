@@ -20,6 +20,7 @@ from shared.errors import (
     ExsyncError,
     LeaseTaken,
     NotFound,
+    PayloadTooLarge,
     RemoteError,
     Throttled,
     ValidationFailed,
@@ -77,7 +78,7 @@ class ApiResponse:
 
     @classmethod
     def text(cls, text: str, status: int = 200) -> ApiResponse:
-        return cls(status, text.encode(), "text/plain")
+        return cls(status, text.encode(), "text/plain", {"X-Content-Type-Options": "nosniff"})
 
     @classmethod
     def empty(cls, status: int = 204) -> ApiResponse:
@@ -87,22 +88,49 @@ class ApiResponse:
         return json.loads(self.body) if self.body else None
 
 
-def error_response(exc: ExsyncError) -> ApiResponse:
-    """Map an exsync error to its HTTP status and a JSON body naming what to fix."""
+def error_body(code: str, message: str, fields: list[dict[str, str]] | None = None) -> dict[str, Any]:
+    """The ONE error shape of every route: ``{"error": code, "message": ..., "fields": [...]}``.
+
+    Each entry of ``fields`` is ``{"field": name, "message": why and how to fix it}``; the list is
+    empty when no input is to blame (a remote service failed, the app is misconfigured).
+    """
+    return {"error": code, "message": message, "fields": list(fields or [])}
+
+
+def error_json(status: int, code: str, message: str, fields: list[dict[str, str]] | None = None,
+               headers: Mapping[str, str] | None = None) -> ApiResponse:
+    return ApiResponse.json(error_body(code, message, fields), status, headers)
+
+
+# Who is to blame decides the status: the caller's input 4xx; the app's own configuration 503
+# (never 400: an ERP or an admin cannot fix an app setting by changing its request); a remote 502/503.
+_STATUS: tuple[tuple[type[ExsyncError], int, str], ...] = (
+    (PayloadTooLarge, 413, "payload_too_large"), (ValidationFailed, 400, "validation_failed"),
+    (NotFound, 404, "not_found"),
+    (AlreadyExists, 409, "already_exists"), (ConcurrencyConflict, 412, "precondition_failed"),
+    (LeaseTaken, 409, "busy"), (ConfigurationError, 503, "configuration_error"),
+    (AuthenticationFailed, 502, "authentication_failed"), (Throttled, 503, "throttled"),
+    (RemoteError, 502, "remote_error"),
+)
+
+
+def _fields(exc: ExsyncError, default_field: str | None) -> list[dict[str, str]]:
     if isinstance(exc, ValidationFailed):
-        body = {"error": "validation_failed", "message": str(exc), "fields": exc.errors}
-        return ApiResponse.json(body, 400)
-    table: list[tuple[type[ExsyncError], int, str]] = [
-        (NotFound, 404, "not_found"), (AlreadyExists, 409, "already_exists"),
-        (ConcurrencyConflict, 412, "precondition_failed"), (LeaseTaken, 409, "busy"),
-        (ConfigurationError, 400, "configuration_error"),
-        (AuthenticationFailed, 502, "authentication_failed"),
-        (Throttled, 503, "throttled"), (RemoteError, 502, "remote_error"),
-    ]
-    for kind, status, code in table:
+        return [{"field": name, "message": why} for name, why in exc.errors.items()]
+    field = exc.field or (default_field if isinstance(exc, NotFound) else None)
+    return [{"field": field, "message": str(exc)}] if field else []
+
+
+def error_response(exc: ExsyncError, default_field: str | None = None) -> ApiResponse:
+    """Map an exsync error to its HTTP status and the one error shape naming what to fix.
+
+    ``default_field`` is blamed by a :class:`NotFound` that names no field (the route's last path
+    parameter: the thing that was looked up).
+    """
+    for kind, status, code in _STATUS:
         if isinstance(exc, kind):
             headers = {}
             if isinstance(exc, Throttled) and exc.retry_after:
                 headers["Retry-After"] = str(int(exc.retry_after))
-            return ApiResponse.json({"error": code, "message": str(exc)}, status, headers)
-    return ApiResponse.json({"error": "internal_error", "message": str(exc)}, 500)
+            return error_json(status, code, str(exc), _fields(exc, default_field), headers)
+    return error_json(500, "internal_error", str(exc))

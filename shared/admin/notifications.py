@@ -17,14 +17,14 @@ delta read is the truth. Handlers answer fast (Graph wants < 3 s; we enqueue and
 from __future__ import annotations
 
 import hmac
-import json
 import logging
 from collections.abc import Iterable
 from typing import Any
 
 from shared.admin import erp_pushes
 from shared.admin.enqueue import enqueue_syncs
-from shared.admin.http import ApiRequest, ApiResponse
+from shared.admin.graph_payload import notification_items
+from shared.admin.http import ApiRequest, ApiResponse, error_json
 from shared.domain.config import Mailbox
 from shared.domain.records import RecordType
 from shared.erp.push import parse_push
@@ -41,15 +41,6 @@ ERP_SECRET_HEADER = "X-Exsync-Secret"
 
 def _same(given: str | None, expected: str) -> bool:
     return given is not None and hmac.compare_digest(given.encode(), expected.encode())
-
-
-def _values(req: ApiRequest) -> list[dict[str, Any]]:
-    try:
-        data = json.loads(req.body or b"{}")
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return []
-    values = data.get("value") if isinstance(data, dict) else None
-    return [v for v in values if isinstance(v, dict)] if isinstance(values, list) else []
 
 
 async def _subscription_targets(rt: Runtime, items: Iterable[dict[str, Any]]
@@ -92,7 +83,7 @@ async def graph_notifications(rt: Runtime, req: ApiRequest) -> ApiResponse:
     token = req.query.get("validationToken")
     if token is not None:
         return ApiResponse.text(token)
-    items = await intake.take_notifications(rt, _client_state_ok(rt, _values(req)))  # system mailboxes' Inboxes
+    items = await intake.take_notifications(rt, _client_state_ok(rt, notification_items(req.body)))  # system Inboxes
     targets = await _subscription_targets(rt, items)
     queued = await _enqueue_targets(rt, targets, "graph")
     logger.info("graph notifications: %d accepted, %d mailbox sync(s) queued", len(items), queued)
@@ -104,7 +95,7 @@ async def graph_lifecycle(rt: Runtime, req: ApiRequest) -> ApiResponse:
     token = req.query.get("validationToken")
     if token is not None:
         return ApiResponse.text(token)
-    items = await intake.take_notifications(rt, _client_state_ok(rt, _values(req)), lifecycle=True)
+    items = await intake.take_notifications(rt, _client_state_ok(rt, notification_items(req.body)), lifecycle=True)
     missed = [v for v in items if v.get("lifecycleEvent") == "missed"]
     targets = await _subscription_targets(rt, missed)
     await _enqueue_targets(rt, targets, "lifecycle")
@@ -144,11 +135,10 @@ async def erp_notifications(rt: Runtime, req: ApiRequest) -> ApiResponse:
     """``POST /api/erp/notifications`` (Acumatica push: Inserted/Deleted rows of a named query)."""
     secret = rt.settings.erp_webhook_secret
     if secret is None:
-        return ApiResponse.json({"error": "not_configured",
-                                 "message": "set EXSYNC_ERP_WEBHOOK_SECRET to accept ERP notifications"}, 503)
+        return error_json(503, "not_configured", "set EXSYNC_ERP_WEBHOOK_SECRET to accept ERP notifications")
     if not _same(req.header(ERP_SECRET_HEADER), secret.get_secret_value()):
-        return ApiResponse.json({"error": "forbidden",
-                                 "message": f"missing or wrong {ERP_SECRET_HEADER} header"}, 403)
+        return error_json(403, "forbidden", f"missing or wrong {ERP_SECRET_HEADER} header",
+                          [{"field": ERP_SECRET_HEADER, "message": "send the secret of EXSYNC_ERP_WEBHOOK_SECRET"}])
     body = req.json_object()
     note = parse_push(body)  # once: a text TimeStamp or a bad array is a 400 naming the field
     rtype = note.record_type

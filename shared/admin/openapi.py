@@ -3,6 +3,7 @@ pydantic models (request and response schemas come from the same models that val
 
 from __future__ import annotations
 
+import copy
 import functools
 import re
 from typing import Any
@@ -14,43 +15,71 @@ from shared.admin import bodies
 from shared.admin.api import ROUTES, Route
 
 REF = "#/components/schemas/{model}"
-_EXTRA_PATHS: dict[str, dict[str, Any]] = {
-    "/graph/notifications": {"post": {
-        "summary": "Graph change notifications (validationToken handshake, clientState checked)",
-        "operationId": "graph_notifications", "security": [],
-        "parameters": [{"name": "validationToken", "in": "query", "required": False,
-                        "schema": {"type": "string"}}],
-        "responses": {"200": {"description": "validation token echoed",
+_ERROR = {"content": {"application/json": {"schema": {"$ref": REF.format(model="ErrorOut")}}}}
+_NOSNIFF = {"X-Content-Type-Options": {"description": "always nosniff", "schema": {"type": "string",
+                                                                                    "const": "nosniff"}}}
+# Answers any route may give: the app's own faults and its remotes' (never the caller's input).
+_SERVER_SIDE = {
+    "500": {"description": "the app is misconfigured (an app setting) or failed; its log has the details", **_ERROR},
+    "502": {"description": "Graph, the ERP or Azure failed or rejected the app's credentials", **_ERROR},
+    "503": {"description": "throttled by a remote (Retry-After), or the app's configuration is incomplete",
+            **_ERROR},
+}
+_HANDSHAKE = {"name": "validationToken", "in": "query", "required": False, "schema": {"type": "string"},
+              "description": "Graph's subscription handshake: echoed as text/plain"}
+_WEBHOOK_REFUSED = {
+    "400": {"description": "not a notification body; `fields` names the bad field", **_ERROR},
+    "413": {"description": "body larger than any notification", **_ERROR},
+}
+
+
+def _graph_hook(summary: str, operation_id: str) -> dict[str, Any]:
+    return {"post": {
+        "summary": summary, "operationId": operation_id, "security": [], "parameters": [_HANDSHAKE],
+        # Any body: the handshake ignores it; a notification body that is not Graph's shape is a 400.
+        "requestBody": {"required": False, "content": {"application/json": {"schema": {}}}},
+        "responses": {"200": {"description": "validation token echoed", "headers": _NOSNIFF,
                               "content": {"text/plain": {"schema": {"type": "string"}}}},
-                      "202": {"description": "accepted; targeted syncs queued"}}}},
-    "/graph/lifecycle": {"post": {
-        "summary": "Graph lifecycle notifications (reauthorizationRequired, subscriptionRemoved, missed)",
-        "operationId": "graph_lifecycle", "security": [],
-        "responses": {"200": {"description": "validation token echoed"}, "202": {"description": "accepted"}}}},
+                      "202": {"description": "accepted; notifications with a wrong clientState are ignored",
+                              "headers": _NOSNIFF},
+                      **_WEBHOOK_REFUSED, **_SERVER_SIDE}}}
+
+
+_EXTRA_PATHS: dict[str, dict[str, Any]] = {
+    "/graph/notifications": _graph_hook(
+        "Graph change notifications (validationToken handshake, clientState checked)", "graph_notifications"),
+    "/graph/lifecycle": _graph_hook(
+        "Graph lifecycle notifications (reauthorizationRequired, subscriptionRemoved, missed)", "graph_lifecycle"),
     "/erp/notifications": {"post": {
         "summary": "Acumatica push notifications (X-Exsync-Secret header)",
         "operationId": "erp_notifications", "security": [],
         "parameters": [{"name": "X-Exsync-Secret", "in": "header", "required": True,
                         "schema": {"type": "string"}}],
         "requestBody": {"content": {"application/json": {"schema": {"type": "object"}}}},
-        "responses": {"202": {"description": "targeted syncs queued"}, "403": {"description": "bad secret"}}}},
+        "responses": {"202": {"description": "targeted syncs queued", "headers": _NOSNIFF,
+                              "content": {"application/json": {"schema": {"type": "object"}}}},
+                      "403": {"description": "missing or wrong X-Exsync-Secret", **_ERROR},
+                      **_WEBHOOK_REFUSED, **_SERVER_SIDE}}},
     "/credentials/expiry": {"get": {
-        "summary": "Check every credential's end date now (rotation and alerts unless notify=false)",
+        "summary": "Check every server's credential end date now (rotate and alert unless notify=false)",
         "operationId": "credential_expiry",
         "parameters": [{"name": "server", "in": "query", "required": False, "schema": {"type": "string"}},
                        {"name": "notify", "in": "query", "required": False,
-                        "schema": {"type": "string", "enum": ["true", "false"]}}],
-        "responses": {"200": {"description": "each server's credentials with days left",
+                        "schema": {"type": "string", "enum": ["true", "false", "1", "0", "yes", "no", "on", "off"]}}],
+        "responses": {"200": {"description": "each server's credentials and their expiry",
                               "content": {"application/json": {"schema": {"type": "object"}}}},
                       "401": {"description": "missing or wrong function key"},
-                      "500": {"description": "the app is misconfigured; the message names the setting"}}}},
+                      "400": {"description": "notify is not one of its values; `fields` names it", **_ERROR},
+                      "404": {"description": "no such server; `fields` names it", **_ERROR}, **_SERVER_SIDE}}},
     "/openapi.json": {"get": {"summary": "This document", "operationId": "openapi",
-                              "responses": {"200": {"description": "OpenAPI 3 document"}}}},
+                              "responses": {"200": {"description": "OpenAPI 3 document",
+                                                    "content": {"application/json": {"schema": {"type": "object"}}}},
+                                            "401": {"description": "missing or wrong function key"}}}},
 }
 
 
 def _models() -> list[type[BaseModel]]:
-    seen: dict[str, type[BaseModel]] = {"ErrorOut": bodies.ErrorOut}
+    seen: dict[str, type[BaseModel]] = {"ErrorOut": bodies.ErrorOut, "FieldError": bodies.FieldError}
     for route in ROUTES:
         for model in (route.request, route.response):
             if model is not None:
@@ -67,9 +96,10 @@ def _operation(route: Route) -> dict[str, Any]:
               for p in re.findall(r"{(\w+)}", route.template)]
     params += [{"name": q, "in": "query", "required": False, "schema": {"type": "string"}} for q in route.query]
     if route.method in ("PUT", "DELETE"):
-        params.append({"name": "If-Match", "in": "header", "required": False, "schema": {"type": "string"},
+        params.append({"name": "If-Match", "in": "header", "required": False,
+                       "schema": {"type": "string", "minLength": 1, "pattern": "\\S"},
                        "description": "ETag from a GET; the write fails with 412 if it changed"})
-    error = {"content": {"application/json": {"schema": _ref(bodies.ErrorOut)}}}
+    error = _ERROR
     ok: dict[str, Any] = {"description": "success"}
     if route.response is not None:
         schema = _ref(route.response)
@@ -83,14 +113,43 @@ def _operation(route: Route) -> dict[str, Any]:
         "responses": {str(route.success): ok,
                       "400": {"description": "invalid input; `fields` names each bad field", **error},
                       "401": {"description": "missing or wrong function key"},
-                      "404": {"description": "not found", **error}},
+                      "404": {"description": "not found; `fields` names the path parameter", **error},
+                      **_SERVER_SIDE},
     }
+    if route.method == "PUT":
+        op["responses"]["201"] = {**ok, "description": "created (nothing had that name)"}
+    if route.method in ("POST", "PUT", "DELETE"):
+        op["responses"]["409"] = {"description": "already exists, or another run holds the mailbox", **error}
     if route.method in ("PUT", "DELETE"):
-        op["responses"]["412"] = {"description": "the ETag in If-Match is stale", **error}
+        op["responses"]["412"] = {"description": "If-Match is not the current ETag (changed since read)", **error}
     if route.request is not None:
+        schema = {"$ref": REF.format(model=_replace_name(route.request))} if _names_in_url(route) else _ref(
+            route.request)
         op["requestBody"] = {"required": route.request not in (bodies.InitializeBody, bodies.StatusResetBody),
-                             "content": {"application/json": {"schema": _ref(route.request)}}}
+                             "content": {"application/json": {"schema": schema}}}
     return op
+
+
+def _names_in_url(route: Route) -> bool:
+    """A PUT whose URL carries the ``name`` of its body (``PUT /policies/{name}``): the body's is optional."""
+    return route.method == "PUT" and route.template.endswith("{name}") and "name" in route.request.model_fields \
+        if route.request is not None else False
+
+
+def _replace_name(model: type[BaseModel]) -> str:
+    return f"{model.__name__}Replace"
+
+
+def _replace_schemas(defs: dict[str, Any]) -> dict[str, Any]:
+    """``<Model>Replace``: the model's schema with ``name`` optional (it must equal the URL's if given)."""
+    out = {}
+    for route in ROUTES:
+        if route.request is not None and _names_in_url(route):
+            schema = copy.deepcopy(defs[route.request.__name__])
+            schema["required"] = [f for f in schema.get("required", []) if f != "name"]
+            schema["description"] = f"{schema.get('description', '')} `name`: optional; must equal the URL's."
+            out[_replace_name(route.request)] = schema
+    return out
 
 
 @functools.cache
@@ -101,6 +160,8 @@ def openapi_document() -> dict[str, Any]:
     for route in ROUTES:
         paths.setdefault(f"/{route.template}", {})[route.method.lower()] = _operation(route)
     paths.update(_EXTRA_PATHS)
+    schemas = defs.get("$defs", {})
+    schemas.update(_replace_schemas(schemas))
     return {
         "openapi": "3.1.0",
         "info": {"title": "exsync admin API", "version": "1",
@@ -109,7 +170,7 @@ def openapi_document() -> dict[str, Any]:
         "security": [{"functionKey": []}, {"functionKeyQuery": []}],
         "paths": paths,
         "components": {
-            "schemas": defs.get("$defs", {}),
+            "schemas": schemas,
             "securitySchemes": {
                 "functionKey": {"type": "apiKey", "in": "header", "name": "x-functions-key"},
                 "functionKeyQuery": {"type": "apiKey", "in": "query", "name": "code"},

@@ -82,6 +82,31 @@ def _done(doc: Stored[dict[str, Any]] | None) -> list[str]:
     return list(doc.value.get("done") or []) if doc is not None else []
 
 
+def _running(doc: Stored[dict[str, Any]] | None) -> dict[str, Any] | None:
+    """The request a run took and has not finished (a crashed run leaves it behind)."""
+    return doc.value.get("running") if doc is not None else None
+
+
+_REQUEST_FIELDS = ("at", "since", "types", "reasons", "run_ids", "why")
+
+
+def _request(value: dict[str, Any] | None) -> dict[str, Any] | None:
+    return None if value is None else {k: value.get(k) for k in _REQUEST_FIELDS}
+
+
+def _union(first: dict[str, Any] | None, second: dict[str, Any] | None) -> dict[str, Any] | None:
+    first, second = _request(first), _request(second)
+    if first is None or second is None:
+        return first or second
+    merged = first
+    for reason in second.get("reasons") or [""]:
+        merged = _merge(merged, None if second.get("types") is None else [RecordType(t) for t in second["types"]],
+                        datetime.fromisoformat(second["at"]), reason, "")
+    merged["run_ids"] = list(dict.fromkeys([*(first.get("run_ids") or []), *(second.get("run_ids") or [])]))
+    merged["since"] = min(first.get("since") or first["at"], second.get("since") or second["at"])
+    return merged
+
+
 async def _write(store: DocumentStore, email: str, doc: Stored[dict[str, Any]] | None,
                  value: dict[str, Any]) -> bool:
     try:
@@ -108,11 +133,12 @@ async def mark(store: DocumentStore, email: str, types: Sequence[RecordType] | N
     """Record that a request covering ``types`` waits (merged with what already waits)."""
     for _ in range(_ATTEMPTS):
         doc = await store.get_doc(KIND, email)
-        value = {**_merge(_waiting(doc), types, now, reason, run_id), "done": _done(doc)}
+        value = {**_merge(_waiting(doc), types, now, reason, run_id), "done": _done(doc),
+                 "running": _running(doc)}
         if await _write(store, email, doc, value):
             return
     doc = await store.get_doc(KIND, email)  # still racing: merge once more and write anyway
-    value = {**_merge(_waiting(doc), types, now, reason, run_id), "done": _done(doc)}
+    value = {**_merge(_waiting(doc), types, now, reason, run_id), "done": _done(doc), "running": _running(doc)}
     await store.put_doc(KIND, email, value, force=True)
 
 
@@ -127,6 +153,8 @@ async def admit(store: DocumentStore, email: str, types: Sequence[RecordType] | 
     value = _waiting(doc)
     if value is not None and (not run_id or run_id in (value.get("run_ids") or [])):
         return True
+    if run_id and run_id in ((_running(doc) or {}).get("run_ids") or []):
+        return True  # taken by a run that has not finished (it may have crashed): look at the lease
     if run_id and run_id in _done(doc):
         return False
     await mark(store, email, types, now, reason, run_id)
@@ -141,14 +169,19 @@ def _parse(value: dict[str, Any]) -> Waiting:
 
 
 async def take(store: DocumentStore, email: str, now: datetime) -> Waiting | None:
-    """Consume what waits for ``email`` (None: nothing). Only the lease holder calls this."""
+    """Consume what waits for ``email`` (None: nothing). Only the lease holder calls this.
+
+    A request an earlier run took but never finished (that run crashed: we hold the lease now) is
+    taken again with it. The taken request stays recorded as ``running`` until :func:`finished`.
+    """
     for _ in range(_ATTEMPTS):
         doc = await store.get_doc(KIND, email)
-        value = _waiting(doc)
+        value = _union(_running(doc), _waiting(doc))  # older first: the latest request names the run
         if value is None:
             return None
         done = [*_done(doc), *(value.get("run_ids") or [])][-_DONE_KEPT:]
-        if await _write(store, email, doc, {"taken": True, "at": now.isoformat(), "done": done}):
+        taken = {"taken": True, "at": now.isoformat(), "done": done, "running": value}
+        if await _write(store, email, doc, taken):
             return _parse(value)
     logger.warning("the waiting request of a mailbox kept changing; left for the next message")
     return None
@@ -160,6 +193,17 @@ async def give_back(store: DocumentStore, email: str, waiting: Waiting, now: dat
     run_ids = waiting.run_ids or ("",)
     for reason in reasons:
         await mark(store, email, waiting.record_types, now, reason, run_ids[-1])
+
+
+async def finished(store: DocumentStore, email: str) -> None:
+    """The run of the taken request ended (its outcome is recorded): nothing is running any more."""
+    for _ in range(_ATTEMPTS):
+        doc = await store.get_doc(KIND, email)
+        if _running(doc) is None:
+            return
+        assert doc is not None
+        if await _write(store, email, doc, {**doc.value, "running": None}):
+            return
 
 
 async def reopen(store: DocumentStore, email: str, waiting: Waiting) -> None:
@@ -188,12 +232,13 @@ async def clear(store: DocumentStore, email: str, now: datetime | None = None) -
     """Drop what waits (the run was aborted or set aside visibly)."""
     for _ in range(_ATTEMPTS):
         doc = await store.get_doc(KIND, email)
-        if _waiting(doc) is None:
+        dropped = _union(_waiting(doc), _running(doc))
+        if dropped is None:
             return
         assert doc is not None
         at = now.isoformat() if now else doc.value["at"]
-        done = [*_done(doc), *(doc.value.get("run_ids") or [])][-_DONE_KEPT:]
-        if await _write(store, email, doc, {"taken": True, "at": at, "done": done}):
+        done = [*_done(doc), *(dropped.get("run_ids") or [])][-_DONE_KEPT:]
+        if await _write(store, email, doc, {"taken": True, "at": at, "done": done, "running": None}):
             return
 
 

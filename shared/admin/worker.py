@@ -116,6 +116,8 @@ async def _drain(rt: Runtime, held: Held, mailbox: Mailbox, server: ServerConfig
                 logger.info("nothing waits for the mailbox (an earlier run did the work)")
             return last
         last = await _run(rt, held, waiting, mailbox, server, policy)
+        # recorded; a run that never got here (crashed, cancelled, throttled) is taken again next time
+        await pending.finished(rt.state, mailbox.email)
         if last.state is RunState.FAILED and not policy.continue_on_error:
             return last
     return last

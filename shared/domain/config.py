@@ -202,7 +202,8 @@ class ServerConfig(_Model):
     tenant_id: str = "common"
     client_id: str = ""
     credential: CredentialRef = EnvironmentCredential()
-    graph_base_url: str = Field(default=GRAPH_BASE_URL, pattern=r"^https?://")
+    # A host is required: "https://" alone would be stored as "https:" and fail every later read.
+    graph_base_url: str = Field(default=GRAPH_BASE_URL, pattern=r"^https?://[^/\s?#]+")
     logging_level: LoggingLevel = LoggingLevel.DEFAULT
     max_attachment_kb: int = Field(default=10240, ge=0, le=150 * 1024)
     accounts_in_batch: int = Field(default=10, ge=1, le=1000)

@@ -45,7 +45,7 @@ from shared.errors import (
     ValidationFailed,
 )
 from shared.ports import AttachmentContent, ErpItem, ErpScope, ErpWrite, Page, Removed, WriteKind, WriteResult
-from shared.sync.scope import in_scope
+from shared.scope import in_scope
 
 logger = logging.getLogger(__name__)
 

@@ -36,7 +36,7 @@ from shared.ports import (
     WriteKind,
     WriteResult,
 )
-from shared.sync.scope import in_scope
+from shared.scope import in_scope
 
 logger = logging.getLogger(__name__)
 

@@ -32,6 +32,7 @@ from shared.errors import (
 )
 from shared.faults import CallFaults
 from shared.ports import (
+    SENT_ITEMS,
     AttachmentContent,
     Clock,
     MailboxItem,
@@ -41,7 +42,6 @@ from shared.ports import (
     WriteKind,
     WriteResult,
 )
-from shared.sync.names import SENT_ITEMS
 
 logger = logging.getLogger(__name__)
 

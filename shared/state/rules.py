@@ -20,10 +20,10 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from shared.errors import ValidationFailed
-from shared.ports import Link
+from shared.ports import Link, SystemClock
 from shared.state import codec
 
 DEFAULT_RETENTION_DAYS = 30
@@ -39,11 +39,8 @@ MAX_CHUNKS = 14
 MAX_TEXT_CHARS = CHUNK_CHARS * MAX_CHUNKS
 
 
-class UtcClock:
-    """The default clock: UTC now."""
-
-    def now(self) -> datetime:
-        return datetime.now(UTC)
+UtcClock = SystemClock
+"""The default clock of the stores: the app's one wall clock."""
 
 
 def retention(days: int) -> timedelta:

@@ -17,9 +17,7 @@ An admin tool may equally delete ``"<type>.erp"`` / ``"<type>.mailbox"`` directl
 from __future__ import annotations
 
 from shared.domain.records import RecordType
-
-SENT_ITEMS = "sentitems"
-"""Well-known mailbox container name of Sent Items (``ensure_container(mailbox, EMAIL, SENT_ITEMS)``)."""
+from shared.ports import SENT_ITEMS as SENT_ITEMS  # the port's well-known container name
 
 
 def erp_cursor(record_type: RecordType) -> str:

@@ -13,10 +13,10 @@ from typing import Any
 
 from shared.domain.records import Contact, EmailMessage, Event, RecordType
 from shared.ports import ErpItem, Link, MailboxItem, Removed, Side
+from shared.scope import in_scope, scope_known
 from shared.sync import merge
 from shared.sync.context import TypeContext
 from shared.sync.plan import Pair
-from shared.sync.scope import in_scope, scope_known
 
 logger = logging.getLogger(__name__)
 

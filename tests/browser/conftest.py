@@ -2,7 +2,7 @@
 
 Playwright's own browser downloads are never used (they cannot be fetched here); the
 bootstrap installs Debian's ``chromium`` package. Each test gets a fresh page in a fresh
-context; the browser is shared by the tests of a module.
+context; the browser is shared by a module's tests.
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ CHROMIUM_ARGS = [
 def browser() -> Iterator[object]:
     """One Chromium per test module (fails, never skips, when chromium is missing).
 
-    Not per session: Playwright's sync API runs an event loop while it is open, and every async
-    test after it would fail with "Cannot run the event loop while another loop is running".
+    Not for the session: Playwright's sync API keeps its event loop running while it is open, and
+    every async test after the browser tests would fail with "another loop is running".
     """
     if shutil.which(CHROMIUM) is None:
         pytest.fail(f"{CHROMIUM} is missing: run 'make bootstrap' (installs Debian's chromium)")

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import pytest
 from kiota_http.middleware.options import RetryHandlerOption
 
@@ -57,6 +58,17 @@ class Harness:
             assert self.sim is not None
             admin(self.sim, "POST", "/_sim/faults",
                   {"path": "delta", "method": "GET", "status": 410, "count": 1})
+
+    async def master_categories(self) -> list[tuple[str, str]]:
+        """(name, colour) of every category in the mailbox's master list, read from that side itself."""
+        if isinstance(self.gateway, InMemoryMailboxGateway):
+            return list(self.gateway._categories.get(MAILBOX, {}).items())
+        assert self.sim is not None
+        async with httpx.AsyncClient(base_url=self.sim.base_url, timeout=10) as client:
+            resp = await client.get(f"/v1.0/users/{MAILBOX}/outlook/masterCategories",
+                                    headers={"Authorization": "Bearer test"})
+        assert resp.status_code == 200, resp.text
+        return [(c["displayName"], c["color"]) for c in resp.json()["value"]]
 
 
 @pytest.fixture(params=["memory", "graph"])
@@ -318,6 +330,9 @@ async def test_ensure_category_is_idempotent(harness: Harness) -> None:
     await harness.gateway.ensure_category(MAILBOX, "ERP", "preset7")
     await harness.gateway.ensure_category(MAILBOX, "ERP", "preset7")
     await harness.gateway.ensure_category(MAILBOX, "Customers", "none")
+    master = await harness.master_categories()
+    assert [c for c in master if c[0] == "ERP"] == [("ERP", "preset7")]
+    assert ("Customers", "none") in master
 
 
 async def test_update_keeps_categories_when_none_given_and_restamps(harness: Harness) -> None:

@@ -169,3 +169,8 @@ def queue_message(request: SyncRequest | bytes, *, dequeue_count: int = 1) -> Qu
 def timer(past_due: bool = False) -> TimerRequest:
     """The TimerRequest the Python worker builds for a timer trigger."""
     return TimerRequest(past_due=past_due, schedule_status={}, schedule={"AdjustForDST": True})
+
+
+def field_errors(body: dict[str, Any]) -> dict[str, str]:
+    """The ``fields`` list of the one error shape as ``{field: message}``."""
+    return {entry["field"]: entry["message"] for entry in body["fields"]}

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from shared.domain.records import RecordType
 from shared.domain.status import LogEntry, LogLevel, RunState
-from tests.functions.conftest import Env, call_http
+from tests.functions.conftest import Env, call_http, field_errors
 
 
 async def test_policy_lifecycle_with_defaults_etags_and_field_errors(env: Env) -> None:
@@ -22,8 +22,8 @@ async def test_policy_lifecycle_with_defaults_etags_and_field_errors(env: Env) -
     status, body, _ = await call_http("admin_policies", "POST", "policies",
                                       {"name": "x", "contacts": {"direction": "sideways", "colour": 1}})
     assert status == 400
-    assert set(body["fields"]) == {"contacts.direction", "contacts.colour"}
-    assert "unknown field" in body["fields"]["contacts.colour"]
+    assert set(field_errors(body)) == {"contacts.direction", "contacts.colour"}
+    assert "unknown field" in field_errors(body)["contacts.colour"]
 
     route = {"name": "sales"}
     status, body, _ = await call_http("admin_policies_name", "PUT", "policies/sales",
@@ -34,7 +34,7 @@ async def test_policy_lifecycle_with_defaults_etags_and_field_errors(env: Env) -
     assert status == 412
     status, body, _ = await call_http("admin_policies_name", "PUT", "policies/sales", {"name": "other"},
                                       route=route)
-    assert status == 400 and "name" in body["fields"]
+    assert status == 400 and "name" in field_errors(body)
 
     status, body, _ = await call_http("admin_policies_name", "GET", "policies/sales", route=route)
     assert status == 200 and body["conflict_resolution"] == "system"
@@ -49,9 +49,9 @@ async def test_policy_lifecycle_with_defaults_etags_and_field_errors(env: Env) -
 
 async def test_server_and_mailbox_routes(env: Env) -> None:
     status, body, _ = await call_http("admin_servers", "POST", "servers", {"name": "m365", "default_policy": "nope"})
-    assert status == 400 and "default_policy" in body["fields"]
+    assert status == 400 and "default_policy" in field_errors(body)
     status, body, _ = await call_http("admin_servers", "POST", "servers", {"name": "m365", "tenant": "x"})
-    assert status == 400 and "tenant" in body["fields"]
+    assert status == 400 and "tenant" in field_errors(body)
     status, body, _ = await call_http("admin_servers", "POST", "servers", {"name": "m365"})
     assert status == 201
     assert body["update_batch_size"] == 25 and body["select_batch_size"] == 100
@@ -62,11 +62,11 @@ async def test_server_and_mailbox_routes(env: Env) -> None:
     status, body, _ = await call_http("admin_servers_name_mailboxes_email", "PUT",
                                       "servers/m365/mailboxes/Ann@Contoso.com", {"employee_id": "EP1", "x": 1},
                                       route=mb)
-    assert status == 400 and set(body["fields"]) == {"x"}
+    assert status == 400 and set(field_errors(body)) == {"x"}
     status, body, _ = await call_http("admin_servers_name_mailboxes_email", "PUT",
                                       "servers/m365/mailboxes/Ann@Contoso.com",
                                       {"employee_id": "EP1", "policy": "ghost"}, route=mb)
-    assert status == 400 and "policy" in body["fields"]
+    assert status == 400 and "policy" in field_errors(body)
     status, body, _ = await call_http("admin_servers_name_mailboxes_email", "PUT",
                                       "servers/m365/mailboxes/Ann@Contoso.com",
                                       {"employee_id": "EP1", "employee_name": "Ann"}, route=mb)
@@ -76,7 +76,7 @@ async def test_server_and_mailbox_routes(env: Env) -> None:
     assert [m["email"] for m in listed] == ["ann@contoso.com"] and listed[0]["status"] is None
 
     status, body, _ = await call_http("admin_servers_name", "DELETE", "servers/m365", route=srv)
-    assert status == 400 and "mailbox" in body["fields"]["name"]
+    assert status == 400 and "mailbox" in field_errors(body)["name"]
     status, _, _ = await call_http("admin_servers_name_mailboxes_email", "DELETE",
                                    "servers/m365/mailboxes/ann@contoso.com",
                                    route={"name": "m365", "email": "ann@contoso.com"})
@@ -94,7 +94,7 @@ async def test_initialize_creates_categories_and_folders(env: Env) -> None:
     assert len(body["mailboxes"]) == 1
     status, body, _ = await call_http("admin_servers_name_initialize", "POST", "servers/main/initialize",
                                       {"mailboxes": ["zed@contoso.com"]}, route={"name": "main"})
-    assert status == 400 and "mailboxes" in body["fields"]
+    assert status == 400 and "mailboxes" in field_errors(body)
     status, body, _ = await call_http("admin_servers_name_test", "POST", "servers/main/test", route={"name": "main"})
     assert status == 200 and body["ok"] is True and len(body["findings"]) == 2
 
@@ -117,7 +117,7 @@ async def test_sync_request_queues_base64_messages_and_marks_queued(env: Env) ->
     status, body, _ = await call_http("admin_sync", "POST", "sync", {"all": True, "policy": "other"})
     assert status == 202 and body["queued"] == []
     status, body, _ = await call_http("admin_sync", "POST", "sync", {"mailboxes": ["nobody@contoso.com"]})
-    assert status == 400 and "mailboxes" in body["fields"]
+    assert status == 400 and "mailboxes" in field_errors(body)
     status, body, _ = await call_http("admin_sync", "POST", "sync", {})
     assert status == 400
 
@@ -142,7 +142,7 @@ async def test_status_reset_rewinds_cursors_and_dates(env: Env) -> None:
     status, body, _ = await call_http("admin_mailboxes_email_status_reset", "POST",
                                       "mailboxes/ann@contoso.com/status/reset", {"direction": "sideways"},
                                       route=route)
-    assert status == 400 and "direction" in body["fields"]
+    assert status == 400 and "direction" in field_errors(body)
 
 
 async def test_log_paging_filter_clear_and_reset_warning(env: Env) -> None:
@@ -162,7 +162,7 @@ async def test_log_paging_filter_clear_and_reset_warning(env: Env) -> None:
     assert [e["message"] for e in page2["entries"]] == ["line 1"]
     status, body, _ = await call_http("admin_mailboxes_email_log", "GET", "mailboxes/ann@contoso.com/log",
                                       route=route, params={"level": "loud"})
-    assert status == 400 and "level" in body["fields"]
+    assert status == 400 and "level" in field_errors(body)
     status, body, _ = await call_http("admin_mailboxes_email_log", "DELETE", "mailboxes/ann@contoso.com/log",
                                       route=route)
     assert status == 200 and body["deleted"] == 7

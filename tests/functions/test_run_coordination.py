@@ -135,3 +135,35 @@ async def test_a_stored_push_read_that_fails_once_fails_the_run_and_the_next_run
     assert stored is not None and stored.value.last_run is not None
     assert (stored.value.last_run.run_id, stored.value.last_run.state) == ("run-b", RunState.SUCCEEDED)
     assert [c["run_id"] for c in env.engine.calls] == ["run-b"] and pool.sessions == 1  # reused
+
+
+async def test_a_request_taken_by_a_run_that_crashed_is_run_by_the_next_lease_holder(env: Env) -> None:
+    """The host died mid-run: its message comes back, finds the dead run's lease, then runs the work."""
+    from shared.admin import pending
+    from shared.admin.holder import Held
+
+    mailbox = await _mailbox(env)
+    run_id = await enqueue_syncs(env.rt, [mailbox], reason="manual", record_types=(RecordType.TASK,))
+    [message] = await env.messages()
+    crashed = await Held.take(env.store, env.clock, ANN, "dead-worker", 300, 30)
+    assert crashed is not None and await pending.take(env.store, ANN, env.clock.now()) is not None
+    # ... and the process dies here: no outcome, no release. Its message is delivered again:
+    env.clock.current += timedelta(seconds=100)  # heartbeats stopped
+    await user_function("sync_worker")(queue_message(message))
+    assert env.engine.calls == []
+    props = await env.queue_client.get_queue_properties()
+    assert props.approximate_message_count == 1  # back when the dead run's lease ends
+    await env.messages()
+    # a new request arrives while the dead run's lease is held: it waits, and the status says why
+    manual = await enqueue_syncs(env.rt, [mailbox], reason="manual", record_types=(RecordType.CONTACT,))
+    [new] = await env.messages()
+    await user_function("sync_worker")(queue_message(new))
+    live = await live_status(env.store, ANN)
+    assert live["waiting"] == "waiting for an interrupted run's lease (until 08:05 UTC)"
+    env.clock.current += timedelta(seconds=250)  # the lease has expired
+    await user_function("sync_worker")(queue_message(new))
+    assert [(c["run_id"], c["record_types"]) for c in env.engine.calls] == [
+        (manual, (RecordType.CONTACT, RecordType.TASK))]  # the dead run's work and the new request
+    for again in (message, new):  # both messages once more: the work is done
+        await user_function("sync_worker")(queue_message(again))
+    assert len(env.engine.calls) == 1 and run_id != manual

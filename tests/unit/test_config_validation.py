@@ -121,6 +121,8 @@ BAD_SERVER_VALUES = [
     ("tenant_id", ["x"]),
     ("client_id", {"a": 1}),
     ("graph_base_url", "graph.microsoft.com"),
+    ("graph_base_url", "https://"),  # stored as "https:" it failed every later read of the server
+    ("graph_base_url", "http:///v1.0"),
     ("logging_level", "debug"),
     ("max_attachment_kb", -1),
     ("max_attachment_kb", 10**9),

@@ -1,0 +1,34 @@
+"""Every HTTP function of the app, read from the app object itself (so a new route joins every suite)."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+import function_app
+from devhost.host import functions_of
+
+
+@dataclasses.dataclass(frozen=True)
+class HttpRoute:
+    function: str
+    template: str  # Functions route template, relative to /api
+    methods: tuple[str, ...]
+    anonymous: bool
+
+    def path(self, fill: str = "x") -> str:
+        """The route with every parameter filled in (``{name}`` -> ``x``)."""
+        return re.sub(r"\{[^}]+\}", fill, self.template)
+
+
+def http_routes() -> list[HttpRoute]:
+    out = []
+    for fn in functions_of(function_app.app):
+        trigger = fn.get_trigger().get_dict_repr()
+        if trigger["type"] != "httpTrigger":
+            continue
+        level = str(getattr(trigger.get("authLevel"), "value", trigger.get("authLevel") or "function"))
+        methods = tuple(sorted(str(getattr(m, "value", m)).upper() for m in trigger.get("methods") or ["GET", "POST"]))
+        out.append(HttpRoute(fn.get_function_name(), trigger.get("route") or fn.get_function_name(), methods,
+                             level.lower() == "anonymous"))
+    return out
