@@ -530,7 +530,7 @@ def create_app(options: Options) -> web.Application:
     app.router.add_get(f"{ADMIN_PREFIX}/sessions", admin_sessions)
     app.router.add_get(f"{ADMIN_PREFIX}/licence", admin_licence)
     app.router.add_post(f"{ADMIN_PREFIX}/licence", admin_licence)
-    outbox.register(app, sim, ADMIN_PREFIX)
+    outbox.register(app, sim, ADMIN_PREFIX, commit)
 
     async def close_pusher(_: web.Application) -> None:
         await sim.pusher.close()

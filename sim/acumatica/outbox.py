@@ -15,13 +15,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from aiohttp import web
-
-if TYPE_CHECKING:
-    from sim.acumatica.app import Simulator
-    from sim.acumatica.store import Store
 
 PENDING, PROCESSING, PROCESSED, FAILED = "Pending Processing", "Processing", "Processed", "Failed"
 TRANSITIONS: dict[str, set[str]] = {
@@ -37,11 +34,12 @@ TRANSITIONS: dict[str, set[str]] = {
 SENDERS = ("exsync", "acumatica")
 
 
-def validate(store: Store, record: dict[str, Any], old: dict[str, Any] | None, errors: dict[str, str]) -> None:
+def validate(accounts: Mapping[int, dict[str, Any]], record: dict[str, Any], old: dict[str, Any] | None,
+             errors: dict[str, str]) -> None:
     """MailStatus transition and the sending account of an Email being written."""
     account = record.get("FromEmailAccountID")
     if account is not None:
-        found = store.email_accounts.get(account) if isinstance(account, int) else None
+        found = accounts.get(account) if isinstance(account, int) else None
         if found is None:
             errors["FromEmailAccountID"] = f"FromEmailAccountID: '{account}' cannot be found in the system"
         else:
@@ -70,7 +68,9 @@ def _accounts_body(body: Any) -> dict[int, dict[str, Any]]:
     return out
 
 
-def register(app: web.Application, sim: Simulator, prefix: str) -> None:
+def register(app: web.Application, sim: Any, prefix: str, commit: Callable[..., web.Response]) -> None:
+    """The admin routes; ``sim`` is the simulator (its ``store``), ``commit`` stores a record as PUT does."""
+
     async def accounts(request: web.Request) -> web.Response:
         if request.method == "POST":
             try:
@@ -81,8 +81,6 @@ def register(app: web.Application, sim: Simulator, prefix: str) -> None:
 
     async def process(request: web.Request) -> web.Response:
         """The instance's own sender: Pending Processing mail of ``acumatica`` accounts -> Processed."""
-        from sim.acumatica.app import commit
-
         own = {i for i, a in sim.store.email_accounts.items() if a["sender"] == "acumatica"}
         sent = []
         for record in list(sim.store.records["Email"].values()):

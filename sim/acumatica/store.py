@@ -271,7 +271,7 @@ class Store:
             self._validate_related(record, errors)
         if entity == "Email":
             choice("MailStatus", MAIL_STATUSES)
-            outbox.validate(self, record, old, errors)
+            outbox.validate(self.email_accounts, record, old, errors)
             if not record.get("Subject"):
                 errors["Subject"] = "Subject: 'Subject' cannot be empty"
         if entity in ("Task", "Event"):

@@ -20,14 +20,11 @@ import dataclasses
 import math
 import time
 from collections import deque
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from aiohttp import web
 
 from sim.graph.errors import GraphError
-
-if TYPE_CHECKING:
-    from sim.graph.app import Sim
 
 MINUTE_S = 60.0
 DAY_S = 24 * 3600.0
@@ -116,7 +113,11 @@ class SendingQuota:
         self.accepted.clear()
 
 
-def register(app: web.Application, sim: Sim) -> None:
+class HasSending(Protocol):
+    sending: SendingQuota
+
+
+def register(app: web.Application, sim: HasSending) -> None:
     """``GET /_sim/sending`` (limits, time scale, accepted and refused sends per mailbox) and
     ``POST /_sim/sending`` (change the time scale or a limit; reset restores them)."""
 
