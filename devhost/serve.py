@@ -134,6 +134,7 @@ async def running_stack(*, port: int | None = None, graph_port: int | None = Non
     import function_app
     from functions._runtime import use_runtime
     from shared.admin import telemetry
+    from shared.console.setup import development_console, use_console
     from shared.runtime import build_runtime
     from shared.settings import Settings
 
@@ -163,6 +164,7 @@ async def running_stack(*, port: int | None = None, graph_port: int | None = Non
         else:
             runtime = await build_runtime(settings, credential_for=local_credentials(settings), review=False)
         use_runtime(runtime)
+        use_console(development_console())  # the local console signs in a development admin
         host = LocalHost(function_app.app, function_key=key, storage_connection=azurite.connection_string,
                          env=env, port=port, timers=timers)
         await host.start()
@@ -173,6 +175,7 @@ async def running_stack(*, port: int | None = None, graph_port: int | None = Non
         finally:
             await host.stop()
             use_runtime(None)
+            use_console(None)
             await runtime.aclose()
             if sign_in == "entra":
                 from shared.credentials.service import use_provider_options
@@ -239,6 +242,8 @@ async def _serve(stack: Stack, stop: asyncio.Event, seed: str | None) -> int:
     print(f"graph sim   {stack.graph.base_url}")
     print(f"erp sim     {stack.erp.base_url}  (admin:setup@Company)")
     print(f"openapi     {stack.api}/openapi.json")
+    print(f"console     {stack.api}/console/health  (signed in as a development admin; "
+          f"?role=reader at {stack.api}/console/signin for a reader)")
     if seed == "demo":
         from devhost.seed import print_next_steps, seed_demo
 

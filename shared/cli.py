@@ -206,11 +206,12 @@ def _status(api: Api, args: argparse.Namespace) -> Any:
 
 
 def all_mailboxes(api: Api) -> list[dict[str, Any]]:
-    """Every configured mailbox of every server, with its status (``null`` before a first run)."""
+    """Every configured mailbox of every server with its live status (last run, what waits, progress)."""
     out: list[dict[str, Any]] = []
     for server in api.call("GET", "/servers"):
         for mailbox in api.call("GET", f"/servers/{server['name']}/mailboxes"):
-            out.append({**mailbox, "server": server["name"]})
+            status = api.call("GET", f"/mailboxes/{mailbox['email']}/status")
+            out.append({**mailbox, "server": server["name"], "status": status})
     return sorted(out, key=lambda m: m["email"])
 
 

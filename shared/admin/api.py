@@ -18,11 +18,12 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from shared.admin import addin as addin_api
 from shared.admin import bodies, system_mailboxes, transactional_mail
 from shared.admin.enqueue import enqueue_syncs
 from shared.admin.http import ApiRequest, ApiResponse, error_json, error_response
 from shared.admin.lookup import DEFAULT_POLICY, mailbox_context
-from shared.admin.status import live_status, set_warning, status_to_json, update_status
+from shared.admin.status import live_status, set_warning, shown_last_run, status_to_json, update_status
 from shared.admin.subscriptions import keep_with_graph
 from shared.domain.config import Mailbox, ServerConfig, SyncPolicy, parse, validation_errors
 from shared.domain.records import RecordType
@@ -52,6 +53,7 @@ class Route:
     list_response: bool = False
     success: int = 200
     query: tuple[str, ...] = ()
+    anonymous: bool = False  # no function key: the handler checks the caller's Entra token itself
 
 
 def _etag_headers(etag: str) -> dict[str, str]:
@@ -343,6 +345,7 @@ async def get_status(rt: Runtime, req: ApiRequest) -> ApiResponse:
     stored = await rt.state.get_status(email)
     out = status_to_json(stored.value if stored else MailboxStatus(email=email))
     out.update(await live_status(rt.state, email))
+    out["last_run"] = await shown_last_run(rt.state, email, out["last_run"])
     return ApiResponse.json(out)
 
 
@@ -465,6 +468,7 @@ ROUTES: tuple[Route, ...] = (
     Route("reset_warning", "POST", "mailboxes/{email}/reset-warning", reset_warning,
           "Clear a mailbox's warning", response=bodies.StatusOut),
     *(Route(**spec) for spec in system_mailboxes.ROUTE_SPECS),
+    *(Route(**spec) for spec in addin_api.ROUTE_SPECS),
     *(Route(**spec) for spec in transactional_mail.ROUTE_SPECS),
 )
 

@@ -1,8 +1,9 @@
 """The mailbox lease as the worker holds it: take, heartbeat, let go, and why others wait.
 
-A run holds ``mailbox:<email>`` in the LeaseStore and keeps a *holder* document beside it
-(DocumentStore kind ``holder``): the owner, when the lease ends and the last heartbeat. While the
-run works, :class:`Held` renews the lease and the heartbeat every ``beat_seconds``; a crashed
+A run holds ``mailbox:<email>`` in the LeaseStore and keeps its heartbeat beside the request it
+runs (the mailbox's ``pending`` document, :func:`shared.admin.pending.beat`): the owner, when the
+lease ends and the last beat. While the run works, :class:`Held` renews the lease and the
+heartbeat every ``beat_seconds``; a crashed
 worker stops beating, so a request that finds the lease taken can tell a live run ("another run
 holds the mailbox until hh:mm") from an interrupted one ("waiting for an interrupted run's lease
 (until hh:mm)") -- :func:`waiting_reason`, a pure decision table.
@@ -18,11 +19,10 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+from shared.admin import pending
 from shared.ports import Clock, StateStore
 
 logger = logging.getLogger(__name__)
-
-KIND = "holder"
 STALE_BEATS = 3
 """A holder that missed this many heartbeats is taken for interrupted (crashed, killed)."""
 
@@ -60,8 +60,7 @@ def waiting_reason(holder: dict[str, Any] | None, now: datetime, lease_seconds: 
 
 
 async def holder_of(state: StateStore, email: str) -> dict[str, Any] | None:
-    doc = await state.get_doc(KIND, email)
-    return doc.value if doc else None
+    return await pending.holder_of(state, email)
 
 
 class Held:
@@ -78,22 +77,20 @@ class Held:
                    beat_seconds: float) -> Held | None:
         if not await state.acquire_lease(lease_key(email), owner, lease_seconds):
             return None
-        held = cls(state, clock, email, owner, lease_seconds, beat_seconds)
-        await held._write()
-        return held
+        return cls(state, clock, email, owner, lease_seconds, beat_seconds)
 
-    async def _write(self) -> None:
+    def info(self) -> dict[str, Any]:
+        """The heartbeat as :func:`waiting_reason` reads it: owner, last beat, lease end."""
         now = self._clock.now()
-        await self._state.put_doc(KIND, self.email, {
-            "owner": self.owner, "beat": now.isoformat(),
-            "until": (now + timedelta(seconds=self._lease)).isoformat()}, force=True)
+        return {"owner": self.owner, "beat": now.isoformat(),
+                "until": (now + timedelta(seconds=self._lease)).isoformat()}
 
     async def beat(self) -> None:
         """Renew the lease and the heartbeat (a lost lease is logged; the run finishes anyway)."""
         if not await self._state.renew_lease(lease_key(self.email), self.owner, self._lease):
             logger.warning("the lease of a mailbox was lost during its run")
             return
-        await self._write()
+        await pending.beat(self._state, self.email, self.info())
 
     @contextlib.asynccontextmanager
     async def beating(self, tick: Callable[[], Awaitable[None]] | None = None,
@@ -123,5 +120,4 @@ class Held:
                 await task
 
     async def release(self) -> None:
-        await self._state.delete_doc(KIND, self.email)
         await self._state.release_lease(lease_key(self.email), self.owner)

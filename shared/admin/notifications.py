@@ -83,7 +83,7 @@ async def graph_notifications(rt: Runtime, req: ApiRequest) -> ApiResponse:
     token = req.query.get("validationToken")
     if token is not None:
         return ApiResponse.text(token)
-    items = await intake.take_notifications(rt, _client_state_ok(rt, notification_items(req.body)))  # system Inboxes
+    items = await intake.take_notifications(rt, _client_state_ok(rt, notification_items(req.body)))  # system mailboxes
     targets = await _subscription_targets(rt, items)
     queued = await _enqueue_targets(rt, targets, "graph")
     logger.info("graph notifications: %d accepted, %d mailbox sync(s) queued", len(items), queued)

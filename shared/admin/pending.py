@@ -94,6 +94,10 @@ def _request(value: dict[str, Any] | None) -> dict[str, Any] | None:
     return None if value is None else {k: value.get(k) for k in _REQUEST_FIELDS}
 
 
+def _holder(doc: Stored[dict[str, Any]] | None) -> dict[str, Any] | None:
+    return doc.value.get("holder") if doc is not None else None
+
+
 def _union(first: dict[str, Any] | None, second: dict[str, Any] | None) -> dict[str, Any] | None:
     first, second = _request(first), _request(second)
     if first is None or second is None:
@@ -134,11 +138,12 @@ async def mark(store: DocumentStore, email: str, types: Sequence[RecordType] | N
     for _ in range(_ATTEMPTS):
         doc = await store.get_doc(KIND, email)
         value = {**_merge(_waiting(doc), types, now, reason, run_id), "done": _done(doc),
-                 "running": _running(doc)}
+                 "running": _running(doc), "holder": _holder(doc)}
         if await _write(store, email, doc, value):
             return
     doc = await store.get_doc(KIND, email)  # still racing: merge once more and write anyway
-    value = {**_merge(_waiting(doc), types, now, reason, run_id), "done": _done(doc), "running": _running(doc)}
+    value = {**_merge(_waiting(doc), types, now, reason, run_id), "done": _done(doc), "running": _running(doc),
+             "holder": _holder(doc)}
     await store.put_doc(KIND, email, value, force=True)
 
 
@@ -168,23 +173,45 @@ def _parse(value: dict[str, Any]) -> Waiting:
                    since=datetime.fromisoformat(value.get("since") or value["at"]))
 
 
-async def take(store: DocumentStore, email: str, now: datetime) -> Waiting | None:
+async def take(store: DocumentStore, email: str, now: datetime, *, holder: dict[str, Any] | None = None,
+               finished: bool = False) -> Waiting | None:
     """Consume what waits for ``email`` (None: nothing). Only the lease holder calls this.
 
-    A request an earlier run took but never finished (that run crashed: we hold the lease now) is
-    taken again with it. The taken request stays recorded as ``running`` until :func:`finished`.
+    The taken request stays recorded as ``running`` (with the ``holder``'s heartbeat) until the
+    next take says ``finished`` (its outcome is recorded) or :func:`finished`. A request an earlier
+    run took but never finished (it crashed: we hold the lease now) is taken again with what waits.
     """
     for _ in range(_ATTEMPTS):
         doc = await store.get_doc(KIND, email)
-        value = _union(_running(doc), _waiting(doc))  # older first: the latest request names the run
+        running = None if finished else _running(doc)
+        value = _union(running, _waiting(doc))  # older first: the latest request names the run
         if value is None:
+            busy = doc is not None and (doc.value.get("running") or doc.value.get("holder"))
+            if busy and not await _write(store, email, doc, {**(doc.value if doc else {}), "running": None,
+                                                             "holder": None}):
+                continue
             return None
         done = [*_done(doc), *(value.get("run_ids") or [])][-_DONE_KEPT:]
-        taken = {"taken": True, "at": now.isoformat(), "done": done, "running": value}
+        taken = {"taken": True, "at": now.isoformat(), "done": done, "running": value, "holder": holder}
         if await _write(store, email, doc, taken):
             return _parse(value)
     logger.warning("the waiting request of a mailbox kept changing; left for the next message")
     return None
+
+
+async def beat(store: DocumentStore, email: str, holder: dict[str, Any]) -> None:
+    """The lease holder's heartbeat (owner, last beat, lease end), kept beside what it runs."""
+    for _ in range(_ATTEMPTS):
+        doc = await store.get_doc(KIND, email)
+        value = {**(doc.value if doc is not None else {"taken": True, "at": holder["beat"]}), "holder": holder}
+        if await _write(store, email, doc, value):
+            return
+
+
+async def holder_of(store: DocumentStore, email: str) -> dict[str, Any] | None:
+    """The heartbeat of the run that holds ``email``'s lease (None: it has not taken anything yet)."""
+    doc = await store.get_doc(KIND, email)
+    return doc.value.get("holder") if doc is not None else None
 
 
 async def give_back(store: DocumentStore, email: str, waiting: Waiting, now: datetime) -> None:
@@ -202,7 +229,7 @@ async def finished(store: DocumentStore, email: str) -> None:
         if _running(doc) is None:
             return
         assert doc is not None
-        if await _write(store, email, doc, {**doc.value, "running": None}):
+        if await _write(store, email, doc, {**doc.value, "running": None, "holder": None}):
             return
 
 
@@ -238,7 +265,8 @@ async def clear(store: DocumentStore, email: str, now: datetime | None = None) -
         assert doc is not None
         at = now.isoformat() if now else doc.value["at"]
         done = [*_done(doc), *(dropped.get("run_ids") or [])][-_DONE_KEPT:]
-        if await _write(store, email, doc, {"taken": True, "at": at, "done": done, "running": None}):
+        if await _write(store, email, doc, {"taken": True, "at": at, "done": done, "running": None,
+                                            "holder": _holder(doc)}):
             return
 
 
@@ -249,6 +277,15 @@ async def describe(store: DocumentStore, email: str) -> dict[str, object] | None
         return None
     return {"since": value.get("since") or value["at"], "types": value.get("types"),
             "reasons": value.get("reasons") or [], "why": value.get("why")}
+
+
+async def running_run(store: DocumentStore, email: str) -> tuple[str, str] | None:
+    """``(run id, taken at)`` of a request a run took and has not recorded yet (None: none)."""
+    doc = await store.get_doc(KIND, email)
+    running = _running(doc)
+    if doc is None or running is None or not running.get("run_ids"):
+        return None
+    return str(running["run_ids"][-1]), str(doc.value.get("at") or running["at"])
 
 
 async def why(store: DocumentStore, email: str) -> str | None:

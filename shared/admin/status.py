@@ -56,6 +56,20 @@ def warning_after(summary: RunSummary) -> str | None:
     return None
 
 
+_SEVERITY = {RunState.SUCCEEDED: 0, RunState.WARNING: 1, RunState.FAILED: 2}
+
+
+def combined(first: RunSummary, later: RunSummary) -> RunSummary:
+    """Runs one lease holder did back to back, shown as one last run: the first run's id and start,
+    the later one's end, counts added up, the worse state and both messages."""
+    counts = dict(first.counts)
+    for key, count in later.counts.items():
+        counts[key] = counts[key] + count if key in counts else count
+    state = max((first.state, later.state), key=lambda s: _SEVERITY.get(s, 0))
+    message = "; ".join(dict.fromkeys(m for m in (first.message, later.message) if m))
+    return RunSummary(first.run_id, state, first.started_at, later.finished_at, counts, message)
+
+
 def apply_outcome(status: MailboxStatus, outcome: SyncOutcome) -> MailboxStatus:
     """The status after a run: its dates merged in, its warning (if any), it as the last run."""
     warning = warning_after(outcome.summary)
@@ -96,3 +110,16 @@ async def live_status(store: DocumentStore, email: str) -> dict[str, Any]:
     waiting = await pending.describe(store, email)
     return {"pending": waiting, "waiting": waiting.get("why") if waiting else None,
             "progress": await progress.current(store, email)}
+
+
+async def shown_last_run(store: DocumentStore, email: str, last_run: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The last run as the status API shows it: a request a run has taken shows as ``running``
+    even before that run wrote ``running`` into the status (so "nothing waits" never reads as done)."""
+    taken = await pending.running_run(store, email)
+    if taken is None:
+        return last_run
+    run_id, at = taken
+    if last_run is not None and last_run.get("run_id") == run_id and last_run.get("state") != "queued":
+        return last_run  # the run wrote its own state (running, or its outcome)
+    return {"run_id": run_id, "state": "running", "started_at": at, "finished_at": None, "counts": {},
+            "message": ""}

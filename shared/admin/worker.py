@@ -24,13 +24,13 @@ import logging
 import uuid
 from typing import Any
 
-from shared.admin import erp_pushes, pending, telemetry
+from shared.admin import erp_pushes, pending, run_history, telemetry
 from shared.admin import progress as run_progress
 from shared.admin.holder import Held, holder_of, waiting_reason
 from shared.admin.lookup import mailbox_context
 from shared.admin.pending import Waiting
 from shared.admin.queue import SyncRequest
-from shared.admin.status import record_outcome, set_last_run, update_status
+from shared.admin.status import combined, record_outcome, set_last_run, update_status
 from shared.domain.config import Mailbox, ServerConfig, SyncPolicy
 from shared.domain.records import RecordType
 from shared.domain.status import LogEntry, LogLevel, RunState, RunSummary
@@ -110,16 +110,19 @@ async def _drain(rt: Runtime, held: Held, mailbox: Mailbox, server: ServerConfig
     """Under the lease: take what waits and run it, until nothing waits."""
     last = None
     for _ in range(MAX_ROUNDS):
-        waiting = await pending.take(rt.state, mailbox.email, rt.clock.now())
+        # after a recorded run, "finished": a run that never got that far (crashed, cancelled,
+        # throttled) left its request running, and the next lease holder takes it again
+        waiting = await pending.take(rt.state, mailbox.email, rt.clock.now(), holder=held.info(),
+                                     finished=last is not None)
         if waiting is None:
             if last is None:
                 logger.info("nothing waits for the mailbox (an earlier run did the work)")
             return last
-        last = await _run(rt, held, waiting, mailbox, server, policy)
-        # recorded; a run that never got here (crashed, cancelled, throttled) is taken again next time
-        await pending.finished(rt.state, mailbox.email)
+        last = await _run(rt, held, waiting, mailbox, server, policy, before=last)
         if last.state is RunState.FAILED and not policy.continue_on_error:
+            await pending.finished(rt.state, mailbox.email)
             return last
+    await pending.finished(rt.state, mailbox.email)
     return last
 
 
@@ -136,11 +139,15 @@ async def _wait_for_lease(rt: Runtime, request: SyncRequest) -> None:
 
 
 async def _run(rt: Runtime, held: Held, waiting: Waiting, mailbox: Mailbox, server: ServerConfig,
-               policy: SyncPolicy) -> RunSummary:
+               policy: SyncPolicy, *, before: RunSummary | None = None) -> RunSummary:
+    """One engine run; its outcome is recorded combined with the runs this lease did ``before``
+    (the status shows one last run per lease; telemetry and the run record stay per run)."""
     email = mailbox.email
     run_id = waiting.run_id
     started = rt.clock.now()
-    await set_last_run(rt.state, email, RunSummary(run_id, RunState.RUNNING, started))
+    showing = RunSummary(before.run_id, RunState.RUNNING, before.started_at, counts=before.counts) \
+        if before is not None else RunSummary(run_id, RunState.RUNNING, started)
+    status = await set_last_run(rt.state, email, showing)
     logger.info("run %s: syncing a mailbox (%s, types %s)", run_id, ",".join(waiting.reasons) or "-",
                 ",".join(t.value for t in waiting.record_types) if waiting.record_types else "all")
     board = run_progress.Board(rt.state, rt.clock, email)
@@ -156,7 +163,7 @@ async def _run(rt: Runtime, held: Held, waiting: Waiting, mailbox: Mailbox, serv
                 outcome = await rt.engine(SyncJob(
                     mailbox=mailbox, server=server, policy=policy, mailbox_gateway=gateway, erp_gateway=erp,
                     state=rt.state, clock=rt.clock, run_id=run_id, record_types=waiting.record_types,
-                    removals=kept.removals, progress=board, type_saved=acknowledge))
+                    removals=kept.removals, progress=board, type_saved=acknowledge, status=status))
     except Throttled:
         telemetry.record_deferred()
         await pending.give_back(rt.state, email, waiting, rt.clock.now())
@@ -178,7 +185,10 @@ async def _run(rt: Runtime, held: Held, waiting: Waiting, mailbox: Mailbox, serv
     if summary.finished_at is None:
         summary = dataclasses.replace(summary, finished_at=rt.clock.now())
         outcome = dataclasses.replace(outcome, summary=summary)
-    await _finish(rt, email, outcome, continue_on_error=policy.continue_on_error)
+    shown = combined(before, summary) if before is not None else summary
+    await _finish(rt, email, dataclasses.replace(outcome, summary=shown), summary,
+                  continue_on_error=policy.continue_on_error)
+    await run_history.record(rt.state, summary, rt.clock.now())
     telemetry.record_run(summary)
     written = sum(c.writes for c in summary.counts.values())
     failed = sum(c.failed for c in summary.counts.values())
@@ -188,13 +198,14 @@ async def _run(rt: Runtime, held: Held, waiting: Waiting, mailbox: Mailbox, serv
                "run %s: %s (%d writes, %d failed)", run_id, summary.state.value, written, failed,
                extra={"event": "exsync.sync.run", "mailbox": email, "outcome": summary.state.value,
                       "written": written, "failed": failed, "duration_seconds": round(duration, 3)})
-    return summary
+    return shown
 
 
-async def _finish(rt: Runtime, email: str, outcome: SyncOutcome, *, continue_on_error: bool) -> None:
+async def _finish(rt: Runtime, email: str, outcome: SyncOutcome, own: RunSummary, *,
+                  continue_on_error: bool) -> None:
     await record_outcome(rt.state, email, outcome)
-    if outcome.summary.state is RunState.FAILED and not continue_on_error:
-        await _abort(rt, outcome.summary.run_id, email)
+    if own.state is RunState.FAILED and not continue_on_error:
+        await _abort(rt, own.run_id, email)
 
 
 async def handle_poison(rt: Runtime, body: bytes | str) -> None:

@@ -67,6 +67,8 @@ async def test_seeded_company_syncs_with_the_printed_commands(monkeypatch: pytes
         steps = next_steps(stack, people)
         monkeypatch.setenv("EXSYNC_API_URL", stack.api)
         monkeypatch.setenv("EXSYNC_FUNCTION_KEY", stack.key)
+        code, result = await _cli("doctor")  # nothing configured yet: the doctor says what to do
+        assert code == 1 and "exsync servers create --name" in result["servers"][0]["findings"][0]["fix"]
         commands = [line.strip() for line in steps if line.strip().startswith("exsync ")]
         assert len(commands) == 4 + len(people) + 1
         results = {}
@@ -75,11 +77,16 @@ async def test_seeded_company_syncs_with_the_printed_commands(monkeypatch: pytes
             stdin = shlex.split(command.split("<<<")[1])[0] if "<<<" in command else None
             code, result = await _cli(*argv, stdin=stdin)
             results[argv[0] + " " + (argv[1] if len(argv) > 1 else "")] = result
+            if argv[:2] == ["servers", "put"]:
+                code_empty, empty = await _cli("doctor")
+                fixes = [f["fix"] for s in empty["servers"] for f in s["findings"] if not f["ok"]]
+                assert code_empty == 1 and any("exsync mailboxes put local" in f for f in fixes), fixes
             problems = [f for s in (result or {}).get("servers", []) for f in s["findings"] if not f["ok"]]
             assert code == 0, (command, problems or result)
         assert results[f"sync {people[0].email}"]["results"][people[0].email]["state"] == "succeeded"
-        counts = results[f"sync {people[0].email}"]["results"][people[0].email]["counts"]
-        assert counts["contact.mailbox"]["created"] == 5  # the employee's ERP contacts reached Outlook
+        async with httpx.AsyncClient(base_url=stack.graph.base_url, headers={"Authorization": "Bearer t"}) as graph:
+            contacts = (await graph.get(f"/v1.0/users/{people[0].email}/contacts?$top=100")).json()["value"]
+        assert len(contacts) == 5  # the employee's ERP contacts reached Outlook
         rows = results["status "]["mailboxes"]
         assert sorted(r["email"] for r in rows) == sorted(p.email for p in people)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from shared.admin import pending
 from shared.admin.enqueue import enqueue_syncs
-from shared.admin.holder import KIND as HOLDER
 from shared.admin.holder import waiting_reason
 from shared.admin.notifications import ERP_PUSH
 from shared.admin.queue import SyncRequest
@@ -75,8 +75,8 @@ async def test_a_busy_mailbox_keeps_the_request_waiting_and_says_why(env: Env) -
 
     # the holder stopped beating (its process died): the status names the interrupted run's lease
     stale = env.clock.now() - timedelta(minutes=5)
-    await env.store.put_doc(HOLDER, ANN, {"owner": "someone", "beat": stale.isoformat(),
-                                          "until": (stale + timedelta(minutes=11)).isoformat()}, force=True)
+    await pending.beat(env.store, ANN, {"owner": "someone", "beat": stale.isoformat(),
+                                        "until": (stale + timedelta(minutes=11)).isoformat()})
     await user_function("sync_worker")(queue_message(request))
     live = await live_status(env.store, ANN)
     assert live["waiting"] == "waiting for an interrupted run's lease (until 08:06 UTC)"
@@ -139,14 +139,14 @@ async def test_a_stored_push_read_that_fails_once_fails_the_run_and_the_next_run
 
 async def test_a_request_taken_by_a_run_that_crashed_is_run_by_the_next_lease_holder(env: Env) -> None:
     """The host died mid-run: its message comes back, finds the dead run's lease, then runs the work."""
-    from shared.admin import pending
     from shared.admin.holder import Held
 
     mailbox = await _mailbox(env)
     run_id = await enqueue_syncs(env.rt, [mailbox], reason="manual", record_types=(RecordType.TASK,))
     [message] = await env.messages()
     crashed = await Held.take(env.store, env.clock, ANN, "dead-worker", 300, 30)
-    assert crashed is not None and await pending.take(env.store, ANN, env.clock.now()) is not None
+    assert crashed is not None
+    assert await pending.take(env.store, ANN, env.clock.now(), holder=crashed.info()) is not None
     # ... and the process dies here: no outcome, no release. Its message is delivered again:
     env.clock.current += timedelta(seconds=100)  # heartbeats stopped
     await user_function("sync_worker")(queue_message(message))
@@ -167,3 +167,62 @@ async def test_a_request_taken_by_a_run_that_crashed_is_run_by_the_next_lease_ho
     for again in (message, new):  # both messages once more: the work is done
         await user_function("sync_worker")(queue_message(again))
     assert len(env.engine.calls) == 1 and run_id != manual
+
+
+async def test_progress_is_published_while_a_long_pass_works_and_gone_after(env: Env) -> None:
+    from shared.admin import progress
+
+    await _mailbox(env)
+    board = progress.Board(env.store, env.clock, ANN)
+    board("contact.erp", 50)
+    await board.publish()
+    assert await progress.current(env.store, ANN) is None  # one page: too short to show
+    board("contact.erp", 100)
+    await board.publish()
+    shown = await progress.current(env.store, ANN)
+    assert shown is not None and {k: shown[k] for k in ("record_type", "direction", "done", "total")} == {
+        "record_type": "contact", "direction": "export", "done": 100, "total": None}
+    board("task.mailbox", 7)
+    env.clock.current += timedelta(seconds=progress.QUIET_SECONDS)  # a long first page of another pass
+    await board.publish()
+    live = await live_status(env.store, ANN)
+    assert live["progress"] is not None and (live["progress"]["direction"], live["progress"]["done"]) == (
+        "import", 7)
+    await board.clear()
+    assert (await live_status(env.store, ANN))["progress"] is None
+
+
+async def test_a_taken_request_shows_as_running_before_the_run_writes_its_state(env: Env) -> None:
+    """Between "taken" and the run's own "running" the status must not read as idle and done."""
+    from tests.functions.conftest import call_http
+
+    mailbox = await _mailbox(env)
+    await user_function("sync_worker")(queue_message(SyncRequest(ANN, "run-old", "manual")))
+    manual = await enqueue_syncs(env.rt, [mailbox], reason="manual")
+    assert await pending.take(env.store, ANN, env.clock.now()) is not None  # a worker took it, just now
+    status, body, _ = await call_http("admin_mailboxes_email_status", "GET", f"mailboxes/{ANN}/status",
+                                     route={"email": ANN})
+    assert status == 200 and body["pending"] is None
+    assert (body["last_run"]["run_id"], body["last_run"]["state"]) == (manual, "running")
+
+
+def test_runs_of_one_lease_combine_into_one_last_run() -> None:
+    from datetime import UTC, datetime
+
+    from shared.admin.status import combined
+    from shared.domain.status import Counts, RunSummary
+
+    t = [datetime(2026, 11, 20, 8, 0, s, tzinfo=UTC) for s in range(4)]
+    ok = RunSummary("a", RunState.SUCCEEDED, t[0], t[1], {"contact.mailbox": Counts(created=5)})
+    echo = RunSummary("b", RunState.SUCCEEDED, t[2], t[3], {"contact.erp": Counts(skipped=1)})
+    warn = RunSummary("c", RunState.WARNING, t[2], t[3], {"contact.mailbox": Counts(failed=1)}, "1 item failed")
+    cases = [  # first, later -> state, counts, message
+        (ok, echo, RunState.SUCCEEDED, {"contact.mailbox": Counts(created=5), "contact.erp": Counts(skipped=1)}, ""),
+        (ok, warn, RunState.WARNING, {"contact.mailbox": Counts(created=5, failed=1)}, "1 item failed"),
+        (warn, ok, RunState.WARNING, {"contact.mailbox": Counts(created=5, failed=1)}, "1 item failed"),
+    ]
+    for first, later, state, counts, message in cases:
+        shown = combined(first, later)
+        assert (shown.run_id, shown.started_at, shown.finished_at) == (first.run_id, first.started_at, t[3 if
+                                                                       later is not ok else 1])
+        assert (shown.state, shown.counts, shown.message) == (state, counts, message)

@@ -1,0 +1,221 @@
+"""The console's forms: fields grouped like the ERP's screens, and pure conversions.
+
+A form field's ``name`` is the dotted path of the API's JSON body (``contacts.folder``), which is
+also how the API names a field in a validation error, so an error lands next to its input. The
+conversion to a body is pure (:func:`body_from_form`); validation stays in the API's models.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping
+from enum import StrEnum
+from typing import Any
+
+from shared.domain.config import (
+    CATEGORY_COLORS,
+    ConflictResolution,
+    ContactFilter,
+    CredentialKind,
+    Direction,
+    LoggingLevel,
+)
+
+
+class Kind(StrEnum):
+    TEXT = "text"
+    LONG_TEXT = "long_text"
+    NUMBER = "number"
+    BOOL = "bool"
+    CHOICE = "choice"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Field:
+    name: str
+    label: str
+    kind: Kind = Kind.TEXT
+    choices: tuple[str, ...] = ()
+    blank_is_none: bool = False   # an empty input means "not set" (null)
+    hint: str = ""
+
+    @property
+    def input_id(self) -> str:
+        return "f-" + self.name.replace(".", "-").replace("_", "-")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Group:
+    title: str
+    fields: tuple[Field, ...]
+
+
+def _values(enum: type[StrEnum]) -> tuple[str, ...]:
+    return tuple(e.value for e in enum)
+
+
+def _type_fields(prefix: str, *, folder_required: bool = False) -> tuple[Field, ...]:
+    return (Field(f"{prefix}.enabled", "Synchronize", Kind.BOOL),
+            Field(f"{prefix}.direction", "Direction", Kind.CHOICE, _values(Direction)),
+            Field(f"{prefix}.folder", "Folder", blank_is_none=not folder_required,
+                  hint="" if folder_required else "empty: the mailbox's default folder"))
+
+
+POLICY_FORM: tuple[Group, ...] = (
+    Group("Summary", (
+        Field("name", "Policy ID"),
+        Field("description", "Description", Kind.LONG_TEXT),
+        Field("conflict_resolution", "Conflict resolution", Kind.CHOICE, _values(ConflictResolution)),
+        Field("continue_on_error", "Continue on error", Kind.BOOL),
+        Field("category.name", "Category"),
+        Field("category.color", "Category colour", Kind.CHOICE, CATEGORY_COLORS),
+    )),
+    Group("Contacts", (
+        *_type_fields("contacts"),
+        Field("contacts.merge_by_email", "Merge contacts by email", Kind.BOOL),
+        Field("contacts.sync_without_category", "Sync contacts without category", Kind.BOOL),
+        Field("contacts.filter", "Contacts to export", Kind.CHOICE, _values(ContactFilter)),
+        Field("contacts.contact_class", "Contact class for new contacts", blank_is_none=True),
+        Field("contacts.hyperlink", "Hyperlink template", blank_is_none=True, hint="e.g. https://erp.contoso.com/"),
+    )),
+    Group("Email", (
+        *_type_fields("emails", folder_required=True),
+        Field("emails.sync_attachments", "Sync attachments", Kind.BOOL),
+        Field("emails.create_unknown_contacts", "Create unknown contacts", Kind.BOOL),
+    )),
+    Group("Tasks", (*_type_fields("tasks"), Field("tasks.sync_without_category", "Sync tasks without category",
+                                                  Kind.BOOL))),
+    Group("Events", (*_type_fields("events"), Field("events.sync_without_category", "Sync events without category",
+                                                    Kind.BOOL))),
+)
+
+CREDENTIAL_FIELDS: Mapping[str, tuple[str, ...]] = {
+    CredentialKind.KEY_VAULT_SECRET.value: ("vault_url", "secret_name"),
+    CredentialKind.CERTIFICATE.value: ("vault_url", "certificate_name", "pem_path"),
+    CredentialKind.FEDERATED_IDENTITY.value: ("managed_identity_client_id",),
+    CredentialKind.ENVIRONMENT.value: ("secret_setting",),
+}
+
+
+def server_form(policies: Iterable[str]) -> tuple[Group, ...]:
+    """SM204015's groups; the default policy is chosen from the policies that exist."""
+    return (
+        Group("Summary", (
+            Field("name", "Server ID"),
+            Field("is_active", "Active", Kind.BOOL),
+            Field("default_policy", "Default policy", Kind.CHOICE, tuple(sorted({"default", *policies}))),
+            Field("logging_level", "Logging level", Kind.CHOICE, _values(LoggingLevel)),
+        )),
+        Group("Connection", (
+            Field("tenant_id", "Tenant ID"),
+            Field("client_id", "Application (client) ID"),
+            Field("graph_base_url", "Graph base URL"),
+            Field("credential.kind", "Credential", Kind.CHOICE, _values(CredentialKind),
+                  hint="a reference only: the secret itself stays in Key Vault or an app setting"),
+            Field("credential.vault_url", "Key Vault URL", hint="key_vault_secret, certificate"),
+            Field("credential.secret_name", "Secret name", hint="key_vault_secret"),
+            Field("credential.certificate_name", "Certificate name", hint="certificate"),
+            Field("credential.pem_path", "PEM path", hint="certificate (instead of Key Vault)"),
+            Field("credential.managed_identity_client_id", "Managed identity client ID", hint="federated_identity"),
+            Field("credential.secret_setting", "App setting holding the secret", hint="environment"),
+        )),
+        Group("Synchronization", (
+            Field("schedule", "Schedule (NCRONTAB)"),
+            Field("accounts_in_batch", "Accounts in batch", Kind.NUMBER),
+            Field("update_batch_size", "Update batch size", Kind.NUMBER),
+            Field("select_batch_size", "Select batch size", Kind.NUMBER),
+            Field("max_attachment_kb", "Max attachment size (KB)", Kind.NUMBER),
+            Field("mass_delete_threshold", "Mass delete threshold (0-1)", Kind.NUMBER),
+        )),
+    )
+
+
+MAILBOX_FORM: tuple[Field, ...] = (
+    Field("email", "Mailbox (UPN)"),
+    Field("employee_id", "Employee ID"),
+    Field("employee_name", "Employee name"),
+    Field("policy", "Policy", Kind.CHOICE, blank_is_none=True, hint="empty: the server's default policy"),
+    Field("sync", "Synchronize", Kind.BOOL),
+)
+
+
+def fields_of(groups: Iterable[Group]) -> list[Field]:
+    return [f for g in groups for f in g.fields]
+
+
+def value_at(data: Mapping[str, Any], dotted: str) -> Any:
+    """``data["a"]["b"]`` for ``"a.b"``; None when any part is missing."""
+    current: Any = data
+    for part in dotted.split("."):
+        if not isinstance(current, Mapping) or part not in current:
+            return None
+        current = current[part]
+    return current
+
+
+def _put_at(body: dict[str, Any], dotted: str, value: Any) -> None:
+    *parents, last = dotted.split(".")
+    target = body
+    for part in parents:
+        target = target.setdefault(part, {})
+    target[last] = value
+
+
+def _checked(raw: list[str] | None) -> bool:
+    return bool(raw) and (raw or [""])[-1] not in ("", "false", "off")
+
+
+def _converted(field: Field, raw: list[str] | None) -> tuple[bool, Any]:
+    """(include it, value) for one field of a submitted form."""
+    if field.kind is Kind.BOOL:
+        return True, _checked(raw)
+    text = (raw or [""])[-1].strip()
+    if text == "":
+        if field.blank_is_none:
+            return True, None
+        return field.kind in (Kind.TEXT, Kind.LONG_TEXT), ""   # an empty number means "the default"
+    return True, text   # numbers stay text: the API's models parse them and name a bad one
+
+
+def body_from_form(fields: Iterable[Field], form: Mapping[str, list[str]]) -> dict[str, Any]:
+    """The API body a submitted form stands for. Credential fields of other kinds are dropped."""
+    body: dict[str, Any] = {}
+    kind = (form.get("credential.kind") or [""])[-1]
+    for field in fields:
+        if field.name.startswith("credential.") and field.name != "credential.kind":
+            if field.name.removeprefix("credential.") not in CREDENTIAL_FIELDS.get(kind, ()):
+                continue
+            if not (form.get(field.name) or [""])[-1].strip():
+                continue
+        include, value = _converted(field, form.get(field.name))
+        if include:
+            _put_at(body, field.name, value)
+    return body
+
+
+def form_values(fields: Iterable[Field], data: Mapping[str, Any]) -> dict[str, Any]:
+    """Current values by field name for rendering (from a stored record or a rejected submission)."""
+    return {f.name: value_at(data, f.name) for f in fields}
+
+
+def submitted_values(fields: Iterable[Field], form: Mapping[str, list[str]]) -> dict[str, Any]:
+    """What the admin typed, to re-render a rejected form without losing anything."""
+    out: dict[str, Any] = {}
+    for field in fields:
+        raw = form.get(field.name)
+        out[field.name] = _checked(raw) if field.kind is Kind.BOOL else (raw or [""])[-1]
+    return out
+
+
+def errors_by_field(fields: Iterable[Field], api_fields: Mapping[str, str] | None) -> tuple[dict[str, str], list[str]]:
+    """API validation errors split into those next to an input and the rest (shown above the form)."""
+    known = {f.name for f in fields}
+    by_field: dict[str, str] = {}
+    other: list[str] = []
+    for name, message in (api_fields or {}).items():
+        target = name if name in known else next((k for k in known if name.startswith(k + ".")), None)
+        if target is None:
+            other.append(f"{name}: {message}")
+        else:
+            by_field[target] = f"{by_field[target]}; {message}" if target in by_field else message
+    return by_field, other

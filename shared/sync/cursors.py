@@ -1,0 +1,79 @@
+"""The cursors of one run: the mailbox's cursor book read once, written once when it changed.
+
+A run reads every cursor of its mailbox (watermarks, delta links, reconciliation and export /
+import marks; see :mod:`shared.sync.names`) in one request at its start and keeps its changes
+here. :meth:`RunCursors.flush` writes them in one conditional write, and only when a value
+differs from the stored one. The engine flushes when a value must be durable before it goes on:
+after a mid-listing page's cursor (progress a crash must not lose), before a type's push
+removals are acknowledged, and at the end of the run. A value that was never flushed is older
+on disk, never newer, so a crash re-reads at most what the run had not recorded — which echo
+detection makes cheap, as it always has.
+
+The run holds the mailbox lease, so the only other writer is an admin changing cursors (a
+resync deleting a listing cursor) while it runs: a flush that finds the book changed re-reads
+it and applies this run's own changes on top, as the by-name writes of earlier versions did.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from shared.errors import AlreadyExists, ConcurrencyConflict
+from shared.ports import CursorBook, CursorStore
+
+_REMOVED = None
+_ATTEMPTS = 3
+
+
+class RunCursors:
+    """One mailbox's cursors for the length of a run."""
+
+    def __init__(self, store: CursorStore, book: CursorBook) -> None:
+        self._store = store
+        self._book = book
+        self._changes: dict[str, str | None] = {}   # name -> new value (None: removed)
+
+    @classmethod
+    async def load(cls, store: CursorStore, mailbox: str) -> RunCursors:
+        return cls(store, await store.get_cursors(mailbox))
+
+    def get(self, name: str) -> str | None:
+        if name in self._changes:
+            return self._changes[name]
+        return self._book.values.get(name)
+
+    def put(self, name: str, value: str) -> None:
+        self._changes[name] = value
+
+    def delete(self, name: str) -> None:
+        self._changes[name] = _REMOVED
+
+    def _apply(self, values: dict[str, str]) -> dict[str, str]:
+        out = dict(values)
+        for name, value in self._changes.items():
+            if value is None:
+                out.pop(name, None)
+            else:
+                out[name] = value
+        return out
+
+    @property
+    def dirty(self) -> bool:
+        return self._apply(self._book.values) != self._book.values
+
+    async def flush(self) -> None:
+        """Write the changes in one request (none when nothing differs from the stored book)."""
+        for attempt in range(_ATTEMPTS):
+            values = self._apply(self._book.values)
+            if values == self._book.values:
+                self._changes.clear()
+                return
+            try:
+                self._book = await self._store.put_cursors(dataclasses.replace(self._book, values=values))
+            except (ConcurrencyConflict, AlreadyExists):
+                if attempt == _ATTEMPTS - 1:
+                    raise
+                self._book = await self._store.get_cursors(self._book.mailbox)  # an admin changed it
+                continue
+            self._changes.clear()
+            return
