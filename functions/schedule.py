@@ -9,6 +9,7 @@ import azure.functions as func
 from functions._runtime import get_runtime
 from shared.admin.schedule import fan_out
 from shared.mailproc import intake
+from shared.mailsend import pickup
 
 logger = logging.getLogger(__name__)
 
@@ -22,3 +23,4 @@ async def schedule(timer: func.TimerRequest) -> None:
         logger.info("schedule tick is past due; fanning out now")
     await fan_out(await get_runtime())
     await intake.fan_out(await get_runtime())  # system mailboxes: the Inbox delta catches lost notifications
+    await pickup.fan_out(await get_runtime())  # system mailboxes: the ERP mail queued for them

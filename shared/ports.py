@@ -582,6 +582,101 @@ class SyncQueue(Protocol):
     async def aclose(self) -> None: ...
 
 
+# ---------------------------------------------------------------- transactional mail (PRODUCT §8)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class OutgoingMail:
+    """An e-mail the ERP queued for a system account (Acumatica: MailStatus Pending Processing).
+
+    ``id`` is the ERP NoteID (the stamp); ``parent_id`` the parent activity (the e-mail it answers);
+    ``related`` (kind, NoteID) the record it belongs to; ``owner`` the employee who wrote it (None:
+    the ERP generated it from a template); ``file_sizes`` the size of each attached file."""
+
+    id: str
+    account_id: int
+    status: str
+    subject: str
+    body: str
+    to: tuple[str, ...]
+    cc: tuple[str, ...] = ()
+    bcc: tuple[str, ...] = ()
+    parent_id: str | None = None
+    related: tuple[str, str] | None = None
+    owner: str | None = None
+    file_sizes: tuple[int, ...] = ()
+    created_at: datetime | None = None
+
+
+class OutboxGateway(Protocol):
+    """The ERP's queue of outgoing e-mail (transactional mail sent through Graph)."""
+
+    async def pending(self, account_id: int, limit: int) -> list[OutgoingMail]:
+        """E-mails of this system account waiting to be sent, oldest first."""
+        ...
+
+    async def get_outgoing(self, mail_id: str) -> OutgoingMail | None: ...
+
+    async def parent_message_id(self, mail_id: str) -> str | None:
+        """The internetMessageId of an incoming e-mail filed by exsync (None: not one of those)."""
+        ...
+
+    async def read_files(self, mail_id: str) -> tuple[AttachmentContent, ...]: ...
+
+    async def mark_processed(self, mail_id: str) -> None:
+        """Sent (the message is in Sent Items)."""
+        ...
+
+    async def mark_failed(self, mail_id: str, reason: str) -> None:
+        """Not sent, with the reason shown to the ERP's users."""
+        ...
+
+    async def processed_since(self, account_id: int, since: datetime) -> list[str]:
+        """Ids of this account's e-mails marked processed since ``since`` (by anyone)."""
+        ...
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class OutboundMessage:
+    """A message to send from a system mailbox, stamped with the ERP id.
+
+    ``reply_to`` is the Graph id of the received message to answer with createReply (Exchange sets
+    In-Reply-To/References); ``headers`` are sent as written: with ``mime`` True every header is
+    allowed (Auto-Submitted, In-Reply-To), otherwise only ``X-`` headers."""
+
+    stamp: str
+    subject: str
+    body: str
+    to: tuple[str, ...]
+    cc: tuple[str, ...] = ()
+    bcc: tuple[str, ...] = ()
+    reply_to: str | None = None
+    mime: bool = False
+    headers: tuple[tuple[str, str], ...] = ()
+    files: tuple[AttachmentContent, ...] = ()
+
+
+class MailSender(Protocol):
+    """Sending from a system mailbox through Graph, findable afterwards by the stamp."""
+
+    async def send(self, mailbox: str, message: OutboundMessage) -> None:
+        """Send (a draft is created, stamped, given its attachments — inline up to 3 MB, through an
+        upload session above — and sent). Graph's 202 means accepted, not yet in Sent Items."""
+        ...
+
+    async def find_sent(self, mailbox: str, stamp: str) -> str | None:
+        """The id of the message in Sent Items carrying ``stamp``."""
+        ...
+
+    async def discard_drafts(self, mailbox: str, stamp: str) -> int:
+        """Delete unsent drafts carrying ``stamp`` (left by a crash before the send); how many."""
+        ...
+
+    async def find_received(self, mailbox: str, internet_message_id: str) -> str | None:
+        """The Graph id of a received message with this internetMessageId (to reply to it)."""
+        ...
+
+
 # ---------------------------------------------------------------- system mailboxes (PRODUCT §7)
 
 

@@ -43,6 +43,7 @@ class Runtime:
     engine: SyncEngine = dataclasses.field(default_factory=lambda: default_engine)
     graph_credential: Callable[[ServerConfig], Any] | None = None  # for Graph calls beside the gateway
     inbox_queue: SyncQueue | None = None  # system mailboxes' processing queue (shared.mailproc.intake)
+    outbox_queue: SyncQueue | None = None  # system mailboxes' sending queue (shared.mailsend.pickup)
     closers: list[Callable[[], Awaitable[None]]] = dataclasses.field(default_factory=list)
     erp_wait_seconds: float = 120.0  # how long a run waits for a free ERP session before it fails
     _credentials: Any = dataclasses.field(default=None, repr=False)

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from shared.admin import addin as addin_api
-from shared.admin import bodies, system_mailboxes
+from shared.admin import bodies, system_mailboxes, transactional_mail
 from shared.admin.enqueue import enqueue_syncs
 from shared.admin.http import ApiRequest, ApiResponse, error_json, error_response
 from shared.admin.lookup import DEFAULT_POLICY, mailbox_context
@@ -469,6 +469,7 @@ ROUTES: tuple[Route, ...] = (
           "Clear a mailbox's warning", response=bodies.StatusOut),
     *(Route(**spec) for spec in system_mailboxes.ROUTE_SPECS),
     *(Route(**spec) for spec in addin_api.ROUTE_SPECS),
+    *(Route(**spec) for spec in transactional_mail.ROUTE_SPECS),
 )
 
 

@@ -29,6 +29,7 @@ from shared.domain.config import Mailbox
 from shared.domain.records import RecordType
 from shared.erp.push import parse_push
 from shared.mailproc import intake
+from shared.mailsend import pickup
 from shared.runtime import Runtime
 
 logger = logging.getLogger(__name__)
@@ -151,6 +152,7 @@ async def erp_notifications(rt: Runtime, req: ApiRequest) -> ApiResponse:
     if body.get("Deleted") and rtype is not None:
         await erp_pushes.keep(rt.state, [m.email for m in chosen], note)
     run_id = await enqueue_syncs(rt, chosen, reason="erp", record_types=types, coalesce=True) if chosen else None
+    await pickup.take_push(rt, body)  # ERP mail queued for a system mailbox's account goes out now
     logger.info("erp notification %s: %d row(s), %d mailbox sync(s) queued", body.get("Query"),
                 len(rows), len(chosen))
     return ApiResponse.json({"run_id": run_id, "queued": len(chosen)}, 202)

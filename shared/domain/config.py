@@ -211,6 +211,8 @@ class ServerConfig(_Model):
     select_batch_size: int = Field(default=100, ge=1, le=1000)
     schedule: str = "0 */5 * * * *"
     mass_delete_threshold: float = Field(default=0.5, gt=0, le=1)
+    resend_attempts: int = Field(default=3, ge=1, le=20)   # transactional mail: attempts before Failed
+    suspend_sending: bool = False                            # transactional mail: stop every system mailbox
 
     @field_validator("schedule")
     @classmethod

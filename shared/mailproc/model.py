@@ -120,6 +120,16 @@ class IncomingProcessing(_Model):
         return out
 
 
+class Sending(_Model):
+    """Transactional mail sent from this mailbox (PRODUCT §8): the ERP's system e-mail account whose
+    queued mail it sends (Acumatica's FromEmailAccountID; None: it sends nothing), the suspend switch,
+    and the largest message the tenant lets the mailbox send (an e-mail with a larger file fails)."""
+
+    erp_account_id: int | None = Field(default=None, ge=1)
+    suspended: bool = False
+    max_message_mb: int = Field(default=35, ge=1, le=150)  # the mailbox's MaxSendSize (Exchange default 35)
+
+
 class SystemMailbox(_Model):
     """A system mailbox: a licensed or shared Microsoft 365 mailbox reached through a server's app."""
 
@@ -128,6 +138,7 @@ class SystemMailbox(_Model):
     display_name: str = Field(default="", max_length=256)
     active: bool = True
     incoming: IncomingProcessing = IncomingProcessing(case_class="SUPPORT")
+    sending: Sending = Sending()
 
     @field_validator("address")
     @classmethod

@@ -28,6 +28,9 @@ API (Acumatica's paths, codes and JSON shapes):
 - CRM (:mod:`sim.acumatica.crm`): Case/Lead/Opportunity numbering, statuses, closing and reopening,
   ``$expand=Activities`` (their related activities), ``POST /Email/CreateCaseFromEmail`` and
   ``/Email/CreateLeadFromEmail`` ``{"entity": {"id": …}}`` -> 204.
+- Outgoing mail (:mod:`sim.acumatica.outbox`): ``FromEmailAccountID`` must name a system e-mail
+  account (``POST /_sim/email-accounts``), MailStatus changes follow Acumatica's (Processed never
+  returns to Pending Processing); ``POST /_sim/email-accounts/process`` runs the instance's own sender.
 - Values: Task/Event ``Status`` as labels (Draft, Open, In Process, Completed, Approved, Rejected,
   Canceled, Pending Approval, Released); ``Priority`` Low/Normal/High. ``LastModifiedDateTime``
   is stamped on every write, strictly increasing (ms resolution).

@@ -17,7 +17,7 @@ from typing import Any
 
 from aiohttp import web
 
-from sim.acumatica import crm, odata
+from sim.acumatica import crm, odata, outbox
 from sim.acumatica.licence import Licence, Limits, Refused
 from sim.acumatica.push import Pusher
 from sim.acumatica.schema import UnknownField, field_list, has_path, unwrap, wrap
@@ -530,6 +530,7 @@ def create_app(options: Options) -> web.Application:
     app.router.add_get(f"{ADMIN_PREFIX}/sessions", admin_sessions)
     app.router.add_get(f"{ADMIN_PREFIX}/licence", admin_licence)
     app.router.add_post(f"{ADMIN_PREFIX}/licence", admin_licence)
+    outbox.register(app, sim, ADMIN_PREFIX, commit)
 
     async def close_pusher(_: web.Application) -> None:
         await sim.pusher.close()

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sim.acumatica import crm, odata
+from sim.acumatica import crm, odata, outbox
 
 ACTIVITY_STATUSES = ("Draft", "Open", "In Process", "Completed", "Approved", "Rejected", "Canceled",
                      "Pending Approval", "Released")
@@ -69,7 +69,8 @@ _COMMON_RO = frozenset({"NoteID", "LastModifiedDateTime", "CreatedDateTime", "Cr
 RULES: dict[str, EntityRules] = {
     "Contact": EntityRules("ContactID", auto_key=True, read_only=_COMMON_RO | {
         "ContactID", "DisplayName", "OwnerEmployeeName", "FullName", "WorkgroupDescription"}),
-    "Email": EntityRules("NoteID", read_only=_COMMON_RO | {"RelatedEntityDescription", "ParentSummary"}),
+    "Email": EntityRules("NoteID", read_only=_COMMON_RO | {"RelatedEntityDescription", "ParentSummary",
+                                                           "FromEmailAccountDisplayName"}),
     "Task": EntityRules("NoteID", read_only=_COMMON_RO | {"RelatedEntityDescription", "ParentSummary"}),
     "Event": EntityRules("NoteID", read_only=_COMMON_RO | {"RelatedEntityDescription"}),
     "Employee": EntityRules("EmployeeID", read_only=frozenset({"LastModifiedDateTime"})),
@@ -111,6 +112,7 @@ class Store:
         self.files: dict[str, StoredFile] = {}
         self._last = datetime(2000, 1, 1, tzinfo=UTC)
         self._next_contact = 100
+        self.email_accounts: dict[int, dict[str, Any]] = {}  # system e-mail accounts (see outbox)
 
     # ------------------------------------------------------------ clock and lookup
 
@@ -269,6 +271,7 @@ class Store:
             self._validate_related(record, errors)
         if entity == "Email":
             choice("MailStatus", MAIL_STATUSES)
+            outbox.validate(self.email_accounts, record, old, errors)
             if not record.get("Subject"):
                 errors["Subject"] = "Subject: 'Subject' cannot be empty"
         if entity in ("Task", "Event"):

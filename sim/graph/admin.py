@@ -6,7 +6,8 @@ Exchange RBAC for Applications does (others answer 403 ErrorAccessDenied); ``POS
 puts a message from outside the tenant into an Inbox (see :mod:`sim.graph.resources.replies`).
 
 ``/_sim/faults`` and ``/_sim/requests`` come from :mod:`sim.common`; subscriptions add
-``/_sim/lifecycle`` and applications ``/_sim/applications`` (see their modules).
+``/_sim/lifecycle``, applications ``/_sim/applications`` and the sending limits ``/_sim/sending``
+(see their modules).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import dataclasses
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
+
+from sim.graph import sending
 
 if TYPE_CHECKING:
     from sim.graph.state import SimState as Sim
@@ -162,3 +165,4 @@ def register(app: web.Application, sim: Sim) -> None:
     app.router.add_post("/_sim/expire-delta", expire_delta)
     app.router.add_route("GET", "/_sim/throttling", throttling)
     app.router.add_route("POST", "/_sim/throttling", throttling)
+    sending.register(app, sim)

@@ -20,6 +20,7 @@ from sim.graph import batch
 from sim.graph.call import Call, Reply
 from sim.graph.errors import GraphError, error_body, fault_body
 from sim.graph.resources import applications, attachments, register_all, subscriptions
+from sim.graph.sending import SendingQuota
 from sim.graph.state import SimState
 from sim.graph.throttle import Limits
 
@@ -46,6 +47,7 @@ class Sim(SimState):
     def __init__(self, users: list[str], latency_ms: int = 0, time_scale: float = 1.0,
                  limits: Limits | None = None, app_id: str | None = None) -> None:
         super().__init__(users, latency_ms, time_scale, limits, app_id)
+        self.sending = SendingQuota(time_scale)  # Exchange's sending limits (sim.graph.sending)
         applications.seed(self.tenant, app_id)
         register_all(self.router)
         self.change_hooks.append(lambda mb, item, change, where: subscriptions.on_change(
@@ -53,6 +55,7 @@ class Sim(SimState):
 
     def reset(self) -> None:
         super().reset()
+        self.sending.reset()
         applications.seed(self.tenant, self.app_id)
 
 

@@ -16,6 +16,7 @@ from sim.graph.delta import delta_reply
 from sim.graph.errors import GraphError
 from sim.graph.resources import mime
 from sim.graph.router import Router
+from sim.graph.sending import recipient_count
 from sim.graph.store import Item, Mailbox
 from sim.graph.tenant import container_of
 
@@ -174,6 +175,7 @@ def send_item(call: Call, sim: Sim, mailbox: Mailbox, fields: dict[str, Any], sa
     if not any(fields.get(k) for k in ("toRecipients", "ccRecipients", "bccRecipients")):
         raise GraphError(400, "ErrorInvalidRecipients", "At least one recipient is not valid., "
                          "A message can't be sent because it contains no recipients.")
+    sim.sending.charge(mailbox.upn, recipient_count(fields))
     item = items.create(call, sim, mailbox, "message", mailbox.wellknown["sentitems"],
                         {**message_defaults(mailbox), **fields, **_sent_fields(mailbox)}, {})
     mime.thread_headers(mailbox, item)
@@ -197,6 +199,7 @@ async def send_mail(call: Call, sim: Sim, user: str) -> Reply:
     if not any(message_body.get(k) for k in ("toRecipients", "ccRecipients", "bccRecipients")):
         raise GraphError(400, "ErrorInvalidRecipients", "At least one recipient is not valid., "
                          "A message can't be sent because it contains no recipients.")
+    sim.sending.charge(mailbox.upn, recipient_count(message_body))
     sent_items = mailbox.wellknown["sentitems"]
     item = items.create(call, sim, mailbox, "message", sent_items,
                         {**message_defaults(mailbox), **_sent_fields(mailbox)}, message_body)
@@ -215,6 +218,7 @@ async def send_draft(call: Call, sim: Sim, user: str, ident: str, folder: str | 
     if not any(item.data.get(k) for k in ("toRecipients", "ccRecipients", "bccRecipients")):
         raise GraphError(400, "ErrorInvalidRecipients", "At least one recipient is not valid., "
                          "A message can't be sent because it contains no recipients.")
+    sim.sending.charge(mailbox.upn, recipient_count(item.data))
     source = item.container
     item.data.update(_sent_fields(mailbox))
     mime.thread_headers(mailbox, item)
