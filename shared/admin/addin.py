@@ -32,6 +32,7 @@ from shared.addin.kinds import CREATABLE, FILE_TARGETS, KINDS, Kind, parse_kind
 from shared.addin.mail import MailView, conversation, conversation_stamps, graph_http, read_message
 from shared.admin.http import ApiRequest, ApiResponse
 from shared.admin.lookup import mailbox_context
+from shared.auth.entra import bearer_token
 from shared.domain.config import parse
 from shared.erp.session import AcumaticaSession
 from shared.errors import ConfigurationError, ExsyncError, NotFound, NotPermitted
@@ -45,7 +46,8 @@ MAX_FILED_LOOKUPS = 5
 
 async def employee(rt: Runtime, authorization: str | None) -> Employee:
     """The synced employee the ``Authorization`` header speaks for (401 / 403 otherwise)."""
-    caller = await validator_for(rt.settings).caller(authorization)
+    token = bearer_token(authorization)  # no token: 401 even where the add-in is not configured
+    caller = await validator_for(rt.settings).validate(token)
     stored = await rt.state.get_mailbox(caller.username)
     if stored is None or not stored.value.sync:
         raise NotPermitted(f"{caller.username} is not a synced employee of exsync; ask an administrator to "

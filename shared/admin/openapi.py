@@ -15,6 +15,7 @@ from shared.admin import bodies
 from shared.admin.api import ROUTES, Route
 
 REF = "#/components/schemas/{model}"
+_PUBLIC = {"addin_config"}  # anonymous routes that need no token at all (the add-in's sign-in settings)
 _ERROR = {"content": {"application/json": {"schema": {"$ref": REF.format(model="ErrorOut")}}}}
 _NOSNIFF = {"X-Content-Type-Options": {"description": "always nosniff", "schema": {"type": "string",
                                                                                     "const": "nosniff"}}}
@@ -127,7 +128,9 @@ def _operation(route: Route) -> dict[str, Any]:
         op["responses"]["201"] = {**ok, "description": "created (nothing had that name)"}
     if route.method in ("POST", "PUT", "DELETE"):
         op["responses"]["409"] = {"description": "already exists, or another run holds the mailbox", **error}
-    if route.anonymous:  # the add-in's routes: the user's Entra token instead of a function key
+    if route.anonymous and route.name in _PUBLIC:
+        op["security"] = []
+    elif route.anonymous:  # the add-in's routes: the user's Entra token instead of a function key
         op["security"] = [{"entraBearer": []}]
         op["responses"]["401"] = {"description": "missing, invalid or expired Entra token", **error}
         op["responses"]["403"] = {"description": "the user is not a synced employee", **error}
