@@ -59,15 +59,15 @@ def warning_after(summary: RunSummary) -> str | None:
 _SEVERITY = {RunState.SUCCEEDED: 0, RunState.WARNING: 1, RunState.FAILED: 2}
 
 
-def combined(first: RunSummary, later: RunSummary) -> RunSummary:
-    """Runs one lease holder did back to back, shown as one last run: the first run's id and start,
-    the later one's end, counts added up, the worse state and both messages."""
-    counts = dict(first.counts)
+def combined(earlier: RunSummary, later: RunSummary) -> RunSummary:
+    """Runs one lease holder did back to back, shown as one last run: the later run (its id, start
+    and end) with the earlier runs' counts added in, the worse state and both messages."""
+    counts = dict(earlier.counts)
     for key, count in later.counts.items():
         counts[key] = counts[key] + count if key in counts else count
-    state = max((first.state, later.state), key=lambda s: _SEVERITY.get(s, 0))
-    message = "; ".join(dict.fromkeys(m for m in (first.message, later.message) if m))
-    return RunSummary(first.run_id, state, first.started_at, later.finished_at, counts, message)
+    state = max((earlier.state, later.state), key=lambda s: _SEVERITY.get(s, 0))
+    message = "; ".join(dict.fromkeys(m for m in (earlier.message, later.message) if m))
+    return RunSummary(later.run_id, state, later.started_at, later.finished_at, counts, message)
 
 
 def apply_outcome(status: MailboxStatus, outcome: SyncOutcome) -> MailboxStatus:

@@ -140,13 +140,12 @@ async def _wait_for_lease(rt: Runtime, request: SyncRequest) -> None:
 
 async def _run(rt: Runtime, held: Held, waiting: Waiting, mailbox: Mailbox, server: ServerConfig,
                policy: SyncPolicy, *, before: RunSummary | None = None) -> RunSummary:
-    """One engine run; its outcome is recorded combined with the runs this lease did ``before``
-    (the status shows one last run per lease; telemetry and the run record stay per run)."""
+    """One engine run; its outcome is recorded with the counts of the runs this lease did ``before``
+    added in (the status shows the lease's work; telemetry and the run record stay per run)."""
     email = mailbox.email
     run_id = waiting.run_id
     started = rt.clock.now()
-    showing = RunSummary(before.run_id, RunState.RUNNING, before.started_at, counts=before.counts) \
-        if before is not None else RunSummary(run_id, RunState.RUNNING, started)
+    showing = RunSummary(run_id, RunState.RUNNING, started, counts=before.counts if before else {})
     status = await set_last_run(rt.state, email, showing)
     logger.info("run %s: syncing a mailbox (%s, types %s)", run_id, ",".join(waiting.reasons) or "-",
                 ",".join(t.value for t in waiting.record_types) if waiting.record_types else "all")
