@@ -8,7 +8,7 @@ NODE_STAMP := node_modules/.installed
 CHROMIUM := /usr/bin/chromium
 PYTEST_ARGS ?=
 
-.PHONY: package reliability demo demo-loop serve bench test lint types imports infra-check pytest bootstrap clean screenshots
+.PHONY: package reliability demo demo-loop serve bench bench-parts test lint types imports infra-check pytest bootstrap clean screenshots addin
 
 bootstrap: $(VENV_STAMP) $(NODE_STAMP) $(CHROMIUM)
 
@@ -42,7 +42,11 @@ serve: bootstrap
 package: $(VENV_STAMP)
 	$(PY) scripts/package.py --out dist/exsync.zip
 
+# make bench: the performance table (docs/benchmarks.md); QUICK=1 a one-minute subset, PROFILE=1 profiles.
 bench: bootstrap
+	$(PY) -m bench $(if $(QUICK),--quick) $(if $(PROFILE),--profile)
+
+bench-parts: bootstrap
 	$(PY) -m bench.engine_sync
 	$(PY) -m bench.graph_throttle --writes 2000
 
@@ -70,6 +74,14 @@ pytest: bootstrap
 # The console's screenshots in docs/console.md, written by its browser tests.
 screenshots: bootstrap
 	EXSYNC_SCREENSHOTS=docs/console $(PY) -m pytest tests/browser/test_console.py -q
+
+# The Outlook add-in's app package for one deployment (docs/outlook-addin.md):
+#   make addin BASE_URL=https://<function app> [NAME="Contoso CRM"] [ICON=logo-192.png] [APP_ID=<guid>] [OFFICE=local]
+BASE_URL ?= https://localhost:7071
+addin: bootstrap
+	$(PY) scripts/vendor_addin.py $(if $(filter local,$(OFFICE)),,--no-office)
+	$(PY) scripts/build_addin.py --base-url "$(BASE_URL)" $(if $(NAME),--name "$(NAME)") \
+	  $(if $(ICON),--icon "$(ICON)") $(if $(APP_ID),--app-id "$(APP_ID)") $(if $(OFFICE),--office "$(OFFICE)")
 
 clean:
 	rm -rf $(VENV) .checkov-venv node_modules .pytest_cache .mypy_cache .ruff_cache .hypothesis

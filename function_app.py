@@ -10,14 +10,14 @@ import importlib
 
 import azure.functions as func
 
-from functions import admin, console, housekeeping, mailproc, notifications, schedule, subscriptions, worker
+from functions import addin, admin, console, housekeeping, mailproc, notifications, schedule, subscriptions, worker
 from shared.admin import telemetry
 
 telemetry.configure_from_environment()
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
 
-for _module in (admin, schedule, worker, notifications, subscriptions, housekeeping, mailproc, console):
+for _module in (admin, schedule, worker, notifications, subscriptions, housekeeping, mailproc, console, addin):
     app.register_functions(_module.bp)
 
 # The credentials blueprint (secret expiry alerts) is owned by its own module; register it when present.

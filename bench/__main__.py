@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import dataclasses
 import json
 import os
 import platform
 import sys
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -41,11 +43,11 @@ class Sizes:
     fanout: tuple[int, int]     # mailboxes, ERP contacts changed
 
 
-FULL = Sizes(export=2000, imported=5000, tenant=(1, 5, 20), fanout=(20, 400))
-QUICK = Sizes(export=200, imported=300, tenant=(1, 4), fanout=(4, 100))
+FULL = Sizes(export=2000, imported=1000, tenant=(1, 5, 20), fanout=(20, 400))
+QUICK = Sizes(export=200, imported=100, tenant=(1, 3), fanout=(3, 60))
 
 
-async def run_rows(stack: Stack, rows: tuple[str, ...], quick: bool) -> dict[str, Any]:
+async def run_rows(stack: Stack, rows: tuple[str, ...], quick: bool, *, profile: bool = False) -> dict[str, Any]:
     env = scenarios.Env(stack.graph.base_url, stack.erp.base_url, stack.azurite.connection_string, stack.profile)
     sizes = QUICK if quick else FULL
     await warm_up()
@@ -53,18 +55,40 @@ async def run_rows(stack: Stack, rows: tuple[str, ...], quick: bool) -> dict[str
     for row in rows:
         started = time.monotonic()
         print(f"bench: {row} …", file=sys.stderr, flush=True)
-        if row == "idle":
-            results[row] = await scenarios.idle_cycle(env)
-        elif row == "export":
-            results[row] = await scenarios.export_then_one_percent(env, sizes.export)
-        elif row == "import":
-            results[row] = await scenarios.initial_import(env, sizes.imported)
-        elif row == "tenant":
-            results[row] = report.tenant_slope(await scenarios.idle_tenant(env, sizes.tenant))
-        elif row == "fanout":
-            results[row] = await scenarios.fan_out(env, *sizes.fanout)
+        with profiled(row if profile else None):
+            results[row] = await run_row(env, row, sizes)
         results[row]["row_seconds"] = round(time.monotonic() - started, 1)
     return results
+
+
+@contextlib.contextmanager
+def profiled(row: str | None) -> Iterator[None]:
+    """Profile the block with pyinstrument (a development dependency) into profile-<row>.txt."""
+    if row is None:
+        yield
+        return
+    from pyinstrument import Profiler
+
+    profiler = Profiler(async_mode="enabled")
+    profiler.start()
+    try:
+        yield
+    finally:
+        profiler.stop()
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        (RESULTS / f"profile-{row}.txt").write_text(profiler.output_text(unicode=True, show_all=False))
+
+
+async def run_row(env: scenarios.Env, row: str, sizes: Sizes) -> dict[str, Any]:
+    if row == "idle":
+        return await scenarios.idle_cycle(env)
+    if row == "export":
+        return await scenarios.export_then_one_percent(env, sizes.export)
+    if row == "import":
+        return await scenarios.initial_import(env, sizes.imported)
+    if row == "tenant":
+        return report.tenant_slope(await scenarios.idle_tenant(env, sizes.tenant))
+    return await scenarios.fan_out(env, *sizes.fanout)
 
 
 def environment(profile: Profile, quick: bool) -> dict[str, Any]:
@@ -82,6 +106,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="a one-minute subset on a small tenant")
     parser.add_argument("--rows", default=",".join(ROWS), help=f"comma-separated, of {', '.join(ROWS)}")
     parser.add_argument("--no-doc", action="store_true", help="write the JSON only (--quick never writes the doc)")
+    parser.add_argument("--profile", action="store_true",
+                        help="profile the rows (pyinstrument) into bench/results/profile-<row>.txt; JSON only")
     args = parser.parse_args(argv)
     rows = tuple(r.strip() for r in args.rows.split(",") if r.strip())
     unknown = [r for r in rows if r not in ROWS]
@@ -91,16 +117,16 @@ def main(argv: list[str] | None = None) -> None:
     env = environment(profile, args.quick)
     stack = Stack.start(profile, ("idle@contoso.test",))
     try:
-        results = asyncio.run(run_rows(stack, rows, args.quick))
+        results = asyncio.run(run_rows(stack, rows, args.quick, profile=args.profile))
     finally:
         stack.stop()
     env["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
     figures = verdicts(results)
     out: dict[str, Any] = {"environment": env, "results": results, "figures": figures}
     RESULTS.mkdir(parents=True, exist_ok=True)
-    name = "latest-quick.json" if args.quick else "latest.json"
+    name = "latest-profile.json" if args.profile else "latest-quick.json" if args.quick else "latest.json"
     (RESULTS / name).write_text(json.dumps(out, indent=2) + "\n")
-    if not args.no_doc and not args.quick:
+    if not args.no_doc and not args.quick and not args.profile:
         report.write_doc(ROOT / "docs" / "benchmarks.md", out)
     for figure in figures:
         state = {True: "met", False: "MISSED", None: "not measured"}[figure["met"]]

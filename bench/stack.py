@@ -10,8 +10,9 @@
   requests.
 
 :class:`Bench` wires the production worker (:func:`shared.admin.worker.process`) to the stack with
-the Graph gateway paced to the simulator's budget, so a measured cycle is the real one: lease,
-status, engine, ERP session. :meth:`Meter.mark` / :meth:`Meter.since` give the counts of a span.
+the Graph gateway paced to the simulator's budget and the production ERP session pool, so a
+measured cycle is the real one: lease, status, engine, ERP session. :meth:`Meter.mark` /
+:meth:`Meter.since` give the counts of a span.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ from shared.domain.status import RunSummary
 from shared.graph.gateway import GraphMailboxGateway
 from shared.graph.pacing import PacingPolicy
 from shared.ports import MailboxGateway
-from shared.runtime import Runtime, erp_gateway_factory
+from shared.runtime import ErpSessionPool, Runtime, acumatica_sessions, erp_gateway_factory
 from shared.settings import Settings
 from shared.state.table import TableStateStore
 
@@ -140,7 +141,7 @@ def _shape(path: str) -> str:
     """A journal path with ids replaced, to group requests by kind."""
     path = re.sub(r"/users/[^/]+", "/users/{mb}", path)
     path = re.sub(r"/(contacts|contactFolders|messages|mailFolders|events|calendars|lists|tasks|"
-                  r"masterCategories)/[^/]+", r"/\1/{id}", path)
+                  r"masterCategories)/(?!delta$|calendarView)[^/]+", r"/\1/{id}", path)
     return re.sub(r"/entity/Default/[^/]+/(\w+)/[^/]+", r"/entity/\1/{id}", path).replace(
         "/entity/Default/24.200.001", "/entity")
 
@@ -223,7 +224,8 @@ class Stack:
 @dataclasses.dataclass
 class Bench:
     """The worker on the stack: one state store (own table prefix), the Graph gateway paced to the
-    simulator's budget, a new Acumatica gateway per run through the production factory."""
+    simulator's budget, the Acumatica gateway per run over the production session pool (sessions
+reused across runs, logged out at :meth:`aclose`)."""
 
     graph_url: str
     erp_url: str
@@ -232,6 +234,7 @@ class Bench:
     rt: Runtime
     gateway: GraphMailboxGateway
     profile: Profile
+    sessions: ErpSessionPool
 
     @classmethod
     async def open(cls, graph_url: str, erp_url: str, connection_string: str, profile: Profile) -> Bench:
@@ -249,11 +252,13 @@ class Bench:
         async def mailbox_gateway(_: ServerConfig) -> MailboxGateway:
             return gateway
 
+        sessions = acumatica_sessions(settings)
         rt = Runtime(settings=settings, state=store, queue=MemorySyncQueue(), mailbox_gateway=mailbox_gateway,
-                     erp_gateway=erp_gateway_factory(settings))
-        return cls(graph_url, erp_url, store, Meter(graph_url, erp_url, table), rt, gateway, profile)
+                     erp_gateway=erp_gateway_factory(settings, sessions))
+        return cls(graph_url, erp_url, store, Meter(graph_url, erp_url, table), rt, gateway, profile, sessions)
 
     async def aclose(self) -> None:
+        await self.sessions.aclose()
         await self.gateway.aclose()
         await self.store.delete_tables()
         await self.store.aclose()

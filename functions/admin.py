@@ -44,7 +44,8 @@ for _template, _routes in routes_by_template().items():
     _fn = _make(_template)
     bp.function_name(name=_fn.__name__)(
         bp.route(route=_template, methods=sorted({r.method for r in _routes}),
-                 auth_level=func.AuthLevel.FUNCTION)(_fn))
+                 auth_level=func.AuthLevel.ANONYMOUS if all(r.anonymous for r in _routes)
+                 else func.AuthLevel.FUNCTION)(_fn))
 
 
 @bp.function_name(name="admin_openapi")

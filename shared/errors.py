@@ -95,3 +95,11 @@ class LeaseTaken(ExsyncError):
 
 class ErpUnavailable(RemoteError):
     """No ERP session could be had in time (the process's session limit stayed in use)."""
+
+
+class NotAuthenticated(ExsyncError):
+    """The caller's token is missing, invalid, expired or not meant for exsync (HTTP 401)."""
+
+
+class NotPermitted(ExsyncError):
+    """The caller is authenticated but may not do this, e.g. not a synced employee (HTTP 403)."""

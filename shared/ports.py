@@ -87,6 +87,7 @@ class MailboxItem(Generic[R]):
     record: R
     stamp: str | None = None     # ERP id stamped on the item (extended property / linkedResource)
     categories: tuple[str, ...] = ()
+    stamp_known: bool = True     # False: listed without its stamp (``list_changes(stamps=False)``)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -124,6 +125,7 @@ class MailboxWrite:
     categories: tuple[str, ...] = ()
     files: tuple[AttachmentContent, ...] = ()
     web_page: str | None = None  # contact business home page (hyperlink to the ERP record)
+    known_stamp: str | None = None  # the item's stamp as the caller knows it: no read-back after an update
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -173,8 +175,16 @@ class MailboxGateway(Protocol):
         ...
 
     async def list_changes(self, mailbox: str, record_type: RecordType, container: str,
-                           cursor: str | None, page_size: int) -> Page[MailboxItem[Any]]:
-        """One page of changes since ``cursor`` (None: everything). Raises SyncStateLost."""
+                           cursor: str | None, page_size: int, *, stamps: bool = True) -> Page[MailboxItem[Any]]:
+        """One page of changes since ``cursor`` (None: everything). Raises SyncStateLost.
+
+        ``stamps`` False: items whose stamp the listing does not carry come with ``stamp_known``
+        False instead of being read again; the caller fills the ones it needs with ``fill_stamps``."""
+        ...
+
+    async def fill_stamps(self, mailbox: str, record_type: RecordType, container: str,
+                          items: Sequence[MailboxItem[Any]]) -> list[MailboxItem[Any]]:
+        """``items`` with their stamps read (batched), in order; ``stamp_known`` True on each."""
         ...
 
     async def get(self, mailbox: str, record_type: RecordType, container: str,
@@ -338,6 +348,11 @@ class LinkStore(Protocol):
     async def get_link_by_erp(self, mailbox: str, record_type: RecordType, erp_id: str) -> Link | None: ...
     async def get_link_by_mailbox(self, mailbox: str, record_type: RecordType,
                                   mailbox_id: str) -> Link | None: ...
+    async def get_links(self, mailbox: str, record_type: RecordType, side: Side,
+                        ids: Sequence[str]) -> dict[str, Link]:
+        """The links of a page of ``ids`` (ERP ids or mailbox ids, per ``side``) in a few reads,
+        keyed by the id given; an id without a link is absent."""
+        ...
     async def put_link(self, link: Link) -> Link:
         """Insert (``link.etag`` None) or conditionally replace; returns the link with its new etag."""
         ...
@@ -382,7 +397,18 @@ class CursorStore(Protocol):
 class IntentStore(Protocol):
     async def put_intent(self, intent: Intent) -> Intent: ...
     async def delete_intent(self, intent: Intent) -> None: ...
+    async def put_intents(self, intents: Sequence[Intent]) -> list[Intent]:
+        """Create many intents of one mailbox and type together (transactions of ≤ 100 rows):
+        all of them or, on an error, none of a transaction. An intent is written once and deleted
+        once, so the returned intents carry no etag (``delete_intents`` needs none)."""
+        ...
+    async def delete_intents(self, intents: Sequence[Intent]) -> None:
+        """Delete many intents of one mailbox and type (transactions of ≤ 100 rows); missing ones are fine."""
+        ...
     async def list_intents(self, mailbox: str, record_type: RecordType) -> list[Intent]: ...
+    async def list_mailbox_intents(self, mailbox: str) -> list[Intent]:
+        """The open intents of every record type of ``mailbox`` in one read (usually none)."""
+        ...
     async def purge_intents(self, older_than: datetime) -> int: ...
 
 

@@ -81,6 +81,17 @@ class Settings(BaseModel):
     batch_stagger_seconds: int = Field(60, alias="EXSYNC_BATCH_STAGGER_SECONDS", ge=0, le=3600,
                                        json_schema_extra=OPTIONAL)
     lease_seconds: int = Field(660, alias="EXSYNC_LEASE_SECONDS", ge=30, le=7200, json_schema_extra=OPTIONAL)
+    # Outlook add-in API (docs/outlook-addin.md): the app registration's client id (token audience), an
+    # optional app id URI, the delegated scope, the authority (tests: a local issuer); unset: no add-in.
+    addin_client_id: str | None = Field(None, alias="EXSYNC_ADDIN_CLIENT_ID", json_schema_extra=OPTIONAL)
+    addin_app_id_uri: str | None = Field(None, alias="EXSYNC_ADDIN_APP_ID_URI", pattern=r"^api://",
+                                         json_schema_extra=OPTIONAL)
+    addin_scope: str = Field("access_as_user", alias="EXSYNC_ADDIN_SCOPE", pattern=r"^[A-Za-z0-9._-]+$",
+                             json_schema_extra=OPTIONAL)
+    addin_authority: str = Field("https://login.microsoftonline.com", alias="EXSYNC_ADDIN_AUTHORITY",
+                                 pattern=r"^https?://", json_schema_extra=OPTIONAL)
+    addin_max_attachment_kb: int = Field(3072, alias="EXSYNC_ADDIN_MAX_ATTACHMENT_KB", ge=0, le=30720,
+                                         json_schema_extra=OPTIONAL)
 
     @field_validator("schedule")
     @classmethod

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from shared.admin import addin as addin_api
 from shared.admin import bodies, system_mailboxes
 from shared.admin.enqueue import enqueue_syncs
 from shared.admin.http import ApiRequest, ApiResponse, error_json, error_response
@@ -52,6 +53,7 @@ class Route:
     list_response: bool = False
     success: int = 200
     query: tuple[str, ...] = ()
+    anonymous: bool = False  # no function key: the handler checks the caller's Entra token itself
 
 
 def _etag_headers(etag: str) -> dict[str, str]:
@@ -466,6 +468,7 @@ ROUTES: tuple[Route, ...] = (
     Route("reset_warning", "POST", "mailboxes/{email}/reset-warning", reset_warning,
           "Clear a mailbox's warning", response=bodies.StatusOut),
     *(Route(**spec) for spec in system_mailboxes.ROUTE_SPECS),
+    *(Route(**spec) for spec in addin_api.ROUTE_SPECS),
 )
 
 

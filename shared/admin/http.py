@@ -19,7 +19,9 @@ from shared.errors import (
     ConfigurationError,
     ExsyncError,
     LeaseTaken,
+    NotAuthenticated,
     NotFound,
+    NotPermitted,
     PayloadTooLarge,
     RemoteError,
     Throttled,
@@ -106,7 +108,7 @@ def error_json(status: int, code: str, message: str, fields: list[dict[str, str]
 # (never 400: an ERP or an admin cannot fix an app setting by changing its request); a remote 502/503.
 _STATUS: tuple[tuple[type[ExsyncError], int, str], ...] = (
     (PayloadTooLarge, 413, "payload_too_large"), (ValidationFailed, 400, "validation_failed"),
-    (NotFound, 404, "not_found"),
+    (NotAuthenticated, 401, "not_authenticated"), (NotPermitted, 403, "forbidden"), (NotFound, 404, "not_found"),
     (AlreadyExists, 409, "already_exists"), (ConcurrencyConflict, 412, "precondition_failed"),
     (LeaseTaken, 409, "busy"), (ConfigurationError, 503, "configuration_error"),
     (AuthenticationFailed, 502, "authentication_failed"), (Throttled, 503, "throttled"),

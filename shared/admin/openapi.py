@@ -71,6 +71,13 @@ _EXTRA_PATHS: dict[str, dict[str, Any]] = {
                       "401": {"description": "missing or wrong function key"},
                       "400": {"description": "notify is not one of its values; `fields` names it", **_ERROR},
                       "404": {"description": "no such server; `fields` names it", **_ERROR}, **_SERVER_SIDE}}},
+    "/addin/static/{*path}": {"get": {
+        "summary": "The Outlook add-in's task pane files (pane/, vendor/, assets/)", "operationId": "addin_static",
+        "security": [],
+        "parameters": [{"name": "path", "in": "path", "required": True, "schema": {"type": "string"}},
+                       {"name": "office", "in": "query", "required": False,
+                        "schema": {"type": "string", "enum": ["local"]}}],
+        "responses": {"200": {"description": "the file"}, "404": {"description": "no such file"}}}},
     "/openapi.json": {"get": {"summary": "This document", "operationId": "openapi",
                               "responses": {"200": {"description": "OpenAPI 3 document",
                                                     "content": {"application/json": {"schema": {"type": "object"}}}},
@@ -120,6 +127,10 @@ def _operation(route: Route) -> dict[str, Any]:
         op["responses"]["201"] = {**ok, "description": "created (nothing had that name)"}
     if route.method in ("POST", "PUT", "DELETE"):
         op["responses"]["409"] = {"description": "already exists, or another run holds the mailbox", **error}
+    if route.anonymous:  # the add-in's routes: the user's Entra token instead of a function key
+        op["security"] = [{"entraBearer": []}]
+        op["responses"]["401"] = {"description": "missing, invalid or expired Entra token", **error}
+        op["responses"]["403"] = {"description": "the user is not a synced employee", **error}
     if route.method in ("PUT", "DELETE"):
         op["responses"]["412"] = {"description": "If-Match is not the current ETag (changed since read)", **error}
     if route.request is not None:
@@ -174,6 +185,7 @@ def openapi_document() -> dict[str, Any]:
             "securitySchemes": {
                 "functionKey": {"type": "apiKey", "in": "header", "name": "x-functions-key"},
                 "functionKeyQuery": {"type": "apiKey", "in": "query", "name": "code"},
+                "entraBearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
             },
         },
     }

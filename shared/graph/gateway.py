@@ -136,7 +136,7 @@ class GraphMailboxGateway:
     # ------------------------------------------------------------------ reads
 
     async def list_changes(self, mailbox: str, record_type: RecordType, container: str,
-                           cursor: str | None, page_size: int) -> Page[MailboxItem[Any]]:
+                           cursor: str | None, page_size: int, *, stamps: bool = True) -> Page[MailboxItem[Any]]:
         url = cursor or self._initial_delta(mailbox, record_type, container)
         info = self.http.request(Method.GET, url, mailbox, prefer=(f"odata.maxpagesize={max(1, page_size)}",))
         page = await self.http.send(info, _DELTA_RESPONSES[record_type])
@@ -153,7 +153,11 @@ class GraphMailboxGateway:
             else:
                 entries.append(mapping.item_from_graph(record_type, model, mailbox))
         entries += await self._event_removals(mailbox, container, removed_events)
-        entries = await self._listing_stamps(mailbox, record_type, container, entries)
+        if stamps:
+            entries = await self._listing_stamps(mailbox, record_type, container, entries)
+        elif record_type is not RecordType.EMAIL:  # only the message delta carries stamps ($expand)
+            entries = [dataclasses.replace(e, stamp_known=False) if isinstance(e, MailboxItem) and e.stamp is None
+                       else e for e in entries]
         if page.odata_next_link:
             return Page(tuple(entries), page.odata_next_link, complete=False)
         if page.odata_delta_link:
@@ -168,6 +172,12 @@ class GraphMailboxGateway:
             return entries
         filled = {item.id: item for item in await self._with_stamps(mailbox, record_type, container, unstamped)}
         return [filled.get(e.id, e) if isinstance(e, MailboxItem) else e for e in entries]
+
+    async def fill_stamps(self, mailbox: str, record_type: RecordType, container: str,
+                          items: Sequence[MailboxItem[Any]]) -> list[MailboxItem[Any]]:
+        unknown = [item for item in items if not item.stamp_known]
+        filled = {item.id: item for item in await self._with_stamps(mailbox, record_type, container, unknown)}
+        return [dataclasses.replace(filled.get(item.id, item), stamp_known=True) for item in items]
 
     def _initial_delta(self, mailbox: str, record_type: RecordType, container: str) -> str:
         resource = RESOURCES[record_type]
@@ -363,7 +373,12 @@ class GraphMailboxGateway:
 
     async def _fill_result_stamps(self, mailbox: str, writes: Sequence[MailboxWrite],
                                   results: list[WriteResult[MailboxWrite] | None]) -> None:
-        """PATCH answers carry no extended properties: read the stamp of updated items back."""
+        """PATCH answers carry no extended properties: read the stamp of updated items back, unless
+        the write names it (``known_stamp``)."""
+        for i, r in enumerate(results):  # the caller knows the stamp (its link): no read-back
+            if r is not None and r.ok and isinstance(r.item, MailboxItem) and writes[i].known_stamp \
+                    and writes[i].stamp is None and r.item.stamp is None:
+                results[i] = dataclasses.replace(r, item=dataclasses.replace(r.item, stamp=writes[i].known_stamp))
         wanted = [i for i, r in enumerate(results) if r is not None and r.ok and isinstance(r.item, MailboxItem)
                   and r.item.stamp is None and writes[i].kind is WriteKind.UPDATE and writes[i].stamp is None]
         by_type: dict[tuple[RecordType, str], list[int]] = {}

@@ -120,7 +120,8 @@ class InMemoryMailboxGateway:
         self._categories.setdefault(mailbox, {}).setdefault(name, color)
 
     async def list_changes(self, mailbox: str, record_type: RecordType, container: str,
-                           cursor: str | None, page_size: int) -> Page[MailboxItem[Any]]:
+                           cursor: str | None, page_size: int, *, stamps: bool = True) -> Page[MailboxItem[Any]]:
+        """The twin's listing always carries stamps (``stamps`` changes nothing here)."""
         self.faults.call()
         key = (mailbox, container)
         epoch = self._epochs.get(key, 0)
@@ -149,6 +150,16 @@ class InMemoryMailboxGateway:
         if item is None or item.mailbox != mailbox or item.container != container:
             return None
         return item.view(item_id)
+
+    async def fill_stamps(self, mailbox: str, record_type: RecordType, container: str,
+                          items: Sequence[MailboxItem[Any]]) -> list[MailboxItem[Any]]:
+        self.faults.call()
+        out = []
+        for item in items:
+            held = self._items.get(item.id)
+            stamp = held.view(item.id).stamp if held is not None else item.stamp
+            out.append(dataclasses.replace(item, stamp=stamp, stamp_known=True))
+        return out
 
     async def existing_ids(self, mailbox: str, record_type: RecordType, container: str,
                            ids: Sequence[str]) -> set[str]:

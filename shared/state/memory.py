@@ -20,7 +20,7 @@ from shared.domain.config import Mailbox, ServerConfig, SyncPolicy
 from shared.domain.records import RecordType
 from shared.domain.status import LogEntry, LogLevel, MailboxStatus
 from shared.errors import AlreadyExists, ConcurrencyConflict
-from shared.ports import Clock, CursorBook, Intent, Link, Page, StateStore, Stored
+from shared.ports import Clock, CursorBook, Intent, Link, Page, Side, StateStore, Stored
 from shared.state import codec, cursors, keys, rules
 
 log = logging.getLogger(__name__)
@@ -223,6 +223,18 @@ class InMemoryStateStore:
         row = rows[erp_id]
         return codec.decode_link(row.text, row.etag)
 
+    @_faultable
+    async def get_links(self, mailbox: str, record_type: RecordType, side: Side,
+                        ids: Sequence[str]) -> dict[str, Link]:
+        rows, index = self._link_rows(mailbox, record_type)
+        out = {}
+        for item_id in ids:
+            erp_id = item_id if side is Side.ERP else index.get(item_id)
+            row = rows.get(erp_id) if erp_id is not None else None
+            if row is not None:
+                out[item_id] = codec.decode_link(row.text, row.etag)
+        return out
+
     def _check_link(self, link: Link) -> None:
         """Raise what the Table store's transaction would raise for this link, change nothing."""
         rows, index = self._link_rows(link.mailbox, link.record_type)
@@ -341,6 +353,27 @@ class InMemoryStateStore:
         return dataclasses.replace(intent, etag=etag)
 
     @_faultable
+    async def put_intents(self, intents: Sequence[Intent]) -> list[Intent]:
+        rules.check_intent_batch(intents)
+        if not intents:
+            return []
+        rows = self._intents.setdefault((intents[0].mailbox, intents[0].record_type), {})
+        for intent in intents:
+            if intent.intent_id in rows:
+                raise AlreadyExists(f"intent {intent.intent_id!r} already exists; read it and pass its etag to "
+                                    "replace it")
+        texts = [codec.encode_intent(intent) for intent in intents]
+        for intent, text in zip(intents, texts, strict=True):
+            _put(rows, intent.intent_id, text, None, False, f"intent {intent.intent_id!r}")
+        return list(intents)
+
+    @_faultable
+    async def delete_intents(self, intents: Sequence[Intent]) -> None:
+        for intent in intents:
+            _delete(self._intents.setdefault((intent.mailbox, intent.record_type), {}), intent.intent_id, None,
+                    f"intent {intent.intent_id!r}")
+
+    @_faultable
     async def delete_intent(self, intent: Intent) -> None:
         rows = self._intents.setdefault((intent.mailbox, intent.record_type), {})
         _delete(rows, intent.intent_id, intent.etag, f"intent {intent.intent_id!r}")
@@ -349,6 +382,13 @@ class InMemoryStateStore:
     async def list_intents(self, mailbox: str, record_type: RecordType) -> list[Intent]:
         rows = self._intents.get((mailbox, record_type), {})
         return [codec.decode_intent(rows[k].text, rows[k].etag) for k in sorted(rows, key=keys.key)]
+
+    @_faultable
+    async def list_mailbox_intents(self, mailbox: str) -> list[Intent]:
+        out: list[Intent] = []
+        for record_type in sorted((t for m, t in self._intents if m == mailbox), key=lambda t: t.value):
+            out += await self.list_intents(mailbox, record_type)
+        return out
 
     @_faultable
     async def purge_intents(self, older_than: datetime) -> int:

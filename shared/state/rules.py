@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 
 from shared.errors import ValidationFailed
-from shared.ports import Link, SystemClock
+from shared.ports import Intent, Link, SystemClock
 from shared.state import codec
 
 DEFAULT_RETENTION_DAYS = 30
@@ -125,3 +125,17 @@ def decode_cursor(cursor: str | None) -> str | None:
     except (binascii.Error, UnicodeError, ValueError) as exc:
         raise ValidationFailed({"cursor": "not a cursor returned by this store; pass None to start over"}
                                ) from exc
+
+
+def check_intent_batch(intents: Sequence[Intent]) -> None:
+    """One partition (mailbox and type), no intent twice, none carrying an etag; else ValidationFailed."""
+    seen: set[str] = set()
+    for i, intent in enumerate(intents):
+        if (intent.mailbox, intent.record_type) != (intents[0].mailbox, intents[0].record_type):
+            raise ValidationFailed({f"intents[{i}]": "mailbox/record_type differs from the first intent's: a batch "
+                                                     "is one partition; call once per mailbox and record type"})
+        if intent.intent_id in seen:
+            raise ValidationFailed({f"intents[{i}]": "intent_id appears twice in one batch; pass each intent once"})
+        if intent.etag is not None:
+            raise ValidationFailed({f"intents[{i}]": "a batch creates intents; this one is stored already (etag)"})
+        seen.add(intent.intent_id)

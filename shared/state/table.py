@@ -33,7 +33,7 @@ from shared.domain.config import Mailbox, ServerConfig, SyncPolicy
 from shared.domain.records import RecordType
 from shared.domain.status import LogEntry, LogLevel, MailboxStatus
 from shared.errors import AlreadyExists, ConcurrencyConflict, ValidationFailed
-from shared.ports import Clock, CursorBook, Intent, Link, Page, StateStore, Stored
+from shared.ports import Clock, CursorBook, Intent, Link, Page, Side, StateStore, Stored
 from shared.state import batch, codec, cursors, keys, rules
 from shared.state import rows as tr
 
@@ -45,6 +45,7 @@ _IF_MATCH = MatchConditions.IfNotModified
 _ERP, _MAILBOX = "e", "m"
 _PARALLEL_READS = 16
 _DELETE_ATTEMPTS = 3
+_OR_KEYS = 15  # row keys per query: Table Storage allows 15 comparisons in one filter
 _BOOK = "~cursors"  # row key of a mailbox's cursor book ("~" never starts an escaped key)
 
 def _check_no_handover(links: Sequence[Link], groups: Sequence[Sequence[batch.Operation]]) -> None:
@@ -249,6 +250,32 @@ class TableStateStore:
         entity = await self._link_row(mailbox, record_type, _MAILBOX, mailbox_id)
         return None if entity is None else self._decode_link_row(entity)
 
+    async def get_links(self, mailbox: str, record_type: RecordType, side: Side,
+                        ids: Sequence[str]) -> dict[str, Link]:
+        """Queries of ``_OR_KEYS`` row keys each (the service's limit on comparisons per filter), in parallel."""
+        prefix = _ERP if side is Side.ERP else _MAILBOX
+        unique = list(dict.fromkeys(ids))
+        wanted = set(unique)
+        chunks = [unique[i:i + _OR_KEYS] for i in range(0, len(unique), _OR_KEYS)]
+        reads = asyncio.Semaphore(_PARALLEL_READS)
+
+        async def query(chunk: list[str]) -> list[Link]:
+            params: dict[str, Any] = {f"r{n}": keys.key(prefix, item_id) for n, item_id in enumerate(chunk)}
+            params["pk"] = self._link_partition(mailbox, record_type)
+            rows = " or ".join(f"RowKey eq @r{n}" for n in range(len(chunk)))
+            async with reads:
+                return [self._decode_link_row(e) async for e in self._query(
+                    "links", f"PartitionKey eq @pk and ( {rows} )", f"links of {mailbox}/{record_type.value}",
+                    **params)]
+
+        out: dict[str, Link] = {}
+        for links in await asyncio.gather(*(query(chunk) for chunk in chunks)):
+            for link in links:
+                found = link.erp_id if side is Side.ERP else link.mailbox_id
+                if found in wanted:  # a hashed key collision is never a match
+                    out[found] = link
+        return out
+
     async def _link_ops(self, link: Link, text: str, ver: str) -> list[batch.Operation]:
         """The operations writing ``link`` (insert, or replace of the version ``link.etag``)."""
         pk = self._link_partition(link.mailbox, link.record_type)
@@ -412,6 +439,25 @@ class TableStateStore:
         etag = await self._put("intents", entity, intent.etag, False, f"intent {intent.intent_id!r}")
         return dataclasses.replace(intent, etag=etag)
 
+    def _intent_entity(self, intent: Intent) -> tr.Entity:
+        return tr.with_text(tr.row(keys.key(intent.mailbox, intent.record_type.value), keys.key(intent.intent_id),
+                                   created_at=codec.utc(intent.created_at)), codec.encode_intent(intent))
+
+    async def put_intents(self, intents: Sequence[Intent]) -> list[Intent]:
+        rules.check_intent_batch(intents)
+        if intents:
+            await self._transact("intents", [[("create", self._intent_entity(i), {})] for i in intents],
+                                 f"intents of {intents[0].mailbox}/{intents[0].record_type.value}")
+        return list(intents)
+
+    async def delete_intents(self, intents: Sequence[Intent]) -> None:
+        rows = [(keys.key(i.mailbox, i.record_type.value), keys.key(i.intent_id)) for i in intents]
+        try:
+            await self._delete_rows("intents", rows, "intents")
+        except ConcurrencyConflict:  # a transaction fails on a missing row: delete one by one instead
+            for partition, row in rows:
+                await self._delete("intents", partition, row, None, "intent")
+
     async def delete_intent(self, intent: Intent) -> None:
         await self._delete("intents", keys.key(intent.mailbox, intent.record_type.value),
                            keys.key(intent.intent_id), intent.etag, f"intent {intent.intent_id!r}")
@@ -419,6 +465,20 @@ class TableStateStore:
     async def list_intents(self, mailbox: str, record_type: RecordType) -> list[Intent]:
         return [codec.decode_intent(tr.text_of(e), tr.etag_of(e)) async for e in
                 self._query("intents", "PartitionKey eq @pk", "intents", pk=keys.key(mailbox, record_type.value))]
+
+    async def list_mailbox_intents(self, mailbox: str) -> list[Intent]:
+        """One range query over the mailbox's intent partitions (``<mailbox>:<type>``); per type
+        when the mailbox's keys are long enough to be hashed (no common prefix then)."""
+        head = keys.key(mailbox, "")
+        if keys.HASH_MARK in head or len(head) + 16 > keys.MAX_KEY_CHARS:
+            out: list[Intent] = []
+            for record_type in RecordType:
+                out += await self.list_intents(mailbox, record_type)
+            return out
+        found = [codec.decode_intent(tr.text_of(e), tr.etag_of(e)) async for e in self._query(
+            "intents", "PartitionKey ge @lo and PartitionKey lt @hi", "intents",
+            lo=head, hi=head[:-1] + chr(ord(keys.SEPARATOR) + 1))]
+        return [i for i in found if i.mailbox == mailbox]
 
     async def _delete_rows(self, table: str, rows: Sequence[tuple[str, str]], what: str) -> int:
         """Delete (partition, row) pairs, one transaction per ≤100 rows of a partition."""

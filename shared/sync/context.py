@@ -15,7 +15,8 @@ from typing import Any
 from shared.domain.config import Mailbox, ServerConfig, SyncPolicy
 from shared.domain.records import RecordType
 from shared.domain.status import Counts, LogEntry, LogLevel
-from shared.ports import Clock, ErpGateway, ErpScope, MailboxGateway, Side, StateStore
+from shared.ports import Clock, ErpGateway, ErpScope, Intent, MailboxGateway, Side, StateStore
+from shared.sync.cursors import RunCursors
 from shared.sync.plan import TypeRules
 
 logger = logging.getLogger(__name__)
@@ -95,7 +96,10 @@ class TypeContext:
     scope: ErpScope
     tally: Tally
     log: RunLog
+    cursors: RunCursors
     sent_container: str | None = None
+    open_intents: list[Intent] | None = None
+    """The type's intents as the run read them at its start (None: read them here)."""
     push_removed: tuple[str, ...] = ()
     """ERP ids the ERP's push notifications reported removed (given to the first ERP listing)."""
     pending_deletes: list[Any] = dataclasses.field(default_factory=list)

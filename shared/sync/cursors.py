@@ -1,70 +1,79 @@
-"""The cursors of the mailbox a run syncs: its cursor book read once, each change one write.
+"""The cursors of one run: the mailbox's cursor book read once, written once when it changed.
 
-The engine reads a mailbox's cursors (delta links, ERP watermarks, the dates it wrote) many times
-per run; :class:`BookedState` answers those reads from one :class:`~shared.ports.CursorBook` read
-at first use and stores every change as one conditional write of the book. A write that finds the
-book changed meanwhile (an admin's status reset) reads it again and applies the change on top, so
-the other writer's changes are kept, exactly as the by-name methods do. Everything else goes to
-the wrapped store unchanged.
+A run reads every cursor of its mailbox (watermarks, delta links, reconciliation and export /
+import marks; see :mod:`shared.sync.names`) in one request at its start and keeps its changes
+here. :meth:`RunCursors.flush` writes them in one conditional write, and only when a value
+differs from the stored one. The engine flushes when a value must be durable before it goes on:
+after a mid-listing page's cursor (progress a crash must not lose), before a type's push
+removals are acknowledged, and at the end of the run. A value that was never flushed is older
+on disk, never newer, so a crash re-reads at most what the run had not recorded — which echo
+detection makes cheap, as it always has.
+
+The run holds the mailbox lease, so the only other writer is an admin changing cursors (a
+resync deleting a listing cursor) while it runs: a flush that finds the book changed re-reads
+it and applies this run's own changes on top, as the by-name writes of earlier versions did.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
 
-from shared.errors import ConcurrencyConflict
-from shared.ports import CursorBook, StateStore, Stored
+from shared.errors import AlreadyExists, ConcurrencyConflict
+from shared.ports import CursorBook, CursorStore
+
+_REMOVED = None
+_ATTEMPTS = 3
 
 
-class BookedState:
-    """A StateStore whose cursor methods for ``mailbox`` work on one cached cursor book."""
+class RunCursors:
+    """One mailbox's cursors for the length of a run."""
 
-    def __init__(self, state: StateStore, mailbox: str) -> None:
-        self._state = state
-        self._mailbox = mailbox
-        self._book: CursorBook | None = None
+    def __init__(self, store: CursorStore, book: CursorBook) -> None:
+        self._store = store
+        self._book = book
+        self._changes: dict[str, str | None] = {}   # name -> new value (None: removed)
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._state, name)
+    @classmethod
+    async def load(cls, store: CursorStore, mailbox: str) -> RunCursors:
+        return cls(store, await store.get_cursors(mailbox))
 
-    async def _read(self) -> CursorBook:
-        if self._book is None:
-            self._book = await self._state.get_cursors(self._mailbox)
-        return self._book
+    def get(self, name: str) -> str | None:
+        if name in self._changes:
+            return self._changes[name]
+        return self._book.values.get(name)
 
-    async def _change(self, name: str, value: str | None) -> CursorBook:
-        for attempt in range(2):
-            book = await self._read()
-            if book.values.get(name) == value and (value is None or book.etag is not None):
-                return book
-            values = {k: v for k, v in book.values.items() if k != name}
-            if value is not None:
-                values[name] = value
+    def put(self, name: str, value: str) -> None:
+        self._changes[name] = value
+
+    def delete(self, name: str) -> None:
+        self._changes[name] = _REMOVED
+
+    def _apply(self, values: dict[str, str]) -> dict[str, str]:
+        out = dict(values)
+        for name, value in self._changes.items():
+            if value is None:
+                out.pop(name, None)
+            else:
+                out[name] = value
+        return out
+
+    @property
+    def dirty(self) -> bool:
+        return self._apply(self._book.values) != self._book.values
+
+    async def flush(self) -> None:
+        """Write the changes in one request (none when nothing differs from the stored book)."""
+        for attempt in range(_ATTEMPTS):
+            values = self._apply(self._book.values)
+            if values == self._book.values:
+                self._changes.clear()
+                return
             try:
-                self._book = await self._state.put_cursors(dataclasses.replace(book, values=values))
-                return self._book
-            except ConcurrencyConflict:
-                if attempt:
+                self._book = await self._store.put_cursors(dataclasses.replace(self._book, values=values))
+            except (ConcurrencyConflict, AlreadyExists):
+                if attempt == _ATTEMPTS - 1:
                     raise
-                self._book = None  # someone else wrote the book: read it again, apply on top
-        raise AssertionError("unreachable")
-
-    async def get_cursor(self, mailbox: str, name: str) -> Stored[str] | None:
-        if mailbox != self._mailbox:
-            return await self._state.get_cursor(mailbox, name)
-        book = await self._read()
-        value = book.values.get(name)
-        return None if value is None or book.etag is None else Stored(value, book.etag)
-
-    async def put_cursor(self, mailbox: str, name: str, value: str, etag: str | None = None) -> str:
-        if mailbox != self._mailbox or etag is not None:
-            self._book = None
-            return await self._state.put_cursor(mailbox, name, value, etag)
-        return (await self._change(name, value)).etag or ""
-
-    async def delete_cursor(self, mailbox: str, name: str) -> None:
-        if mailbox != self._mailbox:
-            await self._state.delete_cursor(mailbox, name)
+                self._book = await self._store.get_cursors(self._book.mailbox)  # an admin changed it
+                continue
+            self._changes.clear()
             return
-        await self._change(name, None)

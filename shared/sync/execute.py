@@ -1,10 +1,11 @@
 """The executor: runs planned actions through the ports, then records links.
 
-Per page: creates get an intent row first; writes go out in batches of the server's update batch
-size (mailbox and ERP separately); each action's link is recorded right after all of its writes
-succeeded, then its intents are deleted. A failed write is counted, logged and scoped to its
-item; the link stays as it was, so the next run sees the change again. Deletions are not run
-here: they are queued (:class:`DeleteOrder`) for the mass-deletion guard in :mod:`shared.sync.deletes`.
+Per batch of the server's update batch size: the creates' intent rows are written first (one
+transaction), then the writes go out (mailbox and ERP separately); the links of the actions whose
+writes all succeeded are recorded together (``put_links``), then their intents are deleted
+together. A failed write is counted, logged and scoped to its item; the link stays as it was, so
+the next run sees the change again. Deletions are not run here: they are queued
+(:class:`DeleteOrder`) for the mass-deletion guard in :mod:`shared.sync.deletes`.
 """
 
 from __future__ import annotations
@@ -158,16 +159,43 @@ async def save_link(ctx: TypeContext, old: Link | None, erp: ErpItem[Any], mbx: 
                 erp_hash=erp_hash or erp.record.content_hash(),
                 mailbox_hash=mailbox_hash or mbx.record.content_hash(),
                 base=merge.base_of(agreed), synced_at=ctx.clock.now())
+    return await ctx.state.put_link(await _replacing(ctx, link, old))
+
+
+async def link_to_save(ctx: TypeContext, old: Link | None, erp: ErpItem[Any], mbx: MailboxItem[Any],
+                       agreed: Record, *, created: bool) -> Link:
+    """The link :func:`save_link` would write, for a batched ``put_links``.
+
+    The run holds the mailbox lease, so the links its pairing read are current: a link whose
+    ids did not change replaces ``old`` as read, and the pair of a create (one id is new, and
+    pairing found no link for the other) has no link to replace. Anything else reads both ids
+    first, as :func:`save_link` does."""
+    link = _new_link(ctx, erp, mbx, agreed)
+    if old is not None and (old.erp_id, old.mailbox_id) == (erp.id, mbx.id):
+        return dataclasses.replace(link, etag=old.etag)
+    if old is None and created:
+        return link
+    return await _replacing(ctx, link, old)
+
+
+def _new_link(ctx: TypeContext, erp: ErpItem[Any], mbx: MailboxItem[Any], agreed: Record) -> Link:
+    return Link(mailbox=ctx.email, record_type=ctx.record_type, erp_id=erp.id, mailbox_id=mbx.id,
+                erp_version=erp.version, mailbox_version=mbx.etag, erp_hash=erp.record.content_hash(),
+                mailbox_hash=mbx.record.content_hash(), base=merge.base_of(agreed), synced_at=ctx.clock.now())
+
+
+async def _replacing(ctx: TypeContext, link: Link, old: Link | None) -> Link:
+    """``link`` ready to replace whatever holds its ids (links holding them otherwise are deleted)."""
     state = ctx.state
-    current = await state.get_link_by_erp(ctx.email, ctx.record_type, erp.id)
-    holder = await state.get_link_by_mailbox(ctx.email, ctx.record_type, mbx.id)
-    if holder is not None and holder.erp_id != erp.id:
+    current = await state.get_link_by_erp(ctx.email, ctx.record_type, link.erp_id)
+    holder = await state.get_link_by_mailbox(ctx.email, ctx.record_type, link.mailbox_id)
+    if holder is not None and holder.erp_id != link.erp_id:
         await state.delete_link(holder)
-    if old is not None and old.erp_id != erp.id:
+    if old is not None and old.erp_id != link.erp_id:
         await state.delete_link(old)
     if current is not None:
         link = dataclasses.replace(link, etag=current.etag)
-    return await state.put_link(link)
+    return link
 
 
 # ---------------------------------------------------------------- batches
@@ -185,6 +213,8 @@ async def _run_batch(ctx: TypeContext, jobs: list[_Job]) -> int:
             failures += 1
             continue
         ready.append(job)
+    ready, failed = await _store_intents(ctx, ready)
+    failures += failed
     erp_jobs = [j for j in ready if j.erp_write is not None]
     if erp_jobs:
         results = await ctx.erp_gateway.apply([j.erp_write for j in erp_jobs if j.erp_write is not None])
@@ -196,9 +226,22 @@ async def _run_batch(ctx: TypeContext, jobs: list[_Job]) -> int:
         mailbox_results = await ctx.mailbox_gateway.apply(ctx.email, writes)
         for job, mailbox_result in zip(mailbox_jobs, mailbox_results, strict=True):
             job.mailbox_result = mailbox_result
-    for job in ready:
-        failures += await _finish(ctx, job)
-    return failures
+    return failures + await _finish(ctx, ready)
+
+
+async def _store_intents(ctx: TypeContext, jobs: list[_Job]) -> tuple[list[_Job], int]:
+    """The batch's create intents in one write before any create; on an error no create runs."""
+    intents = [intent for job in jobs for intent in job.intents]
+    if not intents:
+        return jobs, 0
+    try:
+        await ctx.state.put_intents(intents)
+    except ExsyncError as exc:
+        creating = [job for job in jobs if job.intents]
+        for job in creating:
+            _failed(ctx, job.action, _side_of(job.action), exc)
+        return [job for job in jobs if not job.intents], len(creating)
+    return jobs, 0
 
 
 def _side_of(action: Action) -> Side:
@@ -235,7 +278,8 @@ async def _prepare(ctx: TypeContext, job: _Job) -> None:
             job.mailbox_write = MailboxWrite(
                 WriteKind.UPDATE, ctx.record_type, ctx.container,
                 record=mailbox_view(ctx, action.mailbox_record), item_id=pair.mailbox.id,
-                etag=pair.mailbox.etag, web_page=web_page(ctx, pair.erp.id))
+                etag=pair.mailbox.etag, web_page=web_page(ctx, pair.erp.id),
+                known_stamp=pair.link.erp_id if pair.link is not None else None)
 
 
 def _remember_unresolved(ctx: TypeContext, intents: Sequence[Intent]) -> None:
@@ -252,36 +296,52 @@ class CreatePending(ExsyncError):
 async def _intent(ctx: TypeContext, target: Side, source_id: str, stamp: str) -> Intent:
     if (target, source_id) in ctx.unresolved:
         raise CreatePending(f"an earlier create from {source_id} is unresolved; resolved next run")
-    intent = Intent(mailbox=ctx.email, record_type=ctx.record_type, intent_id=ctx.next_id(),
-                    target=target, source_id=source_id, stamp=stamp, created_at=ctx.clock.now())
-    return await ctx.state.put_intent(intent)
+    return Intent(mailbox=ctx.email, record_type=ctx.record_type, intent_id=ctx.next_id(),
+                  target=target, source_id=source_id, stamp=stamp, created_at=ctx.clock.now())
 
 
-async def _finish(ctx: TypeContext, job: _Job) -> int:
-    """Record the outcome of one action: link + intents on success, a counted failure otherwise."""
-    action, pair = job.action, job.action.pair
-    error = job.failed()
-    if error is not None:
-        _failed(ctx, action, Side.ERP if job.erp_result and job.erp_result.error else Side.MAILBOX, error)
-        _remember_unresolved(ctx, job.intents)
-        return 1
-    try:
-        erp = _erp_after(job)
-        mbx = await _mailbox_after(ctx, job)
-        if mbx is None:   # sendMail accepted, not yet in Sent Items: the intent resolves it next run
+async def _finish(ctx: TypeContext, jobs: list[_Job]) -> int:
+    """Record the outcomes of a batch: the links of the actions that succeeded in one write (and
+    their intents deleted in another), a counted failure for the others."""
+    failures = 0
+    done: list[tuple[_Job, Link]] = []
+    for job in jobs:
+        action, pair = job.action, job.action.pair
+        error = job.failed()
+        if error is not None:
+            _failed(ctx, action, Side.ERP if job.erp_result and job.erp_result.error else Side.MAILBOX, error)
             _remember_unresolved(ctx, job.intents)
-            _count_writes(ctx, action)
-            return 0
-        agreed = action.erp_record if action.to_erp is not Target.NONE else action.mailbox_record
-        await save_link(ctx, pair.link, erp, mbx, agreed or erp.record)
-        for intent in job.intents:
-            await ctx.state.delete_intent(intent)
+            failures += 1
+            continue
+        try:
+            erp = _erp_after(job)
+            mbx = await _mailbox_after(ctx, job)
+            if mbx is None:   # sendMail accepted, not yet in Sent Items: the intent resolves it next run
+                _remember_unresolved(ctx, job.intents)
+                _count_writes(ctx, action)
+                continue
+            agreed = action.erp_record if action.to_erp is not Target.NONE else action.mailbox_record
+            done.append((job, await link_to_save(ctx, pair.link, erp, mbx, agreed or erp.record,
+                                                 created=bool(job.intents))))
+        except ExsyncError as exc:
+            _failed(ctx, action, _side_of(action), exc)
+            _remember_unresolved(ctx, job.intents)
+            failures += 1
+    if not done:
+        return failures
+    try:
+        await ctx.state.put_links([link for _, link in done])
+        intents = [intent for job, _ in done for intent in job.intents]
+        if intents:
+            await ctx.state.delete_intents(intents)
     except ExsyncError as exc:
-        _failed(ctx, action, _side_of(action), exc)
-        _remember_unresolved(ctx, job.intents)
-        return 1
-    _count_writes(ctx, action)
-    return 0
+        for job, _ in done:
+            _failed(ctx, job.action, _side_of(job.action), exc)
+            _remember_unresolved(ctx, job.intents)
+        return failures + len(done)
+    for job, _ in done:
+        _count_writes(ctx, job.action)
+    return failures
 
 
 def _erp_after(job: _Job) -> ErpItem[Any]:
@@ -448,7 +508,8 @@ async def _keep_both(ctx: TypeContext, action: Action) -> int:
         intents.append(erp_intent)
         mailbox_intent = await _intent(ctx, Side.MAILBOX, erp.id, erp.id)
         intents.append(mailbox_intent)
-        if mbx.stamp:
+        await ctx.state.put_intents(intents)
+        if mbx.stamp or not mbx.stamp_known:
             [cleared] = await ctx.mailbox_gateway.apply(ctx.email, [MailboxWrite(
                 WriteKind.UPDATE, ctx.record_type, ctx.container, item_id=mbx.id, etag=mbx.etag, stamp="")])
             if cleared.error is not None:

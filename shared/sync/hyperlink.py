@@ -55,11 +55,15 @@ class HyperlinkView:
         await self._inner.ensure_category(mailbox, name, color)
 
     async def list_changes(self, mailbox: str, record_type: RecordType, container: str,
-                           cursor: str | None, page_size: int) -> Page[MailboxItem[Any]]:
-        page = await self._inner.list_changes(mailbox, record_type, container, cursor, page_size)
+                           cursor: str | None, page_size: int, *, stamps: bool = True) -> Page[MailboxItem[Any]]:
+        page = await self._inner.list_changes(mailbox, record_type, container, cursor, page_size, stamps=stamps)
         items: tuple[MailboxItem[Any] | Removed, ...] = tuple(
             e if isinstance(e, Removed) else _strip(e, self._template) for e in page.items)
         return dataclasses.replace(page, items=items)
+
+    async def fill_stamps(self, mailbox: str, record_type: RecordType, container: str,
+                          items: Sequence[MailboxItem[Any]]) -> list[MailboxItem[Any]]:
+        return await self._inner.fill_stamps(mailbox, record_type, container, items)
 
     async def get(self, mailbox: str, record_type: RecordType, container: str,
                   item_id: str) -> MailboxItem[Any] | None:

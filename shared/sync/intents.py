@@ -25,7 +25,9 @@ logger = logging.getLogger(__name__)
 async def resolve_intents(ctx: TypeContext) -> int:
     """Resolve every open intent of the type; returns how many were linked."""
     linked = 0
-    for intent in await ctx.state.list_intents(ctx.email, ctx.record_type):
+    listed = ctx.open_intents if ctx.open_intents is not None else await ctx.state.list_intents(ctx.email,
+                                                                                                 ctx.record_type)
+    for intent in listed:
         if intent.target is Side.MAILBOX:
             linked += await _resolve_mailbox(ctx, intent)
         else:

@@ -11,6 +11,9 @@ Cursor names (CursorStore, per mailbox):
   removed or changed the date), the engine drops the matching listing cursor and re-reads that
   side fully; echo detection makes the re-read cheap and creates nothing twice.
 
+- ``"category.checked"``: the category last ensured in the mailbox and when (re-checked daily,
+  :mod:`shared.sync.category`).
+
 An admin tool may equally delete ``"<type>.erp"`` / ``"<type>.mailbox"`` directly.
 """
 

@@ -9,6 +9,7 @@ One page of entries is paired at a time, so memory stays bounded by the page siz
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from shared.domain.records import Contact, EmailMessage, Event, RecordType
@@ -71,10 +72,13 @@ async def _organized_elsewhere(ctx: TypeContext, erp: ErpItem[Any]) -> str | Non
     return None
 
 
-async def pair_erp_entry(ctx: TypeContext, entry: ErpItem[Any] | Removed) -> Pair:
-    """Pair an entry of the ERP listing with its link and mailbox item."""
+async def pair_erp_entry(ctx: TypeContext, entry: ErpItem[Any] | Removed,
+                         links: Mapping[str, Link] | None = None) -> Pair:
+    """Pair an entry of the ERP listing with its link and mailbox item (``links``: the page's
+    links by ERP id, read together)."""
     erp_id = entry.id
-    link = await ctx.state.get_link_by_erp(ctx.email, ctx.record_type, erp_id)
+    link = links.get(erp_id) if links is not None else await ctx.state.get_link_by_erp(ctx.email, ctx.record_type,
+                                                                                         erp_id)
     out_of_scope = False
     erp: ErpItem[Any] | None
     if isinstance(entry, Removed):
@@ -117,9 +121,25 @@ async def _linked_mailbox(ctx: TypeContext, mailbox_id: str) -> Link | None:
     return await ctx.state.get_link_by_mailbox(ctx.email, ctx.record_type, mailbox_id)
 
 
-async def pair_mailbox_entry(ctx: TypeContext, entry: MailboxItem[Any] | Removed) -> Pair:
-    """Pair an entry of the mailbox delta with its link and ERP record."""
-    link = await _linked_mailbox(ctx, entry.id)
+async def linked_page(ctx: TypeContext, entries: Sequence[MailboxItem[Any] | Removed]
+                      ) -> tuple[list[MailboxItem[Any] | Removed], dict[str, Link]]:
+    """A delta page listed without stamps, with the links of its items (read together); the stamps
+    of unlinked items (the only ones pairing reads) filled in one batched read. A linked item's stamp is
+    its link's ERP id, so it is not read again."""
+    links = await ctx.state.get_links(ctx.email, ctx.record_type, Side.MAILBOX, [e.id for e in entries])
+    unknown = [e for e in entries if isinstance(e, MailboxItem) and not e.stamp_known and e.id not in links]
+    if not unknown:
+        return list(entries), links
+    filled = {item.id: item for item in await ctx.mailbox_gateway.fill_stamps(ctx.email, ctx.record_type,
+                                                                               ctx.container, unknown)}
+    return [filled.get(e.id, e) for e in entries], links
+
+
+async def pair_mailbox_entry(ctx: TypeContext, entry: MailboxItem[Any] | Removed,
+                             links: Mapping[str, Link] | None = None) -> Pair:
+    """Pair an entry of the mailbox delta with its link and ERP record (``links``: the page's
+    links already read by :func:`linked_page`)."""
+    link = links.get(entry.id) if links is not None else await _linked_mailbox(ctx, entry.id)
     mbx: MailboxItem[Any] | None
     if isinstance(entry, Removed):
         if link is None:

@@ -14,6 +14,7 @@ Per record type (:func:`sync_type`):
    because the ERP's queries never show a deletion and push notifications can be missed;
 4. queued deletions under the mass-deletion guard (:mod:`shared.sync.deletes`);
 5. the final cursors; the export / import dates go into the outcome (the worker writes the status).
+   Cursors are read once per run and written once when they changed (:mod:`shared.sync.cursors`).
 
 After a full listing (first run, reset, resync), the links are swept page by page and each page's
 ids asked with ``existing_ids``; a link whose item is gone is checked one by one, so deletions
@@ -29,7 +30,7 @@ import dataclasses
 import logging
 from collections.abc import AsyncIterator, Callable, Collection
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
 from shared.domain.config import SyncPolicy
 from shared.domain.records import RecordType
@@ -41,13 +42,12 @@ from shared.ports import (
     MailboxItem,
     Page,
     Side,
-    StateStore,
     SyncJob,
     SyncOutcome,
 )
-from shared.sync import names
+from shared.sync import category, names
 from shared.sync.context import RunLog, Tally, TypeContext, describe
-from shared.sync.cursors import BookedState
+from shared.sync.cursors import RunCursors
 from shared.sync.deletes import run_deletes
 from shared.sync.execute import execute_page
 from shared.sync.hyperlink import HyperlinkView
@@ -93,9 +93,7 @@ async def sync(job: SyncJob) -> SyncOutcome:
 
     Writes links, cursors, intents and log lines; the mailbox status is the caller's (the outcome).
     """
-    mailbox, policy, clock = job.mailbox, job.policy, job.clock
-    state = cast(StateStore, BookedState(job.state, mailbox.email))  # the cursor book read once
-    job = dataclasses.replace(job, state=state)
+    mailbox, policy, clock, state = job.mailbox, job.policy, job.clock, job.state
     started = clock.now()
     tally = Tally()
     log = RunLog(LogLevel.threshold(job.server.logging_level), clock)
@@ -108,9 +106,13 @@ async def sync(job: SyncJob) -> SyncOutcome:
     import_dates: dict[RecordType, datetime] = {}
     warnings: list[str] = []
     type_errors = 0
-    if types and policy_writes_mailbox(policy, types):
+    cursors = await RunCursors.load(state, mailbox.email)
+    intents = await state.list_mailbox_intents(mailbox.email) if types else []
+    if (types and policy_writes_mailbox(policy, types)
+            and category.check_due(cursors.get(category.CATEGORY_MARK), policy.category, started)):
         try:
             await job.mailbox_gateway.ensure_category(mailbox.email, policy.category.name, policy.category.color)
+            cursors.put(category.CATEGORY_MARK, category.mark(policy.category, started))
         except ExsyncError as exc:
             warnings.append(f"the category could not be created: {type(exc).__name__}"
                             + (f"; {exc.fix}" if exc.fix else ""))
@@ -122,7 +124,8 @@ async def sync(job: SyncJob) -> SyncOutcome:
             type_errors += 1
             continue
         try:
-            ctx = await _context(job, record_type, tally, log)
+            ctx = await _context(job, record_type, tally, log, cursors)
+            ctx.open_intents = [i for i in intents if i.record_type is record_type]
             erp_pass, mailbox_pass = await sync_type(ctx, status, job.progress)
         except ExsyncError as exc:
             type_errors += 1
@@ -133,11 +136,13 @@ async def sync(job: SyncJob) -> SyncOutcome:
         now = clock.now()
         if erp_pass.complete:
             export_dates[record_type] = now
-            await state.put_cursor(mailbox.email, names.export_mark(record_type), now.isoformat())
+            cursors.put(names.export_mark(record_type), now.isoformat())
         if mailbox_pass.complete:
             import_dates[record_type] = now
-            await state.put_cursor(mailbox.email, names.import_mark(record_type), now.isoformat())
+            cursors.put(names.import_mark(record_type), now.isoformat())
         if erp_pass.complete and job.type_saved is not None:
+            if job.removals.of(record_type):  # the watermark is durable before its removals are dropped
+                await cursors.flush()
             await job.type_saved(record_type)
     _log_counts(log, tally, types)
     run_state = _state(tally, warnings, type_errors, len(types))
@@ -148,6 +153,7 @@ async def sync(job: SyncJob) -> SyncOutcome:
         notes.append(f"{type_errors} record type(s) stopped with an error; see the log")
     summary = RunSummary(run_id=job.run_id, state=run_state, started_at=started, finished_at=clock.now(),
                          counts=tally.as_counts(), message="; ".join(notes))
+    await cursors.flush()
     if log.entries:
         await state.append_log(mailbox.email, log.entries)
     return SyncOutcome(summary, export_dates, import_dates, tuple(notes))
@@ -178,7 +184,8 @@ def _log_counts(log: RunLog, tally: Tally, types: list[RecordType]) -> None:
                     record_type)
 
 
-async def _context(job: SyncJob, record_type: RecordType, tally: Tally, log: RunLog) -> TypeContext:
+async def _context(job: SyncJob, record_type: RecordType, tally: Tally, log: RunLog,
+                   cursors: RunCursors) -> TypeContext:
     mailbox, policy, mailbox_gateway = job.mailbox, job.policy, job.mailbox_gateway
     container = await mailbox_gateway.ensure_container(mailbox.email, record_type,
                                                        container_name(policy, record_type))
@@ -192,7 +199,8 @@ async def _context(job: SyncJob, record_type: RecordType, tally: Tally, log: Run
     return TypeContext(mailbox=mailbox, server=job.server, policy=policy, mailbox_gateway=mailbox_gateway,
                        erp_gateway=job.erp_gateway, state=job.state, clock=job.clock, run_id=job.run_id,
                        rules=TypeRules.of(policy, record_type), container=container, scope=scope,
-                       tally=tally, log=log, sent_container=sent, push_removed=job.removals.of(record_type))
+                       tally=tally, log=log, cursors=cursors, sent_container=sent,
+                       push_removed=job.removals.of(record_type))
 
 
 # ---------------------------------------------------------------- one type
@@ -202,7 +210,7 @@ async def sync_type(ctx: TypeContext, status: MailboxStatus,
                     progress: Callable[[str, int], None] | None = None) -> tuple[PassOutcome, PassOutcome]:
     await _honour_reset(ctx, status)
     await resolve_intents(ctx)
-    first_read = await ctx.state.get_cursor(ctx.email, names.mailbox_cursor(ctx.record_type)) is None
+    first_read = ctx.cursors.get(names.mailbox_cursor(ctx.record_type)) is None
     if first_read:
         # A full mailbox read goes first: it adopts every stamped item, so the ERP pass needs no
         # per-record stamp look-up (one Graph request each) except for stamps it saw unlinked.
@@ -219,7 +227,7 @@ async def sync_type(ctx: TypeContext, status: MailboxStatus,
         if outcome.side in incomplete or outcome.failures:
             outcome.complete = False
         if outcome.complete and outcome.final_cursor is not None:
-            await ctx.state.put_cursor(ctx.email, name, outcome.final_cursor)
+            ctx.cursors.put(name, outcome.final_cursor)
     return erp_pass, mailbox_pass
 
 
@@ -227,13 +235,13 @@ async def _honour_reset(ctx: TypeContext, status: MailboxStatus) -> None:
     """A status date that differs from the one the engine wrote was reset: re-read that side fully."""
     for dates, mark, cursor in ((status.export_dates, names.export_mark, names.erp_cursor),
                                 (status.import_dates, names.import_mark, names.mailbox_cursor)):
-        written = await ctx.state.get_cursor(ctx.email, mark(ctx.record_type))
+        written = ctx.cursors.get(mark(ctx.record_type))
         if written is None:
             continue
         current = dates.get(ctx.record_type)
-        if current is None or current != _parse_mark(written.value):
-            await ctx.state.delete_cursor(ctx.email, cursor(ctx.record_type))
-            await ctx.state.delete_cursor(ctx.email, mark(ctx.record_type))
+        if current is None or current != _parse_mark(written):
+            ctx.cursors.delete(cursor(ctx.record_type))
+            ctx.cursors.delete(mark(ctx.record_type))
             ctx.log.add(LogLevel.INFORMATIONAL, f"{ctx.record_type} {mark(ctx.record_type)} date was reset: "
                         "re-reading that side fully", ctx.record_type)
 
@@ -258,24 +266,27 @@ async def _pages(view: SideView, cursor: str | None) -> AsyncIterator[Page[Any]]
 
 async def _listing(ctx: TypeContext, view: SideView, start: str | None,
                    progress: Callable[[str, int], None] | None) -> PassOutcome:
-    """One pass over one side: every page paired, planned and run; after a full listing, the sweep."""
+    """One pass over one side: every page paired, planned and run; after a full listing, the sweep
+    (unless the type had no link when the listing began: then every link is one this listing
+    just made from an item it saw, and there is nothing to find)."""
     outcome = PassOutcome(view.side)
     full = start is None
+    linked_before = full and bool((await ctx.state.list_links(ctx.email, ctx.record_type, None, 1)).items)
     async for page in _pages(view, start):
+        entries, links = await view.read_page(page.items)
         if full and view.side is Side.MAILBOX:
-            _remember_stamps(ctx, page)
-        pairs = [await view.pair(entry) for entry in page.items]
+            _remember_stamps(ctx, entries, links)
+        pairs = [await view.pair(entry, links) for entry in entries]
         await _page(ctx, outcome, pairs, page.cursor, page.complete, view.cursor_name, full)
         _report(progress, ctx, outcome)
-    if full:
+    if linked_before:
         await _reconcile(ctx, outcome, view)
     return outcome
 
 
 async def _erp_pass(ctx: TypeContext, progress: Callable[[str, int], None] | None) -> PassOutcome:
     view = erp_view(ctx)
-    stored = await ctx.state.get_cursor(ctx.email, view.cursor_name)
-    start = stored.value if stored else None
+    start = ctx.cursors.get(view.cursor_name)
     outcome = await _listing(ctx, view, start, progress)
     if start is None:
         await _mark_reconciled(ctx)
@@ -285,11 +296,11 @@ async def _erp_pass(ctx: TypeContext, progress: Callable[[str, int], None] | Non
 
 
 async def _erp_reconciliation_due(ctx: TypeContext) -> bool:
-    stored = await ctx.state.get_cursor(ctx.email, names.erp_reconciled_mark(ctx.record_type))
+    stored = ctx.cursors.get(names.erp_reconciled_mark(ctx.record_type))
     if stored is None:
         return True
     try:
-        last = datetime.fromisoformat(stored.value)
+        last = datetime.fromisoformat(stored)
     except ValueError:
         return True
     return ctx.clock.now() - last >= ERP_RECONCILE_INTERVAL
@@ -308,13 +319,12 @@ async def _reconcile_erp_ids(ctx: TypeContext, outcome: PassOutcome, view: SideV
 
 
 async def _mark_reconciled(ctx: TypeContext) -> None:
-    await ctx.state.put_cursor(ctx.email, names.erp_reconciled_mark(ctx.record_type), ctx.clock.now().isoformat())
+    ctx.cursors.put(names.erp_reconciled_mark(ctx.record_type), ctx.clock.now().isoformat())
 
 
 async def _mailbox_pass(ctx: TypeContext, progress: Callable[[str, int], None] | None) -> PassOutcome:
     view = mailbox_view(ctx)
-    stored = await ctx.state.get_cursor(ctx.email, view.cursor_name)
-    start = stored.value if stored else None
+    start = ctx.cursors.get(view.cursor_name)
     try:
         return await _listing(ctx, view, start, progress)
     except SyncStateLost:
@@ -322,16 +332,18 @@ async def _mailbox_pass(ctx: TypeContext, progress: Callable[[str, int], None] |
             raise
         ctx.log.add(LogLevel.WARNING, f"{ctx.record_type} delta cursor expired: full resync of the mailbox "
                     "(re-links by stamp and content, creates nothing twice)", ctx.record_type)
-        await ctx.state.delete_cursor(ctx.email, view.cursor_name)
+        ctx.cursors.delete(view.cursor_name)
         return await _listing(ctx, view, None, progress)
 
 
-def _remember_stamps(ctx: TypeContext, page: Page[Any]) -> None:
+def _remember_stamps(ctx: TypeContext, entries: list[Any], links: dict[str, Link]) -> None:
     """Keep the stamps of a full listing while they fit in ``STAMP_MEMORY_PAGES`` pages; above
-    that, forget them (the ERP pass then looks every unlinked record's stamp up instead)."""
+    that, forget them (the ERP pass then looks every unlinked record's stamp up instead). A
+    linked item's stamp is its link's ERP id."""
     if ctx.listed_stamps is None:
         return
-    ctx.listed_stamps.update(e.stamp for e in page.items if isinstance(e, MailboxItem) and e.stamp)
+    ctx.listed_stamps.update(e.stamp for e in entries if isinstance(e, MailboxItem) and e.stamp)
+    ctx.listed_stamps.update(link.erp_id for link in links.values())
     if len(ctx.listed_stamps) > STAMP_MEMORY_PAGES * ctx.page_size:
         ctx.listed_stamps = None
 
@@ -346,7 +358,8 @@ async def _page(ctx: TypeContext, outcome: PassOutcome, pairs: list[Pair], curso
     outcome.final_cursor = cursor
     own_deletes = any(o.source_pass is outcome.side for o in ctx.pending_deletes)
     if not complete and cursor is not None and not outcome.failures and not own_deletes and not full:
-        await ctx.state.put_cursor(ctx.email, name, cursor)
+        ctx.cursors.put(name, cursor)
+        await ctx.cursors.flush()  # progress a crash must not lose
 
 
 async def _reconcile(ctx: TypeContext, outcome: PassOutcome, view: SideView) -> tuple[int, int]:
@@ -361,7 +374,7 @@ async def _reconcile(ctx: TypeContext, outcome: PassOutcome, view: SideView) -> 
         existing = await view.existing([view.link_id(link) for link in links]) if links else set()
         missing = [link for link in links if view.link_id(link) not in existing]
         checked, gone = checked + len(links), gone + len(missing)
-        pairs = [await view.pair(view.removed(link)) for link in missing]
+        pairs = [await view.pair(view.removed(link), None) for link in missing]
         if pairs:
             actions = [plan(pair, ctx.rules) for pair in pairs]
             outcome.failures += await execute_page(ctx, actions, view.side)

@@ -8,13 +8,13 @@ execute, save the cursor, sweep the links after a full listing -- over different
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from shared.ports import Link, Page, Removed, Side
 from shared.sync import names
 from shared.sync.context import TypeContext
-from shared.sync.pairing import pair_erp_entry, pair_mailbox_entry
+from shared.sync.pairing import linked_page, pair_erp_entry, pair_mailbox_entry
 from shared.sync.plan import Pair
 
 
@@ -26,7 +26,10 @@ class SideView:
     cursor_name: str
     list_page: Callable[[str | None, bool], Awaitable[Page[Any]]]
     """``(cursor, first page of the listing)`` -> the next page of changes."""
-    pair: Callable[[Any], Awaitable[Pair]]
+    read_page: Callable[[Sequence[Any]], Awaitable[tuple[list[Any], dict[str, Link]]]]
+    """A page's entries as pairing needs them, with their links read together (by this side's id)."""
+    pair: Callable[[Any, Mapping[str, Link] | None], Awaitable[Pair]]
+    """``(entry, the page's links or None to read the entry's)`` -> its pair."""
     existing: Callable[[Sequence[str]], Awaitable[set[str]]]
     link_id: Callable[[Link], str]
 
@@ -42,22 +45,30 @@ def erp_view(ctx: TypeContext) -> SideView:
     async def existing(ids: Sequence[str]) -> set[str]:
         return await ctx.erp_gateway.existing_ids(ctx.record_type, ctx.scope, ids)
 
-    async def pair(entry: Any) -> Pair:
-        return await pair_erp_entry(ctx, entry)
+    async def read(entries: Sequence[Any]) -> tuple[list[Any], dict[str, Link]]:
+        return list(entries), await ctx.state.get_links(ctx.email, ctx.record_type, Side.ERP,
+                                                        [e.id for e in entries])
 
-    return SideView(Side.ERP, names.erp_cursor(ctx.record_type), page, pair, existing, lambda link: link.erp_id)
+    async def pair(entry: Any, links: Mapping[str, Link] | None) -> Pair:
+        return await pair_erp_entry(ctx, entry, links)
+
+    return SideView(Side.ERP, names.erp_cursor(ctx.record_type), page, read, pair, existing,
+                    lambda link: link.erp_id)
 
 
 def mailbox_view(ctx: TypeContext) -> SideView:
     async def page(cursor: str | None, first: bool) -> Page[Any]:
         return await ctx.mailbox_gateway.list_changes(ctx.email, ctx.record_type, ctx.container, cursor,
-                                                      ctx.page_size)
+                                                      ctx.page_size, stamps=False)
 
     async def existing(ids: Sequence[str]) -> set[str]:
         return await ctx.mailbox_gateway.existing_ids(ctx.email, ctx.record_type, ctx.container, list(ids))
 
-    async def pair(entry: Any) -> Pair:
-        return await pair_mailbox_entry(ctx, entry)
+    async def read(entries: Sequence[Any]) -> tuple[list[Any], dict[str, Link]]:
+        return await linked_page(ctx, entries)   # stamps read only for unlinked items
 
-    return SideView(Side.MAILBOX, names.mailbox_cursor(ctx.record_type), page, pair, existing,
+    async def pair(entry: Any, links: Mapping[str, Link] | None) -> Pair:
+        return await pair_mailbox_entry(ctx, entry, links)
+
+    return SideView(Side.MAILBOX, names.mailbox_cursor(ctx.record_type), page, read, pair, existing,
                     lambda link: link.mailbox_id)

@@ -349,6 +349,26 @@ async def test_update_keeps_categories_when_none_given_and_restamps(harness: Har
 
 
 @pytest.mark.parametrize("record_type", ALL_TYPES)
+async def test_listing_without_stamps_then_fill_stamps_gives_the_same_stamps(harness: Harness,
+                                                                             record_type: RecordType) -> None:
+    container = await harness.gateway.ensure_container(MAILBOX, record_type, "ERP")
+    stamped = await created(harness, create(record_type, container, 1, stamp="erp-f"))
+    plain = await created(harness, create(record_type, container, 2))
+    page = await harness.gateway.list_changes(MAILBOX, record_type, container, None, 50, stamps=False)
+    items = [e for e in page.items if isinstance(e, MailboxItem)]
+    assert {i.id for i in items} == {stamped.id, plain.id}
+    want = {stamped.id: "erp-f", plain.id: None}
+    assert all(i.stamp == want[i.id] for i in items if i.stamp_known)   # known or unknown, never wrong
+    filled = await harness.gateway.fill_stamps(MAILBOX, record_type, container, items)
+    assert [i.id for i in filled] == [i.id for i in items] and all(i.stamp_known for i in filled)
+    assert {i.id: i.stamp for i in filled} == want
+    [known] = await harness.gateway.apply(MAILBOX, [MailboxWrite(
+        WriteKind.UPDATE, record_type, container, record=sample(record_type, 3), item_id=stamped.id,
+        known_stamp="erp-f")])
+    assert known.ok and known.item is not None and known.item.stamp == "erp-f"
+
+
+@pytest.mark.parametrize("record_type", ALL_TYPES)
 async def test_listings_and_updates_carry_the_stamp(harness: Harness, record_type: RecordType) -> None:
     container = await harness.gateway.ensure_container(MAILBOX, record_type, "ERP")
     stamped = await created(harness, create(record_type, container, 1, stamp="erp-s"))

@@ -373,6 +373,18 @@ async def test_stored_state_is_not_aliased_by_callers(store: StateStore) -> None
     assert (await store.get_link_by_erp(MB, CT, "E1")).base == {"tags": ["a"]}
 
 
+async def test_get_links_reads_a_page_of_ids_on_either_side(store: StateStore) -> None:
+    stored = await store.put_links([link(f"E{n}", f"M{n}") for n in range(40)])
+    await store.put_link(link("E/odd#1", "M?odd 1"))
+    by_erp = await store.get_links(MB, CT, Side.ERP, [f"E{n}" for n in range(0, 40, 2)] + ["E/odd#1", "nope"])
+    assert sorted(by_erp) == sorted([f"E{n}" for n in range(0, 40, 2)] + ["E/odd#1"])
+    assert by_erp["E4"] == stored[4]
+    by_mailbox = await store.get_links(MB, CT, Side.MAILBOX, ["M1", "M?odd 1", "M1", "E1"])
+    assert sorted(by_mailbox) == ["M1", "M?odd 1"] and by_mailbox["M1"].erp_id == "E1"
+    assert await store.get_links(MB, RecordType.TASK, Side.ERP, ["E1"]) == {}
+    assert await store.get_links(MB, CT, Side.ERP, []) == {}
+
+
 # ---------------------------------------------------------------- cursors, intents, status, docs
 
 
@@ -469,6 +481,33 @@ async def test_intents_create_only_conditional_delete_and_purge(store: StateStor
     assert await store.list_intents(MB, RecordType.TASK) == []
     await store.delete_intent(replaced)
     assert await store.list_intents(MB, CT) == []
+
+
+async def test_mailbox_intents_of_every_type_in_one_read(store: StateStore, clock: Clock) -> None:
+    assert await store.list_mailbox_intents(MB) == []
+    await store.put_intent(intent("c1", clock.now()))
+    await store.put_intent(intent("t1", clock.now(), RecordType.TASK))
+    await store.put_intent(dataclasses.replace(intent("o1", clock.now()), mailbox=MB + ".other"))
+    await store.put_intent(dataclasses.replace(intent("p1", clock.now()), mailbox="x" + MB))
+    found = await store.list_mailbox_intents(MB)
+    assert sorted((i.record_type.value, i.intent_id) for i in found) == [("contact", "c1"), ("task", "t1")]
+
+
+async def test_intents_of_a_page_are_written_and_deleted_together(store: StateStore, clock: Clock) -> None:
+    many = [intent(f"p{n}", clock.now()) for n in range(130)]   # more than one transaction
+    stored = await store.put_intents(many)
+    assert [i.intent_id for i in stored] == [i.intent_id for i in many]
+    assert len(await store.list_intents(MB, CT)) == 130
+    with pytest.raises(AlreadyExists):
+        await store.put_intents([intent("q1", clock.now()), intent("p5", clock.now())])
+    assert "q1" not in {i.intent_id for i in await store.list_intents(MB, CT)}   # all or nothing
+    with pytest.raises(ValidationFailed):
+        await store.put_intents([intent("r1", clock.now()), intent("r2", clock.now(), RecordType.TASK)])
+    await store.delete_intents([*stored[:100], intent("never-stored", clock.now())])
+    assert sorted(i.intent_id for i in await store.list_intents(MB, CT)) == sorted(f"p{n}" for n in range(100, 130))
+    await store.delete_intents(await store.list_intents(MB, CT))
+    assert await store.list_intents(MB, CT) == []
+    assert await store.put_intents([]) == []
 
 
 async def test_status_round_trips_with_etags(store: StateStore, clock: Clock) -> None:

@@ -82,7 +82,7 @@ class FaultStack:
 
     async def graph_contacts(self) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
-        url: str | None = f"/v1.0/users/{ANN}/contacts?$top=100"
+        url: str | None = f"/v1.0/users/{ANN}/contacts"  # pages by nextLink ($top would cap the list)
         while url:
             resp = await self.graph.get(url)
             assert resp.status_code == 200, resp.text

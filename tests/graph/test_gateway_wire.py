@@ -168,3 +168,44 @@ async def test_default_contact_folder_without_the_well_known_name(sim: Simulator
         assert await fresh_gateway.ensure_container(MAILBOX, RecordType.CONTACT, None) == expected
     finally:
         await fresh_gateway.aclose()
+
+
+def _item_gets(sim: Simulator) -> int:
+    return sum(1 for e in journal(sim) if e["method"] == "GET" and "/contacts/" in e["path"]
+               and not e["path"].endswith("/delta"))
+
+
+async def test_listing_without_stamps_reads_none_back_until_asked(sim: Simulator,
+                                                                  gateway: GraphMailboxGateway) -> None:
+    container = await gateway.ensure_container(MAILBOX, RecordType.CONTACT, "S")
+    created = await gateway.apply(MAILBOX, [
+        MailboxWrite(WriteKind.CREATE, RecordType.CONTACT, container, record=Contact(first_name=f"S{i}"),
+                     stamp=f"erp-{i}") for i in range(3)])
+    assert all(r.ok for r in created)
+    before = _item_gets(sim)
+    page = await gateway.list_changes(MAILBOX, RecordType.CONTACT, container, None, 50, stamps=False)
+    items = [e for e in page.items if isinstance(e, MailboxItem)]
+    assert len(items) == 3 and all(not i.stamp_known and i.stamp is None for i in items)
+    assert _item_gets(sim) == before                       # nothing read back
+    filled = await gateway.fill_stamps(MAILBOX, RecordType.CONTACT, container, items[:2])
+    assert sorted(str(i.stamp) for i in filled) == sorted(str(r.item.stamp) for r in created
+                                                          if r.item is not None and r.item.id in
+                                                          {i.id for i in items[:2]})
+    assert all(i.stamp_known for i in filled) and _item_gets(sim) == before + 2
+
+
+async def test_update_with_a_known_stamp_is_not_read_back(sim: Simulator, gateway: GraphMailboxGateway) -> None:
+    container = await gateway.ensure_container(MAILBOX, RecordType.CONTACT, "K")
+    [made] = await gateway.apply(MAILBOX, [MailboxWrite(WriteKind.CREATE, RecordType.CONTACT, container,
+                                                        record=Contact(first_name="K"), stamp="erp-k")])
+    assert isinstance(made.item, MailboxItem)
+    before = _item_gets(sim)
+    [known] = await gateway.apply(MAILBOX, [MailboxWrite(
+        WriteKind.UPDATE, RecordType.CONTACT, container, record=Contact(first_name="K2"), item_id=made.item.id,
+        known_stamp="erp-k")])
+    assert known.ok and isinstance(known.item, MailboxItem) and known.item.stamp == "erp-k"
+    assert _item_gets(sim) == before
+    [unknown] = await gateway.apply(MAILBOX, [MailboxWrite(
+        WriteKind.UPDATE, RecordType.CONTACT, container, record=Contact(first_name="K3"), item_id=made.item.id)])
+    assert isinstance(unknown.item, MailboxItem) and unknown.item.stamp == "erp-k"
+    assert _item_gets(sim) == before + 1               # without it, the stamp is read back

@@ -22,13 +22,13 @@ from tests.graph.simulator import fresh, graph_simulator
 
 # (figure, service): (ceiling = today's count, target)
 CEILINGS: dict[tuple[str, str], tuple[int, int]] = {
-    ("idle", "graph"): (5, 4),
-    ("idle", "erp"): (6, 4),
-    ("idle", "table"): (61, 10),
+    ("idle", "graph"): (4, 4),
+    ("idle", "erp"): (4, 4),
+    ("idle", "table"): (28, 10),
     # 100 contacts, 1 changed on each side: per changed item the target is 1.1 Graph / 1.1 ERP
-    ("one_percent", "graph"): (7, 2),
-    ("one_percent", "erp"): (7, 2),
-    ("one_percent", "table"): (40, 10),
+    ("one_percent", "graph"): (3, 2),
+    ("one_percent", "erp"): (5, 2),
+    ("one_percent", "table"): (35, 10),
 }
 # Counts do not depend on latency or the throttle model: the test runs without them.
 UNTIMED = Profile(graph_latency_ms=0, erp_latency_ms=0, table_latency_ms=0, graph_time_scale=1.0,

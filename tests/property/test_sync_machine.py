@@ -131,8 +131,9 @@ FAULTS = st.one_of(
     st.builds(Fault, st.sampled_from(["erp_write", "mbx_write", "erp_crash_after", "mbx_crash_after"]),
               st.integers(1, 4), st.booleans()),
     st.builds(Fault, st.just("state"), st.just(1), st.booleans(),
-              st.sampled_from(["put_link", "delete_link", "put_cursors", "put_intent", "delete_intent",
-                               "get_link_by_erp", "get_link_by_mailbox", "list_intents"])),
+              st.sampled_from(["put_link", "put_links", "delete_link", "put_cursors", "put_intents",
+                               "delete_intent", "delete_intents", "get_link_by_erp", "get_link_by_mailbox", "get_links",
+                               "list_intents", "list_mailbox_intents"])),
 )
 
 

@@ -1,0 +1,76 @@
+"""Where a conversation is filed: the add-in's own filings (DocumentStore kind ``addin_filing``,
+one document per mailbox and conversation) and the ERP records the engine's e-mail links point at.
+
+A filing document lists the records the conversation was filed to, newest first, each once, the
+time it was first filed (``filed_at``) and the messages filed (``messages``: internetMessageIds),
+which :mod:`shared.addin.follow` uses to file later replies to the newest record.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from typing import Any
+
+from shared.addin.crm import ErpRecord
+from shared.errors import AlreadyExists, ConcurrencyConflict
+from shared.ports import DocumentStore
+
+KIND = "addin_filing"
+MAX_TARGETS = 20
+MAX_MESSAGES = 200  # internetMessageIds remembered as filed (replies that followed included)
+
+
+def filing_key(mailbox: str, conversation_id: str) -> str:
+    return hashlib.sha256(f"{mailbox.lower()}\x1f{conversation_id}".encode()).hexdigest()[:40]
+
+
+async def filed_to(store: DocumentStore, mailbox: str, conversation_id: str) -> list[dict[str, Any]]:
+    if not conversation_id:
+        return []
+    stored = await store.get_doc(KIND, filing_key(mailbox, conversation_id))
+    targets = stored.value.get("targets") if stored else None
+    return list(targets) if isinstance(targets, list) else []
+
+
+async def remember(store: DocumentStore, mailbox: str, conversation_id: str, record: ErpRecord, *,
+                   by: str, at: datetime, message: str = "") -> None:
+    """Add ``record`` (and the filed ``message``'s id) to the conversation's filing; retries once on a
+    concurrent change."""
+    if not conversation_id:
+        return
+    key = filing_key(mailbox, conversation_id)
+    entry = {"kind": record.kind.value, "id": record.id, "key": record.key, "title": record.title,
+             "by": by, "at": at.isoformat()}
+    for attempt in range(2):
+        stored = await store.get_doc(KIND, key)
+        targets = [t for t in (stored.value.get("targets", []) if stored else [])
+                   if not (t.get("kind") == entry["kind"] and t.get("id") == entry["id"])]
+        old = stored.value if stored else {}
+        messages = [m for m in old.get("messages", []) if m != message]
+        value = {"mailbox": mailbox.lower(), "conversation_id": conversation_id,
+                 "filed_at": old.get("filed_at") or at.isoformat(),
+                 "targets": [entry, *targets][:MAX_TARGETS],
+                 "messages": ([message] if message else []) + messages[:MAX_MESSAGES - 1]}
+        try:
+            await store.put_doc(KIND, key, value, stored.etag if stored else None)
+            return
+        except (ConcurrencyConflict, AlreadyExists):
+            if attempt:
+                raise
+
+
+async def add_messages(store: DocumentStore, key: str, messages: list[str]) -> None:
+    """Remember more filed messages of a conversation (replies that followed)."""
+    for attempt in range(2):
+        stored = await store.get_doc(KIND, key)
+        if stored is None:
+            return
+        known = [m for m in stored.value.get("messages", []) if m not in messages]
+        value = {**stored.value, "messages": (messages + known)[:MAX_MESSAGES]}
+        try:
+            await store.put_doc(KIND, key, value, stored.etag)
+            return
+        except ConcurrencyConflict:
+            if attempt:
+                raise

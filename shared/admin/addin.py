@@ -1,0 +1,270 @@
+"""Routes of the Outlook add-in under ``/api/addin`` (joined to the admin API's route table); the
+add-in's rules live in :mod:`shared.addin`.
+
+Every route but ``addin/config`` needs the user's Entra token (``Authorization: Bearer``) and a
+synced employee (:mod:`shared.addin.identity`). The message is always read through Graph with
+the app's permissions: the pane sends ids, never mail content. Who did what is logged at INFO
+(user, action, record kind and key); subjects, bodies and addresses only at DEBUG.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+from typing import Any
+
+from shared.addin import filing, follow, prefill
+from shared.addin.bodies import (
+    ConfigOut,
+    CreateBody,
+    CreateOut,
+    LinkOut,
+    LogBody,
+    LogOut,
+    MessageOut,
+    MessageRef,
+)
+from shared.addin.crm import CrmClient, ErpRecord
+from shared.addin.identity import Employee, validator_for
+from shared.addin.kinds import CREATABLE, FILE_TARGETS, KINDS, Kind, parse_kind
+from shared.addin.mail import MailView, conversation, conversation_stamps, graph_http, read_message
+from shared.admin.http import ApiRequest, ApiResponse
+from shared.admin.lookup import mailbox_context
+from shared.domain.config import parse
+from shared.erp.session import AcumaticaSession
+from shared.errors import ConfigurationError, ExsyncError, NotFound, NotPermitted
+from shared.runtime import Runtime
+
+logger = logging.getLogger(__name__)
+
+RELATED_KIND = {info.related_type: kind for kind, info in KINDS.items() if info.related_type}
+MAX_FILED_LOOKUPS = 5
+
+
+async def employee(rt: Runtime, authorization: str | None) -> Employee:
+    """The synced employee the ``Authorization`` header speaks for (401 / 403 otherwise)."""
+    caller = await validator_for(rt.settings).caller(authorization)
+    stored = await rt.state.get_mailbox(caller.username)
+    if stored is None or not stored.value.sync:
+        raise NotPermitted(f"{caller.username} is not a synced employee of exsync; ask an administrator to "
+                           f"add the mailbox under a server (PUT /api/servers/<server>/mailboxes/{caller.username})"
+                           " with sync on")
+    try:
+        mailbox, server, policy = await mailbox_context(rt.state, caller.username)
+    except NotFound as exc:
+        raise NotPermitted(f"{caller.username}'s mailbox configuration is incomplete: {exc}") from exc
+    return Employee(caller, mailbox, server, policy)
+
+
+def erp_link(emp: Employee, record_id: str) -> str | None:
+    """The ERP link of a record: the policy's link template + the record id (as contacts get)."""
+    template = emp.policy.contacts.hyperlink
+    return f"{template.rstrip('/')}/{record_id}" if template else None
+
+
+def _record_json(emp: Employee, record: ErpRecord) -> dict[str, Any]:
+    return record.as_json(erp_link(emp, record.id))
+
+
+@contextlib.asynccontextmanager
+async def crm_session(rt: Runtime) -> AsyncIterator[CrmClient]:
+    """A CRM client over a pooled ERP session (handed back after the block)."""
+    async with rt.erp_session() as gateway:
+        session = getattr(gateway, "session", None)
+        if not isinstance(session, AcumaticaSession):
+            raise ConfigurationError("the add-in needs the Acumatica gateway; this runtime has another ERP")
+        yield CrmClient(session)
+
+
+async def _mail(rt: Runtime, emp: Employee, ref: MessageRef) -> tuple[MailView, Any]:
+    gateway = await rt.mailbox_gateway(emp.server)
+    mail = await read_message(graph_http(gateway), emp.email, rest_id=ref.message_id,
+                              internet_message_id=ref.internet_message_id)
+    logger.debug("add-in: %s opened %r", emp.email, mail.subject)
+    return mail, gateway
+
+
+async def _filed(rt: Runtime, emp: Employee, crm: CrmClient, mail: MailView, http: Any) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for target in await filing.filed_to(rt.state, emp.email, mail.conversation_id):
+        out.append({"kind": target["kind"], "id": target["id"], "key": target["key"], "title": target["title"],
+                    "detail": f"filed by {target['by']}", "link": erp_link(emp, target["id"]), "source": "addin"})
+    stamps = await conversation_stamps(http, emp.email, mail.conversation_id)
+    seen = {(o["kind"], o["id"].lower()) for o in out}
+    for related_type, note_id in (await crm.email_targets(stamps[:MAX_FILED_LOOKUPS]) if stamps else []):
+        kind = RELATED_KIND.get(related_type)
+        if kind is None or (kind.value, note_id.lower()) in seen:
+            continue
+        seen.add((kind.value, note_id.lower()))
+        record = await crm.get(kind, note_id)
+        out.append({**_record_json(emp, record), "detail": "linked by the sync", "source": "sync"})
+    return out
+
+
+def _sender_contact(records: list[ErpRecord], mail: MailView) -> ErpRecord | None:
+    sender = mail.sender.address if mail.sender else ""
+    return next((r for r in records if r.kind is Kind.CONTACT and r.detail.lower() == sender), None)
+
+
+# ---------------------------------------------------------------- handlers
+
+
+async def get_config(rt: Runtime, req: ApiRequest) -> ApiResponse:
+    """What the pane needs to sign in (no secrets)."""
+    s = rt.settings
+    configured = bool(s.tenant_id and s.addin_client_id)
+    resource = s.addin_app_id_uri or (f"api://{s.addin_client_id}" if s.addin_client_id else None)
+    return ApiResponse.json(ConfigOut(
+        client_id=s.addin_client_id, configured=configured,
+        authority=f"{s.addin_authority.rstrip('/')}/{s.tenant_id}" if s.tenant_id else None,
+        scopes=[f"{resource}/{s.addin_scope}"] if resource else []).model_dump())
+
+
+async def get_message(rt: Runtime, req: ApiRequest) -> ApiResponse:
+    emp = await employee(rt, req.header("Authorization"))
+    ref = parse(MessageRef, {"message_id": req.query.get("id") or None,
+                             "internet_message_id": req.query.get("internetMessageId") or None})
+    mail, gateway = await _mail(rt, emp, ref)
+    async with crm_session(rt) as crm:
+        records = await crm.records_for(mail.addresses())
+        filed = await _filed(rt, emp, crm, mail, graph_http(gateway))
+    contact = _sender_contact(records, mail)
+    logger.info("add-in: %s looked up a message (%d record(s), filed to %d)", emp.email, len(records), len(filed))
+    out = MessageOut(
+        user={"email": emp.email, "name": emp.caller.name, "employee_id": emp.mailbox.employee_id},
+        message=mail.summary(), records=[_record_json(emp, r) for r in records], filed=filed,
+        prefill={k.value: prefill.prefill(k, mail, contact) for k in CREATABLE},
+        can_file=[k.value for k in FILE_TARGETS], max_attachment_kb=rt.settings.addin_max_attachment_kb)
+    return ApiResponse.json(out.model_dump())
+
+
+async def _log(rt: Runtime, emp: Employee, crm: CrmClient, mail: MailView, gateway: Any, target: ErpRecord,
+               attachments: bool) -> LogOut:
+    files: tuple[Any, ...] = ()
+    limit = rt.settings.addin_max_attachment_kb * 1024
+    if attachments and limit and mail.has_attachments:
+        files = await gateway.read_attachments(emp.email, mail.id, limit)
+    entity, created = await crm.log_email(mail.as_email(emp.email), target, owner=emp.mailbox.employee_id,
+                                          origin=prefill.log_origin(mail, target.kind, target.id), files=files)
+    await filing.remember(rt.state, emp.email, mail.conversation_id, target, by=emp.email, at=rt.clock.now(),
+                          message=mail.internet_message_id or mail.id)
+    logger.info("add-in: %s filed a mail to %s %s (%s, %d attachment(s))", emp.email, target.kind.value,
+                target.key, "new e-mail activity" if created else "already filed", len(files))
+    return LogOut(email_id=str(entity.get("id")), created=created, target=_record_json(emp, target))
+
+
+async def log_email(rt: Runtime, req: ApiRequest) -> ApiResponse:
+    emp = await employee(rt, req.header("Authorization"))
+    body = parse(LogBody, req.json_object())
+    kind = parse_kind(body.target_kind, "target_kind", FILE_TARGETS)
+    mail, gateway = await _mail(rt, emp, body)
+    async with crm_session(rt) as crm:
+        target = await crm.get(kind, body.target_id)
+        out = await _log(rt, emp, crm, mail, gateway, target, body.attachments)
+    return ApiResponse.json(out.model_dump(), 201 if out.created else 200)
+
+
+async def create_record(rt: Runtime, req: ApiRequest) -> ApiResponse:
+    emp = await employee(rt, req.header("Authorization"))
+    body = parse(CreateBody, req.json_object())
+    kind = parse_kind(body.kind, "kind", CREATABLE)
+    mail, gateway = await _mail(rt, emp, body)
+    async with crm_session(rt) as crm:
+        sender = [mail.sender.address] if mail.sender else []
+        contact = _sender_contact(await crm.records_for(sender), mail) if kind in (Kind.CASE, Kind.OPPORTUNITY) \
+            else None
+        fields = prefill.merge_fields(kind, prefill.prefill(kind, mail, contact), body.fields)
+        record, created = await crm.create(kind, fields, owner=emp.mailbox.employee_id,
+                                           origin=prefill.create_origin(mail, kind))
+        logger.info("add-in: %s %s %s %s from a mail", emp.email, "created" if created else "found the",
+                    kind.value, record.key)
+        logged = await _log(rt, emp, crm, mail, gateway, record, False) \
+            if body.log and kind in FILE_TARGETS else None
+    out = CreateOut(record=_record_json(emp, record), created=created, logged=logged)
+    return ApiResponse.json(out.model_dump(), 201 if created else 200)
+
+
+async def get_link(rt: Runtime, req: ApiRequest) -> ApiResponse:
+    emp = await employee(rt, req.header("Authorization"))
+    parse_kind(req.param("kind"), "kind", tuple(Kind))
+    url = erp_link(emp, req.param("id"))
+    message = None if url else ("no ERP link template: set contacts.hyperlink in policy "
+                                f"{emp.mailbox.policy_name(emp.server)}")
+    return ApiResponse.json(LinkOut(url=url, message=message).model_dump())
+
+
+# ---------------------------------------------------------------- replies follow a filed conversation
+
+
+FOLLOW_DAYS = 30  # conversations filed longer ago than this are no longer followed
+
+
+async def _follow_one(rt: Runtime, crm: CrmClient, key: str, doc: dict[str, Any]) -> int:
+    """File the later replies of one filed conversation; how many were filed."""
+    mailbox, conversation_id, targets = doc.get("mailbox"), doc.get("conversation_id"), doc.get("targets")
+    if not mailbox or not conversation_id or not targets:
+        return 0
+    try:
+        box, server, _ = await mailbox_context(rt.state, mailbox)
+    except NotFound:
+        return 0  # the mailbox is no longer configured: nothing to act for
+    if not box.sync:
+        return 0
+    newest = targets[0]
+    target = ErpRecord(Kind(newest["kind"]), newest["id"], newest["key"], newest["title"])
+    filed_at = datetime.fromisoformat(doc.get("filed_at") or newest["at"])
+    known = set(doc.get("messages", []))
+    gateway = await rt.mailbox_gateway(server)
+    http = graph_http(gateway)
+    filed: list[str] = []
+    for message, _stamp in await conversation(http, mailbox, conversation_id):
+        if follow.decide(message, known, filed_at) is not follow.Step.FILE:
+            continue
+        mail = await read_message(http, mailbox, rest_id=message.id, internet_message_id=None)
+        await crm.log_email(mail.as_email(mailbox), target, owner=box.employee_id,
+                            origin=prefill.log_origin(mail, target.kind, target.id))
+        filed.append(mail.internet_message_id or mail.id)
+    if filed:
+        await filing.add_messages(rt.state, key, filed)
+        logger.info("add-in: %d later message(s) of a conversation of %s followed to %s %s", len(filed), mailbox,
+                    target.kind.value, target.key)
+    return len(filed)
+
+
+async def follow_filed_conversations(rt: Runtime) -> int:
+    """File the later replies of every conversation filed in the last :data:`FOLLOW_DAYS` days."""
+    cutoff = rt.clock.now() - timedelta(days=FOLLOW_DAYS)
+    docs = [(key, stored.value) for key, stored in await rt.state.list_docs(filing.KIND)
+            if stored.value.get("targets") and datetime.fromisoformat(stored.value["targets"][0]["at"]) >= cutoff]
+    if not docs:
+        return 0
+    total = 0
+    async with crm_session(rt) as crm:
+        for key, doc in docs:
+            try:
+                total += await _follow_one(rt, crm, key, doc)
+            except ExsyncError as exc:  # one conversation's failure must not stop the others
+                logger.warning("add-in: following a filed conversation failed: %s", type(exc).__name__)
+    return total
+
+
+# Route specs for shared.admin.api.Route (plain keyword sets: this module must not import the admin
+# route table, which imports it).
+ROUTE_SPECS: tuple[dict[str, Any], ...] = (
+    {"name": "addin_config", "method": "GET", "template": "addin/config", "handler": get_config,
+     "summary": "Add-in sign-in settings (client id, authority, scopes)", "response": ConfigOut,
+     "anonymous": True},
+    {"name": "addin_message", "method": "GET", "template": "addin/message", "handler": get_message,
+     "summary": "A message (read through Graph), its people's ERP records, where its conversation is filed",
+     "response": MessageOut, "query": ("id", "internetMessageId"), "anonymous": True},
+    {"name": "addin_log", "method": "POST", "template": "addin/log", "handler": log_email,
+     "summary": "File the message to a contact, case, opportunity or lead (idempotent)", "request": LogBody,
+     "response": LogOut, "success": 201, "anonymous": True},
+    {"name": "addin_create", "method": "POST", "template": "addin/records", "handler": create_record,
+     "summary": "Create a contact, lead, case or opportunity prefilled from the message", "request": CreateBody,
+     "response": CreateOut, "success": 201, "anonymous": True},
+    {"name": "addin_link", "method": "GET", "template": "addin/link/{kind}/{id}", "handler": get_link,
+     "summary": "The ERP link of a record", "response": LinkOut, "anonymous": True},
+)
