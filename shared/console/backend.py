@@ -33,9 +33,14 @@ class Result:
 
     @property
     def field_errors(self) -> dict[str, str]:
-        if isinstance(self.data, dict) and isinstance(self.data.get("fields"), dict):
-            return {str(k): str(v) for k, v in self.data["fields"].items()}
-        return {}
+        """The API's ``fields`` (``[{"field", "message"}, ...]``) by field name."""
+        fields = self.data.get("fields") if isinstance(self.data, dict) else None
+        out: dict[str, str] = {}
+        for item in fields if isinstance(fields, list) else []:
+            if isinstance(item, dict) and item.get("field"):
+                name, message = str(item["field"]), str(item.get("message", ""))
+                out[name] = f"{out[name]}; {message}" if name in out else message
+        return out
 
     @property
     def message(self) -> str:

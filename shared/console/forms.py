@@ -174,7 +174,19 @@ def _converted(field: Field, raw: list[str] | None) -> tuple[bool, Any]:
         if field.blank_is_none:
             return True, None
         return field.kind in (Kind.TEXT, Kind.LONG_TEXT), ""   # an empty number means "the default"
-    return True, text   # numbers stay text: the API's models parse them and name a bad one
+    if field.kind is Kind.NUMBER:
+        return True, _number(text)
+    return True, text
+
+
+def _number(text: str) -> int | float | str:
+    """A typed number for the API's strict bodies; text that is no number stays text for the API to name."""
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            continue
+    return text
 
 
 def body_from_form(fields: Iterable[Field], form: Mapping[str, list[str]]) -> dict[str, Any]:

@@ -38,7 +38,10 @@ def test_only_the_chosen_credential_kinds_fields_are_sent() -> None:
     body = forms.body_from_form(fields, form)
     assert body["credential"] == {"kind": "key_vault_secret", "vault_url": "https://v.vault.azure.net/",
                                   "secret_name": "app"}
+    assert body["accounts_in_batch"] == 10   # typed: the API's bodies are strict
     assert parse(ServerConfig, body).accounts_in_batch == 10
+    odd = forms.body_from_form(fields, _form({"mass_delete_threshold": "0.5", "max_attachment_kb": "lots"}))
+    assert (odd["mass_delete_threshold"], odd["max_attachment_kb"]) == (0.5, "lots")   # the API names "lots"
 
 
 def test_api_errors_land_next_to_their_field_or_above_the_form() -> None:
