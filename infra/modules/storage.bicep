@@ -119,6 +119,15 @@ resource poisonQueue 'Microsoft.Storage/storageAccounts/queueServices/queues@202
   name: '${syncQueueName}-poison'
 }
 
+// System mailboxes: incoming processing (<sync queue>-inbox) and transactional sending (<sync queue>-outbox),
+// each with the poison queue its trigger moves a failed message to.
+resource mailQueues 'Microsoft.Storage/storageAccounts/queueServices/queues@2023-05-01' = [for suffix in [
+  'inbox', 'inbox-poison', 'outbox', 'outbox-poison'
+]: {
+  parent: queueService
+  name: '${syncQueueName}-${suffix}'
+}]
+
 resource tableService 'Microsoft.Storage/storageAccounts/tableServices@2023-05-01' = {
   parent: storage
   name: 'default'
