@@ -171,6 +171,8 @@ def test_erp_link_and_openapi(addin_stack: AddinStack, crm: dict[str, Any]) -> N
     doc = httpx.get(f"{s.stack.api}/openapi.json", headers={"x-functions-key": s.stack.key}, timeout=30).json()
     assert doc["paths"]["/addin/message"]["get"]["security"] == [{"entraBearer": []}]
     assert "401" in doc["paths"]["/addin/log"]["post"]["responses"]
+    config = doc["paths"]["/addin/config"]["get"]
+    assert config["security"] == [] and "401" not in config["responses"] and "Public" in config["description"]
 
 
 def test_logs_say_who_did_what_without_mail_contents(addin_stack: AddinStack, crm: dict[str, Any],
@@ -189,6 +191,20 @@ def test_logs_say_who_did_what_without_mail_contents(addin_stack: AddinStack, cr
     assert not [m for m in above_debug if secret in m or ADA in m]
     assert any(secret in rec.getMessage() for rec in caplog.records if rec.levelno == logging.DEBUG)
 
+
+def test_no_address_of_the_mail_reaches_a_log_above_debug_during_a_lookup(
+        addin_stack: AddinStack, crm: dict[str, Any], caplog: pytest.LogCaptureFixture) -> None:
+    """Every logger, the HTTP libraries' included: their request lines carry the ERP ``$filter``
+    with the sender's and recipients' addresses (the acting user is named at INFO: who did what)."""
+    s = addin_stack
+    mail = s.message(ANN, "Lookup privacy", ("Ada Byron", ADA), "Hello", cc=(LEO,))
+    caplog.set_level(logging.DEBUG)
+    with s.api() as api:
+        r = api.get("/message", params={"id": mail["id"]})
+    assert r.status_code == 200 and {x["title"] for x in r.json()["records"]} >= {"Ada Byron", "Leo North"}
+    loud = [f"{rec.name}: {rec.getMessage()}" for rec in caplog.records if rec.levelno > logging.DEBUG]
+    assert any(f"{ANN} looked up a message" in m for m in loud), loud
+    assert not [m for m in loud if ADA in m or LEO in m or "%40" in m], loud
 
 
 def _run_follow(s: AddinStack) -> None:
