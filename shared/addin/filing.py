@@ -12,9 +12,8 @@ import hashlib
 from datetime import datetime
 from typing import Any
 
-from shared.addin.crm import ErpRecord
 from shared.errors import AlreadyExists, ConcurrencyConflict
-from shared.ports import DocumentStore
+from shared.ports import CrmRecord, DocumentStore
 
 KIND = "addin_filing"
 MAX_TARGETS = 20
@@ -33,14 +32,14 @@ async def filed_to(store: DocumentStore, mailbox: str, conversation_id: str) -> 
     return list(targets) if isinstance(targets, list) else []
 
 
-async def remember(store: DocumentStore, mailbox: str, conversation_id: str, record: ErpRecord, *,
+async def remember(store: DocumentStore, mailbox: str, conversation_id: str, record: CrmRecord, *,
                    by: str, at: datetime, message: str = "") -> None:
     """Add ``record`` (and the filed ``message``'s id) to the conversation's filing; retries once on a
     concurrent change."""
     if not conversation_id:
         return
     key = filing_key(mailbox, conversation_id)
-    entry = {"kind": record.kind.value, "id": record.id, "key": record.key, "title": record.title,
+    entry = {"kind": record.kind, "id": record.id, "key": record.number, "title": record.title,
              "by": by, "at": at.isoformat()}
     for attempt in range(2):
         stored = await store.get_doc(KIND, key)
