@@ -1,5 +1,7 @@
 """Where a conversation is filed: the add-in's own filings (DocumentStore kind ``addin_filing``,
-one document per mailbox and conversation) and the ERP records the engine's e-mail links point at.
+one document per mailbox and conversation), the threads the system mailboxes filed the message or
+its conversation on (their thread map, :mod:`shared.state.threads`) and, read by the caller, the
+ERP records the engine's e-mail links point at.
 
 A filing document lists the records the conversation was filed to, newest first, each once, the
 time it was first filed (``filed_at``) and the messages filed (``messages``: internetMessageIds),
@@ -14,6 +16,7 @@ from typing import Any
 
 from shared.errors import AlreadyExists, ConcurrencyConflict
 from shared.ports import CrmRecord, DocumentStore
+from shared.state.threads import ThreadMap
 
 KIND = "addin_filing"
 MAX_TARGETS = 20
@@ -30,6 +33,21 @@ async def filed_to(store: DocumentStore, mailbox: str, conversation_id: str) -> 
     stored = await store.get_doc(KIND, filing_key(mailbox, conversation_id))
     targets = stored.value.get("targets") if stored else None
     return list(targets) if isinstance(targets, list) else []
+
+
+async def system_threads(store: DocumentStore, system_mailboxes: list[str], internet_message_id: str,
+                         conversation_id: str) -> list[tuple[str, str, str]]:
+    """(kind, record NoteID, system mailbox) of each system mailbox's thread for this message (by its
+    internetMessageId) or else its conversation; unassigned threads are left out."""
+    threads = ThreadMap(store)
+    found: list[tuple[str, str, str]] = []
+    for box in system_mailboxes:
+        message = await threads.message(box, internet_message_id) if internet_message_id else None
+        thread = (message or {}).get("thread") or await threads.conversation(box, conversation_id) or {}
+        kind, record_id = thread.get("kind"), thread.get("record_id")
+        if isinstance(kind, str) and isinstance(record_id, str) and record_id and kind != "none":
+            found.append((kind, record_id, box))
+    return found
 
 
 async def remember(store: DocumentStore, mailbox: str, conversation_id: str, record: CrmRecord, *,

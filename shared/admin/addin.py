@@ -36,12 +36,14 @@ from shared.erp.crm import AcumaticaCrm
 from shared.erp.crm_kinds import CREATABLE, FILE_TARGETS, Kind, parse_kind
 from shared.erp.session import AcumaticaSession
 from shared.errors import ConfigurationError, ExsyncError, NotFound, NotPermitted
+from shared.mailproc import intake
 from shared.ports import CrmGateway, CrmRecord
 from shared.runtime import Runtime
 
 logger = logging.getLogger(__name__)
 
-MAX_FILED_LOOKUPS = 5
+MAX_FILED_LOOKUPS = 5  # engine-stamped e-mails of the conversation asked for their record
+MAX_FILED = 10  # records listed as "filed to" (each one ERP read unless the add-in filed it)
 
 
 async def employee(rt: Runtime, authorization: str | None) -> Employee:
@@ -99,19 +101,25 @@ async def _mail(rt: Runtime, emp: Employee, ref: MessageRef) -> tuple[MailView, 
 
 
 async def _filed(rt: Runtime, emp: Employee, crm: CrmGateway, mail: MailView, http: Any) -> list[dict[str, Any]]:
+    """Where the conversation is filed: by the add-in, by a system mailbox, by the sync (each record once)."""
     out: list[dict[str, Any]] = []
     for target in await filing.filed_to(rt.state, emp.email, mail.conversation_id):
         out.append({"kind": target["kind"], "id": target["id"], "key": target["key"], "title": target["title"],
                     "detail": f"filed by {target['by']}", "link": erp_link(emp, target["id"]), "source": "addin"})
+    boxes = [entry.mailbox.address for entry in await intake.list_all(rt)]
+    found = [(kind, record_id, f"filed by {box}", "system_mailbox") for kind, record_id, box in
+             await filing.system_threads(rt.state, boxes, mail.internet_message_id, mail.conversation_id)]
     stamps = await conversation_stamps(http, emp.email, mail.conversation_id)
+    found += [(kind, note_id, "linked by the sync", "sync")
+              for kind, note_id in (await crm.email_targets(stamps[:MAX_FILED_LOOKUPS]) if stamps else [])]
     seen = {(o["kind"], o["id"].lower()) for o in out}
-    for kind, note_id in (await crm.email_targets(stamps[:MAX_FILED_LOOKUPS]) if stamps else []):
-        if (kind, note_id.lower()) in seen:
+    for kind, record_id, detail, source in found:
+        if (kind, record_id.lower()) in seen or len(seen) >= MAX_FILED:
             continue
-        seen.add((kind, note_id.lower()))
-        record = await crm.get_record(kind, note_id)
+        seen.add((kind, record_id.lower()))
+        record = await crm.get_record(kind, record_id)
         if record is not None:
-            out.append({**_record_json(emp, record), "detail": "linked by the sync", "source": "sync"})
+            out.append({**_record_json(emp, record), "detail": detail, "source": source})
     return out
 
 
