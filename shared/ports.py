@@ -88,6 +88,7 @@ class MailboxItem(Generic[R]):
     stamp: str | None = None     # ERP id stamped on the item (extended property / linkedResource)
     categories: tuple[str, ...] = ()
     stamp_known: bool = True     # False: listed without its stamp (``list_changes(stamps=False)``)
+    conversation_id: str = ""    # a message's Graph conversationId (replies follow a filed conversation)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -142,6 +143,7 @@ class ErpWrite:
     related_contacts: tuple[str, ...] = ()
     origin: str | None = None    # idempotency key, findable with ErpGateway.find_by_origin
     files: tuple[AttachmentContent, ...] = ()
+    related_record: tuple[str, str] | None = None  # an e-mail's (kind, NoteID) instead of its contacts
 
 
 W = TypeVar("W", MailboxWrite, ErpWrite)

@@ -4,27 +4,23 @@ its conversation on (their thread map, :mod:`shared.state.threads`) and, read by
 ERP records the engine's e-mail links point at.
 
 A filing document lists the records the conversation was filed to, newest first, each once, the
-time it was first filed (``filed_at``) and the messages filed (``messages``: internetMessageIds),
-which :mod:`shared.addin.follow` uses to file later replies to the newest record.
+time it was first filed (``filed_at``) and the messages filed (``messages``: internetMessageIds).
+The engine reads it (:mod:`shared.sync.follow`): later replies in the conversation that it syncs
+are filed to the newest record.
 """
 
 from __future__ import annotations
 
-import hashlib
 from datetime import datetime
 from typing import Any
 
 from shared.errors import AlreadyExists, ConcurrencyConflict
 from shared.ports import CrmRecord, DocumentStore
 from shared.state.threads import ThreadMap
+from shared.sync.follow import KIND, filing_key
 
-KIND = "addin_filing"
 MAX_TARGETS = 20
-MAX_MESSAGES = 200  # internetMessageIds remembered as filed (replies that followed included)
-
-
-def filing_key(mailbox: str, conversation_id: str) -> str:
-    return hashlib.sha256(f"{mailbox.lower()}\x1f{conversation_id}".encode()).hexdigest()[:40]
+MAX_MESSAGES = 200  # internetMessageIds remembered as filed
 
 
 async def filed_to(store: DocumentStore, mailbox: str, conversation_id: str) -> list[dict[str, Any]]:
@@ -73,21 +69,5 @@ async def remember(store: DocumentStore, mailbox: str, conversation_id: str, rec
             await store.put_doc(KIND, key, value, stored.etag if stored else None)
             return
         except (ConcurrencyConflict, AlreadyExists):
-            if attempt:
-                raise
-
-
-async def add_messages(store: DocumentStore, key: str, messages: list[str]) -> None:
-    """Remember more filed messages of a conversation (replies that followed)."""
-    for attempt in range(2):
-        stored = await store.get_doc(KIND, key)
-        if stored is None:
-            return
-        known = [m for m in stored.value.get("messages", []) if m not in messages]
-        value = {**stored.value, "messages": (messages + known)[:MAX_MESSAGES]}
-        try:
-            await store.put_doc(KIND, key, value, stored.etag)
-            return
-        except ConcurrencyConflict:
             if attempt:
                 raise

@@ -12,10 +12,9 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta
 from typing import Any
 
-from shared.addin import filing, follow, prefill
+from shared.addin import filing, prefill
 from shared.addin.bodies import (
     ConfigOut,
     CreateBody,
@@ -27,7 +26,7 @@ from shared.addin.bodies import (
     MessageRef,
 )
 from shared.addin.identity import Employee, validator_for
-from shared.addin.mail import MailView, conversation, conversation_stamps, graph_http, read_message
+from shared.addin.mail import MailView, conversation_stamps, graph_http, read_message
 from shared.admin.http import ApiRequest, ApiResponse
 from shared.admin.lookup import mailbox_context
 from shared.auth.entra import bearer_token
@@ -35,7 +34,7 @@ from shared.domain.config import parse
 from shared.erp.crm import AcumaticaCrm
 from shared.erp.crm_kinds import CREATABLE, FILE_TARGETS, Kind, parse_kind
 from shared.erp.session import AcumaticaSession
-from shared.errors import ConfigurationError, ExsyncError, NotFound, NotPermitted
+from shared.errors import ConfigurationError, NotFound, NotPermitted
 from shared.mailproc import intake
 from shared.ports import CrmGateway, CrmRecord
 from shared.runtime import Runtime
@@ -214,61 +213,6 @@ async def get_link(rt: Runtime, req: ApiRequest) -> ApiResponse:
     message = None if url else ("no ERP link template: set contacts.hyperlink in policy "
                                 f"{emp.mailbox.policy_name(emp.server)}")
     return ApiResponse.json(LinkOut(url=url, message=message).model_dump())
-
-
-# ---------------------------------------------------------------- replies follow a filed conversation
-
-
-FOLLOW_DAYS = 30  # conversations filed longer ago than this are no longer followed
-
-
-async def _follow_one(rt: Runtime, crm: CrmGateway, key: str, doc: dict[str, Any]) -> int:
-    """File the later replies of one filed conversation; how many were filed."""
-    mailbox, conversation_id, targets = doc.get("mailbox"), doc.get("conversation_id"), doc.get("targets")
-    if not mailbox or not conversation_id or not targets:
-        return 0
-    try:
-        box, server, _ = await mailbox_context(rt.state, mailbox)
-    except NotFound:
-        return 0  # the mailbox is no longer configured: nothing to act for
-    if not box.sync:
-        return 0
-    newest = targets[0]
-    target = CrmRecord(newest["kind"], newest["id"], newest["key"], title=newest["title"])
-    filed_at = datetime.fromisoformat(doc.get("filed_at") or newest["at"])
-    known = set(doc.get("messages", []))
-    gateway = await rt.mailbox_gateway(server)
-    http = graph_http(gateway)
-    filed: list[str] = []
-    for message, _stamp in await conversation(http, mailbox, conversation_id):
-        if follow.decide(message, known, filed_at) is not follow.Step.FILE:
-            continue
-        mail = await read_message(http, mailbox, rest_id=message.id, internet_message_id=None)
-        await crm.file_email(mail.as_email(mailbox), (target.kind, target.id), owner=box.employee_id,
-                             origin=prefill.log_origin(mail, target.kind, target.id))
-        filed.append(mail.internet_message_id or mail.id)
-    if filed:
-        await filing.add_messages(rt.state, key, filed)
-        logger.info("add-in: %d later message(s) of a conversation of %s followed to %s %s", len(filed), mailbox,
-                    target.kind, target.number)
-    return len(filed)
-
-
-async def follow_filed_conversations(rt: Runtime) -> int:
-    """File the later replies of every conversation filed in the last :data:`FOLLOW_DAYS` days."""
-    cutoff = rt.clock.now() - timedelta(days=FOLLOW_DAYS)
-    docs = [(key, stored.value) for key, stored in await rt.state.list_docs(filing.KIND)
-            if stored.value.get("targets") and datetime.fromisoformat(stored.value["targets"][0]["at"]) >= cutoff]
-    if not docs:
-        return 0
-    total = 0
-    async with crm_session(rt) as crm:
-        for key, doc in docs:
-            try:
-                total += await _follow_one(rt, crm, key, doc)
-            except ExsyncError as exc:  # one conversation's failure must not stop the others
-                logger.warning("add-in: following a filed conversation failed: %s", type(exc).__name__)
-    return total
 
 
 # Route specs for shared.admin.api.Route (plain keyword sets: this module must not import the admin

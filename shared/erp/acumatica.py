@@ -34,6 +34,7 @@ import httpx
 from shared.domain.config import ContactFilter
 from shared.domain.records import Contact, EmailMessage, Event, Record, RecordType, Task
 from shared.erp import mapping
+from shared.erp.crm_kinds import RELATED_TYPES
 from shared.erp.cursor import ChangeCursor, from_micros, micros, micros_of
 from shared.erp.session import AcumaticaSession, Sleep, error_message
 from shared.errors import (
@@ -366,8 +367,10 @@ class AcumaticaErpGateway:
                 record, owner=write.owner,
                 contact_class=write.contact_class if write.kind is WriteKind.CREATE else None, origin=origin)
         if isinstance(record, EmailMessage) and write.record_type is RecordType.EMAIL:
+            entity = (RELATED_TYPES[write.related_record[0]], write.related_record[1]) if write.related_record \
+                else None
             return mapping.email_from_domain(record, owner=write.owner, related_contact=related, origin=origin,
-                                             current_note=note)
+                                             current_note=note, related_entity=entity)
         if isinstance(record, Task) and write.record_type is RecordType.TASK:
             return mapping.task_from_domain(record, current_status=status, owner=write.owner,
                                             related_contact=related, origin=origin, current_note=note)

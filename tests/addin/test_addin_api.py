@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -205,44 +204,6 @@ def test_no_address_of_the_mail_reaches_a_log_above_debug_during_a_lookup(
     loud = [f"{rec.name}: {rec.getMessage()}" for rec in caplog.records if rec.levelno > logging.DEBUG]
     assert any(f"{ANN} looked up a message" in m for m in loud), loud
     assert not [m for m in loud if ADA in m or LEO in m or "%40" in m], loud
-
-
-def _run_follow(s: AddinStack) -> None:
-    r = httpx.post(f"{s.base}/admin/functions/addin_follow", headers={"x-functions-key": s.stack.key}, json={},
-                   timeout=60)
-    assert r.status_code == 202, r.text
-
-
-def test_later_replies_follow_a_filed_conversation(addin_stack: AddinStack, crm: dict[str, Any]) -> None:
-    s = addin_stack
-    first = s.message(ANN, "Order 77 problem", ("Ada Byron", ADA), "The order is late")
-    conversation = {"conversationId": first["conversationId"]}
-    now = datetime.now(UTC)
-    s.message(ANN, "Re: Order 77 problem (earlier)", ("Ada Byron", ADA), "x", received=now - timedelta(hours=1),
-              **conversation)
-    with s.api() as api:
-        r = api.post("/log", json={"message_id": first["id"], "target_kind": "case", "target_id": crm["case"]["id"]})
-    assert r.status_code == 201, r.text
-    reply = s.message(ANN, "Re: Order 77 problem", ("Ada Byron", ADA), "Now it is lost",
-                      received=now + timedelta(minutes=5), **conversation)
-
-    def puts_during_follow() -> list[str]:
-        before = len(s.erp.get("/_sim/requests").json())
-        _run_follow(s)
-        return [e["path"] for e in s.erp.get("/_sim/requests").json()[before:] if e.get("method") == "PUT"]
-
-    assert puts_during_follow() == ["/entity/Default/24.200.001/Email"]  # the reply, nothing else
-    again = puts_during_follow()  # a second run files nothing more
-
-    def related(subject: str) -> list[str]:
-        return [e["RelatedEntityNoteID"]["value"] for e in s.erp_list("Email")
-                if e.get("Subject", {}).get("value") == subject]
-
-    assert related("Re: Order 77 problem") == [crm["case"]["id"]]
-    assert related("Order 77 problem") == [crm["case"]["id"]]
-    assert related("Re: Order 77 problem (earlier)") == []  # older than the filing: left alone
-    assert again == []
-    assert reply["conversationId"] == first["conversationId"]
 
 
 def test_attachments_are_filed_only_when_asked(addin_stack: AddinStack, crm: dict[str, Any]) -> None:
