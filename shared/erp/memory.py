@@ -180,8 +180,12 @@ class InMemoryErpGateway:
         if write.kind is WriteKind.CREATE:
             if write.record is None:
                 raise ValidationFailed({"record": "a create needs a record"})
+            related = write.related_contacts
+            if write.related_record is not None:  # one relation per activity, as in Acumatica
+                kind, record_id = write.related_record
+                related = (record_id.lower(),) if kind == "contact" else ()
             return self._insert(write.record_type, write.record, owner=write.owner,
-                                contact_class=write.contact_class, related=write.related_contacts,
+                                contact_class=write.contact_class, related=related,
                                 origin=write.origin, files=write.files)
         if write.kind not in (WriteKind.UPDATE, WriteKind.DELETE):
             raise ValidationFailed({"kind": f"{write.kind} is a mailbox-only write"})
