@@ -21,6 +21,7 @@ the engine's echo detection.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import uuid
 from collections.abc import Mapping, Sequence
@@ -330,8 +331,7 @@ class AcumaticaErpGateway:
         if write.kind is WriteKind.CREATE:
             if write.record is None:
                 raise ValidationFailed({"record": "a create needs a record"})
-            body = self._body(write, write.record, None)
-            entity = await self._put(write.record_type, body, create_only=True)
+            entity = await self._create(write, write.record)
             return await self._after_write(write, entity)
         if write.kind not in (WriteKind.UPDATE, WriteKind.DELETE):
             raise ValidationFailed({"kind": f"{write.kind} is a mailbox-only write"})
@@ -355,6 +355,19 @@ class AcumaticaErpGateway:
         body["id"] = write.item_id
         entity = await self._put(write.record_type, body, update_only=True)
         return await self._after_write(write, entity, current)
+
+    async def _create(self, write: ErpWrite, record: Record) -> dict[str, Any]:
+        """PUT a new record. A ``related_record`` that no longer exists (the case a conversation was
+        filed to was deleted) falls back to the e-mail's contacts: the mail is filed, not lost."""
+        try:
+            return await self._put(write.record_type, self._body(write, record, None), create_only=True)
+        except ValidationFailed as exc:
+            if write.related_record is None or "RelatedEntityNoteID" not in exc.errors:
+                raise
+        logger.info("the %s a followed conversation was filed to is gone; the e-mail goes to its contacts",
+                    write.related_record[0])
+        plain = dataclasses.replace(write, related_record=None)
+        return await self._put(write.record_type, self._body(plain, record, None), create_only=True)
 
     def _body(self, write: ErpWrite, record: Record, current: Mapping[str, Any] | None) -> dict[str, Any]:
         """The PUT body for a record; ``current`` (on update) keeps status, attendee ids and note."""

@@ -183,7 +183,10 @@ class InMemoryErpGateway:
             related = write.related_contacts
             if write.related_record is not None:  # one relation per activity, as in Acumatica
                 kind, record_id = write.related_record
-                related = (record_id.lower(),) if kind == "contact" else ()
+                if kind != "contact":
+                    related = ()
+                elif self._is_contact(record_id):
+                    related = (record_id.lower(),)  # else gone: the e-mail's contacts, as the gateway falls back
             return self._insert(write.record_type, write.record, owner=write.owner,
                                 contact_class=write.contact_class, related=related,
                                 origin=write.origin, files=write.files)
@@ -209,6 +212,10 @@ class InMemoryErpGateway:
             row.files = tuple(write.files)
         self._bump(row)
         return row.view(item_id)
+
+    def _is_contact(self, record_id: str) -> bool:
+        row = self._rows.get(record_id.lower())
+        return row is not None and not row.deleted and row.record_type is RecordType.CONTACT
 
     def _insert(self, record_type: RecordType, record: Record, *, owner: str | None = None,
                 workgroup: str | None = None, contact_class: str | None = None,

@@ -207,6 +207,10 @@ async def test_an_email_related_to_another_record_has_that_one_relation(erp: Erp
                         related_record=("contact", second.id), origin="msg:reply")
     got = await erp.gateway.get(RecordType.EMAIL, item.id)
     assert item.related_contacts == (second.id,) and got is not None and got.related_contacts == (second.id,)
+    await erp.delete(RecordType.CONTACT, second.id)  # the filed record is gone: the e-mail's contacts
+    orphan = await create(erp, RecordType.EMAIL, email, owner=EP1, related_contacts=(first.id,),
+                          related_record=("contact", second.id), origin="msg:reply-2")
+    assert orphan.related_contacts == (first.id,)
 
 
 async def test_task_fields_and_status(erp: ErpHarness) -> None:
