@@ -318,23 +318,24 @@ async def put_entity(request: web.Request) -> web.Response:
     _need_auth(request)
     sim: Simulator = request.app["sim"]
     entity = _entity(request)
-    select, expand, _ = _options(entity, request)
+    select, expand, node = _options(entity, request)
     try:
         body = await request.json()
     except ValueError:
         return _error(400, "The request body must be a JSON object")
     return commit(sim, entity, body, select, expand, create_only=request.headers.get("If-None-Match") == "*",
-                  update_only=request.headers.get("If-Match") == "*")
+                  update_only=request.headers.get("If-Match") == "*", match=node)
 
 
 def commit(sim: Simulator, entity: str, body: Any, select: set[str] | None, expand: set[str], *,
-           create_only: bool = False, update_only: bool = False) -> web.Response:
-    """Validate and store one record, notify the webhook, answer like PUT does."""
+           create_only: bool = False, update_only: bool = False, match: odata.Node | None = None) -> web.Response:
+    """Validate and store one record, notify the webhook, answer like PUT does (``match``: the
+    ``$filter`` identifying the record to update)."""
     errors: dict[str, str] = {}
     try:
         plain = unwrap(entity, body, errors)
         record, change = sim.store.upsert(entity, plain, create_only=create_only, update_only=update_only,
-                                          type_errors=errors)
+                                          type_errors=errors, match=match)
     except UnknownField as exc:
         return _error(400, str(exc))
     except PreconditionFailed as exc:
