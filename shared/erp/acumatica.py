@@ -175,6 +175,18 @@ class AcumaticaErpGateway:
             raise RemoteError(f"Acumatica listed {mapping.ENTITY[record_type]} without an array")
         return body, response
 
+    async def _list_chained(self, record_type: RecordType, keys: Sequence[str], term: Callable[[str], str],
+                            params: Mapping[str, str], fixed: str | None = None) -> list[tuple[list[str], list[Any]]]:
+        """``(keys, rows)`` of each or-chain of ``keys`` (see :func:`or_chains`), listed concurrently."""
+        chains = list(or_chains(keys, term, fixed=fixed))
+
+        async def one(filter_: str) -> list[Any]:
+            rows, _ = await self._list(record_type, {**params, "$filter": filter_})
+            return rows
+
+        listed = await asyncio.gather(*(one(filter_) for _, filter_ in chains))
+        return [(chunk, rows) for (chunk, _), rows in zip(chains, listed, strict=True)]
+
     async def _fetch(self, record_type: RecordType, item_id: str) -> dict[str, Any] | None:
         params = {"$expand": EXPAND[record_type]} if EXPAND[record_type] else None
         response = await self._session.request("GET", self._path(record_type, item_id), params=params)
@@ -299,13 +311,9 @@ class AcumaticaErpGateway:
         _check_scope(record_type, scope)
         wanted = _guids(ids)
         found: set[str] = set()
-        for _, filter_ in or_chains(list(wanted), _note_id, fixed=self._scope_filter(record_type, scope)):
-            params = {"$filter": filter_}
-            if record_type in EXISTS_SELECT:
-                params["$select"] = EXISTS_SELECT[record_type]
-            if record_type is RecordType.EVENT:
-                params["$expand"] = "Attendees"
-            rows, _ = await self._list(record_type, params)
+        params = {"$select": EXISTS_SELECT[record_type]} if record_type in EXISTS_SELECT else {"$expand": "Attendees"}
+        for _, rows in await self._list_chained(record_type, list(wanted), _note_id, params,
+                                                fixed=self._scope_filter(record_type, scope)):
             for row in rows:
                 item = mapping.item_from_entity(record_type, row)
                 key = str(_as_guid(item.id))
@@ -324,11 +332,8 @@ class AcumaticaErpGateway:
         expanded like ``get``."""
         wanted = _guids(ids)
         found: dict[str, ErpItem[Any]] = {}
-        for _, filter_ in or_chains(list(wanted), _note_id):
-            params = {"$filter": filter_}
-            if EXPAND[record_type]:
-                params["$expand"] = EXPAND[record_type]
-            rows, _ = await self._list(record_type, params)
+        params = {"$expand": EXPAND[record_type]} if EXPAND[record_type] else {}
+        for _, rows in await self._list_chained(record_type, list(wanted), _note_id, params):
             for row in rows:
                 key = str(_as_guid(str(row.get("id", ""))))
                 if key in wanted and wanted[key] not in found:
@@ -366,8 +371,8 @@ class AcumaticaErpGateway:
         contact per address, by the address stripped and lower-cased."""
         wanted = list(dict.fromkeys(e.strip().lower() for e in emails if e.strip()))
         found: dict[str, ErpItem[Any]] = {}
-        for chunk, filter_ in or_chains(wanted, lambda e: f"Email eq {_quote(e)}"):
-            rows, _ = await self._list(RecordType.CONTACT, {"$filter": filter_, "$expand": EXPAND[RecordType.CONTACT]})
+        for chunk, rows in await self._list_chained(RecordType.CONTACT, wanted, lambda e: f"Email eq {_quote(e)}",
+                                                    {"$expand": EXPAND[RecordType.CONTACT]}):
             asked = set(chunk)
             for row in rows:
                 item = mapping.item_from_entity(RecordType.CONTACT, row)

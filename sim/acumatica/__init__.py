@@ -33,6 +33,8 @@ API (Acumatica's paths, codes and JSON shapes):
 - Outgoing mail (:mod:`sim.acumatica.outbox`): ``FromEmailAccountID`` must name a system e-mail
   account (``POST /_sim/email-accounts``), MailStatus changes follow Acumatica's (Processed never
   returns to Pending Processing); ``POST /_sim/email-accounts/process`` runs the instance's own sender.
+- A query string over 2,048 characters (IIS's default ``maxQueryString``) -> 404.15 before any
+  other check.
 - Values: Task/Event ``Status`` as labels (Draft, Open, In Process, Completed, Approved, Rejected,
   Canceled, Pending Approval, Released); ``Priority`` Low/Normal/High. ``LastModifiedDateTime``
   is stamped on every write, strictly increasing (ms resolution).

@@ -42,6 +42,7 @@ class Options:
     session_timeout: float = 600.0
     push_retry_delay: float = 0.2
     licence: Limits = dataclasses.field(default_factory=Limits)  # request limits, off by default
+    max_query_string: int = 2048  # IIS request filtering's default (maxQueryString)
 
 
 def http_error(status: int, message: str, exception_type: str = "PX.Api.ContractBased.ApiException") -> dict[str, Any]:
@@ -135,6 +136,22 @@ def latency_middleware(sim: Simulator) -> Any:
     async def middleware(request: web.Request, handler: Any) -> web.StreamResponse:
         if sim.options.latency_ms and not request.path.startswith(ADMIN_PREFIX):
             await asyncio.sleep(sim.options.latency_ms / 1000)
+        response: web.StreamResponse = await handler(request)
+        return response
+    return middleware
+
+
+def query_limit_middleware(sim: Simulator) -> Any:
+    """IIS (which serves Acumatica) refuses a query string over ``maxQueryString`` before the
+    application sees it: 404.15, an HTML page, no session needed."""
+    @web.middleware
+    async def middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+        if len(request.rel_url.raw_query_string) > sim.options.max_query_string \
+                and not request.path.startswith(ADMIN_PREFIX):
+            return web.Response(status=404, content_type="text/html",
+                                text="HTTP Error 404.15 - Not Found: the request filtering module is configured "
+                                     "to deny a request where the query string is too long "
+                                     f"(more than {sim.options.max_query_string} characters).")
         response: web.StreamResponse = await handler(request)
         return response
     return middleware
@@ -508,8 +525,8 @@ async def admin_licence(request: web.Request) -> web.Response:
 
 def create_app(options: Options) -> web.Application:
     sim = Simulator(options)
-    app = web.Application(middlewares=[journal_middleware(sim), licence_middleware(sim), latency_middleware(sim),
-                                       fault_middleware(sim.faults, http_error)],
+    app = web.Application(middlewares=[journal_middleware(sim), query_limit_middleware(sim), licence_middleware(sim),
+                                       latency_middleware(sim), fault_middleware(sim.faults, http_error)],
                           client_max_size=64 * 1024 * 1024)
     app["sim"] = sim
     app.router.add_post("/entity/auth/login", login)
