@@ -121,10 +121,11 @@ async def _faulted(sim: Sim, inner: Call) -> Reply | None:
     fault = sim.faults.take(inner.method, inner.path)
     if fault is None:
         return None
+    applied = await sim.execute(inner) if fault.after else None  # a lost answer: applied, then lost
     if fault.delay_ms:
         await asyncio.sleep(fault.delay_ms / 1000)
     if not fault.drop and fault.status < 300:
-        return None
+        return applied
     status = fault.status if not fault.drop else 504
     headers = {"Retry-After": str(int(fault.retry_after))} if fault.retry_after is not None else {}
     return Reply(status, fault_body(status, "injected fault"), headers)
