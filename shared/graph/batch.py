@@ -150,6 +150,8 @@ class BatchRunner:
         """Steps answered 504 inside a batch, settled like a lost answer: the indexes to resend."""
         if not lost:
             return []
+        logger.info("batch for %s: %d steps answered 504 (outcome unknown); settling them", mailbox, len(lost))
+        self.answers_lost += 1
         timed_out = {i: final.pop(i) for i, _ in lost}
         try:
             resend = await self._settle(mailbox, lost, final)
