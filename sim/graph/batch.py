@@ -87,7 +87,7 @@ async def _run_ordered(call: Call, sim: Sim, requests: list[dict[str, Any]]) -> 
 def _path(entry: dict[str, Any]) -> str:
     url = str(entry["url"])
     split = urllib.parse.urlsplit(url)
-    path = urllib.parse.unquote(split.path)
+    path = split.path  # still percent-encoded: Call.segments decodes each segment
     if not path.startswith("/"):
         path = "/" + path
     return "/v1.0" + path if not path.lower().startswith("/v1.0/") else path
