@@ -10,7 +10,7 @@ import pytest
 from kiota_http.middleware.options import RetryHandlerOption
 
 from devhost.services import Simulator
-from shared.domain.records import Contact, RecordType
+from shared.domain.records import Contact, EmailMessage, RecordType
 from shared.errors import RemoteError, SyncStateLost
 from shared.graph.gateway import GraphMailboxGateway
 from shared.ports import MailboxItem, MailboxWrite, WriteKind
@@ -193,3 +193,15 @@ async def test_a_lost_batch_of_reads_is_resent(sim: Simulator, gateway: GraphMai
     admin(sim, "POST", "/_sim/faults", {"path": r"\$batch", "method": "POST", "drop": True, "count": 2})
     assert await gateway.existing_ids(MAILBOX, RecordType.CONTACT, container, [*made, "gone"]) == set(made)
     assert gateway.batches.answers_lost == 2
+
+
+async def test_a_lost_send_is_reported_never_sent_twice(sim: Simulator, gateway: GraphMailboxGateway) -> None:
+    sent_items = await gateway.ensure_container(MAILBOX, RecordType.EMAIL, "sentitems")
+    message = EmailMessage(subject="Your order", body="shipped", from_address=MAILBOX, to=("pat@fabrikam.test",),
+                           incoming=False)
+    admin(sim, "POST", "/_sim/faults", {"path": r"\$batch", "method": "POST", "drop": True, "after": True})
+    [result] = await gateway.apply(MAILBOX, [
+        MailboxWrite(WriteKind.SEND, RecordType.EMAIL, sent_items, record=message, stamp="erp-mail")])
+    assert isinstance(result.error, RemoteError) and result.error.code == "answerLost", result.error
+    sends = [r for r in admin(sim, "GET", "/_sim/requests") if r["path"].endswith("/sendMail")]
+    assert len(sends) == 1
