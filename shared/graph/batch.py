@@ -62,6 +62,7 @@ class Reply:
     status: int
     headers: dict[str, str]
     body: Any
+    resent: bool = False  # the answer to a resend after a lost answer (a 412 may be the lost attempt's doing)
 
     @property
     def ok(self) -> bool:
@@ -139,7 +140,8 @@ class BatchRunner:
                 continue
             for i, step in resend:
                 reply = answers[i]
-                out[i] = dataclasses.replace(reply, status=recovery.settled_status(step.method, reply.status))
+                out[i] = dataclasses.replace(reply, status=recovery.settled_status(step.method, reply.status),
+                                             resent=True)
             return out
         for i, _ in steps:
             out.setdefault(i, _lost_reply(lost))

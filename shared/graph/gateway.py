@@ -294,6 +294,8 @@ class GraphMailboxGateway:
             else:
                 for (index, _), reply in zip(batched, replies, strict=True):
                     results[index] = self._result(mailbox, writes[index], reply)
+                    if reply.resent and reply.status == 412:
+                        results[index] = await self._landed_update(mailbox, writes[index]) or results[index]
         await self._fill_result_stamps(mailbox, writes, results)
         done = [r for r in results if r is not None]
         failed = sum(1 for r in done if not r.ok)
@@ -369,6 +371,24 @@ class GraphMailboxGateway:
             item = mapping.item_from_graph(write.record_type, model, mailbox)
         except (ExsyncError, ValueError, TypeError) as exc:
             return WriteResult(write, error=_as_error(exc))
+        if write.stamp is not None:
+            item = dataclasses.replace(item, stamp=write.stamp or None)
+        return WriteResult(write, item=item)
+
+    async def _landed_update(self, mailbox: str, write: MailboxWrite) -> WriteResult[MailboxWrite] | None:
+        """An update resent after its answer was lost and refused (412): done when the item now holds
+        exactly what the write wanted (the lost attempt landed); None leaves it a conflict."""
+        if write.kind is not WriteKind.UPDATE or write.record is None or write.record_type is RecordType.EMAIL \
+                or not write.item_id:
+            return None
+        try:
+            item = await self.get(mailbox, write.record_type, write.container, write.item_id)
+        except ExsyncError:
+            return None
+        if item is None or item.record.content_hash() != write.record.content_hash() \
+                or not set(write.categories) <= set(item.categories):
+            return None
+        logger.info("an update of %s whose answer was lost had landed", mailbox)
         if write.stamp is not None:
             item = dataclasses.replace(item, stamp=write.stamp or None)
         return WriteResult(write, item=item)

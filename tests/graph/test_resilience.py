@@ -11,7 +11,7 @@ from kiota_http.middleware.options import RetryHandlerOption
 
 from devhost.services import Simulator
 from shared.domain.records import Contact, EmailMessage, RecordType
-from shared.errors import RemoteError, SyncStateLost
+from shared.errors import ConcurrencyConflict, RemoteError, SyncStateLost
 from shared.graph.gateway import GraphMailboxGateway
 from shared.ports import MailboxItem, MailboxWrite, WriteKind
 from tests.graph.simulator import admin, fresh, graph_simulator
@@ -205,3 +205,24 @@ async def test_a_lost_send_is_reported_never_sent_twice(sim: Simulator, gateway:
     assert isinstance(result.error, RemoteError) and result.error.code == "answerLost", result.error
     sends = [r for r in admin(sim, "GET", "/_sim/requests") if r["path"].endswith("/sendMail")]
     assert len(sends) == 1
+
+
+@pytest.mark.parametrize(("after", "stale", "ok"), [(True, False, True), (False, True, False)],
+                         ids=["landed, then lost: done", "stale etag, dropped before: a conflict"])
+async def test_an_update_resent_after_a_lost_answer(sim: Simulator, gateway: GraphMailboxGateway,
+                                                    after: bool, stale: bool, ok: bool) -> None:
+    container = await gateway.ensure_container(MAILBOX, RecordType.CONTACT, "R")
+    [made] = await gateway.apply(MAILBOX, creates(container, 1))
+    assert made.item is not None
+    admin(sim, "POST", "/_sim/faults", {"path": r"\$batch", "method": "POST", "drop": True, "after": after})
+    etag = 'W/"stale"' if stale else made.item.etag
+    edited = Contact(first_name="P0", email="p0@fabrikam.test", job_title="Buyer")
+    [result] = await gateway.apply(MAILBOX, [MailboxWrite(WriteKind.UPDATE, RecordType.CONTACT, container,
+                                                          record=edited, item_id=made.item.id, etag=etag)])
+    assert result.ok is ok, result.error
+    if ok:
+        assert result.item is not None and result.item.record.job_title == "Buyer"
+    else:
+        assert isinstance(result.error, ConcurrencyConflict)
+    [listed] = await listing(gateway, container)
+    assert listed.record.job_title == ("Buyer" if ok else "")
