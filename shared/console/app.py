@@ -19,8 +19,8 @@ from shared.console import sync_pages as sync
 from shared.console.access import Caller, Scope, Verdict, decide
 from shared.console.context import Ctx
 from shared.console.session import COOKIE, Principal, SessionCodec
-from shared.console.signin import BASE, SignIn
-from shared.console.web import WebRequest, WebResponse, set_cookie
+from shared.console.signin import SignIn
+from shared.console.web import BASE, WebRequest, WebResponse, set_cookie
 from shared.runtime import Runtime
 
 logger = logging.getLogger(__name__)
