@@ -37,6 +37,7 @@ from azure.core.exceptions import ResourceExistsError
 from azure.functions.queue import QueueMessage
 from azure.functions.timer import TimerRequest
 from azure.storage.queue.aio import QueueClient
+from multidict import CIMultiDict
 
 from shared.admin.ncrontab import Schedule
 
@@ -257,7 +258,9 @@ class LocalHost:
         except Exception:
             logger.exception("function %s failed", target.name)
             return web.Response(status=500)
-        headers = {k: v for k, v in resp.headers.items() if k.lower() not in ("content-type", "content-length")}
+        # a list, not a dict: a response may set several cookies (one Set-Cookie header each)
+        headers = CIMultiDict((k, v) for k, v in resp.headers.items()
+                              if k.lower() not in ("content-type", "content-length"))
         content_type = resp.mimetype or "text/plain"
         return web.Response(body=resp.get_body(), status=resp.status_code, headers=headers,
                             content_type=content_type, charset=resp.charset or "utf-8")
