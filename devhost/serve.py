@@ -244,8 +244,8 @@ async def _serve(stack: Stack, stop: asyncio.Event, seed: str | None) -> int:
     print(f"graph sim   {stack.graph.base_url}")
     print(f"erp sim     {stack.erp.base_url}  (admin:setup@Company)")
     print(f"openapi     {stack.api}/openapi.json")
-    print(f"console     {stack.api}/console/health  (signed in as a development admin; "
-          f"?role=reader at {stack.api}/console/signin for a reader)")
+    print(f"console     {stack.host.base_url}/console/health  (signed in as a development admin; "
+          f"?role=reader at {stack.host.base_url}/console/signin for a reader)")
     if seed == "demo":
         from devhost.seed import print_next_steps, seed_demo
 

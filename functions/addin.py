@@ -14,14 +14,14 @@ from pathlib import Path
 
 import azure.functions as func
 
-from functions._http import to_func
+from functions._http import ApiBlueprint, to_func
 from functions._runtime import get_runtime
 from shared.admin.addin import follow_filed_conversations
 from shared.admin.http import error_json
 
 logger = logging.getLogger(__name__)
 
-bp = func.Blueprint()
+bp = ApiBlueprint()
 
 ROOT = Path(__file__).resolve().parent.parent / "addin"
 SERVED = ("pane", "vendor", "assets")

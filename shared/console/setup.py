@@ -2,7 +2,7 @@
 
 Sign-in uses the tenant ``EXSYNC_TENANT_ID`` and the app registration ``EXSYNC_CONSOLE_CLIENT_ID``
 (default: ``EXSYNC_CLIENT_ID``), which has the app roles ``Exsync.Admin`` and ``Exsync.Reader``, ID
-tokens enabled and the web redirect URI ``https://<app>/api/console/signin``; ID tokens are checked
+tokens enabled and the web redirect URI ``https://<app>/console/signin``; ID tokens are checked
 by :class:`shared.auth.entra.EntraIdTokenValidator` against ``EXSYNC_CONSOLE_AUTHORITY``.
 
 The key that signs sessions and CSRF tokens is no setting: 32 random bytes created on first use

@@ -36,7 +36,7 @@ NONCE_COOKIE = "exsync_console_nonce"
 
 
 class SignIn(Protocol):
-    """Answers ``GET`` and ``POST`` on ``/api/console/signin``."""
+    """Answers ``GET`` and ``POST`` on ``/console/signin``."""
 
     async def handle(self, req: WebRequest, codec: SessionCodec, now: datetime) -> WebResponse: ...
 

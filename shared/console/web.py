@@ -8,7 +8,7 @@ from http.cookies import SimpleCookie
 from urllib.parse import parse_qsl, urlsplit
 
 SAFE_METHODS = frozenset({"GET", "HEAD"})
-BASE = "/api/console"   # where the console is served; its cookies are scoped to it
+BASE = "/console"   # where the console is served (functions/console.py); its cookies are scoped to it
 
 
 @dataclasses.dataclass(frozen=True)

@@ -78,7 +78,7 @@ class ConsoleStack:
     @property
     def console(self) -> str:
         assert self.stack is not None
-        return f"{self.stack.api}/console"
+        return f"{self.stack.host.base_url}/console"
 
     @property
     def graph_url(self) -> str:

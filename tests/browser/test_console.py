@@ -50,7 +50,7 @@ def shot(page: Any, name: str) -> None:
 
 
 def sign_in(page: Any, stack: ConsoleStack, role: str = "admin") -> None:
-    page.goto(f"{stack.console}/signin?role={role}&return_to=/api/console/health")
+    page.goto(f"{stack.console}/signin?role={role}&return_to=/console/health")
     page.wait_for_selector("h1:text('Health')")
 
 
@@ -264,9 +264,9 @@ def test_someone_else_changed_the_record_offers_a_reload(page: Any, stack: Conso
 
 def test_no_session_redirects_to_sign_in_and_static_files_are_cacheable(page: Any, stack: ConsoleStack) -> None:
     response = page.request.get(f"{stack.console}/policies", max_redirects=0)
-    assert response.status == 303 and "/api/console/signin?return_to=" in response.headers["location"]
+    assert response.status == 303 and "/console/signin?return_to=" in response.headers["location"]
     assert page.request.post(f"{stack.console}/sync/process-all", form={}).status == 401
-    page.goto(f"{stack.console}/signin?role=none&return_to=/api/console/policies")
+    page.goto(f"{stack.console}/signin?role=none&return_to=/console/policies")
     assert "no console role" in page.inner_text("body")
     sign_in(page, stack)
     head = page.locator("script[src*='htmx.min.js']").get_attribute("src")
