@@ -299,6 +299,7 @@ module entraApp 'modules/entra-app.bicep' = if (deployEntraApp) {
     optionalPermissionNames: optionalPermissionNames
     grantExclusions: tenantWideGrantExclusions
     federatedPrincipalId: secretlessMode ? identity.outputs.principalId : ''
+    consoleRedirectUri: empty(consoleClientId) ? 'https://${functionAppName}.azurewebsites.net/console/signin' : ''
   }
 }
 
