@@ -120,15 +120,15 @@ class EntraSignIn:
         spent = (_attempt_cookie(req, "", 0),)
         form = {k: v[0] for k, v in req.form().items()}
         pending = _pending(codec.unsign(req.cookie(NONCE_COOKIE)), now)
-        if form.get("error"):
-            logger.info("console sign-in: Entra answered %s", form["error"])
-            said = form.get("error_description") or form["error"]
-            return _message(400, "Sign-in did not finish", f"Entra ID answered: {said}", spent)
         if pending is None:
             return _message(400, "Sign-in expired", "This sign-in was started too long ago or in another browser.",
                             spent)
-        if form.get("state") != pending["state"] or not form.get("id_token"):
+        if form.get("state") != pending["state"]:   # before anything posted is shown or checked
             return _message(400, "Sign-in refused", "The answer does not belong to this browser's sign-in.", spent)
+        if form.get("error") or not form.get("id_token"):
+            logger.info("console sign-in: Entra answered %s", form.get("error") or "without an ID token")
+            said = form.get("error_description") or form.get("error") or "no ID token"
+            return _message(400, "Sign-in did not finish", f"Entra ID answered: {said}", spent)
         try:
             claims = await self.validator.claims(form["id_token"], audience=self.client_id, nonce=pending["nonce"])
         except NotAuthenticated as exc:
