@@ -265,6 +265,8 @@ def test_someone_else_changed_the_record_offers_a_reload(page: Any, stack: Conso
 def test_no_session_redirects_to_sign_in_and_static_files_are_cacheable(page: Any, stack: ConsoleStack) -> None:
     response = page.request.get(f"{stack.console}/policies", max_redirects=0)
     assert response.status == 303 and "/console/signin?return_to=" in response.headers["location"]
+    root = page.request.get(stack.console, max_redirects=0)   # /console itself is the console too
+    assert root.status == 303 and root.headers["location"].startswith("/console/signin?return_to=")
     assert page.request.post(f"{stack.console}/sync/process-all", form={}).status == 401
     page.goto(f"{stack.console}/signin?role=none&return_to=/console/policies")
     assert "no console role" in page.inner_text("body")
