@@ -82,7 +82,7 @@ param erpUsername string
 @maxValue(100)
 param erpMaxSessions int = 1
 
-@description('Acumatica requests one app instance has in flight at once over all its sessions (EXSYNC_ERP_MAX_CONCURRENT_REQUESTS); keep it under the licence\'s concurrent-request limit.')
+@description('Acumatica requests one app instance has in flight at once, over all its sessions (EXSYNC_ERP_MAX_CONCURRENT_REQUESTS); keep it under the licence\'s concurrent-request limit.')
 @minValue(1)
 @maxValue(100)
 param erpMaxConcurrentRequests int = 8
