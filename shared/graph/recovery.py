@@ -20,7 +20,9 @@ any other POST (sendMail, cancel, an   GIVE_UP      repeating could send or crea
 unstamped create)                                   failed; the engine's intent resolves it next run
 =====================================  ===========  ==================================================
 
-:func:`settled_status` is the second table: the answer to a resent step that means it is done.
+A step answered 504 inside a ``$batch`` (Graph's gateway timed out on it) is settled by the same
+table. :func:`settled_status` is the second table: the answer to a resent step that means it is done;
+an update refused 412 after a resend is checked by the gateway (done if the item holds what it wrote).
 """
 
 from __future__ import annotations
