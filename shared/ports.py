@@ -448,8 +448,46 @@ class DocumentStore(Protocol):
     async def list_docs(self, kind: str, prefix: str = "") -> list[tuple[str, Stored[dict[str, Any]]]]: ...
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class RoutedChange:
+    """An ERP change the tenant feed routed to one mailbox, kept until that mailbox's run recorded it.
+
+    ``version`` is the ERP version the feed listed (a newer listing of the same record replaces the
+    row); ``etag`` is the row's own version as :meth:`FeedStore.list_routed` read it.
+    """
+
+    mailbox: str
+    record_type: RecordType
+    erp_id: str
+    version: str
+    etag: str | None = None
+
+
+class FeedStore(Protocol):
+    """The tenant-wide ERP change feed (:mod:`shared.sync.feed`): one watermark per record type for
+    the whole tenant and the changes routed to each mailbox, kept until its run recorded them."""
+
+    async def get_feed_cursor(self, record_type: RecordType) -> Stored[str] | None: ...
+
+    async def put_feed_cursor(self, record_type: RecordType, value: str, etag: str | None = None) -> str:
+        """Create-only when ``etag`` is None, else conditional (ConcurrencyConflict: another reader won)."""
+        ...
+
+    async def put_routed(self, changes: Sequence[RoutedChange]) -> None:
+        """Upsert (a newer version replaces an older one), ≤100 rows per mailbox and type per transaction."""
+        ...
+
+    async def list_routed(self, mailbox: str, record_type: RecordType, limit: int) -> list[RoutedChange]:
+        """At most ``limit`` changes routed to the mailbox for the type, in ERP id order."""
+        ...
+
+    async def delete_routed(self, changes: Sequence[RoutedChange]) -> None:
+        """Drop these changes, each only while its row is unchanged (a newer routed version stays)."""
+        ...
+
+
 class StateStore(ConfigStore, LinkStore, CursorStore, IntentStore, StatusStore, LogStore, LeaseStore,
-                 DocumentStore, Protocol):
+                 DocumentStore, FeedStore, Protocol):
     """Everything exsync persists (Azure Table Storage in production)."""
 
 
