@@ -237,6 +237,12 @@ class ErpScope:
     email: str
     workgroups: tuple[str, ...] = ()
     contact_filter: ContactFilter = ContactFilter.OWNER
+    everyone: bool = False
+    """The whole tenant (the ERP change feed's listing, :data:`TENANT_SCOPE`): every record is in scope."""
+
+
+TENANT_SCOPE = ErpScope(employee_id="", email="", contact_filter=ContactFilter.ALL, everyone=True)
+"""The scope of the tenant-wide ERP change feed (:mod:`shared.sync.feed`)."""
 
 
 class ErpGateway(Protocol):
@@ -477,8 +483,10 @@ class FeedStore(Protocol):
         """Upsert (a newer version replaces an older one), ≤100 rows per mailbox and type per transaction."""
         ...
 
-    async def list_routed(self, mailbox: str, record_type: RecordType, limit: int) -> list[RoutedChange]:
-        """At most ``limit`` changes routed to the mailbox for the type, in ERP id order."""
+    async def list_routed(self, mailbox: str, record_type: RecordType, limit: int,
+                          after: str | None = None) -> list[RoutedChange]:
+        """At most ``limit`` changes routed to the mailbox for the type, in key order of their ERP
+        ids, starting after the ERP id ``after`` (the last of the previous page)."""
         ...
 
     async def delete_routed(self, changes: Sequence[RoutedChange]) -> None:
@@ -537,6 +545,9 @@ class SyncJob:
     type_saved: Callable[[RecordType], Awaitable[None]] | None = None
     status: MailboxStatus | None = None
     """The mailbox status as the caller just read or wrote it (None: the engine reads it)."""
+    feed: bool = False
+    """The ERP side follows the tenant change feed (:mod:`shared.sync.feed`): once a type's own
+    listing handed over, the run consumes the changes routed to the mailbox instead of listing."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

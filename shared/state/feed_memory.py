@@ -58,11 +58,13 @@ class MemoryFeedRows:
             rows[change.erp_id] = dataclasses.replace(change, mailbox=rules.mailbox_key(change.mailbox),
                                                       etag=_etag())
 
-    async def list_routed(self, mailbox: str, record_type: RecordType, limit: int) -> list[RoutedChange]:
+    async def list_routed(self, mailbox: str, record_type: RecordType, limit: int,
+                          after: str | None = None) -> list[RoutedChange]:
         self._feed_fault("list_routed")
         feed_rows.check_limit(limit)
         rows = self._routed.get((rules.mailbox_key(mailbox), record_type), {})
-        return [rows[k] for k in sorted(rows, key=keys.key)[:limit]]
+        start = None if after is None else keys.key(after)
+        return [rows[k] for k in sorted(rows, key=keys.key) if start is None or keys.key(k) > start][:limit]
 
     async def delete_routed(self, changes: Sequence[RoutedChange]) -> None:
         self._feed_fault("delete_routed")

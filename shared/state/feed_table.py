@@ -71,13 +71,15 @@ class TableFeedRows:
         for ops in by_partition.values():
             await self._submit([[op] for op in ops.values()], "routed changes")
 
-    async def list_routed(self, mailbox: str, record_type: RecordType, limit: int) -> list[RoutedChange]:
+    async def list_routed(self, mailbox: str, record_type: RecordType, limit: int,
+                          after: str | None = None) -> list[RoutedChange]:
         feed_rows.check_limit(limit)
         out: list[RoutedChange] = []
+        query, params = "PartitionKey eq @pk", {"pk": _partition(mailbox, record_type)}
+        if after is not None:
+            query, params["after"] = query + " and RowKey gt @after", keys.key(after)
         with tr.mapped(f"routed changes of {mailbox}"):
-            async for e in self._t[TABLE].query_entities("PartitionKey eq @pk",
-                                                         parameters={"pk": _partition(mailbox, record_type)},
-                                                         results_per_page=limit):
+            async for e in self._t[TABLE].query_entities(query, parameters=params, results_per_page=limit):
                 if e.get("mailbox") != rules.mailbox_key(mailbox):
                     continue  # another mailbox whose long key hashes into this partition
                 out.append(RoutedChange(str(e["mailbox"]), record_type, str(e["erp_id"]), str(e["version"]),
