@@ -575,7 +575,7 @@ class SyncEngine(Protocol):
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class SyncRequest:
-    """One mailbox to sync. ``reason``: schedule | manual | graph | erp | lifecycle."""
+    """One mailbox to sync. ``reason``: schedule | manual | graph | erp | erp-feed | lifecycle."""
 
     mailbox: str
     run_id: str

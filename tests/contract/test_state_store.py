@@ -697,6 +697,8 @@ async def test_routed_changes_upsert_per_record_and_list_per_mailbox_and_type(st
     assert {c.erp_id: c.version for c in first}["id001"] == "v2"   # the newer version replaced the row
     assert all(c.etag and c.mailbox == MB for c in first)
     assert [c.erp_id for c in await store.list_routed(MB, CT, 5)] == [f"id{n:03d}" for n in range(5)]
+    assert [c.erp_id for c in await store.list_routed(MB, CT, 3, after="id004")] == ["id005", "id006", "id007"]
+    assert await store.list_routed(MB, CT, 3, after="id129") == []
     assert [c.erp_id for c in await store.list_routed("Bob@Contoso.test", CT, 10)] == ["other"]
     assert [c.erp_id for c in await store.list_routed(MB, RecordType.TASK, 10)] == ["task1"]
 
