@@ -475,6 +475,10 @@ class FeedStore(Protocol):
 
     async def get_feed_cursor(self, record_type: RecordType) -> Stored[str] | None: ...
 
+    async def list_feed_cursors(self) -> dict[RecordType, Stored[str]]:
+        """Every record type's watermark in one read."""
+        ...
+
     async def put_feed_cursor(self, record_type: RecordType, value: str, etag: str | None = None) -> str:
         """Create-only when ``etag`` is None, else conditional (ConcurrencyConflict: another reader won)."""
         ...
@@ -487,6 +491,11 @@ class FeedStore(Protocol):
                           after: str | None = None) -> list[RoutedChange]:
         """At most ``limit`` changes routed to the mailbox for the type, in key order of their ERP
         ids, starting after the ERP id ``after`` (the last of the previous page)."""
+        ...
+
+    async def list_mailbox_routed(self, mailbox: str, limit: int) -> list[RoutedChange]:
+        """At most ``limit`` changes routed to the mailbox, every type in one query (type, then id
+        order): a run learns at once which types have nothing waiting."""
         ...
 
     async def delete_routed(self, changes: Sequence[RoutedChange]) -> None:

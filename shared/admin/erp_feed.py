@@ -20,6 +20,7 @@ from collections.abc import Collection
 from shared.admin.lookup import policy_named
 from shared.domain.config import SyncPolicy
 from shared.domain.records import RecordType
+from shared.errors import ExsyncError
 from shared.ports import ErpGateway, StateStore
 from shared.runtime import Runtime
 from shared.sync.feed import FeedRead, read_feed
@@ -58,7 +59,8 @@ async def read(state: StateStore, erp: ErpGateway, wanted: Collection[RecordType
     """Read the feed of every record type some mailbox syncs (and ``wanted`` names, when given)."""
     audience = await subscribers(state)
     types = [t for t in RecordType if any(t in s.types for s in audience) and (wanted is None or t in wanted)]
-    return [await read_feed(erp, state, record_type, audience) for record_type in types]
+    watermarks = await state.list_feed_cursors() if types else {}
+    return [await read_feed(erp, state, record_type, audience, watermarks=watermarks) for record_type in types]
 
 
 async def before_run(rt: Runtime, erp: ErpGateway, reasons: Collection[str],
@@ -72,8 +74,13 @@ async def tick(rt: Runtime) -> dict[str, frozenset[RecordType]]:
     """The schedule tick's feed read: the mailboxes that got changes, with the record types."""
     if not rt.settings.erp_feed:
         return {}
-    async with rt.erp_session() as erp:
-        reads = await read(rt.state, erp)
+    try:
+        async with rt.erp_session() as erp:
+            reads = await read(rt.state, erp)
+    except ExsyncError as exc:  # the ERP is down or busy: the mailboxes still run (their mailbox side)
+        logger.error("the ERP change feed could not be read this cycle (%s); read again next cycle",
+                     type(exc).__name__)
+        return {}
     got: dict[str, set[RecordType]] = {}
     for done in reads:
         for email in done.mailboxes:

@@ -39,6 +39,10 @@ class MemoryFeedRows:
         self._feed_fault("get_feed_cursor")
         return self._feed_cursors.get(record_type)
 
+    async def list_feed_cursors(self) -> dict[RecordType, Stored[str]]:
+        self._feed_fault("list_feed_cursors")
+        return dict(self._feed_cursors)
+
     async def put_feed_cursor(self, record_type: RecordType, value: str, etag: str | None = None) -> str:
         self._feed_fault("put_feed_cursor")
         current = self._feed_cursors.get(record_type)
@@ -65,6 +69,15 @@ class MemoryFeedRows:
         rows = self._routed.get((rules.mailbox_key(mailbox), record_type), {})
         start = None if after is None else keys.key(after)
         return [rows[k] for k in sorted(rows, key=keys.key) if start is None or keys.key(k) > start][:limit]
+
+    async def list_mailbox_routed(self, mailbox: str, limit: int) -> list[RoutedChange]:
+        self._feed_fault("list_mailbox_routed")
+        feed_rows.check_limit(limit)
+        out: list[RoutedChange] = []
+        for record_type in sorted(RecordType, key=lambda t: t.value):
+            rows = self._routed.get((rules.mailbox_key(mailbox), record_type), {})
+            out += [rows[k] for k in sorted(rows, key=keys.key)]
+        return out[:limit]
 
     async def delete_routed(self, changes: Sequence[RoutedChange]) -> None:
         self._feed_fault("delete_routed")

@@ -1,7 +1,7 @@
 """The Table Storage rows of the tenant ERP feed (mixed into :class:`shared.state.table.TableStateStore`).
 
 Table ``routed``: partition ``<mailbox>:<type>``, row key the escaped ERP id, properties ``mailbox``,
-``erp_id``, ``version``; one upsert per change, ≤100 per transaction (one partition each). The
+``type``, ``erp_id``, ``version``; one upsert per change, ≤100 per transaction (one partition each). The
 tenant watermarks live in the same table, partition ``~feed``, row key the record type. Deletes are
 conditional on the row ETag the run listed, one transaction per partition; a transaction that
 fails because a row was routed again meanwhile falls back to row-by-row deletes that skip it.
@@ -32,7 +32,8 @@ def _partition(mailbox: str, record_type: RecordType) -> str:
 
 def _entity(change: RoutedChange) -> tr.Entity:
     return tr.row(_partition(change.mailbox, change.record_type), keys.key(change.erp_id),
-                  mailbox=rules.mailbox_key(change.mailbox), erp_id=change.erp_id, version=change.version)
+                  mailbox=rules.mailbox_key(change.mailbox), type=change.record_type.value, erp_id=change.erp_id,
+                  version=change.version)
 
 
 class TableFeedRows:
@@ -49,6 +50,15 @@ class TableFeedRows:
                     raise
                 return None
         return Stored(tr.text_of(entity), tr.etag_of(entity))
+
+    async def list_feed_cursors(self) -> dict[RecordType, Stored[str]]:
+        out: dict[RecordType, Stored[str]] = {}
+        with tr.mapped("feed cursors"):
+            async for e in self._t[TABLE].query_entities("PartitionKey eq @pk",
+                                                         parameters={"pk": feed_rows.FEED_PARTITION}):
+                if e["RowKey"] in {t.value for t in RecordType}:
+                    out[RecordType(e["RowKey"])] = Stored(tr.text_of(e), tr.etag_of(e))
+        return out
 
     async def put_feed_cursor(self, record_type: RecordType, value: str, etag: str | None = None) -> str:
         entity = tr.with_text(tr.row(feed_rows.FEED_PARTITION, record_type.value), value)
@@ -82,11 +92,36 @@ class TableFeedRows:
             async for e in self._t[TABLE].query_entities(query, parameters=params, results_per_page=limit):
                 if e.get("mailbox") != rules.mailbox_key(mailbox):
                     continue  # another mailbox whose long key hashes into this partition
-                out.append(RoutedChange(str(e["mailbox"]), record_type, str(e["erp_id"]), str(e["version"]),
-                                        tr.etag_of(e)))
+                out.append(self._decode(e))
                 if len(out) >= limit:
                     break
         return out
+
+    async def list_mailbox_routed(self, mailbox: str, limit: int) -> list[RoutedChange]:
+        """One range query over the mailbox's partitions (``<mailbox>:<type>``); per type when the
+        mailbox's key is long enough to be hashed (no common prefix then)."""
+        feed_rows.check_limit(limit)
+        head = keys.key(rules.mailbox_key(mailbox), "")
+        if keys.HASH_MARK in head or len(head) + 16 > keys.MAX_KEY_CHARS:
+            out: list[RoutedChange] = []
+            for record_type in sorted(RecordType, key=lambda t: t.value):
+                out += await self.list_routed(mailbox, record_type, limit - len(out)) if len(out) < limit else []
+            return out
+        query = "PartitionKey ge @lo and PartitionKey lt @hi"
+        params = {"lo": head, "hi": head[:-1] + chr(ord(keys.SEPARATOR) + 1)}
+        found: list[RoutedChange] = []
+        with tr.mapped(f"routed changes of {mailbox}"):
+            async for e in self._t[TABLE].query_entities(query, parameters=params, results_per_page=limit):
+                if e.get("mailbox") == rules.mailbox_key(mailbox):
+                    found.append(self._decode(e))
+                if len(found) >= limit:
+                    break
+        return found
+
+    @staticmethod
+    def _decode(e: Any) -> RoutedChange:
+        record_type = RecordType(str(e["type"]))
+        return RoutedChange(str(e["mailbox"]), record_type, str(e["erp_id"]), str(e["version"]), tr.etag_of(e))
 
     async def delete_routed(self, changes: Sequence[RoutedChange]) -> None:
         by_partition: dict[str, list[RoutedChange]] = {}

@@ -55,7 +55,8 @@ def _etag() -> str:
     return f'W/"{uuid.uuid4().hex}"'
 
 
-_FAULTABLE: set[str] = {"get_feed_cursor", "put_feed_cursor", "put_routed", "list_routed", "delete_routed"}
+_FAULTABLE: set[str] = {"get_feed_cursor", "list_feed_cursors", "put_feed_cursor", "put_routed", "list_routed", "list_mailbox_routed",
+                        "delete_routed"}
 
 
 def _faultable(

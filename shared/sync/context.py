@@ -112,6 +112,8 @@ class TypeContext:
     """Set after a complete full mailbox read: only these stamps can exist in the container."""
     unresolved_stamps: set[str] = dataclasses.field(default_factory=set)
     """Stamps / origins of those creates: an item carrying one is not taken for a new record."""
+    nothing_routed: bool = False
+    """The run's start found no routed change of this type waiting (its routed pass reads none)."""
     routed_after_deletes: list[RoutedChange] = dataclasses.field(default_factory=list)
     """Routed changes consumed by this run whose deletions wait for the mass-deletion guard: removed
     from the feed only once the type's deletions ran (:mod:`shared.sync.feed`)."""

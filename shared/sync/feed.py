@@ -35,12 +35,12 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from shared.domain.records import RecordType
 from shared.errors import AlreadyExists, ConcurrencyConflict
-from shared.ports import TENANT_SCOPE, ErpGateway, ErpItem, FeedStore, Removed, RoutedChange
+from shared.ports import TENANT_SCOPE, ErpGateway, ErpItem, FeedStore, Removed, RoutedChange, Stored
 from shared.sync.routing import Subscriber, audience, sighting_of
 
 logger = logging.getLogger(__name__)
@@ -82,11 +82,14 @@ def _routes(record_type: RecordType, entries: Sequence[ErpItem[Any] | Removed],
 
 
 async def read_feed(erp: ErpGateway, state: FeedStore, record_type: RecordType,
-                    subscribers: Sequence[Subscriber], page_size: int = FEED_PAGE) -> FeedRead:
+                    subscribers: Sequence[Subscriber], page_size: int = FEED_PAGE, *,
+                    watermarks: Mapping[RecordType, Stored[str]] | None = None) -> FeedRead:
     """List the type's changes since the tenant watermark, route and record them, then save the
-    watermark. Two readers at once both record their routes; the second's watermark save loses
-    (ConcurrencyConflict) and is dropped, the winner's covers everything the loser listed."""
-    stored = await state.get_feed_cursor(record_type)
+    watermark (only when something was listed: an unchanged one lists the same again). Two readers
+    at once both record their routes; the second's watermark save loses (ConcurrencyConflict) and
+    is dropped, the winner's covers everything the loser listed. ``watermarks``: every type's, as
+    ``list_feed_cursors`` just read them (None: read this type's)."""
+    stored = watermarks.get(record_type) if watermarks is not None else await state.get_feed_cursor(record_type)
     first = stored is None
     cursor = None if stored is None else stored.value or None
     listed = routed = 0
@@ -103,6 +106,8 @@ async def read_feed(erp: ErpGateway, state: FeedStore, record_type: RecordType,
         cursor = page.cursor
         if page.complete:
             break
+    if listed == 0 and stored is not None:
+        return FeedRead(record_type, 0, 0, frozenset())  # nothing new: the old watermark lists the same
     try:  # "": an empty ERP gave no watermark yet (the feed exists all the same)
         await state.put_feed_cursor(record_type, cursor or "", None if stored is None else stored.etag)
     except (ConcurrencyConflict, AlreadyExists):

@@ -64,6 +64,9 @@ STAMP_MEMORY_PAGES = 10
 ERP_RECONCILE_INTERVAL = timedelta(hours=24)
 """How often the links' ERP ids are checked against the ERP (deletions the listing cannot show)."""
 
+ROUTED_PEEK = 100
+"""Routed changes a run reads at its start to learn which types have nothing waiting."""
+
 ALL_TYPES: tuple[RecordType, ...] = (RecordType.CONTACT, RecordType.EMAIL, RecordType.TASK, RecordType.EVENT)
 
 
@@ -109,6 +112,7 @@ async def sync(job: SyncJob) -> SyncOutcome:
     type_errors = 0
     cursors = await RunCursors.load(state, mailbox.email)
     intents = await state.list_mailbox_intents(mailbox.email) if types else []
+    waiting = await _routed_types(job, cursors, types)
     if (types and policy_writes_mailbox(policy, types)
             and category.check_due(cursors.get(category.CATEGORY_MARK), policy.category, started)):
         try:
@@ -127,6 +131,7 @@ async def sync(job: SyncJob) -> SyncOutcome:
         try:
             ctx = await _context(job, record_type, tally, log, cursors)
             ctx.open_intents = [i for i in intents if i.record_type is record_type]
+            ctx.nothing_routed = waiting is not None and record_type not in waiting
             erp_pass, mailbox_pass = await sync_type(ctx, status, job.progress)
         except ExsyncError as exc:
             type_errors += 1
@@ -158,6 +163,16 @@ async def sync(job: SyncJob) -> SyncOutcome:
     if log.entries:
         await state.append_log(mailbox.email, log.entries)
     return SyncOutcome(summary, export_dates, import_dates, tuple(notes))
+
+
+async def _routed_types(job: SyncJob, cursors: RunCursors, types: list[RecordType]) -> set[RecordType] | None:
+    """The types with routed changes waiting, read once for every type that follows the feed
+    (None: not known, each routed pass asks for its own)."""
+    following = [t for t in types if cursors.get(names.erp_cursor(t)) == feed.FOLLOWS]
+    if not job.feed or not following:
+        return None
+    peek = await job.state.list_mailbox_routed(job.mailbox.email, ROUTED_PEEK)
+    return None if len(peek) >= ROUTED_PEEK else {c.record_type for c in peek}
 
 
 def policy_writes_mailbox(policy: SyncPolicy, types: Collection[RecordType]) -> bool:
@@ -326,6 +341,9 @@ async def _routed_pass(ctx: TypeContext, progress: Callable[[str, int], None] | 
     except after a failure (all stay), for a deferred pair, or while deletions wait for the guard."""
     outcome = PassOutcome(Side.ERP, final_cursor=feed.FOLLOWS)
     removed: tuple[str, ...] = ctx.push_removed
+    if ctx.nothing_routed and not removed:
+        outcome.complete = True
+        return outcome
     after: str | None = None
     while True:
         changes = await ctx.state.list_routed(ctx.email, ctx.record_type, ctx.page_size, after)

@@ -686,6 +686,10 @@ async def test_feed_cursor_is_create_only_then_conditional(store: StateStore) ->
     again = await store.get_feed_cursor(CT)
     assert again is not None and (again.value, again.etag) == ("w2", new)
     assert await store.get_feed_cursor(RecordType.TASK) is None
+    await store.put_feed_cursor(RecordType.TASK, "t1")
+    every = await store.list_feed_cursors()
+    assert {t: c.value for t, c in every.items()} == {CT: "w2", RecordType.TASK: "t1"}
+    assert every[CT].etag == new
 
 
 async def test_routed_changes_upsert_per_record_and_list_per_mailbox_and_type(store: StateStore) -> None:
@@ -701,6 +705,11 @@ async def test_routed_changes_upsert_per_record_and_list_per_mailbox_and_type(st
     assert await store.list_routed(MB, CT, 3, after="id129") == []
     assert [c.erp_id for c in await store.list_routed("Bob@Contoso.test", CT, 10)] == ["other"]
     assert [c.erp_id for c in await store.list_routed(MB, RecordType.TASK, 10)] == ["task1"]
+    every = await store.list_mailbox_routed(MB, 1000)  # all types in one query: contacts, then tasks
+    assert [(c.record_type, c.erp_id) for c in every] == [(CT, f"id{n:03d}") for n in range(130)] + [
+        (RecordType.TASK, "task1")]
+    assert len(await store.list_mailbox_routed(MB, 7)) == 7
+    assert await store.list_mailbox_routed("nobody@contoso.test", 10) == []
 
 
 async def test_delete_routed_keeps_a_change_routed_again_since_it_was_listed(store: StateStore) -> None:
