@@ -171,7 +171,7 @@ async def idle_tenant(env: Env, sizes: Sequence[int]) -> dict[str, Any]:
             with bench.meter.span() as counts:
                 await _cycle(bench, mailboxes)
         out[str(size)] = {"erp": counts[0].erp, "erp_per_mailbox": round(counts[0].erp / size, 2),
-                          "graph": counts[0].graph, "table": counts[0].table}
+                          "graph": counts[0].graph, "table": counts[0].table, "erp_detail": counts[0].detail["erp"]}
     return out
 
 
