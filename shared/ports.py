@@ -271,6 +271,12 @@ class ErpGateway(Protocol):
         engine tells them apart with ``get``. Used for the page-by-page deletion reconciliation."""
         ...
 
+    async def get_many(self, record_type: RecordType, scope: ErpScope, ids: Sequence[str]) -> list[ErpItem[Any]]:
+        """The records of ``ids`` (at most a page) that exist and are in ``scope``, read whole, in
+        few requests (Acumatica: ``existing_ids``' or-chains). The ERP change feed's routed changes
+        are read with it; an id it leaves out is deleted or out of scope."""
+        ...
+
     async def find_by_origin(self, record_type: RecordType, origin: str) -> ErpItem[Any] | None:
         """The record created with this idempotency key, if any."""
         ...

@@ -264,6 +264,26 @@ class AcumaticaErpGateway:
                     found.add(wanted[key])
         return found
 
+    async def get_many(self, record_type: RecordType, scope: ErpScope, ids: Sequence[str]) -> list[ErpItem[Any]]:
+        """The records of ``ids`` that exist and are in scope: the or-chains of ``existing_ids``
+        with the listing's ``$expand`` (attachments read for the e-mails that have files)."""
+        _check_scope(record_type, scope)
+        wanted = {str(u): item_id for item_id in ids if (u := _as_guid(item_id)) is not None}
+        keys = list(wanted)
+        scope_filter = self._scope_filter(record_type, scope)
+        found: list[ErpItem[Any]] = []
+        for start in range(0, len(keys), EXISTS_CHUNK):
+            filter_ = "(" + " or ".join(f"NoteID eq guid'{key}'" for key in keys[start:start + EXISTS_CHUNK]) + ")"
+            params = {"$filter": filter_ + (f" and ({scope_filter})" if scope_filter else "")}
+            if EXPAND[record_type]:
+                params["$expand"] = EXPAND[record_type]
+            rows, _ = await self._list(record_type, params)
+            for row in rows:
+                item = mapping.item_from_entity(record_type, row)
+                if str(_as_guid(item.id)) in wanted and self._in_scope(record_type, item, scope):
+                    found.append(await self._item(record_type, row) if row.get("files") else item)
+        return found
+
     # ------------------------------------------------------------ lookups
 
     async def get(self, record_type: RecordType, item_id: str) -> ErpItem[Any] | None:

@@ -129,6 +129,12 @@ class InMemoryErpGateway:
                 and row.record_type is record_type and not row.deleted
                 and self._in_scope(record_type, row.view(item_id), scope)}
 
+    async def get_many(self, record_type: RecordType, scope: ErpScope, ids: Sequence[str]) -> list[ErpItem[Any]]:
+        self.faults.call()
+        found = (row.view(item_id) for item_id in dict.fromkeys(ids) if (row := self._rows.get(item_id)) is not None
+                 and row.record_type is record_type and not row.deleted)
+        return [item for item in found if self._in_scope(record_type, item, scope)]
+
     async def find_by_origin(self, record_type: RecordType, origin: str) -> ErpItem[Any] | None:
         self.faults.call()
         for item_id, row in self._rows.items():

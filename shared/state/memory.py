@@ -22,7 +22,7 @@ from shared.domain.status import LogEntry, LogLevel, MailboxStatus
 from shared.errors import AlreadyExists, ConcurrencyConflict
 from shared.ports import Clock, CursorBook, Intent, Link, Page, Side, StateStore, Stored
 from shared.state import codec, cursors, keys, rules
-from shared.state.feed_memory import MemoryFeedRows
+from shared.state.feed_memory import FEED_METHODS, MemoryFeedRows
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +55,7 @@ def _etag() -> str:
     return f'W/"{uuid.uuid4().hex}"'
 
 
-_FAULTABLE: set[str] = {"get_feed_cursor", "list_feed_cursors", "put_feed_cursor", "put_routed", "list_routed", "list_mailbox_routed",
-                        "delete_routed"}
+_FAULTABLE: set[str] = set(FEED_METHODS)
 
 
 def _faultable(

@@ -17,7 +17,6 @@ from shared.sync.context import TypeContext
 from shared.sync.feed import REMOVED_VERSION
 from shared.sync.pairing import linked_page, pair_erp_entry, pair_mailbox_entry
 from shared.sync.plan import Pair
-from shared.sync.scope import in_scope, scope_known
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -81,27 +80,22 @@ async def routed_page(ctx: TypeContext, changes: Sequence[RoutedChange], removed
     """A page of routed changes (and push removals) as the ERP pass pairs them, with their links.
 
     A change whose version the link already holds (the mailbox's own write coming back, or one
-    recorded before) is left out without asking the ERP; the others are read by id. A record that
-    is gone, or outside the mailbox's scope, becomes ``Removed`` (pairing tells the two apart).
+    recorded before) is left out without asking the ERP; the others are read together
+    (``get_many``). A record that is gone, or outside the mailbox's scope, becomes ``Removed``
+    (pairing tells the two apart, and ignores it when nothing is linked).
     """
     links = await ctx.state.get_links(ctx.email, ctx.record_type, Side.ERP,
                                       list(dict.fromkeys([*removed, *(c.erp_id for c in changes)])))
     entries: list[ErpItem[Any] | Removed] = [Removed(i) for i in dict.fromkeys(removed)]
-    for change in changes:
-        link = links.get(change.erp_id)
-        if change.version == REMOVED_VERSION or (link is not None and link.erp_version == change.version):
-            if link is not None and change.version == REMOVED_VERSION:
-                entries.append(Removed(change.erp_id))
-            continue
-        entries.append(await _read_routed(ctx, change.erp_id))
+    stale = [c.erp_id for c in changes if not _recorded(c, links.get(c.erp_id))]
+    read = await ctx.erp_gateway.get_many(ctx.record_type, ctx.scope, stale) if stale else []
+    found = {item.id: item for item in read}
+    entries += [found.get(erp_id) or Removed(erp_id) for erp_id in stale]
     return entries, links
 
 
-async def _read_routed(ctx: TypeContext, erp_id: str) -> ErpItem[Any] | Removed:
-    item = await ctx.erp_gateway.get(ctx.record_type, erp_id)
-    if item is None:
-        return Removed(erp_id)
-    if scope_known(ctx.record_type, ctx.scope):
-        return item if in_scope(ctx.record_type, item, ctx.scope) else Removed(erp_id)
-    found = await ctx.erp_gateway.existing_ids(ctx.record_type, ctx.scope, [erp_id])
-    return item if erp_id in found else Removed(erp_id)
+def _recorded(change: RoutedChange, link: Link | None) -> bool:
+    """Nothing to read: the link holds the routed version, or a deletion of nothing linked."""
+    if change.version == REMOVED_VERSION:
+        return link is None
+    return link is not None and link.erp_version == change.version

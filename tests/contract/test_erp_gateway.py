@@ -309,3 +309,27 @@ async def test_removals_the_caller_learned_are_listed_on_that_page_only(erp: Erp
     assert removed(list(page.items)) == [gone] and ids(list(page.items)) == []
     again = await erp.gateway.list_changes(RecordType.CONTACT, OWNER_SCOPE, page.cursor, 50)
     assert removed(list(again.items)) == [] and mine
+
+
+async def test_get_many_reads_the_records_in_scope_whole(erp: ErpHarness) -> None:
+    import uuid
+
+    mine = [await erp.create(RecordType.CONTACT, contact(n), owner=EP1) for n in range(3)]
+    theirs = await erp.create(RecordType.CONTACT, contact(5), owner=EP2)
+    await erp.delete(RecordType.CONTACT, mine[1])
+    unknown = [str(uuid.UUID(int=n + 1)) for n in range(30)]
+    asked = [mine[0], mine[1], *unknown, theirs, mine[2], "not-a-guid"]  # more than one or-chain
+    got = await erp.gateway.get_many(RecordType.CONTACT, OWNER_SCOPE, asked)
+    assert sorted(i.id for i in got) == sorted([mine[0], mine[2]])
+    assert {i.record.first_name for i in got} == {"First0", "First2"} and all(i.owner == EP1 for i in got)
+    assert {i.id: i.version for i in got} == {i.id: i.version for i in [
+        await erp.gateway.get(RecordType.CONTACT, mine[0]), await erp.gateway.get(RecordType.CONTACT, mine[2])]
+        if i is not None}
+    everyone = ErpScope(employee_id=EP1, email="ann@example.com", contact_filter=ContactFilter.ALL)
+    assert len(await erp.gateway.get_many(RecordType.CONTACT, everyone, asked)) == 3
+    assert await erp.gateway.get_many(RecordType.TASK, OWNER_SCOPE, asked) == []  # another type
+    event = Event(subject="Sync", body="", start=T0, end=datetime(2026, 3, 2, 10, 30, tzinfo=UTC),
+                  organizer="boss@example.com", attendees=(Attendee("ann@example.com", "Ann"),))
+    invited = (await create(erp, RecordType.EVENT, event, owner=EP2)).id
+    [read] = await erp.gateway.get_many(RecordType.EVENT, OWNER_SCOPE, [invited])
+    assert [a.email for a in read.record.attendees] == ["ann@example.com"]  # details expanded
