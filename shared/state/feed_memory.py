@@ -16,7 +16,6 @@ from shared.errors import AlreadyExists, ConcurrencyConflict
 from shared.ports import RoutedChange, Stored
 from shared.state import feed_rows, keys, rules
 
-
 FEED_METHODS = ("get_feed_cursor", "list_feed_cursors", "put_feed_cursor", "put_routed", "list_routed",
                 "list_mailbox_routed", "delete_routed")
 """The feed methods ``InMemoryStateStore.fail_next`` can make fail."""
