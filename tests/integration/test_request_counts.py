@@ -3,9 +3,10 @@ Azure SDK transport meter (no mocks): the worker runs on Azurite, the Graph simu
 Acumatica simulator exactly as ``make bench`` does.
 
 The idle tenant's ERP count (the tenant-wide change feed: one listing per record type per cycle,
-none per mailbox) is checked for 1 and 3 mailboxes. Each ceiling is the count measured when this test was written, so a change that adds requests
-fails here; the target beside it is the one ``docs/benchmarks.md`` reports against. Tightening a
-ceiling after an improvement is one edit in ``CEILINGS``.
+none per mailbox) is checked for 1 and 3 mailboxes. Each ceiling is the count measured when this
+test was written, so a change that adds requests fails here; the target beside it is the one
+``docs/benchmarks.md`` reports against. Tightening a ceiling after an improvement is one edit in
+``CEILINGS``.
 """
 
 from __future__ import annotations
