@@ -23,7 +23,7 @@ from shared.domain.records import RecordType
 from shared.errors import ExsyncError
 from shared.ports import ErpGateway, StateStore
 from shared.runtime import Runtime
-from shared.sync.feed import FeedRead, read_feed
+from shared.sync.feed import FOLLOWS, FeedRead, read_feed
 from shared.sync.routing import Subscriber
 from shared.sync.run import enabled_types
 
@@ -86,3 +86,12 @@ async def tick(rt: Runtime) -> dict[str, frozenset[RecordType]]:
         for email in done.mailboxes:
             got.setdefault(email, set()).add(done.record_type)
     return {email: frozenset(types) for email, types in got.items()}
+
+
+async def forget(state: StateStore, email: str) -> None:
+    """A deleted mailbox gets no routed changes: should it be added again, each type that followed
+    the feed lists the ERP in full first (then hands over again), so nothing changed meanwhile is missed."""
+    book = await state.get_cursors(email)
+    for name, value in sorted(book.values.items()):
+        if value == FOLLOWS:
+            await state.delete_cursor(email, name)

@@ -3,12 +3,14 @@ a run an admin asked for reads it first. The worker and the timer as user functi
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 
 from shared.admin import pending
 from shared.admin.enqueue import enqueue_syncs
 from shared.domain.config import Mailbox, ServerConfig, SyncPolicy
 from shared.domain.records import Contact, RecordType
+from shared.sync.feed import FOLLOWS
 from tests.functions.conftest import Env, queue_message, timer, user_function
 
 C = RecordType.CONTACT
@@ -64,3 +66,19 @@ async def test_a_manual_run_reads_the_feed_first_a_scheduled_one_only_consumes(e
         assert env.erp.faults.calls - calls == reads, reason
         assert env.engine.calls[-1]["feed"] is True
     assert len(await env.store.list_routed("b@contoso.com", C, 10)) == 1  # the manual run's read routed it
+
+
+async def test_a_deleted_mailbox_lists_its_erp_side_in_full_when_added_again(env: Env) -> None:
+    from tests.functions.conftest import call_http
+
+    await tenant(env)
+    book = await env.store.get_cursors("a@contoso.com")
+    values = {"contact.erp": FOLLOWS, "contact.mailbox": "delta-1", "task.erp": "own-watermark"}
+    await env.store.put_cursors(dataclasses.replace(book, values=values))
+    status, _, _ = await call_http("admin_servers_name_mailboxes_email", "DELETE",
+                                   "servers/main/mailboxes/a@contoso.com",
+                                   route={"name": "main", "email": "a@contoso.com"})
+    assert status == 204
+    # while it is gone nothing is routed to it: the types that followed the feed start over
+    assert (await env.store.get_cursors("a@contoso.com")).values == {"contact.mailbox": "delta-1",
+                                                                     "task.erp": "own-watermark"}
