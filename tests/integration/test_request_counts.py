@@ -33,7 +33,7 @@ CEILINGS: dict[tuple[str, str], tuple[int, int]] = {
     ("tenant", "erp"): (4, 4),
     # 100 contacts, 1 changed on each side: per changed item the target is 1.1 Graph / 1.1 ERP
     ("one_percent", "graph"): (3, 2),
-    ("one_percent", "erp"): (5, 2),
+    ("one_percent", "erp"): (3, 2),
     # +1: a mailbox listing the ERP itself with the feed on asks whether the feed exists (hand-over)
     ("one_percent", "table"): (34, 10),
 }
