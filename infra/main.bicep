@@ -56,6 +56,7 @@ param stateTableNames array = [
   'status'
   'leases'
   'docs'
+  'routed'
 ]
 
 @description('NCRONTAB schedule of the sync timer (EXSYNC_SCHEDULE).')

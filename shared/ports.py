@@ -239,6 +239,12 @@ class ErpScope:
     email: str
     workgroups: tuple[str, ...] = ()
     contact_filter: ContactFilter = ContactFilter.OWNER
+    everyone: bool = False
+    """The whole tenant (the ERP change feed's listing, :data:`TENANT_SCOPE`): every record is in scope."""
+
+
+TENANT_SCOPE = ErpScope(employee_id="", email="", contact_filter=ContactFilter.ALL, everyone=True)
+"""The scope of the tenant-wide ERP change feed (:mod:`shared.sync.feed`)."""
 
 
 class ErpGateway(Protocol):
@@ -464,8 +470,57 @@ class DocumentStore(Protocol):
     async def list_docs(self, kind: str, prefix: str = "") -> list[tuple[str, Stored[dict[str, Any]]]]: ...
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class RoutedChange:
+    """An ERP change the tenant feed routed to one mailbox, kept until that mailbox's run recorded it.
+
+    ``version`` is the ERP version the feed listed (a newer listing of the same record replaces the
+    row); ``etag`` is the row's own version as :meth:`FeedStore.list_routed` read it.
+    """
+
+    mailbox: str
+    record_type: RecordType
+    erp_id: str
+    version: str
+    etag: str | None = None
+
+
+class FeedStore(Protocol):
+    """The tenant-wide ERP change feed (:mod:`shared.sync.feed`): one watermark per record type for
+    the whole tenant and the changes routed to each mailbox, kept until its run recorded them."""
+
+    async def get_feed_cursor(self, record_type: RecordType) -> Stored[str] | None: ...
+
+    async def list_feed_cursors(self) -> dict[RecordType, Stored[str]]:
+        """Every record type's watermark in one read."""
+        ...
+
+    async def put_feed_cursor(self, record_type: RecordType, value: str, etag: str | None = None) -> str:
+        """Create-only when ``etag`` is None, else conditional (ConcurrencyConflict: another reader won)."""
+        ...
+
+    async def put_routed(self, changes: Sequence[RoutedChange]) -> None:
+        """Upsert (a newer version replaces an older one), ≤100 rows per mailbox and type per transaction."""
+        ...
+
+    async def list_routed(self, mailbox: str, record_type: RecordType, limit: int,
+                          after: str | None = None) -> list[RoutedChange]:
+        """At most ``limit`` changes routed to the mailbox for the type, in key order of their ERP
+        ids, starting after the ERP id ``after`` (the last of the previous page)."""
+        ...
+
+    async def list_mailbox_routed(self, mailbox: str, limit: int) -> list[RoutedChange]:
+        """At most ``limit`` changes routed to the mailbox, every type in one query (type, then id
+        order): a run learns at once which types have nothing waiting."""
+        ...
+
+    async def delete_routed(self, changes: Sequence[RoutedChange]) -> None:
+        """Drop these changes, each only while its row is unchanged (a newer routed version stays)."""
+        ...
+
+
 class StateStore(ConfigStore, LinkStore, CursorStore, IntentStore, StatusStore, LogStore, LeaseStore,
-                 DocumentStore, Protocol):
+                 DocumentStore, FeedStore, Protocol):
     """Everything exsync persists (Azure Table Storage in production)."""
 
 
@@ -515,6 +570,9 @@ class SyncJob:
     type_saved: Callable[[RecordType], Awaitable[None]] | None = None
     status: MailboxStatus | None = None
     """The mailbox status as the caller just read or wrote it (None: the engine reads it)."""
+    feed: bool = False
+    """The ERP side follows the tenant change feed (:mod:`shared.sync.feed`): once a type's own
+    listing handed over, the run consumes the changes routed to the mailbox instead of listing."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -542,7 +600,7 @@ class SyncEngine(Protocol):
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class SyncRequest:
-    """One mailbox to sync. ``reason``: schedule | manual | graph | erp | lifecycle."""
+    """One mailbox to sync. ``reason``: schedule | manual | graph | erp | erp-feed | lifecycle."""
 
     mailbox: str
     run_id: str

@@ -17,6 +17,8 @@ from shared.ports import ErpItem, ErpScope
 def in_scope(record_type: RecordType, item: ErpItem[Any], scope: ErpScope,
              workgroups: tuple[str, ...] = ()) -> bool:
     """Whether ``item`` is in ``scope``; ``workgroups`` stands in when ``scope.workgroups`` is empty."""
+    if scope.everyone:
+        return True
     record = item.record
     email = scope.email.strip().lower()
     if record_type is RecordType.CONTACT:

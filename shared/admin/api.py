@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from shared.admin import addin as addin_api
-from shared.admin import bodies, system_mailboxes, transactional_mail
+from shared.admin import bodies, erp_feed, system_mailboxes, transactional_mail
 from shared.admin.enqueue import enqueue_syncs
 from shared.admin.http import ApiRequest, ApiResponse, error_json, error_response
 from shared.admin.lookup import DEFAULT_POLICY, mailbox_context
@@ -294,6 +294,7 @@ async def delete_mailbox(rt: Runtime, req: ApiRequest) -> ApiResponse:
     if existing is None or existing.value.server != server.name:
         raise NotFound(f"mailbox {email} is not configured under server {server.name}")
     await rt.state.delete_mailbox(email, _if_match(req, existing))
+    await erp_feed.forget(rt.state, email)
     return ApiResponse.empty()
 
 

@@ -9,7 +9,9 @@ delta read is the truth. Handlers answer fast (Graph wants < 3 s; we enqueue and
   forget it (the keeper recreates it), ``reauthorizationRequired`` -> renew at next keeper pass
   (marked due now).
 - ERP (Acumatica push): shared-secret header ``X-Exsync-Secret`` compared in constant time with
-  ``EXSYNC_ERP_WEBHOOK_SECRET``; rows are matched to mailboxes by employee id or e-mail address.
+  ``EXSYNC_ERP_WEBHOOK_SECRET``; each row goes to the mailboxes whose scope can see it, by the ERP
+  feed's routing table (:mod:`shared.sync.routing`: owner, workgroup, addresses, attendees; an
+  "all" contact filter hears of every contact) -- a row nobody's scope sees queues nobody.
   Deletions are only visible in pushes, so each notification is parsed once and its typed removals
   kept per targeted mailbox (:mod:`shared.admin.erp_pushes`) for that mailbox's next run.
 """
@@ -21,16 +23,17 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
-from shared.admin import erp_pushes
+from shared.admin import erp_feed, erp_pushes
 from shared.admin.enqueue import enqueue_syncs
 from shared.admin.graph_payload import notification_items
 from shared.admin.http import ApiRequest, ApiResponse, error_json
-from shared.domain.config import Mailbox
 from shared.domain.records import RecordType
 from shared.erp.push import parse_push
 from shared.mailproc import intake
 from shared.mailsend import pickup
 from shared.runtime import Runtime
+from shared.sync.routing import Subscriber, sighting_of_words
+from shared.sync.routing import audience as audience_of
 
 logger = logging.getLogger(__name__)
 
@@ -127,8 +130,16 @@ def _strings(value: Any) -> Iterable[str]:
             yield from _strings(item)
 
 
-def _matches(mailbox: Mailbox, words: set[str]) -> bool:
-    return mailbox.email in words or mailbox.employee_id.lower() in words
+def _push_audience(record_type: RecordType | None, rows: list[Any], audience: list[Subscriber]) -> set[str]:
+    """The mailboxes whose scope can see a pushed row (the feed's routing table on the row's words;
+    a ``Deleted`` row carries the old values, so the old owner hears of a record that left it)."""
+    out: set[str] = set()
+    for row in rows:
+        words = list(_strings(row))
+        types = [record_type] if record_type is not None else list(RecordType)
+        for rtype in types:
+            out.update(audience_of(sighting_of_words(rtype, words), audience))
+    return out
 
 
 async def erp_notifications(rt: Runtime, req: ApiRequest) -> ApiResponse:
@@ -143,11 +154,8 @@ async def erp_notifications(rt: Runtime, req: ApiRequest) -> ApiResponse:
     note = parse_push(body)  # once: a text TimeStamp or a bad array is a 400 naming the field
     rtype = note.record_type
     rows = [*(body.get("Inserted") or []), *(body.get("Deleted") or [])]
-    words = {s.strip().lower() for s in _strings(rows) if s.strip()}
-    mailboxes = [m.value for m in await rt.state.list_mailboxes() if m.value.sync]
-    chosen = [m for m in mailboxes if _matches(m, words)]
-    if not chosen and rtype is RecordType.CONTACT and rows:
-        chosen = mailboxes  # a contact nobody owns may still be in an "all" filter
+    seeing = _push_audience(rtype, rows, await erp_feed.subscribers(rt.state))
+    chosen = [m.value for m in await rt.state.list_mailboxes() if m.value.sync and m.value.email in seeing]
     types = (rtype,) if rtype else None
     if body.get("Deleted") and rtype is not None:
         await erp_pushes.keep(rt.state, [m.email for m in chosen], note)

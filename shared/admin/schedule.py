@@ -1,5 +1,11 @@
 """Scheduled fan-out: which mailboxes are due, one queue message each. Never syncs itself.
 
+Each tick with a due server first reads the tenant ERP change feed (:mod:`shared.admin.erp_feed`):
+one listing per record type for every mailbox, routed to the mailboxes whose scope sees each change.
+A due server's mailboxes are all queued (their mailbox side is polled on the server's schedule; a
+run with nothing routed costs the ERP nothing); a mailbox of a server not due is queued only when
+it got routed changes, for those record types (reason ``erp-feed``).
+
 The timer fires on ``EXSYNC_SCHEDULE``; each active server has its own NCRONTAB ``schedule``.
 A server is due when its schedule fired since the last tick that enqueued it (kept in the
 DocumentStore, kind ``schedule``). Messages are enqueued in groups of ``accounts_in_batch``; group
@@ -15,10 +21,11 @@ import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from shared.admin import pending
+from shared.admin import erp_feed, pending
 from shared.admin.enqueue import enqueue_syncs
 from shared.admin.ncrontab import Schedule
 from shared.domain.config import Mailbox, ServerConfig
+from shared.domain.records import RecordType
 from shared.errors import ConcurrencyConflict, ExsyncError
 from shared.runtime import Runtime
 
@@ -63,11 +70,9 @@ def group_delay(group_size: int, stagger: int) -> Callable[[int], int]:
     return delay
 
 
-async def fan_out(rt: Runtime) -> FanOut:
-    """Enqueue every due mailbox of every active server."""
-    now = rt.clock.now()
-    runs: dict[str, str] = {}
-    queued = skipped = 0
+async def _claim_due(rt: Runtime, now: datetime) -> list[ServerConfig]:
+    """The active servers whose schedule fired, each claimed for this tick (another tick loses)."""
+    claimed = []
     for stored in await rt.state.list_servers():
         server = stored.value
         if not server.is_active:
@@ -80,9 +85,23 @@ async def fan_out(rt: Runtime) -> FanOut:
         except ConcurrencyConflict:
             logger.info("server %s was fanned out by another tick", server.name)
             continue
+        claimed.append(server)
+    return claimed
+
+
+async def fan_out(rt: Runtime) -> FanOut:
+    """Read the tenant ERP feed once, then enqueue every due mailbox of every active server, and
+    the mailboxes of servers not due that got ERP changes (those run for the changed types only)."""
+    now = rt.clock.now()
+    runs: dict[str, str] = {}
+    queued = skipped = 0
+    due = await _claim_due(rt, now)
+    changed = await erp_feed.tick(rt) if due else {}
+    for server in due:
         mailboxes = [m.value for m in await rt.state.list_mailboxes(server.name) if m.value.sync]
         chosen = []
         for mailbox in mailboxes:
+            changed.pop(mailbox.email, None)
             if await _in_flight(rt, mailbox, now):
                 skipped += 1
             else:
@@ -91,6 +110,20 @@ async def fan_out(rt: Runtime) -> FanOut:
             rt, chosen, reason="schedule",
             delay_for=group_delay(server.accounts_in_batch, rt.settings.batch_stagger_seconds))
         queued += len(chosen)
+    queued += await _enqueue_changed(rt, changed)
     logger.info("schedule tick: %d mailbox(es) queued, %d still in flight, %d server(s) due",
                 queued, skipped, len(runs))
     return FanOut(runs, queued, skipped)
+
+
+async def _enqueue_changed(rt: Runtime, changed: dict[str, frozenset[RecordType]]) -> int:
+    """Mailboxes of servers not due this tick that got routed ERP changes: one run per set of types."""
+    active = {s.value.name for s in await rt.state.list_servers() if s.value.is_active}
+    by_types: dict[frozenset[RecordType], list[Mailbox]] = {}
+    for email, types in sorted(changed.items()):
+        stored = await rt.state.get_mailbox(email)
+        if stored is not None and stored.value.sync and stored.value.server in active:
+            by_types.setdefault(types, []).append(stored.value)
+    for types, mailboxes in by_types.items():
+        await enqueue_syncs(rt, mailboxes, reason="erp-feed", record_types=tuple(sorted(types)))
+    return sum(len(m) for m in by_types.values())

@@ -24,7 +24,7 @@ import logging
 import uuid
 from typing import Any
 
-from shared.admin import erp_pushes, pending, run_history, telemetry
+from shared.admin import erp_feed, erp_pushes, pending, run_history, telemetry
 from shared.admin import progress as run_progress
 from shared.admin.holder import Held, holder_of, waiting_reason
 from shared.admin.lookup import mailbox_context
@@ -154,6 +154,7 @@ async def _run(rt: Runtime, held: Held, waiting: Waiting, mailbox: Mailbox, serv
         async with held.beating(board.publish):
             gateway = await rt.mailbox_gateway(server)
             async with rt.erp_session() as erp:
+                await erp_feed.before_run(rt, erp, waiting.reasons, waiting.record_types)
                 kept = await erp_pushes.waiting_for(rt.state, email)
 
                 async def acknowledge(record_type: RecordType) -> None:
@@ -162,7 +163,8 @@ async def _run(rt: Runtime, held: Held, waiting: Waiting, mailbox: Mailbox, serv
                 outcome = await rt.engine(SyncJob(
                     mailbox=mailbox, server=server, policy=policy, mailbox_gateway=gateway, erp_gateway=erp,
                     state=rt.state, clock=rt.clock, run_id=run_id, record_types=waiting.record_types,
-                    removals=kept.removals, progress=board, type_saved=acknowledge, status=status))
+                    removals=kept.removals, progress=board, type_saved=acknowledge, status=status,
+                    feed=rt.settings.erp_feed))
     except Throttled:
         telemetry.record_deferred()
         await pending.give_back(rt.state, email, waiting, rt.clock.now())

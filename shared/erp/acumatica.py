@@ -222,6 +222,8 @@ class AcumaticaErpGateway:
 
     def _scope_filter(self, record_type: RecordType, scope: ErpScope) -> str | None:
         """A server-side filter narrowing the first listing (the exact check is client-side)."""
+        if scope.everyone:
+            return None
         if record_type is RecordType.CONTACT:
             if scope.contact_filter is ContactFilter.OWNER:
                 return f"Owner eq {_quote(scope.employee_id)}"

@@ -22,6 +22,7 @@ from shared.domain.status import LogEntry, LogLevel, MailboxStatus
 from shared.errors import AlreadyExists, ConcurrencyConflict
 from shared.ports import Clock, CursorBook, Intent, Link, Page, Side, StateStore, Stored
 from shared.state import codec, cursors, keys, rules
+from shared.state.feed_memory import FEED_METHODS, MemoryFeedRows
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +55,7 @@ def _etag() -> str:
     return f'W/"{uuid.uuid4().hex}"'
 
 
-_FAULTABLE: set[str] = set()
+_FAULTABLE: set[str] = set(FEED_METHODS)
 
 
 def _faultable(
@@ -97,7 +98,7 @@ def _delete(table: dict[Any, _Row], key: Any, etag: str | None, what: str) -> No
     del table[key]
 
 
-class InMemoryStateStore:
+class InMemoryStateStore(MemoryFeedRows):
     """A :class:`shared.ports.StateStore` held in dictionaries.
 
     ``clock`` (anything with ``now() -> datetime``) drives lease expiry and log retention;
@@ -123,6 +124,7 @@ class InMemoryStateStore:
         self._log: dict[str, dict[str, _LogRow]] = {}
         self._leases: dict[str, _Lease] = {}
         self._docs: dict[str, dict[str, _Row]] = {}
+        self._feed_init()
 
     # ------------------------------------------------------------ fault hook
 

@@ -36,10 +36,12 @@ from shared.errors import AlreadyExists, ConcurrencyConflict, ValidationFailed
 from shared.ports import Clock, CursorBook, Intent, Link, Page, Side, StateStore, Stored
 from shared.state import batch, codec, cursors, keys, rules
 from shared.state import rows as tr
+from shared.state.feed_table import TableFeedRows
 
 log = logging.getLogger(__name__)
 
-TABLES = ("policies", "servers", "mailboxes", "links", "cursors", "intents", "log", "status", "leases", "docs")
+TABLES = ("policies", "servers", "mailboxes", "links", "cursors", "intents", "log", "status", "leases", "docs",
+          "routed")
 _PREFIX = re.compile(r"^[A-Za-z][A-Za-z0-9]{0,40}$|^$")
 _IF_MATCH = MatchConditions.IfNotModified
 _ERP, _MAILBOX = "e", "m"
@@ -60,7 +62,7 @@ def _check_no_handover(links: Sequence[Link], groups: Sequence[Sequence[batch.Op
             raise AlreadyExists(f"{rules.link_label(link)}: mailbox item is already linked to another ERP record")
 
 
-class TableStateStore:
+class TableStateStore(TableFeedRows):
     """A :class:`shared.ports.StateStore` on Azure Table Storage (or Azurite).
 
     Build it with :meth:`from_connection_string` (Azurite, tests) or :meth:`from_endpoint`

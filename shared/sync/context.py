@@ -15,7 +15,7 @@ from typing import Any
 from shared.domain.config import Mailbox, ServerConfig, SyncPolicy
 from shared.domain.records import RecordType
 from shared.domain.status import Counts, LogEntry, LogLevel
-from shared.ports import Clock, ErpGateway, ErpScope, Intent, MailboxGateway, Side, StateStore
+from shared.ports import Clock, ErpGateway, ErpScope, Intent, MailboxGateway, RoutedChange, Side, StateStore, SyncJob
 from shared.sync.cursors import RunCursors
 from shared.sync.plan import TypeRules
 
@@ -81,16 +81,12 @@ _PY_LEVEL = {LogLevel.VERBOSE: logging.DEBUG, LogLevel.INFORMATIONAL: logging.IN
 
 @dataclasses.dataclass(slots=True)
 class TypeContext:
-    """Everything a pass over one record type needs."""
+    """Everything a pass over one record type needs: the run's job (mailbox, server, policy, ports)
+    and the type's own view of it."""
 
-    mailbox: Mailbox
-    server: ServerConfig
-    policy: SyncPolicy
+    job: SyncJob
     mailbox_gateway: MailboxGateway
-    erp_gateway: ErpGateway
-    state: StateStore
-    clock: Clock
-    run_id: str
+    """The job's gateway, or a view over it (contacts with a hyperlink: :mod:`shared.sync.hyperlink`)."""
     rules: TypeRules
     container: str
     scope: ErpScope
@@ -116,6 +112,39 @@ class TypeContext:
     """Set after a complete full mailbox read: only these stamps can exist in the container."""
     unresolved_stamps: set[str] = dataclasses.field(default_factory=set)
     """Stamps / origins of those creates: an item carrying one is not taken for a new record."""
+    nothing_routed: bool = False
+    """The run's start found no routed change of this type waiting (its routed pass reads none)."""
+    routed_after_deletes: list[RoutedChange] = dataclasses.field(default_factory=list)
+    """Routed changes consumed by this run whose deletions wait for the mass-deletion guard: removed
+    from the feed only once the type's deletions ran (:mod:`shared.sync.feed`)."""
+
+    @property
+    def mailbox(self) -> Mailbox:
+        return self.job.mailbox
+
+    @property
+    def server(self) -> ServerConfig:
+        return self.job.server
+
+    @property
+    def policy(self) -> SyncPolicy:
+        return self.job.policy
+
+    @property
+    def erp_gateway(self) -> ErpGateway:
+        return self.job.erp_gateway
+
+    @property
+    def state(self) -> StateStore:
+        return self.job.state
+
+    @property
+    def clock(self) -> Clock:
+        return self.job.clock
+
+    @property
+    def run_id(self) -> str:
+        return self.job.run_id
 
     @property
     def record_type(self) -> RecordType:

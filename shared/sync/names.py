@@ -11,6 +11,10 @@ Cursor names (CursorStore, per mailbox):
   removed or changed the date), the engine drops the matching listing cursor and re-reads that
   side fully; echo detection makes the re-read cheap and creates nothing twice.
 
+- ``"<type>.erp"`` = ``"feed"`` (:data:`shared.sync.feed.FOLLOWS`): the type's ERP side follows the
+  tenant change feed; ``"<type>.erp.feed"``: the last own listing completed while the feed existed,
+  so the next one may hand over to it (:mod:`shared.sync.feed`).
+
 - ``"category.checked"``: the category last ensured in the mailbox and when (re-checked daily,
   :mod:`shared.sync.category`).
 
@@ -34,6 +38,11 @@ def mailbox_cursor(record_type: RecordType) -> str:
 def erp_reconciled_mark(record_type: RecordType) -> str:
     """When the ERP ids of the type were last reconciled against the links (ISO 8601)."""
     return f"{record_type.value}.erp.reconciled"
+
+
+def erp_feed_mark(record_type: RecordType) -> str:
+    """Set when an own ERP listing completed while the tenant feed existed (the next one hands over)."""
+    return f"{record_type.value}.erp.feed"
 
 
 def export_mark(record_type: RecordType) -> str:

@@ -45,15 +45,16 @@ from shared.ports import (
     SyncJob,
     SyncOutcome,
 )
-from shared.sync import category, names
+from shared.sync import category, feed, names
 from shared.sync.context import RunLog, Tally, TypeContext, describe
 from shared.sync.cursors import RunCursors
 from shared.sync.deletes import run_deletes
 from shared.sync.execute import execute_page
 from shared.sync.hyperlink import HyperlinkView
 from shared.sync.intents import resolve_intents
+from shared.sync.pairing import pair_erp_entry
 from shared.sync.plan import Pair, TypeRules, plan
-from shared.sync.sides import SideView, erp_view, mailbox_view
+from shared.sync.sides import SideView, erp_view, mailbox_view, routed_page
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +63,9 @@ STAMP_MEMORY_PAGES = 10
 
 ERP_RECONCILE_INTERVAL = timedelta(hours=24)
 """How often the links' ERP ids are checked against the ERP (deletions the listing cannot show)."""
+
+ROUTED_PEEK = 100
+"""Routed changes a run reads at its start to learn which types have nothing waiting."""
 
 ALL_TYPES: tuple[RecordType, ...] = (RecordType.CONTACT, RecordType.EMAIL, RecordType.TASK, RecordType.EVENT)
 
@@ -108,6 +112,7 @@ async def sync(job: SyncJob) -> SyncOutcome:
     type_errors = 0
     cursors = await RunCursors.load(state, mailbox.email)
     intents = await state.list_mailbox_intents(mailbox.email) if types else []
+    waiting = await _routed_types(job, cursors, types)
     if (types and policy_writes_mailbox(policy, types)
             and category.check_due(cursors.get(category.CATEGORY_MARK), policy.category, started)):
         try:
@@ -126,6 +131,7 @@ async def sync(job: SyncJob) -> SyncOutcome:
         try:
             ctx = await _context(job, record_type, tally, log, cursors)
             ctx.open_intents = [i for i in intents if i.record_type is record_type]
+            ctx.nothing_routed = waiting is not None and record_type not in waiting
             erp_pass, mailbox_pass = await sync_type(ctx, status, job.progress)
         except ExsyncError as exc:
             type_errors += 1
@@ -157,6 +163,16 @@ async def sync(job: SyncJob) -> SyncOutcome:
     if log.entries:
         await state.append_log(mailbox.email, log.entries)
     return SyncOutcome(summary, export_dates, import_dates, tuple(notes))
+
+
+async def _routed_types(job: SyncJob, cursors: RunCursors, types: list[RecordType]) -> set[RecordType] | None:
+    """The types with routed changes waiting, read once for every type that follows the feed
+    (None: not known, each routed pass asks for its own)."""
+    following = [t for t in types if cursors.get(names.erp_cursor(t)) == feed.FOLLOWS]
+    if not job.feed or not following:
+        return None
+    peek = await job.state.list_mailbox_routed(job.mailbox.email, ROUTED_PEEK)
+    return None if len(peek) >= ROUTED_PEEK else {c.record_type for c in peek}
 
 
 def policy_writes_mailbox(policy: SyncPolicy, types: Collection[RecordType]) -> bool:
@@ -196,8 +212,7 @@ async def _context(job: SyncJob, record_type: RecordType, tally: Tally, log: Run
         mailbox_gateway = HyperlinkView(mailbox_gateway, policy.contacts.hyperlink)
     scope = ErpScope(employee_id=mailbox.employee_id, email=mailbox.email,
                      contact_filter=policy.contacts.filter)
-    return TypeContext(mailbox=mailbox, server=job.server, policy=policy, mailbox_gateway=mailbox_gateway,
-                       erp_gateway=job.erp_gateway, state=job.state, clock=job.clock, run_id=job.run_id,
+    return TypeContext(job=job, mailbox_gateway=mailbox_gateway,
                        rules=TypeRules.of(policy, record_type), container=container, scope=scope,
                        tally=tally, log=log, cursors=cursors, sent_container=sent,
                        push_removed=job.removals.of(record_type))
@@ -222,6 +237,9 @@ async def sync_type(ctx: TypeContext, status: MailboxStatus,
         erp_pass = await _erp_pass(ctx, progress)
         mailbox_pass = await _mailbox_pass(ctx, progress)
     incomplete = await run_deletes(ctx)
+    if ctx.routed_after_deletes and Side.ERP not in incomplete:
+        await ctx.state.delete_routed(ctx.routed_after_deletes)  # their deletions ran
+    ctx.routed_after_deletes = []
     for outcome, name in ((erp_pass, names.erp_cursor(ctx.record_type)),
                           (mailbox_pass, names.mailbox_cursor(ctx.record_type))):
         if outcome.side in incomplete or outcome.failures:
@@ -287,12 +305,68 @@ async def _listing(ctx: TypeContext, view: SideView, start: str | None,
 async def _erp_pass(ctx: TypeContext, progress: Callable[[str, int], None] | None) -> PassOutcome:
     view = erp_view(ctx)
     start = ctx.cursors.get(view.cursor_name)
-    outcome = await _listing(ctx, view, start, progress)
+    if start == feed.FOLLOWS and ctx.job.feed:
+        outcome = await _routed_pass(ctx, progress)
+    else:
+        if start == feed.FOLLOWS:  # the feed was switched off: list everything again
+            start = None
+        outcome = await _own_listing(ctx, view, start, progress)
     if start is None:
         await _mark_reconciled(ctx)
     elif await _erp_reconciliation_due(ctx):
         await _reconcile_erp_ids(ctx, outcome, view)
     return outcome
+
+
+async def _own_listing(ctx: TypeContext, view: SideView, start: str | None,
+                       progress: Callable[[str, int], None] | None) -> PassOutcome:
+    """The mailbox lists the ERP itself; with the feed on, a complete listing hands over to it when
+    the feed already existed as the listing began (:mod:`shared.sync.feed`, hand-over)."""
+    mark = names.erp_feed_mark(ctx.record_type)
+    feed_exists = ctx.job.feed and await ctx.state.get_feed_cursor(ctx.record_type) is not None
+    hand_over = feed_exists and (start is None or ctx.cursors.get(mark) is not None)
+    outcome = await _listing(ctx, view, start, progress)
+    if outcome.complete and not outcome.failures and feed_exists:
+        if hand_over:
+            outcome.final_cursor = feed.FOLLOWS
+            ctx.cursors.delete(mark)
+        else:
+            ctx.cursors.put(mark, "1")
+    return outcome
+
+
+async def _routed_pass(ctx: TypeContext, progress: Callable[[str, int], None] | None) -> PassOutcome:
+    """The ERP pass of a mailbox that follows the tenant feed: its routed changes page by page
+    (the push removals with the first). A page's changes are removed once its links are written,
+    except after a failure (all stay), for a deferred pair, or while deletions wait for the guard."""
+    outcome = PassOutcome(Side.ERP, final_cursor=feed.FOLLOWS)
+    removed: tuple[str, ...] = ctx.push_removed
+    if ctx.nothing_routed and not removed:
+        outcome.complete = True
+        return outcome
+    after: str | None = None
+    while True:
+        changes = await ctx.state.list_routed(ctx.email, ctx.record_type, ctx.page_size, after)
+        entries, links = await routed_page(ctx, changes, removed)
+        removed = ()
+        pairs = [await pair_erp_entry(ctx, entry, links) for entry in entries]
+        waiting = len(ctx.pending_deletes)
+        failures = await execute_page(ctx, [plan(pair, ctx.rules) for pair in pairs], Side.ERP)
+        outcome.failures += failures
+        outcome.items += len(pairs)
+        deferred = {entry.id for entry, pair in zip(entries, pairs, strict=True) if pair.deferred}
+        done = [c for c in changes if c.erp_id not in deferred]
+        if failures:  # the whole page stays for the next run (what was recorded compares equal then)
+            pass
+        elif len(ctx.pending_deletes) > waiting:
+            ctx.routed_after_deletes += done
+        elif done:
+            await ctx.state.delete_routed(done)
+        _report(progress, ctx, outcome)
+        if len(changes) < ctx.page_size:
+            outcome.complete = True
+            return outcome
+        after = changes[-1].erp_id
 
 
 async def _erp_reconciliation_due(ctx: TypeContext) -> bool:

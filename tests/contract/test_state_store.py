@@ -21,7 +21,7 @@ from shared.domain.config import Mailbox, ServerConfig, SyncPolicy
 from shared.domain.records import RecordType
 from shared.domain.status import Counts, LogEntry, LogLevel, MailboxStatus, RunState, RunSummary
 from shared.errors import AlreadyExists, ConcurrencyConflict, ValidationFailed
-from shared.ports import Intent, Link, Side, StateStore
+from shared.ports import Intent, Link, RoutedChange, Side, StateStore
 from shared.state.memory import InMemoryStateStore
 from shared.state.table import TABLES, TableStateStore
 
@@ -664,3 +664,70 @@ async def test_oversized_plain_ids_are_rejected_naming_the_field(store: StateSto
         await store.acquire_lease("L", "o" * 9000, 30)
     assert "owner" in caught.value.errors
     assert await store.acquire_lease("L", "o" * 7000, 30)
+
+
+# ---------------------------------------------------------------- the tenant ERP feed
+
+
+def routed(erp_id: str, version: str = "v1", *, mailbox: str = MB, record_type: RecordType = CT) -> RoutedChange:
+    return RoutedChange(mailbox, record_type, erp_id, version)
+
+
+async def test_feed_cursor_is_create_only_then_conditional(store: StateStore) -> None:
+    assert await store.get_feed_cursor(CT) is None
+    etag = await store.put_feed_cursor(CT, "w1")
+    with pytest.raises(AlreadyExists):
+        await store.put_feed_cursor(CT, "other")
+    stored = await store.get_feed_cursor(CT)
+    assert stored is not None and (stored.value, stored.etag) == ("w1", etag)
+    new = await store.put_feed_cursor(CT, "w2", etag)
+    with pytest.raises(ConcurrencyConflict):  # a second feed reader holding the old etag loses
+        await store.put_feed_cursor(CT, "w3", etag)
+    again = await store.get_feed_cursor(CT)
+    assert again is not None and (again.value, again.etag) == ("w2", new)
+    assert await store.get_feed_cursor(RecordType.TASK) is None
+    await store.put_feed_cursor(RecordType.TASK, "t1")
+    every = await store.list_feed_cursors()
+    assert {t: c.value for t, c in every.items()} == {CT: "w2", RecordType.TASK: "t1"}
+    assert every[CT].etag == new
+
+
+async def test_routed_changes_upsert_per_record_and_list_per_mailbox_and_type(store: StateStore) -> None:
+    await store.put_routed([routed(f"id{n:03d}") for n in range(130)]  # two transactions
+                           + [routed("id001", "v2"), routed("other", mailbox="bob@contoso.test"),
+                              routed("task1", record_type=RecordType.TASK)])
+    first = await store.list_routed(MB, CT, 1000)
+    assert [c.erp_id for c in first] == [f"id{n:03d}" for n in range(130)]
+    assert {c.erp_id: c.version for c in first}["id001"] == "v2"   # the newer version replaced the row
+    assert all(c.etag and c.mailbox == MB for c in first)
+    assert [c.erp_id for c in await store.list_routed(MB, CT, 5)] == [f"id{n:03d}" for n in range(5)]
+    assert [c.erp_id for c in await store.list_routed(MB, CT, 3, after="id004")] == ["id005", "id006", "id007"]
+    assert await store.list_routed(MB, CT, 3, after="id129") == []
+    assert [c.erp_id for c in await store.list_routed("Bob@Contoso.test", CT, 10)] == ["other"]
+    assert [c.erp_id for c in await store.list_routed(MB, RecordType.TASK, 10)] == ["task1"]
+    every = await store.list_mailbox_routed(MB, 1000)  # all types in one query: contacts, then tasks
+    assert [(c.record_type, c.erp_id) for c in every] == [(CT, f"id{n:03d}") for n in range(130)] + [
+        (RecordType.TASK, "task1")]
+    assert len(await store.list_mailbox_routed(MB, 7)) == 7
+    assert await store.list_mailbox_routed("nobody@contoso.test", 10) == []
+
+
+async def test_delete_routed_keeps_a_change_routed_again_since_it_was_listed(store: StateStore) -> None:
+    await store.put_routed([routed("a"), routed("b"), routed("c")])
+    listed = await store.list_routed(MB, CT, 10)
+    await store.put_routed([routed("b", "v2")])  # the feed routes a newer version meanwhile
+    await store.delete_routed(listed)
+    left = await store.list_routed(MB, CT, 10)
+    assert [(c.erp_id, c.version) for c in left] == [("b", "v2")]
+    await store.delete_routed(left + listed)  # already gone rows are no error
+    assert await store.list_routed(MB, CT, 10) == []
+
+
+async def test_routed_changes_reject_bad_input_naming_the_field(store: StateStore) -> None:
+    with pytest.raises(ValidationFailed) as bad:
+        await store.put_routed([routed("a"), routed("b", "")])
+    assert "changes[1]" in bad.value.errors
+    with pytest.raises(ValidationFailed) as limit:
+        await store.list_routed(MB, CT, 0)
+    assert "limit" in limit.value.errors
+    assert await store.list_routed(MB, CT, 10) == []  # nothing of the bad batch was written

@@ -115,3 +115,25 @@ async def test_notifications_coalesce_while_a_request_waits(env: Env) -> None:
     await user_function("sync_worker")(queue_message(waiting))
     await call_http("erp_notifications", "POST", "erp/notifications", push, headers=headers)
     assert len(await env.messages()) == 1
+
+
+async def test_a_contact_push_nobody_owns_queues_only_the_mailboxes_that_see_every_contact(env: Env) -> None:
+    from shared.domain.config import Mailbox, SyncPolicy
+
+    await env.seed("ann@contoso.com", "bob@contoso.com")  # owner filters, employee ids EP0000, EP0001
+    everyone = SyncPolicy(name="everyone", contacts={"filter": "all"})
+    await env.store.put_policy(everyone, force=True)
+    await env.store.put_mailbox(Mailbox(email="cy@contoso.com", server="main", employee_id="EP0002",
+                                        policy="everyone"), force=True)
+    row = {"DisplayName": {"value": "Jo Doe"}, "Owner": {"value": "EP0099"}}
+    push = {"Query": "Contact", "CompanyId": "Company", "Id": "7a", "TimeStamp": 2, "Inserted": [row], "Deleted": []}
+    status, body, _ = await call_http("erp_notifications", "POST", "erp/notifications", push,
+                                      headers={ERP_SECRET_HEADER: ERP_SECRET})
+    assert status == 202 and body["queued"] == 1
+    assert [m.mailbox for m in await env.messages()] == ["cy@contoso.com"]
+    moved = {**push, "Id": "7b", "TimeStamp": 3, "Inserted": [], "Deleted": [{**row, "Owner": {"value": "EP0000"}}]}
+    status, body, _ = await call_http("erp_notifications", "POST", "erp/notifications", moved,
+                                      headers={ERP_SECRET_HEADER: ERP_SECRET})
+    # the old row names ann as the owner: she hears of the contact that left her (cy, who sees every
+    # contact, still has the first push's request waiting: coalesced)
+    assert [m.mailbox for m in await env.messages()] == ["ann@contoso.com"]

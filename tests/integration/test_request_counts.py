@@ -2,9 +2,11 @@
 Azure SDK transport meter (no mocks): the worker runs on Azurite, the Graph simulator and the
 Acumatica simulator exactly as ``make bench`` does.
 
-Each ceiling is the count measured when this test was written, so a change that adds requests
-fails here; the target beside it is the one ``docs/benchmarks.md`` reports against. Tightening a
-ceiling after an improvement is one edit in ``CEILINGS``.
+The idle tenant's ERP count (the tenant-wide change feed: one listing per record type per cycle,
+none per mailbox) is checked for 1 and 3 mailboxes. Each ceiling is the count measured when this
+test was written, so a change that adds requests fails here; the target beside it is the one
+``docs/benchmarks.md`` reports against. Tightening a ceiling after an improvement is one edit in
+``CEILINGS``.
 """
 
 from __future__ import annotations
@@ -24,11 +26,16 @@ from tests.graph.simulator import fresh, graph_simulator
 CEILINGS: dict[tuple[str, str], tuple[int, int]] = {
     ("idle", "graph"): (4, 4),
     ("idle", "erp"): (4, 4),
-    ("idle", "table"): (26, 10),
+    # the idle cycle includes the tenant ERP feed's read (servers, mailboxes, policies, watermarks):
+    # a one-mailbox tenant pays it alone; the run adds one look at its routed changes
+    ("idle", "table"): (31, 10),
+    # a scheduled cycle over an idle tenant: the ERP feed's one listing per record type, 0 per mailbox
+    ("tenant", "erp"): (4, 4),
     # 100 contacts, 1 changed on each side: per changed item the target is 1.1 Graph / 1.1 ERP
     ("one_percent", "graph"): (3, 2),
     ("one_percent", "erp"): (3, 2),
-    ("one_percent", "table"): (33, 10),
+    # +1: a mailbox listing the ERP itself with the feed on asks whether the feed exists (hand-over)
+    ("one_percent", "table"): (34, 10),
 }
 # Counts do not depend on latency or the throttle model: the test runs without them.
 UNTIMED = Profile(graph_latency_ms=0, erp_latency_ms=0, table_latency_ms=0, graph_time_scale=1.0,
@@ -65,3 +72,11 @@ async def test_one_percent_cycle_request_counts(env: scenarios.Env) -> None:
     one = result["one_percent"]
     assert one["changed_per_side"] == 1 and one["writes"] == 2   # one edit carried each way
     assert within("one_percent", one["counts"]) == []
+
+
+async def test_idle_tenant_erp_requests_do_not_grow_with_the_mailboxes(env: scenarios.Env) -> None:
+    by_size = await scenarios.idle_tenant(env, (1, 3))
+    for size, counts in by_size.items():
+        assert counts["graph"] > 0 and counts["table"] > 0, size  # the meters see every mailbox's run
+        assert within("tenant", {**counts, "detail": {"erp": counts["erp_detail"]}}) == [], size
+    assert by_size["3"]["erp"] == by_size["1"]["erp"]   # 0 ERP requests per added idle mailbox

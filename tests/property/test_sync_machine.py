@@ -27,7 +27,7 @@ from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
-from hypothesis import event
+from hypothesis import event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
@@ -36,7 +36,10 @@ from shared.domain.records import Contact, Event, Importance, Record, RecordType
 from shared.domain.status import RunState, RunSummary
 from shared.errors import ConcurrencyConflict, ExsyncError, RemoteError
 from shared.ports import ErpItem, ErpWrite, Link, MailboxItem, MailboxWrite, WriteKind
-from tests.unit.sync.harness import EMAIL, Crash, Harness, crash_after_writes
+from shared.sync import names
+from shared.sync.feed import FOLLOWS, read_feed
+from shared.sync.routing import Subscriber
+from tests.unit.sync.harness import EMAIL, EMPLOYEE, Crash, Harness, crash_after_writes
 
 # ---------------------------------------------------------------- record generation
 
@@ -433,3 +436,44 @@ class SyncMachine(RuleBasedStateMachine):
 
 
 TestSyncMachine = SyncMachine.TestCase
+
+
+# ---------------------------------------------------------------- the same machine over the tenant ERP feed
+
+
+class FeedSyncMachine(SyncMachine):
+    """Every sync is a scheduled cycle with the tenant ERP feed: the feed read (one listing, routed
+    to the mailbox's scope) and then the run, which consumes its routed changes once its own first
+    listing handed over. Faults and crashes now also hit the feed: a crash between routing and the
+    watermark save (``put_feed_cursor``), between routing and consumption (the run fails after the
+    read), while routed changes are removed; and an admin reset (a scope change) sends the mailbox
+    back to its own full listing, after which it follows the feed again. The invariants are the same."""
+
+    def subscribers(self) -> list[Subscriber]:
+        return [Subscriber(EMAIL, EMPLOYEE, frozenset({self.record_type}))]
+
+    def sync_once(self) -> RunSummary | BaseException:
+        self.w.feed = True
+        try:
+            self.run(read_feed(self.w.erp, self.w.state, self.record_type, self.subscribers(),
+                               page_size=self.w.server.select_batch_size))
+        except (Crash, ExsyncError) as exc:
+            return exc
+        book = self.run(self.w.state.get_cursors(EMAIL)).values
+        event(f"feed: run follows the feed={book.get(names.erp_cursor(self.record_type)) == FOLLOWS}")
+        return super().sync_once()
+
+    @rule()
+    def admin_resets_the_export(self) -> None:
+        """The mailbox's scope changed (the admin's reset): its ERP side is listed in full again."""
+        self.run(self.w.state.delete_cursor(EMAIL, names.erp_cursor(self.record_type)))
+
+    @rule(fault=st.builds(Fault, st.just("state"), st.just(1), st.booleans(),
+                          st.sampled_from(["put_routed", "put_feed_cursor", "list_feed_cursors", "get_feed_cursor",
+                                           "list_routed", "list_mailbox_routed", "delete_routed"])))
+    def sync_with_a_feed_fault(self, fault: Fault) -> None:
+        self.sync(fault)
+
+
+TestFeedSyncMachine = FeedSyncMachine.TestCase
+TestFeedSyncMachine.settings = settings(settings.default, max_examples=max(50, settings.default.max_examples // 3))

@@ -32,6 +32,8 @@ class Harness:
     erp: InMemoryErpGateway = dataclasses.field(init=False)
     state: InMemoryStateStore = dataclasses.field(init=False)
     runs: itertools.count[int] = dataclasses.field(default_factory=itertools.count)
+    feed: bool = False
+    """Runs follow the tenant ERP feed (:mod:`shared.sync.feed`) once their own listing handed over."""
 
     def __post_init__(self) -> None:
         self.mbx = InMemoryMailboxGateway(self.clock)
@@ -42,7 +44,7 @@ class Harness:
         return await sync_mailbox(mailbox=self.mailbox, server=self.server, policy=self.policy,
                                   mailbox_gateway=self.mbx, erp_gateway=self.erp, state=self.state,
                                   clock=self.clock, run_id=f"run{next(self.runs)}",
-                                  record_types=types or None)
+                                  record_types=types or None, feed=self.feed)
 
     def container(self, record_type: RecordType) -> str:
         return self.mbx.container_id(EMAIL, record_type, container_name(self.policy, record_type))
