@@ -24,11 +24,11 @@ from tests.graph.simulator import fresh, graph_simulator
 CEILINGS: dict[tuple[str, str], tuple[int, int]] = {
     ("idle", "graph"): (4, 4),
     ("idle", "erp"): (4, 4),
-    ("idle", "table"): (26, 10),
+    ("idle", "table"): (15, 10),
     # 100 contacts, 1 changed on each side: per changed item the target is 1.1 Graph / 1.1 ERP
     ("one_percent", "graph"): (3, 2),
     ("one_percent", "erp"): (5, 2),
-    ("one_percent", "table"): (33, 10),
+    ("one_percent", "table"): (22, 10),
 }
 # Counts do not depend on latency or the throttle model: the test runs without them.
 UNTIMED = Profile(graph_latency_ms=0, erp_latency_ms=0, table_latency_ms=0, graph_time_scale=1.0,
