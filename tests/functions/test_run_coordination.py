@@ -297,3 +297,45 @@ async def test_a_request_marked_after_the_last_look_comes_back_within_a_second(e
     await user_function("sync_worker")(queue_message(deferred[0]))  # delivered again a second later
     assert [c["record_types"] for c in env.engine.calls] == [None, (RecordType.CONTACT,)]
     assert (await live_status(env.store, ANN))["pending"] is None
+
+
+async def test_run_history_counts_every_run_of_two_processes_with_one_write_each(
+        env: Env, azurite_connection_string: str) -> None:
+    """Each process remembers the slot it wrote; the other process's count makes that stale (412),
+    and the run is counted on top of the stored slot: no run is lost."""
+    from shared.admin import run_history
+    from shared.domain.status import RunSummary
+    from shared.state.table import TableStateStore
+
+    other = TableStateStore.from_connection_string(azurite_connection_string,
+                                                   table_prefix=env.store._prefix, clock=env.clock)
+    now = env.clock.now()
+    ok = RunSummary("r", RunState.SUCCEEDED, now, now)
+    failed = RunSummary("f", RunState.FAILED, now, now)
+    puts: list[str] = []
+    put = env.store.put_doc
+
+    async def counting(kind: str, key: str, value: dict, etag: str | None = None, *, force: bool = False) -> str:  # type: ignore[type-arg]
+        puts.append(kind)
+        return await put(kind, key, value, etag, force=force)
+
+    env.store.put_doc = counting  # type: ignore[method-assign]
+    try:
+        await run_history.record(env.store, ok, now)
+        reads = env.store.get_doc
+        got: list[str] = []
+
+        async def counting_get(kind: str, key: str):  # type: ignore[no-untyped-def]
+            got.append(kind)
+            return await reads(kind, key)
+
+        env.store.get_doc = counting_get  # type: ignore[method-assign]
+        await run_history.record(env.store, ok, now)        # the slot as this process wrote it: one write
+        assert got == [] and puts == [run_history.KIND] * 2
+        await run_history.record(other, failed, now)        # another process counts (it reads first)
+        await run_history.record(env.store, ok, now)        # stale etag: read again and count on top
+        assert got == [run_history.KIND]
+    finally:
+        await other.aclose()
+    [hour] = [h for h in await run_history.read_last_day(env.store, now) if h.runs]
+    assert (hour.runs, hour.failed) == (4, 1)
