@@ -259,6 +259,11 @@ class ErpGateway(Protocol):
 
     async def get(self, record_type: RecordType, item_id: str) -> ErpItem[Any] | None: ...
 
+    async def get_many(self, record_type: RecordType, ids: Sequence[str]) -> dict[str, ErpItem[Any]]:
+        """``get`` for the ids of a page at once: the records that exist (in any scope), by the
+        given id; a missing or deleted record is absent."""
+        ...
+
     async def existing_ids(self, record_type: RecordType, scope: ErpScope, ids: Sequence[str]) -> set[str]:
         """Which of ``ids`` (at most a page) name a record that exists and is in ``scope``: the ids
         ``list_ids`` would list. A deleted record and one that left the scope are both missing; the
@@ -271,12 +276,21 @@ class ErpGateway(Protocol):
 
     async def find_contact_by_email(self, email: str) -> ErpItem[Any] | None: ...
 
+    async def find_contacts_by_email(self, emails: Sequence[str]) -> dict[str, ErpItem[Any]]:
+        """``find_contact_by_email`` for the addresses of a page at once: the contact each address
+        finds, keyed by the address stripped and lower-cased; an address that finds none is absent."""
+        ...
+
     async def find_email_by_message_id(self, internet_message_id: str) -> ErpItem[Any] | None: ...
 
     async def read_attachments(self, record_type: RecordType, item_id: str,
                                max_bytes: int) -> tuple[AttachmentContent, ...]: ...
 
-    async def apply(self, writes: Sequence[ErpWrite]) -> list[WriteResult[ErpWrite]]: ...
+    async def apply(self, writes: Sequence[ErpWrite]) -> list[WriteResult[ErpWrite]]:
+        """One result per write, in order. Writes may run concurrently, so a batch holds no two
+        writes that depend on each other; an update or delete with a ``version`` fails with
+        ConcurrencyConflict, and changes nothing, when the record changed since that version."""
+        ...
 
     async def aclose(self) -> None:
         """Release sessions (Acumatica: log out, freeing the API-user licence)."""

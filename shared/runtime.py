@@ -253,6 +253,10 @@ class ErpSessionPool:
 def acumatica_sessions(settings: Settings) -> ErpSessionPool:
     """The pool of Acumatica sessions for the configured ERP."""
 
+    from shared.erp.session import RequestSlots
+
+    slots = RequestSlots(settings.erp_max_concurrent_requests)  # the licence counts the whole process
+
     def open_session() -> Any:
         settings.require("erp_url", "erp_username", "erp_password")
         from shared.erp.session import AcumaticaSession
@@ -260,7 +264,7 @@ def acumatica_sessions(settings: Settings) -> ErpSessionPool:
         assert settings.erp_url is not None and settings.erp_password is not None
         return AcumaticaSession(settings.erp_url, username=settings.erp_username or "",
                                 password=settings.erp_password.get_secret_value(),
-                                tenant=settings.erp_tenant or "")
+                                tenant=settings.erp_tenant or "", slots=slots)
 
     def gateway_over(session: Any) -> ErpGateway:
         from shared.erp.acumatica import AcumaticaErpGateway

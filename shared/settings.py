@@ -71,6 +71,7 @@ class Settings(BaseModel):
     erp_username: str | None = Field(None, alias="EXSYNC_ERP_USERNAME")
     erp_password: SecretStr | None = Field(None, alias="EXSYNC_ERP_PASSWORD")
     erp_max_sessions: int = Field(1, alias="EXSYNC_ERP_MAX_SESSIONS", ge=1, le=100)
+    erp_max_concurrent_requests: int = Field(8, alias="EXSYNC_ERP_MAX_CONCURRENT_REQUESTS", ge=1, le=100)
     erp_webhook_secret: SecretStr | None = Field(None, alias="EXSYNC_ERP_WEBHOOK_SECRET")
     graph_notification_url: str | None = Field(None, alias="EXSYNC_GRAPH_NOTIFICATION_URL",
                                                pattern=r"^https?://")

@@ -12,10 +12,21 @@ change since the watermark and report records outside the scope as ``Removed`` (
 left the mailbox's scope is unlinked by the engine, not deleted). Events have no owner field:
 their scope (organizer or attendee) is always checked client-side.
 
-Conditional writes: Acumatica has no ETags. An update or delete with a ``version`` reads the
-record first and fails with ConcurrencyConflict when its LastModifiedDateTime differs; the
-remaining race (a change between that read and the PUT) is narrowed by ``If-Match: *`` and by
-the engine's echo detection.
+Conditional writes: Acumatica has no ETags and its ``If-Match`` only says "must exist". An update
+with a ``version`` (the LastModifiedDateTime the engine read) is one PUT whose ``$filter`` names
+the record by NoteID *and* that LastModifiedDateTime, with ``If-Match: *``: a record edited since
+matches no filter, so the PUT inserts nothing and fails 412, and the write fails with
+ConcurrencyConflict (one GET then tells a deleted record, NotFound, from an edited one). Contacts
+are written without any read; activities (e-mails, tasks, events) read the record first, because
+their PUT body keeps its status, attendee line ids and note tags, and fail fast on a version
+mismatch. A delete with a version reads the record and compares (DELETE takes no filter).
+
+Writes of one ``apply`` are in flight together; the session bounds how many requests run at once
+(:class:`shared.erp.session.RequestSlots`, under the licence's concurrent-request limit). Each
+write gets its own result, in the order given.
+
+Batched reads (``existing_ids``, ``get_many``, ``find_contacts_by_email``) are ``or``-chained
+``$filter`` terms, as many per request as fit in :data:`FILTER_BUDGET` URL-encoded characters.
 """
 
 from __future__ import annotations
@@ -23,7 +34,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -56,8 +67,10 @@ EXPAND: dict[RecordType, str] = {
     RecordType.EVENT: "Attendees",
 }
 MAX_FILE_BYTES = 64 * 1024 * 1024
-EXISTS_CHUNK = 25
-"""Ids per ``existing_ids`` query (keeps the URL of the or-chain short)."""
+FILTER_BUDGET = 1800
+"""Most URL-encoded characters of one or-chained ``$filter``: IIS, which serves Acumatica, refuses
+a query string over 2,048 characters by default (the rest is left for ``$select`` / ``$expand``).
+25 NoteIDs fit in one chain."""
 EXISTS_SELECT = {
     RecordType.CONTACT: "NoteID,LastModifiedDateTime,Owner,Workgroup",
     RecordType.EMAIL: "NoteID,LastModifiedDateTime,Owner,From,To,Cc,Bcc",
@@ -80,6 +93,50 @@ def _quote(text: str) -> str:
 
 def _when(moment_micros: int) -> str:
     return f"datetimeoffset'{from_micros(moment_micros).isoformat(timespec='microseconds')}'"
+
+
+def or_chains(keys: Sequence[str], term: Callable[[str], str], *, fixed: str | None = None,
+              budget: int = FILTER_BUDGET) -> Iterator[tuple[list[str], str]]:
+    """``(keys, $filter)`` per request: ``(term(k1) or term(k2) …)`` (``and (fixed)`` when given),
+    each within ``budget`` URL-encoded characters (one key per chain at least)."""
+    suffix = f" and ({fixed})" if fixed else ""
+    base = len(quote("()" + suffix, safe=""))
+    joiner = len(quote(" or ", safe=""))
+    chunk: list[str] = []
+    terms: list[str] = []
+    size = base
+    for key in keys:
+        text = term(key)
+        cost = len(quote(text, safe="")) + (joiner if terms else 0)
+        if terms and size + cost > budget:
+            yield chunk, "(" + " or ".join(terms) + ")" + suffix
+            chunk, terms, size = [], [], base
+            cost = len(quote(text, safe=""))
+        chunk.append(key)
+        terms.append(text)
+        size += cost
+    if terms:
+        yield chunk, "(" + " or ".join(terms) + ")" + suffix
+
+
+def _note_id(key: str) -> str:
+    return f"NoteID eq guid'{key}'"
+
+
+def _guids(ids: Sequence[str]) -> dict[str, str]:
+    """Canonical GUID text -> the caller's id; an id that is no GUID names no Acumatica record."""
+    return {str(u): item_id for item_id in ids if (u := _as_guid(item_id)) is not None}
+
+
+def unchanged_filter(item_id: str, version: str) -> str:
+    """The ``$filter`` of a conditional PUT: this record, as last modified at ``version``."""
+    guid = _as_guid(item_id)
+    if guid is None:
+        raise NotFound(f"{item_id!r} names no Acumatica record (not a NoteID)")
+    if mapping.parse_time(version) is None or "'" in version:
+        raise ValidationFailed({"version": f"{version!r} is no LastModifiedDateTime; pass the value the "
+                                           "ERP served"})
+    return f"{_note_id(str(guid))} and LastModifiedDateTime eq datetimeoffset'{version}'"
 
 
 class AcumaticaErpGateway:
@@ -117,6 +174,18 @@ class AcumaticaErpGateway:
         if not isinstance(body, list):
             raise RemoteError(f"Acumatica listed {mapping.ENTITY[record_type]} without an array")
         return body, response
+
+    async def _list_chained(self, record_type: RecordType, keys: Sequence[str], term: Callable[[str], str],
+                            params: Mapping[str, str], fixed: str | None = None) -> list[tuple[list[str], list[Any]]]:
+        """``(keys, rows)`` of each or-chain of ``keys`` (see :func:`or_chains`), listed concurrently."""
+        chains = list(or_chains(keys, term, fixed=fixed))
+
+        async def one(filter_: str) -> list[Any]:
+            rows, _ = await self._list(record_type, {**params, "$filter": filter_})
+            return rows
+
+        listed = await asyncio.gather(*(one(filter_) for _, filter_ in chains))
+        return [(chunk, rows) for (chunk, _), rows in zip(chains, listed, strict=True)]
 
     async def _fetch(self, record_type: RecordType, item_id: str) -> dict[str, Any] | None:
         params = {"$expand": EXPAND[record_type]} if EXPAND[record_type] else None
@@ -235,26 +304,16 @@ class AcumaticaErpGateway:
         return Page(items=tuple(ids), cursor=None if complete else str(skip + len(rows)), complete=complete)
 
     async def existing_ids(self, record_type: RecordType, scope: ErpScope, ids: Sequence[str]) -> set[str]:
-        """Which ids exist and are in scope: ``NoteID eq guid'…'`` or-chains of ``EXISTS_CHUNK`` ids
-        (with the scope filter), checked client-side like ``list_ids``. An id that is no GUID names
-        no Acumatica record: it is missing. ``$select`` asks only for what the scope check reads
-        (events: the whole row with attendees)."""
+        """Which ids exist and are in scope: ``NoteID eq guid'…'`` or-chains (with the scope
+        filter), checked client-side like ``list_ids``. An id that is no GUID names no Acumatica
+        record: it is missing. ``$select`` asks only for what the scope check reads (events: the
+        whole row with attendees)."""
         _check_scope(record_type, scope)
-        wanted = {str(u): item_id for item_id in ids if (u := _as_guid(item_id)) is not None}
-        keys = list(wanted)
-        scope_filter = self._scope_filter(record_type, scope)
+        wanted = _guids(ids)
         found: set[str] = set()
-        for start in range(0, len(keys), EXISTS_CHUNK):
-            chunk = keys[start:start + EXISTS_CHUNK]
-            filter_ = "(" + " or ".join(f"NoteID eq guid'{key}'" for key in chunk) + ")"
-            if scope_filter:
-                filter_ += f" and ({scope_filter})"
-            params = {"$filter": filter_}
-            if record_type in EXISTS_SELECT:
-                params["$select"] = EXISTS_SELECT[record_type]
-            if record_type is RecordType.EVENT:
-                params["$expand"] = "Attendees"
-            rows, _ = await self._list(record_type, params)
+        params = {"$select": EXISTS_SELECT[record_type]} if record_type in EXISTS_SELECT else {"$expand": "Attendees"}
+        for _, rows in await self._list_chained(record_type, list(wanted), _note_id, params,
+                                                fixed=self._scope_filter(record_type, scope)):
             for row in rows:
                 item = mapping.item_from_entity(record_type, row)
                 key = str(_as_guid(item.id))
@@ -267,6 +326,19 @@ class AcumaticaErpGateway:
     async def get(self, record_type: RecordType, item_id: str) -> ErpItem[Any] | None:
         entity = await self._fetch(record_type, item_id)
         return None if entity is None else await self._item(record_type, entity)
+
+    async def get_many(self, record_type: RecordType, ids: Sequence[str]) -> dict[str, ErpItem[Any]]:
+        """The records of ``ids`` that exist (in any scope), by the caller's id: ``NoteID`` or-chains,
+        expanded like ``get``."""
+        wanted = _guids(ids)
+        found: dict[str, ErpItem[Any]] = {}
+        params = {"$expand": EXPAND[record_type]} if EXPAND[record_type] else {}
+        for _, rows in await self._list_chained(record_type, list(wanted), _note_id, params):
+            for row in rows:
+                key = str(_as_guid(str(row.get("id", ""))))
+                if key in wanted and wanted[key] not in found:
+                    found[wanted[key]] = await self._item(record_type, row)
+        return found
 
     async def _find_one(self, record_type: RecordType, filter_: str,
                         check: Any = None) -> ErpItem[Any] | None:
@@ -294,6 +366,21 @@ class AcumaticaErpGateway:
         return await self._find_one(RecordType.CONTACT, f"Email eq {_quote(wanted)}",
                                     lambda item, _: item.record.email.strip().lower() == wanted)
 
+    async def find_contacts_by_email(self, emails: Sequence[str]) -> dict[str, ErpItem[Any]]:
+        """``find_contact_by_email`` for many addresses at once (``Email eq`` or-chains): the first
+        contact per address, by the address stripped and lower-cased."""
+        wanted = list(dict.fromkeys(e.strip().lower() for e in emails if e.strip()))
+        found: dict[str, ErpItem[Any]] = {}
+        for chunk, rows in await self._list_chained(RecordType.CONTACT, wanted, lambda e: f"Email eq {_quote(e)}",
+                                                    {"$expand": EXPAND[RecordType.CONTACT]}):
+            asked = set(chunk)
+            for row in rows:
+                item = mapping.item_from_entity(RecordType.CONTACT, row)
+                key = item.record.email.strip().lower()
+                if key in asked and key not in found:
+                    found[key] = item
+        return found
+
     async def find_email_by_message_id(self, internet_message_id: str) -> ErpItem[Any] | None:
         wanted = internet_message_id.strip()
         if not wanted:
@@ -314,16 +401,23 @@ class AcumaticaErpGateway:
     # ------------------------------------------------------------ writes
 
     async def apply(self, writes: Sequence[ErpWrite]) -> list[WriteResult[ErpWrite]]:
-        results: list[WriteResult[ErpWrite]] = []
-        for write in writes:
+        """Every write in flight at once (the session bounds the requests running together); one
+        result per write, in order, whatever order they finish in."""
+        results: list[WriteResult[ErpWrite] | None] = [None] * len(writes)
+
+        async def one(index: int, write: ErpWrite) -> None:
             try:
                 item = await self._apply_one(write)
             except ExsyncError as exc:
                 logger.info("ERP %s of a %s failed: %s", write.kind, write.record_type, type(exc).__name__)
-                results.append(WriteResult(write, error=exc))
-                continue
-            results.append(WriteResult(write, item=item))
-        return results
+                results[index] = WriteResult(write, error=exc)
+                return
+            results[index] = WriteResult(write, item=item)
+
+        async with asyncio.TaskGroup() as group:
+            for index, write in enumerate(writes):
+                group.create_task(one(index, write))
+        return [result for result in results if result is not None]
 
     async def _apply_one(self, write: ErpWrite) -> ErpItem[Any] | None:
         if write.kind is WriteKind.CREATE:
@@ -336,6 +430,8 @@ class AcumaticaErpGateway:
             raise ValidationFailed({"kind": f"{write.kind} is a mailbox-only write"})
         if not write.item_id:
             raise ValidationFailed({"item_id": f"an ERP {write.kind} needs the record id"})
+        if write.kind is WriteKind.UPDATE and write.record_type is RecordType.CONTACT:
+            return await self._update(write, None)   # a contact's PUT body needs nothing of the record
         current = await self._fetch(write.record_type, write.item_id)
         if current is None:
             raise NotFound(f"{write.record_type} {write.item_id} not found")
@@ -348,11 +444,26 @@ class AcumaticaErpGateway:
                 raise NotFound(f"{write.record_type} {write.item_id} not found")
             _raise_for(response, f"DELETE {mapping.ENTITY[write.record_type]}")
             return None
+        return await self._update(write, current)
+
+    async def _update(self, write: ErpWrite, current: Mapping[str, Any] | None) -> ErpItem[Any]:
+        """One PUT: conditional on ``write.version`` when given (see the module docstring), else
+        update-only (``If-Match: *``)."""
+        assert write.item_id is not None
         body = self._body(write, write.record, current) if write.record is not None else {}
         if write.record is None and write.owner is not None:
             body["Owner"] = {"value": write.owner}
-        body["id"] = write.item_id
-        entity = await self._put(write.record_type, body, update_only=True)
+        if write.version is None:
+            body["id"] = write.item_id
+            entity = await self._put(write.record_type, body, update_only=True)
+            return await self._after_write(write, entity, current)
+        try:
+            entity = await self._put(write.record_type, body, update_only=True,
+                                     match=unchanged_filter(write.item_id, write.version))
+        except NotFound:
+            if await self._fetch(write.record_type, write.item_id) is None:
+                raise
+            raise ConcurrencyConflict(f"{write.record_type} {write.item_id} changed since {write.version}") from None
         return await self._after_write(write, entity, current)
 
     def _body(self, write: ErpWrite, record: Record, current: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -378,12 +489,15 @@ class AcumaticaErpGateway:
         raise ValidationFailed({"record": f"expected a {write.record_type} record, got {type(record).__name__}"})
 
     async def _put(self, record_type: RecordType, body: Mapping[str, Any], *, create_only: bool = False,
-                   update_only: bool = False) -> dict[str, Any]:
+                   update_only: bool = False, match: str | None = None) -> dict[str, Any]:
+        """``match``: the ``$filter`` identifying the record to update (instead of the body's ``id``)."""
         headers = {"If-None-Match": "*"} if create_only else {"If-Match": "*"} if update_only else {}
         params = {"$expand": EXPAND[record_type]} if EXPAND[record_type] and record_type is not RecordType.EMAIL \
-            else None
+            else {}
+        if match is not None:
+            params["$filter"] = match
         response = await self._session.request("PUT", self._path(record_type), json=body, headers=headers,
-                                               params=params, idempotent=not create_only)
+                                               params=params or None, idempotent=not create_only)
         if response.status_code == 412:
             if create_only:
                 raise AlreadyExists(f"{mapping.ENTITY[record_type]} already exists: {error_message(response)}")
@@ -402,7 +516,7 @@ class AcumaticaErpGateway:
                 files = [AttachmentContent(mapping.attachment_meta(f.meta.name, f.content), f.content)
                          for f in write.files]
             elif current is not None:
-                files = await self._files(await self._fetch(write.record_type, str(entity["id"])) or {})
+                files = await self._files(current)   # read with $expand=files; the update kept them
         return mapping.item_from_entity(write.record_type, entity, files)
 
     async def _replace_files(self, record_type: RecordType, item_id: str, files: Sequence[AttachmentContent],

@@ -123,6 +123,11 @@ class InMemoryErpGateway:
             return None
         return row.view(item_id)
 
+    async def get_many(self, record_type: RecordType, ids: Sequence[str]) -> dict[str, ErpItem[Any]]:
+        self.faults.call()
+        return {item_id: row.view(item_id) for item_id in ids if (row := self._rows.get(item_id)) is not None
+                and not row.deleted and row.record_type is record_type}
+
     async def existing_ids(self, record_type: RecordType, scope: ErpScope, ids: Sequence[str]) -> set[str]:
         self.faults.call()
         return {item_id for item_id in ids if (row := self._rows.get(item_id)) is not None
@@ -144,6 +149,17 @@ class InMemoryErpGateway:
                     and isinstance(row.record, Contact) and row.record.email.strip().lower() == wanted):
                 return row.view(item_id)
         return None
+
+    async def find_contacts_by_email(self, emails: Sequence[str]) -> dict[str, ErpItem[Any]]:
+        self.faults.call()
+        wanted = {e.strip().lower() for e in emails if e.strip()}
+        found: dict[str, ErpItem[Any]] = {}
+        for item_id, row in self._rows.items():
+            if row.record_type is RecordType.CONTACT and not row.deleted and isinstance(row.record, Contact):
+                key = row.record.email.strip().lower()
+                if key in wanted and key not in found:
+                    found[key] = row.view(item_id)
+        return found
 
     async def find_email_by_message_id(self, internet_message_id: str) -> ErpItem[Any] | None:
         self.faults.call()

@@ -6,19 +6,23 @@ cookie for every request, logs in again only when the server answers 401 (sessio
 and always logs out in :meth:`aclose`. A login refused with 429 ("API Login Limit") and
 requests answered 429/503 are retried after ``Retry-After`` (or an exponential backoff) up to
 ``max_retries`` times, then surface as :class:`~shared.errors.Throttled`.
+
+The licence also caps concurrent API requests (per tenant, not per session): every request of a
+session waits for one of its :class:`RequestSlots`, which the sessions of one process share.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 
-from shared.errors import AuthenticationFailed, RemoteError, Throttled
+from shared.errors import AuthenticationFailed, RemoteError, Throttled, ValidationFailed
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +36,37 @@ def retry_after(response: httpx.Response) -> float | None:
         return max(0.0, float(raw)) if raw is not None else None
     except ValueError:
         return None
+
+
+MAX_CONCURRENT_REQUESTS = 8
+"""Requests in flight at once by default: under the concurrent-request limit of common licences (10)."""
+
+
+class RequestSlots:
+    """At most ``limit`` requests in flight at once across the sessions sharing it (one event loop
+    at a time: the semaphore is made for the loop that uses it). ``peak`` is the most seen."""
+
+    def __init__(self, limit: int = MAX_CONCURRENT_REQUESTS) -> None:
+        if limit < 1:
+            raise ValidationFailed({"EXSYNC_ERP_MAX_CONCURRENT_REQUESTS": f"expected at least 1, got {limit}"})
+        self.limit = limit
+        self.peak = 0
+        self._running = 0
+        self._semaphore: asyncio.Semaphore | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    @contextlib.asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        loop = asyncio.get_running_loop()
+        if self._semaphore is None or self._loop is not loop:
+            self._semaphore, self._loop, self._running = asyncio.Semaphore(self.limit), loop, 0
+        async with self._semaphore:
+            self._running += 1
+            self.peak = max(self.peak, self._running)
+            try:
+                yield
+            finally:
+                self._running -= 1
 
 
 ORPHAN_TIMEOUT = timedelta(minutes=10)
@@ -63,8 +98,11 @@ class AcumaticaSession:
 
     def __init__(self, base_url: str, *, username: str, password: str, tenant: str,
                  http_client: httpx.AsyncClient | None = None, max_retries: int = 5,
-                 backoff: float = 1.0, max_wait: float = 60.0, sleep: Sleep = asyncio.sleep) -> None:
+                 backoff: float = 1.0, max_wait: float = 60.0, sleep: Sleep = asyncio.sleep,
+                 slots: RequestSlots | None = None) -> None:
+        """``slots``: the concurrent-request bound shared with other sessions (else its own)."""
         self._base = base_url.rstrip("/")
+        self.slots = slots or RequestSlots()
         self._credentials = {"name": username, "password": password, "tenant": tenant}
         self._client = http_client or httpx.AsyncClient(timeout=httpx.Timeout(60.0, connect=10.0))
         self._owns_client = http_client is None
@@ -133,8 +171,9 @@ class AcumaticaSession:
         while True:
             generation = self._generation
             try:
-                response = await self._client.request(method, self.url(path), params=params, json=json,
-                                                      content=content, headers=dict(headers or {}))
+                async with self.slots.slot():
+                    response = await self._client.request(method, self.url(path), params=params, json=json,
+                                                          content=content, headers=dict(headers or {}))
             except httpx.TransportError as exc:
                 if not idempotent or attempt >= self._max_retries:
                     raise RemoteError(f"Acumatica {method} {path} failed: {type(exc).__name__}") from exc

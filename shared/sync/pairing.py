@@ -4,6 +4,12 @@ For a changed item on one side it reads the link and the other side's current it
 or, when unlinked, looks for a counterpart: by stamp (the ERP id on a mailbox item), by
 internetMessageId (e-mail de-duplication), by e-mail address (contacts, "merge by email").
 One page of entries is paired at a time, so memory stays bounded by the page size.
+
+A mailbox delta page makes its ERP reads together (:class:`MailboxPage`, built by
+:func:`linked_page`): one ``get_many`` for the current ERP records of its changed linked items and
+of its stamps, one ``find_contacts_by_email`` for its merge-by-email look-ups, one ``get_links``
+for the links of the records found. Pairing reads nothing that could change in between, so each
+item pairs exactly as it would with its own reads.
 """
 
 from __future__ import annotations
@@ -47,11 +53,65 @@ async def mailbox_get(ctx: TypeContext, item_id: str) -> MailboxItem[Any] | None
     return item
 
 
+class MailboxPage(dict[str, Link]):
+    """A delta page's links by mailbox id, with the ERP reads its pairing needs made together."""
+
+    def __init__(self, links: Mapping[str, Link]) -> None:
+        super().__init__(links)
+        self.erp: dict[str, ErpItem[Any] | None] = {}
+        """Current ERP records by id (None: read and missing)."""
+        self.by_email: dict[str, ErpItem[Any] | None] = {}
+        """Merge-by-email matches by normalized address (None: looked up, no contact)."""
+        self.erp_links: dict[str, Link | None] = {}
+        """Links by ERP id of the records found (None: read, unlinked)."""
+
+
+def _needs_erp(ctx: TypeContext, entry: MailboxItem[Any] | Removed, link: Link | None) -> str | None:
+    """The ERP id whose current record pairing ``entry`` reads, if any (mirrors
+    :func:`pair_mailbox_entry`)."""
+    if link is not None:
+        unchanged = (isinstance(entry, MailboxItem) and not _frozen(ctx, link.erp_id, entry.id)
+                     and not merge.mailbox_changed(entry, link))
+        return None if unchanged else link.erp_id
+    if isinstance(entry, MailboxItem) and not _frozen(ctx, None, entry.id) and entry.stamp:
+        return entry.stamp
+    return None
+
+
+def _merge_email(ctx: TypeContext, mbx: MailboxItem[Any]) -> str:
+    """The address an unlinked mailbox contact is merged by ("" when merge by e-mail does not apply)."""
+    if isinstance(mbx.record, Contact) and ctx.policy.contacts.merge_by_email:
+        return str(mbx.record.normalized().email)
+    return ""
+
+
+async def _read_erp_side(ctx: TypeContext, entries: Sequence[MailboxItem[Any] | Removed], page: MailboxPage) -> None:
+    """Fill ``page`` with the ERP reads pairing ``entries`` needs: records, e-mail matches, their links."""
+    gateway = ctx.erp_gateway
+    wanted = list(dict.fromkeys(erp_id for e in entries if (erp_id := _needs_erp(ctx, e, page.get(e.id)))))
+    if wanted:
+        found = await gateway.get_many(ctx.record_type, wanted)
+        page.erp = {erp_id: found.get(erp_id) for erp_id in wanted}
+    unlinked = [e for e in entries if isinstance(e, MailboxItem) and e.id not in page
+                and not _frozen(ctx, None, e.id)]
+    emails = list(dict.fromkeys(address for e in unlinked if (address := _merge_email(ctx, e))
+                                and (not e.stamp or page.erp.get(e.stamp) is None)))
+    if emails:
+        matches = await gateway.find_contacts_by_email(emails)
+        page.by_email = {address: matches.get(address.strip().lower()) for address in emails}
+    candidates = [item.id for e in unlinked
+                  if (item := (page.erp.get(e.stamp) if e.stamp else None) or page.by_email.get(_merge_email(ctx, e)))]
+    if candidates:
+        linked = await ctx.state.get_links(ctx.email, ctx.record_type, Side.ERP, list(dict.fromkeys(candidates)))
+        page.erp_links = {erp_id: linked.get(erp_id) for erp_id in candidates}
+
+
 async def _erp_current(ctx: TypeContext, erp_id: str, *, listed_removed: bool = False,
-                       ) -> tuple[ErpItem[Any] | None, bool]:
+                       page: MailboxPage | None = None) -> tuple[ErpItem[Any] | None, bool]:
     """The ERP record and whether it is outside the scope. When the scope cannot be checked here
     (workgroups unknown), a record the ERP listing reported removed but that exists left the scope."""
-    erp = await ctx.erp_gateway.get(ctx.record_type, erp_id)
+    erp = page.erp[erp_id] if page is not None and erp_id in page.erp else await ctx.erp_gateway.get(
+        ctx.record_type, erp_id)
     if erp is None:
         return None, False
     if not scope_known(ctx.record_type, ctx.scope):
@@ -122,23 +182,27 @@ async def _linked_mailbox(ctx: TypeContext, mailbox_id: str) -> Link | None:
 
 
 async def linked_page(ctx: TypeContext, entries: Sequence[MailboxItem[Any] | Removed]
-                      ) -> tuple[list[MailboxItem[Any] | Removed], dict[str, Link]]:
+                      ) -> tuple[list[MailboxItem[Any] | Removed], MailboxPage]:
     """A delta page listed without stamps, with the links of its items (read together); the stamps
     of unlinked items (the only ones pairing reads) filled in one batched read. A linked item's stamp is
-    its link's ERP id, so it is not read again."""
+    its link's ERP id, so it is not read again. The page's ERP reads follow (:class:`MailboxPage`)."""
     links = await ctx.state.get_links(ctx.email, ctx.record_type, Side.MAILBOX, [e.id for e in entries])
     unknown = [e for e in entries if isinstance(e, MailboxItem) and not e.stamp_known and e.id not in links]
-    if not unknown:
-        return list(entries), links
-    filled = {item.id: item for item in await ctx.mailbox_gateway.fill_stamps(ctx.email, ctx.record_type,
-                                                                               ctx.container, unknown)}
-    return [filled.get(e.id, e) for e in entries], links
+    filled: list[MailboxItem[Any] | Removed] = list(entries)
+    if unknown:
+        stamped = {item.id: item for item in await ctx.mailbox_gateway.fill_stamps(ctx.email, ctx.record_type,
+                                                                                    ctx.container, unknown)}
+        filled = [stamped.get(e.id, e) for e in entries]
+    page = MailboxPage(links)
+    await _read_erp_side(ctx, filled, page)
+    return filled, page
 
 
 async def pair_mailbox_entry(ctx: TypeContext, entry: MailboxItem[Any] | Removed,
                              links: Mapping[str, Link] | None = None) -> Pair:
     """Pair an entry of the mailbox delta with its link and ERP record (``links``: the page's
-    links already read by :func:`linked_page`)."""
+    links already read by :func:`linked_page`, with its ERP reads when it is a :class:`MailboxPage`)."""
+    page = links if isinstance(links, MailboxPage) else None
     link = links.get(entry.id) if links is not None else await _linked_mailbox(ctx, entry.id)
     mbx: MailboxItem[Any] | None
     if isinstance(entry, Removed):
@@ -151,34 +215,41 @@ async def pair_mailbox_entry(ctx: TypeContext, entry: MailboxItem[Any] | Removed
         frozen = _frozen(ctx, link.erp_id, entry.id)
         if mbx is not None and not frozen and not merge.mailbox_changed(mbx, link):
             return Pair(ctx.record_type, link, None, mbx, other_unread=Side.ERP)
-        erp, out_of_scope = await _erp_current(ctx, link.erp_id)
+        erp, out_of_scope = await _erp_current(ctx, link.erp_id, page=page)
         return Pair(ctx.record_type, link, erp, mbx, erp_out_of_scope=out_of_scope,
                     erp_read_only=erp_read_only(ctx, erp), deferred=bool(frozen))
     assert mbx is not None
     if _frozen(ctx, None, mbx.id):
         return Pair(ctx.record_type, None, None, mbx, deferred=True)
-    erp, blocked = await _find_erp_counterpart(ctx, mbx)
+    erp, blocked = await _find_erp_counterpart(ctx, mbx, page)
     if erp is not None and _frozen(ctx, erp.id, None):
         return Pair(ctx.record_type, None, None, mbx, deferred=True)
     return Pair(ctx.record_type, None, erp, mbx, erp_read_only=erp_read_only(ctx, erp), blocked=blocked)
 
 
-async def _find_erp_counterpart(ctx: TypeContext,
-                                mbx: MailboxItem[Any]) -> tuple[ErpItem[Any] | None, str | None]:
-    """The ERP record an unlinked mailbox item is (stamp, message id, e-mail), or why it is blocked."""
+async def _find_erp_counterpart(ctx: TypeContext, mbx: MailboxItem[Any], page: MailboxPage | None = None
+                                ) -> tuple[ErpItem[Any] | None, str | None]:
+    """The ERP record an unlinked mailbox item is (stamp, message id, e-mail), or why it is blocked
+    (``page``: the reads its delta page made together)."""
     gateway = ctx.erp_gateway
     candidate: ErpItem[Any] | None = None
     if mbx.stamp:
-        candidate = await gateway.get(ctx.record_type, mbx.stamp)
+        candidate = page.erp[mbx.stamp] if page is not None and mbx.stamp in page.erp else await gateway.get(
+            ctx.record_type, mbx.stamp)
     record = mbx.record
     if candidate is None and isinstance(record, EmailMessage) and record.internet_message_id.strip():
         candidate = await gateway.find_email_by_message_id(record.internet_message_id)
-    if (candidate is None and isinstance(record, Contact) and ctx.policy.contacts.merge_by_email
-            and record.normalized().email):
-        candidate = await gateway.find_contact_by_email(record.normalized().email)
+    address = _merge_email(ctx, mbx)
+    if candidate is None and address:
+        candidate = page.by_email[address] if page is not None and address in page.by_email else \
+            await gateway.find_contact_by_email(address)
     if candidate is None:
         return None, None
-    if await ctx.state.get_link_by_erp(ctx.email, ctx.record_type, candidate.id) is not None:
+    if page is not None and candidate.id in page.erp_links:
+        taken = page.erp_links[candidate.id]
+    else:
+        taken = await ctx.state.get_link_by_erp(ctx.email, ctx.record_type, candidate.id)
+    if taken is not None:
         if mbx.stamp == candidate.id or ctx.record_type is not RecordType.CONTACT:
             return None, "its ERP record is linked to another item"
         return None, None   # an e-mail match already taken by another contact: import as new

@@ -16,8 +16,10 @@ API (Acumatica's paths, codes and JSON shapes):
 - Without a session or token every entity request answers 401 with an ``HttpError`` body.
 - ``/entity/Default/24.200.001/{Contact|Email|Task|Event|Employee|BusinessAccount|Case|Lead|Opportunity}``:
   ``GET`` list (``$filter``, ``$select``, ``$expand``, ``$top``, ``$skip``; insertion order),
-  ``PUT`` upsert (matches ``id`` or the key field; ``If-None-Match: *`` create-only and
-  ``If-Match: *`` update-only -> 412), ``GET``/``DELETE`` ``/{id or key}``,
+  ``PUT`` upsert (matches ``id`` or the key field, or the first record its ``$filter`` selects;
+  ``If-None-Match: *`` create-only and ``If-Match: *`` update-only -> 412, so a ``$filter`` on
+  ``NoteID`` and ``LastModifiedDateTime`` with ``If-Match: *`` is a compare-and-swap),
+  ``GET``/``DELETE`` ``/{id or key}``,
   ``PUT /{id}/files/{name}`` (octet-stream) -> 204 + ``Location``; ``GET``/``DELETE``
   ``/entity/Default/24.200.001/files/{fileId}``. Details (``Attendees``), linked objects
   (``Address``) and ``files`` are returned only when named in ``$expand``.
@@ -31,6 +33,8 @@ API (Acumatica's paths, codes and JSON shapes):
 - Outgoing mail (:mod:`sim.acumatica.outbox`): ``FromEmailAccountID`` must name a system e-mail
   account (``POST /_sim/email-accounts``), MailStatus changes follow Acumatica's (Processed never
   returns to Pending Processing); ``POST /_sim/email-accounts/process`` runs the instance's own sender.
+- A query string over 2,048 characters (IIS's default ``maxQueryString``) -> 404.15 before any
+  other check.
 - Values: Task/Event ``Status`` as labels (Draft, Open, In Process, Completed, Approved, Rejected,
   Canceled, Pending Approval, Released); ``Priority`` Low/Normal/High. ``LastModifiedDateTime``
   is stamped on every write, strictly increasing (ms resolution).

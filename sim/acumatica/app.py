@@ -42,6 +42,7 @@ class Options:
     session_timeout: float = 600.0
     push_retry_delay: float = 0.2
     licence: Limits = dataclasses.field(default_factory=Limits)  # request limits, off by default
+    max_query_string: int = 2048  # IIS request filtering's default (maxQueryString)
 
 
 def http_error(status: int, message: str, exception_type: str = "PX.Api.ContractBased.ApiException") -> dict[str, Any]:
@@ -135,6 +136,22 @@ def latency_middleware(sim: Simulator) -> Any:
     async def middleware(request: web.Request, handler: Any) -> web.StreamResponse:
         if sim.options.latency_ms and not request.path.startswith(ADMIN_PREFIX):
             await asyncio.sleep(sim.options.latency_ms / 1000)
+        response: web.StreamResponse = await handler(request)
+        return response
+    return middleware
+
+
+def query_limit_middleware(sim: Simulator) -> Any:
+    """IIS (which serves Acumatica) refuses a query string over ``maxQueryString`` before the
+    application sees it: 404.15, an HTML page, no session needed."""
+    @web.middleware
+    async def middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+        if len(request.rel_url.raw_query_string) > sim.options.max_query_string \
+                and not request.path.startswith(ADMIN_PREFIX):
+            return web.Response(status=404, content_type="text/html",
+                                text="HTTP Error 404.15 - Not Found: the request filtering module is configured "
+                                     "to deny a request where the query string is too long "
+                                     f"(more than {sim.options.max_query_string} characters).")
         response: web.StreamResponse = await handler(request)
         return response
     return middleware
@@ -318,23 +335,24 @@ async def put_entity(request: web.Request) -> web.Response:
     _need_auth(request)
     sim: Simulator = request.app["sim"]
     entity = _entity(request)
-    select, expand, _ = _options(entity, request)
+    select, expand, node = _options(entity, request)
     try:
         body = await request.json()
     except ValueError:
         return _error(400, "The request body must be a JSON object")
     return commit(sim, entity, body, select, expand, create_only=request.headers.get("If-None-Match") == "*",
-                  update_only=request.headers.get("If-Match") == "*")
+                  update_only=request.headers.get("If-Match") == "*", match=node)
 
 
 def commit(sim: Simulator, entity: str, body: Any, select: set[str] | None, expand: set[str], *,
-           create_only: bool = False, update_only: bool = False) -> web.Response:
-    """Validate and store one record, notify the webhook, answer like PUT does."""
+           create_only: bool = False, update_only: bool = False, match: odata.Node | None = None) -> web.Response:
+    """Validate and store one record, notify the webhook, answer like PUT does (``match``: the
+    ``$filter`` identifying the record to update)."""
     errors: dict[str, str] = {}
     try:
         plain = unwrap(entity, body, errors)
         record, change = sim.store.upsert(entity, plain, create_only=create_only, update_only=update_only,
-                                          type_errors=errors)
+                                          type_errors=errors, match=match)
     except UnknownField as exc:
         return _error(400, str(exc))
     except PreconditionFailed as exc:
@@ -507,8 +525,8 @@ async def admin_licence(request: web.Request) -> web.Response:
 
 def create_app(options: Options) -> web.Application:
     sim = Simulator(options)
-    app = web.Application(middlewares=[journal_middleware(sim), licence_middleware(sim), latency_middleware(sim),
-                                       fault_middleware(sim.faults, http_error)],
+    app = web.Application(middlewares=[journal_middleware(sim), query_limit_middleware(sim), licence_middleware(sim),
+                                       latency_middleware(sim), fault_middleware(sim.faults, http_error)],
                           client_max_size=64 * 1024 * 1024)
     app["sim"] = sim
     app.router.add_post("/entity/auth/login", login)

@@ -149,14 +149,21 @@ class Store:
     # ------------------------------------------------------------ writes
 
     def upsert(self, entity: str, plain: dict[str, Any], *, create_only: bool, update_only: bool,
-               type_errors: dict[str, str]) -> tuple[dict[str, Any], Change]:
-        """PUT semantics: match by ``id`` or key, apply, validate, stamp, commit."""
+               type_errors: dict[str, str], match: odata.Node | None = None) -> tuple[dict[str, Any], Change]:
+        """PUT semantics: match by ``id`` or key (or by the request's ``$filter``: the first record
+        it selects, which must also carry a given ``id``), apply, validate, stamp, commit. A filter
+        that selects nothing means a new record, so with ``If-Match: *`` a stale condition is 412."""
         rules = RULES[entity]
         existing = None
-        if plain.get("id"):
+        if match is not None:
+            existing = next((r for r in self.query(entity, match)
+                             if not plain.get("id") or r["id"] == str(plain["id"]).lower()), None)
+        elif plain.get("id"):
             existing = self.records[entity].get(str(plain["id"]).lower())
-        if existing is None and plain.get(rules.key) not in (None, ""):
+        if existing is None and match is None and plain.get(rules.key) not in (None, ""):
             existing = self.find(entity, str(plain[rules.key]))
+        if existing is None and match is not None and str(plain.get("id") or "").lower() in self.records[entity]:
+            raise PreconditionFailed(f"{entity} {plain['id']} does not satisfy the $filter of the PUT")
         if existing is not None and create_only:
             raise PreconditionFailed(f"{entity} already exists and If-None-Match: * forbids an update")
         if existing is None and update_only:

@@ -309,3 +309,88 @@ async def test_removals_the_caller_learned_are_listed_on_that_page_only(erp: Erp
     assert removed(list(page.items)) == [gone] and ids(list(page.items)) == []
     again = await erp.gateway.list_changes(RecordType.CONTACT, OWNER_SCOPE, page.cursor, 50)
     assert removed(list(again.items)) == [] and mine
+
+
+async def test_an_erp_edit_after_the_engine_read_is_never_overwritten(erp: ErpHarness) -> None:
+    """The engine writes with the version it read; an ERP user's edit in between wins (contacts are
+    written without a second read, activities read first: both detect it)."""
+    contact_id = await erp.create(RecordType.CONTACT, contact(30), owner=EP1)
+    task = Task(title="Call back", status=TaskStatus.NOT_STARTED, importance=Importance.NORMAL)
+    task_id = await erp.create(RecordType.TASK, task, owner=EP1)
+    gone_id = await erp.create(RecordType.CONTACT, contact(31), owner=EP1)
+    read = {item_id: await erp.gateway.get(record_type, item_id) for record_type, item_id in
+            ((RecordType.CONTACT, contact_id), (RecordType.TASK, task_id), (RecordType.CONTACT, gone_id))}
+    await erp.update(RecordType.CONTACT, contact_id, contact(30, city="Paris"))
+    await erp.update(RecordType.TASK, task_id, task.with_fields({"title": "Call back today"}))
+    await erp.delete(RecordType.CONTACT, gone_id)
+    results = await erp.gateway.apply([
+        ErpWrite(WriteKind.UPDATE, RecordType.CONTACT, record=contact(30, city="Rome"), item_id=contact_id,
+                 version=read[contact_id].version),  # type: ignore[union-attr]
+        ErpWrite(WriteKind.UPDATE, RecordType.TASK, record=task.with_fields({"title": "Call back tomorrow"}),
+                 item_id=task_id, version=read[task_id].version),  # type: ignore[union-attr]
+        ErpWrite(WriteKind.UPDATE, RecordType.CONTACT, record=contact(31, city="Rome"), item_id=gone_id,
+                 version=read[gone_id].version)])  # type: ignore[union-attr]
+    assert [type(r.error) for r in results] == [ConcurrencyConflict, ConcurrencyConflict, NotFound]
+    kept_contact = await erp.gateway.get(RecordType.CONTACT, contact_id)
+    kept_task = await erp.gateway.get(RecordType.TASK, task_id)
+    assert kept_contact is not None and kept_contact.record.city == "Paris"
+    assert kept_task is not None and kept_task.record.title == "Call back today"
+    [fresh] = await erp.gateway.apply([ErpWrite(WriteKind.UPDATE, RecordType.CONTACT, record=contact(30, city="Rome"),
+                                                item_id=contact_id, version=kept_contact.version)])
+    assert fresh.ok and fresh.item is not None and fresh.item.record.city == "Rome"
+
+
+async def test_writes_of_a_batch_get_their_own_results_in_order(erp: ErpHarness) -> None:
+    existing = await create(erp, RecordType.CONTACT, contact(40), owner=EP1)
+    writes = [ErpWrite(WriteKind.CREATE, RecordType.CONTACT, record=contact(41 + n), owner=EP1, origin=f"mbx:4{n}")
+              for n in range(5)]
+    writes.insert(2, ErpWrite(WriteKind.UPDATE, RecordType.CONTACT, record=contact(40, city="Oslo"),
+                              item_id="00000000-0000-0000-0000-00000000dead"))
+    writes.insert(4, ErpWrite(WriteKind.UPDATE, RecordType.CONTACT, record=contact(40, city="Oslo"),
+                              item_id=existing.id, version=existing.version))
+    results = await erp.gateway.apply(writes)
+    assert [r.write for r in results] == writes
+    assert isinstance(results[2].error, NotFound)
+    assert results[4].ok and results[4].item is not None and results[4].item.record.city == "Oslo"
+    for result in (r for r in results if r.write.kind is WriteKind.CREATE):
+        assert result.ok and result.item is not None and result.write.record is not None
+        assert result.item.record.email == result.write.record.email and result.item.origin == result.write.origin
+        found = await erp.gateway.find_by_origin(RecordType.CONTACT, result.write.origin or "")
+        assert found is not None and found.id == result.item.id
+
+
+async def test_get_many_reads_what_get_reads(erp: ErpHarness) -> None:
+    mine = await erp.create(RecordType.CONTACT, contact(50), owner=EP1)
+    theirs = await erp.create(RecordType.CONTACT, contact(51), owner=EP2)   # any scope
+    gone = await erp.create(RecordType.CONTACT, contact(52), owner=EP1)
+    task = await erp.create(RecordType.TASK, Task(title="Not a contact"), owner=EP1)
+    await erp.delete(RecordType.CONTACT, gone)
+    never = "00000000-0000-0000-0000-00000000beef"
+    found = await erp.gateway.get_many(RecordType.CONTACT, [mine, theirs, gone, task, never, "not-a-guid"])
+    assert set(found) == {mine, theirs}
+    for item_id, item in found.items():
+        assert item == await erp.gateway.get(RecordType.CONTACT, item_id)
+    assert await erp.gateway.get_many(RecordType.CONTACT, []) == {}
+
+
+async def test_get_many_over_several_queries(erp: ErpHarness) -> None:
+    made = [await erp.create(RecordType.CONTACT, contact(100 + n), owner=EP1) for n in range(60)]
+    found = await erp.gateway.get_many(RecordType.CONTACT, made)
+    assert set(found) == set(made)
+    assert {found[i].record.email for i in made} == {f"person{100 + n}@example.com" for n in range(60)}
+
+
+async def test_find_contacts_by_email_finds_what_each_look_up_finds(erp: ErpHarness) -> None:
+    first = await erp.create(RecordType.CONTACT, contact(60), owner=EP1)
+    await erp.create(RecordType.CONTACT, contact(61, email="PERSON60@example.com"), owner=EP2)  # same address
+    other = await erp.create(RecordType.CONTACT, contact(62), owner=EP2)
+    many = [f"extra{n}@example.com" for n in range(40)]                 # more than one query's worth
+    asked = [" Person60@Example.com", "person62@example.com", "nobody@example.com", "", "person62@example.com",
+             *many]
+    found = await erp.gateway.find_contacts_by_email(asked)
+    assert {address: item.id for address, item in found.items()} == {"person60@example.com": first,
+                                                                     "person62@example.com": other}
+    for address, item in found.items():
+        one = await erp.gateway.find_contact_by_email(address)
+        assert one is not None and one == item
+    assert await erp.gateway.find_contacts_by_email([]) == {}

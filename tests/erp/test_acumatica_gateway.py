@@ -7,6 +7,7 @@ from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
+from urllib.parse import unquote
 
 import httpx
 import pytest
@@ -14,7 +15,15 @@ import pytest
 from shared.domain.config import ContactFilter
 from shared.domain.records import Contact, RecordType, Task, TaskStatus
 from shared.erp.acumatica import AcumaticaErpGateway
-from shared.errors import AuthenticationFailed, Throttled, ValidationFailed
+from shared.erp.session import AcumaticaSession, RequestSlots
+from shared.errors import (
+    AuthenticationFailed,
+    ConcurrencyConflict,
+    NotFound,
+    RemoteError,
+    Throttled,
+    ValidationFailed,
+)
 from shared.ports import ErpItem, ErpScope, ErpWrite, Removed, WriteKind
 from tests.erp.harness import CREDENTIALS, admin, plain_client
 
@@ -259,4 +268,90 @@ async def test_status_change_acumatica_forbids_fails_that_write_only(acumatica_u
     assert isinstance(result.error, ValidationFailed) and "Status" in result.error.errors
     got = await erp.get(RecordType.TASK, created.item.id)
     assert got is not None and got.record.status is TaskStatus.NOT_STARTED and got.version == created.item.version
+    await erp.aclose()
+
+
+async def _journal(url: str) -> list[dict[str, Any]]:
+    entries: list[dict[str, Any]] = await admin(url, "GET", "requests")
+    return entries
+
+
+async def test_a_contact_update_is_one_conditional_put(acumatica_url: str, client: httpx.AsyncClient) -> None:
+    """No read before the write: the PUT's $filter carries the version, so a stale one is a 412."""
+    erp = gateway(acumatica_url, client)
+    [made] = await erp.apply([ErpWrite(WriteKind.CREATE, RecordType.CONTACT, record=Contact(last_name="Ann"),
+                                       owner="EP00000001")])
+    assert made.item is not None
+    before = len(await _journal(acumatica_url))
+    [updated] = await erp.apply([ErpWrite(WriteKind.UPDATE, RecordType.CONTACT, record=Contact(last_name="Anne"),
+                                          item_id=made.item.id, version=made.item.version)])
+    assert updated.ok and updated.item is not None and updated.item.record.last_name == "Anne"
+    [put] = (await _journal(acumatica_url))[before:]
+    assert put["method"] == "PUT" and put["status"] == 200 and "id" not in put["body"]
+    query = unquote(put["query"])
+    assert f"NoteID eq guid'{made.item.id}' and LastModifiedDateTime eq datetimeoffset'{made.item.version}'" in query
+    before = len(await _journal(acumatica_url))
+    [stale] = await erp.apply([ErpWrite(WriteKind.UPDATE, RecordType.CONTACT, record=Contact(last_name="Anna"),
+                                        item_id=made.item.id, version=made.item.version)])
+    assert isinstance(stale.error, ConcurrencyConflict)
+    answers = [(j["method"], j["status"]) for j in (await _journal(acumatica_url))[before:]]
+    assert answers == [("PUT", 412), ("GET", 200)]
+    got = await erp.get(RecordType.CONTACT, made.item.id)
+    assert got is not None and got.record.last_name == "Anne"
+    await erp.aclose()
+
+
+async def test_a_batch_of_writes_runs_together_within_the_request_slots(acumatica_url: str,
+                                                                        client: httpx.AsyncClient) -> None:
+    slots = RequestSlots(2)
+    session = AcumaticaSession(acumatica_url, **CREDENTIALS, http_client=client, slots=slots)
+    erp = AcumaticaErpGateway(acumatica_url, **CREDENTIALS, session=session)
+    await erp.list_ids(RecordType.CONTACT, ALL, None, 1)                    # logged in
+    await admin(acumatica_url, "POST", "licence", {})                       # counters from zero
+    await admin(acumatica_url, "POST", "faults", {"path": "/Contact$", "method": "PUT", "status": 200,
+                                                  "delay_ms": 300, "count": 6})
+    writes = [ErpWrite(WriteKind.CREATE, RecordType.CONTACT, record=Contact(last_name=f"Batch{n}"),
+                       owner="EP00000001", origin=f"mbx:b{n}") for n in range(6)]
+    results = await erp.apply(writes)
+    assert [r.item.record.last_name for r in results if r.item is not None] == [f"Batch{n}" for n in range(6)]
+    licence = await admin(acumatica_url, "GET", "licence")
+    assert slots.peak == 2 and licence["peak_concurrent"] == 2 and licence["admitted"] == 6
+    await session.aclose()
+
+
+async def test_a_dropped_create_in_a_batch_fails_alone_and_duplicates_nothing(acumatica_url: str,
+                                                                               client: httpx.AsyncClient) -> None:
+    erp = gateway(acumatica_url, client)
+    await admin(acumatica_url, "POST", "faults", {"path": "/Contact$", "method": "PUT", "drop": True, "count": 1})
+    writes = [ErpWrite(WriteKind.CREATE, RecordType.CONTACT, record=Contact(last_name=f"Drop{n}"),
+                       owner="EP00000001", origin=f"mbx:d{n}") for n in range(5)]
+    results = await erp.apply(writes)
+    failed = [r for r in results if not r.ok]
+    assert len(failed) == 1 and isinstance(failed[0].error, RemoteError)   # a create is never resent blindly
+    for result in results:
+        found = await erp.find_by_origin(RecordType.CONTACT, result.write.origin or "")
+        assert (found is None) == (result in failed)
+    page = await erp.list_ids(RecordType.CONTACT, ALL, None, 100)
+    assert len(page.items) == 4
+    await erp.aclose()
+
+
+async def test_batched_reads_stay_under_the_query_string_limit(acumatica_url: str,
+                                                               client: httpx.AsyncClient) -> None:
+    erp = gateway(acumatica_url, client)
+    made = await erp.apply([ErpWrite(WriteKind.CREATE, RecordType.CONTACT, record=Contact(last_name=f"Q{n}",
+                                     email=f"a-rather-long-address-{n}@subsidiary.example.com"), owner="EP00000001")
+                            for n in range(60)])
+    ids = [r.item.id for r in made if r.item is not None]
+    before = len(await _journal(acumatica_url))
+    assert len(await erp.get_many(RecordType.CONTACT, ids)) == 60
+    assert len(await erp.find_contacts_by_email([f"a-rather-long-address-{n}@subsidiary.example.com"
+                                                 for n in range(60)])) == 60
+    assert await erp.existing_ids(RecordType.CONTACT, ALL, ids) == set(ids)
+    reads = (await _journal(acumatica_url))[before:]
+    assert all(j["status"] == 200 for j in reads)
+    assert len(reads) == 3 + 3 + 3                  # 25 GUIDs or 26 addresses per query
+    long_filter = " or ".join(f"NoteID eq guid'{i}'" for i in ids[:40])
+    with pytest.raises(NotFound, match="query string is too long"):
+        await erp._list(RecordType.CONTACT, {"$filter": long_filter})
     await erp.aclose()

@@ -72,3 +72,19 @@ async def test_a_refused_login_names_orphaned_sessions_and_when_they_expire(acum
 def test_licence_message_says_when_the_sessions_expire() -> None:
     text = licence_held_message("API Login Limit", datetime(2026, 11, 20, 8, 0, tzinfo=UTC))
     assert "by about 08:10 UTC" in text and "orphaned" in text and "EXSYNC_ERP_MAX_SESSIONS" in text
+
+
+async def test_the_sessions_of_a_process_share_one_concurrent_request_bound(acumatica_url: str) -> None:
+    settings = Settings.from_env({"EXSYNC_ERP_URL": acumatica_url, "EXSYNC_ERP_USERNAME": "admin",
+                                  "EXSYNC_ERP_PASSWORD": "setup", "EXSYNC_ERP_TENANT": "Company",
+                                  "EXSYNC_ERP_MAX_SESSIONS": "2", "EXSYNC_ERP_MAX_CONCURRENT_REQUESTS": "3"})
+    pool = acumatica_sessions(settings)
+    first, second = await pool.gateway(), await pool.gateway()
+    await asyncio.gather(*(erp.list_ids(RecordType.CONTACT, ALL, None, 10) for erp in (first, second)
+                           for _ in range(5)))
+    slots = first.session.slots  # type: ignore[attr-defined]
+    assert slots is second.session.slots and slots.limit == 3 and 1 <= slots.peak <= 3  # type: ignore[attr-defined]
+    assert pool.sessions == 2
+    for erp in (first, second):
+        await erp.aclose()
+    await pool.aclose()
