@@ -77,7 +77,9 @@ async def push_latency(env: Env, mails: int) -> dict[str, Any]:
     return {"mails": mails, "p50_s": round(statistics.median(latencies), 2),
             "p95_s": round(percentile(latencies, 0.95), 2), "max_s": round(max(latencies), 2),
             "latencies_s": [round(x, 2) for x in latencies], "runs": tally.runs,
-            "messages_finding_the_mailbox_busy": tally.busy, "messages_ending_quietly": tally.quiet}
+            "run_seconds": [round(x, 2) for x in tally.run_seconds],
+            "messages_finding_the_mailbox_busy": tally.busy, "busy_messages_back_in_s": tally.back_in,
+            "messages_ending_quietly": tally.quiet}
 
 
 class _Tally(logging.Handler):
@@ -86,20 +88,25 @@ class _Tally(logging.Handler):
     def __init__(self) -> None:
         super().__init__(logging.INFO)
         self.runs = self.busy = self.quiet = 0
+        self.run_seconds: list[float] = []
+        self.back_in: list[int] = []
 
     def emit(self, record: logging.LogRecord) -> None:
         message = record.getMessage()
         if getattr(record, "event", None) == "exsync.sync.run":
             self.runs += 1
+            self.run_seconds.append(float(getattr(record, "duration_seconds", 0.0)))
         elif message.startswith("mailbox busy"):
             self.busy += 1
+            self.back_in.append(int(message.rsplit("back in ", 1)[-1].split()[0]))
         elif "message ends" in message or "nothing waits" in message:
             self.quiet += 1
 
     def __enter__(self) -> _Tally:
         worker = logging.getLogger("shared.admin.worker")
-        self._level = worker.level
+        self._level, self._propagate = worker.level, worker.propagate
         worker.setLevel(logging.INFO)
+        worker.propagate = False  # counted here, not printed
         worker.addHandler(self)
         return self
 
@@ -107,6 +114,7 @@ class _Tally(logging.Handler):
         worker = logging.getLogger("shared.admin.worker")
         worker.removeHandler(self)
         worker.setLevel(self._level)
+        worker.propagate = self._propagate
 
 
 @contextlib.asynccontextmanager
