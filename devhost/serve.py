@@ -266,8 +266,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     logging.basicConfig(level=os.environ.get("EXSYNC_LOG_LEVEL", "INFO"),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for noisy in ("azure", "httpx", "aiohttp.access"):
+    for noisy in ("azure", "aiohttp.access"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # httpx / httpcore: quieted by telemetry.configure_from_environment when the stack starts
     sys.exit(asyncio.run(_host_only() if args.host_only else _main(args.seed)))
 
 

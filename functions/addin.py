@@ -1,6 +1,6 @@
 """Outlook add-in blueprint: the task pane's static files under ``/api/addin/static/…`` (anonymous;
-the API routes of the add-in are in the admin blueprint, generated from the route table), and the
-timer that files later replies of filed conversations (every ten minutes).
+the API routes of the add-in are in the admin blueprint, generated from the route table). Later
+replies of a filed conversation are filed by the sync engine (:mod:`shared.sync.follow`).
 
 ``index.html`` names Office.js as ``%OFFICE_JS%``: Microsoft's CDN, or the copy vendored by
 ``scripts/vendor_addin.py`` when the manifest asks for ``?office=local`` (offline development).
@@ -8,18 +8,13 @@ timer that files later replies of filed conversations (every ten minutes).
 
 from __future__ import annotations
 
-import logging
 import mimetypes
 from pathlib import Path
 
 import azure.functions as func
 
 from functions._http import to_func
-from functions._runtime import get_runtime
-from shared.admin.addin import follow_filed_conversations
 from shared.admin.http import error_json
-
-logger = logging.getLogger(__name__)
 
 bp = func.Blueprint()
 
@@ -65,11 +60,3 @@ async def static(req: func.HttpRequest) -> func.HttpResponse:
     return func.HttpResponse(render(target, req.params.get("office")), status_code=200, mimetype=mimetype,
                              headers=HEADERS)
 
-
-@bp.function_name(name="addin_follow")
-@bp.timer_trigger(schedule="0 */10 * * * *", arg_name="timer", run_on_startup=False, use_monitor=True)
-async def follow(timer: func.TimerRequest) -> None:
-    """Later replies of conversations filed from the pane follow onto the same ERP record."""
-    count = await follow_filed_conversations(await get_runtime())
-    if count:
-        logger.info("add-in: %d later message(s) followed their filed conversation", count)

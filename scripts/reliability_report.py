@@ -36,6 +36,13 @@ What exsync does when things go wrong, as measured by its own test suites. This 
   clears the faults and runs once more. Both sides are then read through their standard APIs (Graph
   v1.0, Acumatica REST): the mailbox must hold exactly the ERP's contacts, no duplicate, the edit kept.
   A run that reports `succeeded` must be complete; one that does not must say why and log a warning.
+  Dropped connections, answers lost after Graph applied a `$batch` and 120 s stalls (of a write: applied,
+  the answer held; of a delta read) must be recovered *within* the run (the host waits 5 s for a Graph
+  answer, `EXSYNC_GRAPH_TIMEOUT_SECONDS`): the gateway resends reads and updates, finds creates by
+  their ERP stamp before it repeats them, and reports what it cannot repeat safely (sendMail, cancel).
+- **Two hosts, one queue** (`tests/faults/test_two_hosts.py`): a second host process on the same
+  Azurite queue and tables, the sync message delivered four times while the run is under way: one
+  run, the three copies end as "already run" after waiting for the lease, nothing doubles.
 - **Host kill** (`tests/faults/test_host_kill.py`): SIGKILL of the host three times during one run,
   restarted each time against the same Azurite; the dead run's lease expires
   (`EXSYNC_LEASE_SECONDS=30` in the test) and the waiting request resumes the work.
@@ -47,7 +54,9 @@ What exsync does when things go wrong, as measured by its own test suites. This 
   refuses a missing or wrong function key; a route neither suite knows fails the route-coverage test.
 - **Hostile content** (`tests/hostile`): records from either side with 10 MB bodies, control
   characters, RTL overrides, 5,000 attendees, emoji categories and ids with `/#?\\` sync or are
-  skipped with a log line; the run never crashes and the state stays readable.
+  skipped with a log line; the run never crashes and the state stays readable. Once over the gateway
+  twins, once through both simulators with the real gateways (Graph ids carrying `/#?\\`, an ERP owner
+  key carrying them; 1 MB bodies and 500 attendees always, 10 MB and 5,000 under `slow`).
 """
 
 
@@ -86,12 +95,13 @@ def render(rows: list[dict[str, Any]], counts: dict[str, Counter[str]]) -> str:
         c = counts.get(suite, Counter())
         lines.append(f"| `{suite}` | {what} | {c['passed']} | {c['failed']} | {c['skipped']} |")
     lines += ["", "## Fault x outcome", "",
-              "| fault | point | faulted run | its message | warned in log | recovery run | mailbox / ERP "
-              "contacts | duplicates | missing | edit kept |",
-              "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+              "| fault | point | faulted run | its message | warned in log | network failures settled in the run "
+              "| recovery run | mailbox / ERP contacts | duplicates | missing | edit kept |",
+              "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in rows:
         lines.append("| " + " | ".join(_cell(x) for x in (
-            r["fault"], r["point"], r["faulted_run"], r["message"], r["warned_in_log"], r["recovery_run"],
+            r["fault"], r["point"], r["faulted_run"], r["message"], r["warned_in_log"], r.get("network_failures"),
+            r["recovery_run"],
             f"{r['graph']} / {r['erp']}", r["duplicates"], len(r["missing"]), r["edit_kept"])) + " |")
     lines.append("")
     return "\n".join(lines)

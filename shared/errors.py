@@ -69,6 +69,14 @@ class RemoteError(ExsyncError):
         self.code = code
 
 
+class AnswerLost(RemoteError):
+    """A request reached the remote service but no answer came back (the connection dropped, or the
+    client's timeout ran out while the service held it): it may or may not have been applied."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, status=None, code="answerLost")
+
+
 class Throttled(RemoteError):
     """The remote service throttled us (HTTP 429); ``retry_after`` in seconds when given."""
 

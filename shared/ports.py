@@ -17,7 +17,7 @@ from enum import StrEnum
 from typing import Any, Generic, Protocol, TypeVar
 
 from shared.domain.config import ContactFilter, Mailbox, ServerConfig, SyncPolicy
-from shared.domain.records import Attachment, Record, RecordType
+from shared.domain.records import Attachment, EmailMessage, Record, RecordType
 from shared.domain.status import LogEntry, LogLevel, MailboxStatus, RunSummary
 from shared.errors import ExsyncError, ValidationFailed
 
@@ -88,6 +88,7 @@ class MailboxItem(Generic[R]):
     stamp: str | None = None     # ERP id stamped on the item (extended property / linkedResource)
     categories: tuple[str, ...] = ()
     stamp_known: bool = True     # False: listed without its stamp (``list_changes(stamps=False)``)
+    conversation_id: str = ""    # a message's Graph conversationId (replies follow a filed conversation)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -142,6 +143,7 @@ class ErpWrite:
     related_contacts: tuple[str, ...] = ()
     origin: str | None = None    # idempotency key, findable with ErpGateway.find_by_origin
     files: tuple[AttachmentContent, ...] = ()
+    related_record: tuple[str, str] | None = None  # an e-mail's (kind, NoteID) instead of its contacts
 
 
 W = TypeVar("W", MailboxWrite, ErpWrite)
@@ -696,10 +698,12 @@ class MailSender(Protocol):
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class CrmRecord:
-    """A case, lead or contact as the system-mailbox processing sees it.
+    """A CRM record: a case, lead or contact as the system-mailbox processing sees it, and the
+    records around a mail the Outlook add-in shows (also employees, accounts, opportunities).
 
-    ``kind``: "case" | "lead" | "contact"; ``id`` the ERP NoteID; ``number`` the key users see
-    (CaseID, LeadID, ContactID)."""
+    ``kind``: "case" | "lead" | "contact" | "employee" | "account" | "opportunity"; ``id`` the
+    ERP NoteID; ``number`` the key users see (CaseID, LeadID, ContactID, …); ``contact`` and
+    ``account`` the ContactID and BusinessAccountID a record belongs to."""
 
     kind: str
     id: str
@@ -707,6 +711,10 @@ class CrmRecord:
     closed: bool = False
     email: str = ""
     origin: str | None = None
+    title: str = ""
+    status: str = ""
+    contact: str = ""
+    account: str = ""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -763,6 +771,29 @@ class CrmGateway(Protocol):
 
     async def create_email(self, email: InboundEmail) -> str:
         """File the e-mail (with its files); its NoteID."""
+        ...
+
+    # the Outlook add-in
+
+    async def records_for(self, addresses: Sequence[str]) -> list[CrmRecord]:
+        """Contacts, leads and employees of ``addresses``, the contacts' business accounts and their
+        open cases and opportunities (a fixed number of requests, whatever the number of addresses)."""
+        ...
+
+    async def email_targets(self, email_ids: Sequence[str]) -> list[tuple[str, str]]:
+        """(kind, NoteID) of the records the given Email activities are related to."""
+        ...
+
+    async def file_email(self, email: EmailMessage, related: tuple[str, str], *, owner: str | None, origin: str,
+                         files: Sequence[AttachmentContent] = ()) -> tuple[str, bool]:
+        """The Email activity of ``email`` related to (kind, NoteID); (its NoteID, created). A second
+        filing with the same ``origin`` finds the first instead of creating another."""
+        ...
+
+    async def create_record(self, kind: str, fields: Mapping[str, Any], *, owner: str | None,
+                            origin: str) -> tuple[CrmRecord, bool]:
+        """A new contact / lead / case / opportunity from plain field values, or the one this
+        ``origin`` already created; (record, created)."""
         ...
 
 

@@ -154,8 +154,8 @@ def _cached(credential_for: CredentialFor) -> CredentialFor:
     return get
 
 
-def graph_gateway_factory(credential_for: CredentialFor, closers: list[Callable[[], Awaitable[None]]]
-                          ) -> MailboxGatewayFactory:
+def graph_gateway_factory(credential_for: CredentialFor, closers: list[Callable[[], Awaitable[None]]],
+                          timeout: float = 100.0) -> MailboxGatewayFactory:
     """Gateways on msgraph-sdk, one per server (cached until the server's settings change)."""
     cache: dict[str, tuple[ServerConfig, MailboxGateway]] = {}
 
@@ -167,7 +167,7 @@ def graph_gateway_factory(credential_for: CredentialFor, closers: list[Callable[
 
         gateway = GraphMailboxGateway.create(credential_for(server), server.graph_base_url,
                                              update_batch_size=server.update_batch_size,
-                                             max_attachment_kb=server.max_attachment_kb)
+                                             max_attachment_kb=server.max_attachment_kb, timeout=timeout)
         if hit is not None:
             closers.remove(getattr(hit[1], "aclose"))  # noqa: B009
             await getattr(hit[1], "aclose")()  # noqa: B009
@@ -295,7 +295,7 @@ async def build_runtime(settings: Settings, *, credential_for: CredentialFor | N
     sessions = acumatica_sessions(settings)
     closers.append(sessions.aclose)
     runtime = Runtime(settings=settings, state=state, queue=queue,
-                      mailbox_gateway=graph_gateway_factory(credentials, closers),
+                      mailbox_gateway=graph_gateway_factory(credentials, closers, settings.graph_timeout_seconds),
                       erp_gateway=erp_gateway_factory(settings, sessions), closers=closers,
                       graph_credential=credentials)
     if review:

@@ -76,6 +76,8 @@ class Settings(BaseModel):
     graph_notification_url: str | None = Field(None, alias="EXSYNC_GRAPH_NOTIFICATION_URL",
                                                pattern=r"^https?://")
     graph_client_state: SecretStr | None = Field(None, alias="EXSYNC_GRAPH_CLIENT_STATE", max_length=128)
+    graph_timeout_seconds: float = Field(100.0, alias="EXSYNC_GRAPH_TIMEOUT_SECONDS", ge=1, le=600,
+                                         json_schema_extra=OPTIONAL)  # one request's wait for Graph's answer
     appinsights_connection: SecretStr | None = Field(None, alias="APPLICATIONINSIGHTS_CONNECTION_STRING")
     table_prefix: str = Field("", alias="EXSYNC_TABLE_PREFIX", pattern=r"^([A-Za-z][A-Za-z0-9]{0,40})?$",
                               json_schema_extra=OPTIONAL)

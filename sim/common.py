@@ -4,9 +4,11 @@ Fault spec (``POST /_sim/faults``)::
 
     {"path": <regex searched in the request path>, "method": <optional verb>,
      "status": <HTTP code>, "count": <n, default 1>, "retry_after": <seconds, optional>,
-     "delay_ms": <optional>, "drop": <bool, optional: close the connection without answering>}
+     "delay_ms": <optional>, "drop": <bool, optional: close the connection without answering>,
+     "after": <bool, optional: serve the request first, then delay / drop / replace the answer>}
 
-The next ``count`` matching requests fail that way. The journal (``GET /_sim/requests``) lists
+The next ``count`` matching requests fail that way. ``after`` is a lost answer: the request is applied,
+the client never hears (a stall is ``delay_ms`` beyond the client's timeout). The journal (``GET /_sim/requests``) lists
 every request the simulator served, oldest first.
 """
 
@@ -41,6 +43,7 @@ class Fault:
     retry_after: float | None = None
     delay_ms: int = 0
     drop: bool = False
+    after: bool = False
 
     def matches(self, method: str, path: str) -> bool:
         return (self.method is None or self.method == method.upper()) and bool(self.path.search(path))
@@ -50,7 +53,7 @@ def parse_fault(spec: Any) -> Fault:
     """Validate a fault spec, raising SpecError naming the bad field."""
     if not isinstance(spec, dict):
         raise SpecError("body: expected a JSON object")
-    unknown = set(spec) - {"path", "method", "status", "count", "retry_after", "delay_ms", "drop"}
+    unknown = set(spec) - {"path", "method", "status", "count", "retry_after", "delay_ms", "drop", "after"}
     if unknown:
         raise SpecError(f"{sorted(unknown)[0]}: unknown field")
     try:
@@ -72,9 +75,12 @@ def parse_fault(spec: Any) -> Fault:
     delay = spec.get("delay_ms", 0)
     if not isinstance(delay, int) or delay < 0:
         raise SpecError("delay_ms: expected milliseconds >= 0")
+    after = spec.get("after", False)
+    if not isinstance(after, bool):
+        raise SpecError("after: expected true or false")
     method = spec.get("method")
     return Fault(pattern, method.upper() if isinstance(method, str) else None, status, count,
-                 retry_after, delay, drop)
+                 retry_after, delay, drop, after)
 
 
 class FaultBook:
@@ -159,6 +165,12 @@ def fault_middleware(book: FaultBook, error_body: ErrorBody) -> Any:
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         if not request.path.startswith(ADMIN_PREFIX):
             fault = book.take(request.method, request.path)
+            if fault is not None and fault.after:
+                answer = await handler(request)
+                try:
+                    return await apply_fault(request, fault, error_body)
+                except _PassThrough:
+                    return answer
             if fault is not None:
                 try:
                     return await apply_fault(request, fault, error_body)

@@ -40,7 +40,8 @@ class RecordOut(BaseModel):
 
 
 class FiledOut(RecordOut):
-    source: str = Field(description="addin (filed from the pane) or sync (the engine's link)")
+    source: str = Field(description="addin (filed from the pane), system_mailbox (a system mailbox's thread) "
+                                    "or sync (the engine's link)")
 
 
 class MessageOut(BaseModel):

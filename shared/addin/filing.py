@@ -1,28 +1,26 @@
 """Where a conversation is filed: the add-in's own filings (DocumentStore kind ``addin_filing``,
-one document per mailbox and conversation) and the ERP records the engine's e-mail links point at.
+one document per mailbox and conversation), the threads the system mailboxes filed the message or
+its conversation on (their thread map, :mod:`shared.state.threads`) and, read by the caller, the
+ERP records the engine's e-mail links point at.
 
 A filing document lists the records the conversation was filed to, newest first, each once, the
-time it was first filed (``filed_at``) and the messages filed (``messages``: internetMessageIds),
-which :mod:`shared.addin.follow` uses to file later replies to the newest record.
+time it was first filed (``filed_at``) and the messages filed (``messages``: internetMessageIds).
+The engine reads it (:mod:`shared.sync.follow`): later replies in the conversation that it syncs
+are filed to the newest record.
 """
 
 from __future__ import annotations
 
-import hashlib
 from datetime import datetime
 from typing import Any
 
-from shared.addin.crm import ErpRecord
 from shared.errors import AlreadyExists, ConcurrencyConflict
-from shared.ports import DocumentStore
+from shared.ports import CrmRecord, DocumentStore
+from shared.state.threads import ThreadMap
+from shared.sync.follow import KIND, filing_key
 
-KIND = "addin_filing"
 MAX_TARGETS = 20
-MAX_MESSAGES = 200  # internetMessageIds remembered as filed (replies that followed included)
-
-
-def filing_key(mailbox: str, conversation_id: str) -> str:
-    return hashlib.sha256(f"{mailbox.lower()}\x1f{conversation_id}".encode()).hexdigest()[:40]
+MAX_MESSAGES = 200  # internetMessageIds remembered as filed
 
 
 async def filed_to(store: DocumentStore, mailbox: str, conversation_id: str) -> list[dict[str, Any]]:
@@ -33,14 +31,29 @@ async def filed_to(store: DocumentStore, mailbox: str, conversation_id: str) -> 
     return list(targets) if isinstance(targets, list) else []
 
 
-async def remember(store: DocumentStore, mailbox: str, conversation_id: str, record: ErpRecord, *,
+async def system_threads(store: DocumentStore, system_mailboxes: list[str], internet_message_id: str,
+                         conversation_id: str) -> list[tuple[str, str, str]]:
+    """(kind, record NoteID, system mailbox) of each system mailbox's thread for this message (by its
+    internetMessageId) or else its conversation; unassigned threads are left out."""
+    threads = ThreadMap(store)
+    found: list[tuple[str, str, str]] = []
+    for box in system_mailboxes:
+        message = await threads.message(box, internet_message_id) if internet_message_id else None
+        thread = (message or {}).get("thread") or await threads.conversation(box, conversation_id) or {}
+        kind, record_id = thread.get("kind"), thread.get("record_id")
+        if isinstance(kind, str) and isinstance(record_id, str) and record_id and kind != "none":
+            found.append((kind, record_id, box))
+    return found
+
+
+async def remember(store: DocumentStore, mailbox: str, conversation_id: str, record: CrmRecord, *,
                    by: str, at: datetime, message: str = "") -> None:
     """Add ``record`` (and the filed ``message``'s id) to the conversation's filing; retries once on a
     concurrent change."""
     if not conversation_id:
         return
     key = filing_key(mailbox, conversation_id)
-    entry = {"kind": record.kind.value, "id": record.id, "key": record.key, "title": record.title,
+    entry = {"kind": record.kind, "id": record.id, "key": record.number, "title": record.title,
              "by": by, "at": at.isoformat()}
     for attempt in range(2):
         stored = await store.get_doc(KIND, key)
@@ -56,21 +69,5 @@ async def remember(store: DocumentStore, mailbox: str, conversation_id: str, rec
             await store.put_doc(KIND, key, value, stored.etag if stored else None)
             return
         except (ConcurrencyConflict, AlreadyExists):
-            if attempt:
-                raise
-
-
-async def add_messages(store: DocumentStore, key: str, messages: list[str]) -> None:
-    """Remember more filed messages of a conversation (replies that followed)."""
-    for attempt in range(2):
-        stored = await store.get_doc(KIND, key)
-        if stored is None:
-            return
-        known = [m for m in stored.value.get("messages", []) if m not in messages]
-        value = {**stored.value, "messages": (messages + known)[:MAX_MESSAGES]}
-        try:
-            await store.put_doc(KIND, key, value, stored.etag)
-            return
-        except ConcurrencyConflict:
             if attempt:
                 raise

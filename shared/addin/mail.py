@@ -1,7 +1,7 @@
 """The message the pane shows, read through Graph with the app's permissions (the pane never
 uploads mail content): by REST id, or by internetMessageId when the id is unknown (compose, or an
-id from another mailbox view). Also the other messages of its conversation, with the ERP id the
-engine stamped on each."""
+id from another mailbox view). Also the ERP ids the engine stamped on the other messages of its
+conversation."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ from kiota_abstractions.method import Method
 from msgraph.generated.models.message import Message
 from msgraph.generated.models.message_collection_response import MessageCollectionResponse
 
-from shared.addin.follow import ConversationMessage
 from shared.domain.records import EmailMessage
 from shared.errors import ConfigurationError, NotFound, ValidationFailed
 from shared.graph import mapping
@@ -129,24 +128,14 @@ async def read_message(http: GraphHttp, mailbox: str, *, rest_id: str | None,
     raise NotFound(f"no message with internetMessageId {internet_message_id} in mailbox {mailbox}")
 
 
-async def conversation(http: GraphHttp, mailbox: str, conversation_id: str,
-                       limit: int = 50) -> list[tuple[ConversationMessage, str | None]]:
-    """The conversation's messages in the mailbox (up to ``limit``), each with the ERP Email id the
-    engine stamped on it, if any."""
+async def conversation_stamps(http: GraphHttp, mailbox: str, conversation_id: str, limit: int = 50) -> list[str]:
+    """ERP Email ids the engine stamped on the conversation's messages in the mailbox (up to ``limit``)."""
     if not conversation_id:
         return []
     wanted = conversation_id.replace("'", "''")
     info = http.request(Method.GET, f"/users/{seg(mailbox)}/messages", mailbox,
-                        query={"$filter": f"conversationId eq '{wanted}'",
-                               "$select": "id,internetMessageId,receivedDateTime,isDraft",
+                        query={"$filter": f"conversationId eq '{wanted}'", "$select": "id",
                                "$expand": mapping.STAMP_EXPAND, "$top": str(limit)})
     found = await http.send(info, MessageCollectionResponse)
-    return [(ConversationMessage(str(m.id), str(m.internet_message_id or ""), m.received_date_time,
-                                 bool(m.is_draft)), mapping.read_stamp(m))
-            for m in (found.value if found is not None else None) or ()]
-
-
-async def conversation_stamps(http: GraphHttp, mailbox: str, conversation_id: str) -> list[str]:
-    """ERP Email ids the engine stamped on the conversation's messages."""
-    stamps = [stamp for _, stamp in await conversation(http, mailbox, conversation_id)]
+    stamps = [mapping.read_stamp(m) for m in (found.value if found is not None else None) or ()]
     return list(dict.fromkeys(s for s in stamps if s))

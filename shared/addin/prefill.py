@@ -3,7 +3,7 @@ make filing and creating idempotent.
 
 :data:`PREFILL` has one row per kind; each value is computed from the mail (sender name and
 address, subject, body) and the sender's ERP contact if there is one. The user can change any
-field the kind allows (:data:`shared.addin.kinds.KINDS`) before the record is created.
+field the kind allows (:data:`shared.erp.crm_kinds.KINDS`) before the record is created.
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ import hashlib
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from shared.addin.crm import ErpRecord
-from shared.addin.kinds import KINDS, Kind
 from shared.addin.mail import MailView
+from shared.erp.crm_kinds import KINDS, Kind
 from shared.errors import ValidationFailed
+from shared.ports import CrmRecord
 
 DEFAULT_CASE_CLASS = "SUPPORT"
 MAX_DESCRIPTION = 4000
@@ -41,10 +41,10 @@ def company_of(address: str) -> str:
     return domain.split(".")[0].title() if domain else ""
 
 
-Row = Callable[[MailView, ErpRecord | None], dict[str, Any]]
+Row = Callable[[MailView, CrmRecord | None], dict[str, Any]]
 
 
-def _person(mail: MailView, _contact: ErpRecord | None) -> dict[str, Any]:
+def _person(mail: MailView, _contact: CrmRecord | None) -> dict[str, Any]:
     sender = mail.sender
     if sender is None:
         return {}
@@ -52,19 +52,20 @@ def _person(mail: MailView, _contact: ErpRecord | None) -> dict[str, Any]:
     return {"FirstName": first, "LastName": last, "Email": sender.address, "CompanyName": company_of(sender.address)}
 
 
-def _lead(mail: MailView, contact: ErpRecord | None) -> dict[str, Any]:
+def _lead(mail: MailView, contact: CrmRecord | None) -> dict[str, Any]:
     return {**_person(mail, contact), "Description": mail.subject}
 
 
-def _case(mail: MailView, contact: ErpRecord | None) -> dict[str, Any]:
+def _case(mail: MailView, contact: CrmRecord | None) -> dict[str, Any]:
     return {"Subject": mail.subject or "(no subject)", "Description": mail.body[:MAX_DESCRIPTION],
-            "ClassID": DEFAULT_CASE_CLASS, "ContactID": int(contact.key) if contact and contact.key.isdigit() else None,
+            "ClassID": DEFAULT_CASE_CLASS,
+            "ContactID": int(contact.number) if contact and contact.number.isdigit() else None,
             "BusinessAccount": contact.account if contact and contact.account else None}
 
 
-def _opportunity(mail: MailView, contact: ErpRecord | None) -> dict[str, Any]:
+def _opportunity(mail: MailView, contact: CrmRecord | None) -> dict[str, Any]:
     return {"Subject": mail.subject or "(no subject)", "Details": mail.body[:MAX_DESCRIPTION],
-            "ContactID": int(contact.key) if contact and contact.key.isdigit() else None,
+            "ContactID": int(contact.number) if contact and contact.number.isdigit() else None,
             "BusinessAccount": contact.account if contact and contact.account else None}
 
 
@@ -76,7 +77,7 @@ PREFILL: dict[Kind, Row] = {
 }
 
 
-def prefill(kind: Kind, mail: MailView, contact: ErpRecord | None) -> dict[str, Any]:
+def prefill(kind: Kind, mail: MailView, contact: CrmRecord | None) -> dict[str, Any]:
     """The starting fields of a ``kind`` created from ``mail`` (None values dropped)."""
     return {k: v for k, v in PREFILL[kind](mail, contact).items() if v not in (None, "")}
 
@@ -95,9 +96,9 @@ def _key(*parts: str) -> str:
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
 
 
-def log_origin(mail: MailView, kind: Kind, record_id: str) -> str:
+def log_origin(mail: MailView, kind: str, record_id: str) -> str:
     """Same mail, same record -> same key: the second filing finds the first Email."""
-    return _key("log", mail.internet_message_id or mail.id, kind.value, record_id.lower())
+    return _key("log", mail.internet_message_id or mail.id, Kind(kind).value, record_id.lower())
 
 
 def create_origin(mail: MailView, kind: Kind) -> str:

@@ -12,10 +12,9 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta
 from typing import Any
 
-from shared.addin import filing, follow, prefill
+from shared.addin import filing, prefill
 from shared.addin.bodies import (
     ConfigOut,
     CreateBody,
@@ -26,22 +25,24 @@ from shared.addin.bodies import (
     MessageOut,
     MessageRef,
 )
-from shared.addin.crm import CrmClient, ErpRecord
 from shared.addin.identity import Employee, validator_for
-from shared.addin.kinds import CREATABLE, FILE_TARGETS, KINDS, Kind, parse_kind
-from shared.addin.mail import MailView, conversation, conversation_stamps, graph_http, read_message
+from shared.addin.mail import MailView, conversation_stamps, graph_http, read_message
 from shared.admin.http import ApiRequest, ApiResponse
 from shared.admin.lookup import mailbox_context
 from shared.auth.entra import bearer_token
 from shared.domain.config import parse
+from shared.erp.crm import AcumaticaCrm
+from shared.erp.crm_kinds import CREATABLE, FILE_TARGETS, Kind, parse_kind
 from shared.erp.session import AcumaticaSession
-from shared.errors import ConfigurationError, ExsyncError, NotFound, NotPermitted
+from shared.errors import ConfigurationError, NotFound, NotPermitted
+from shared.mailproc import intake
+from shared.ports import CrmGateway, CrmRecord
 from shared.runtime import Runtime
 
 logger = logging.getLogger(__name__)
 
-RELATED_KIND = {info.related_type: kind for kind, info in KINDS.items() if info.related_type}
-MAX_FILED_LOOKUPS = 5
+MAX_FILED_LOOKUPS = 5  # engine-stamped e-mails of the conversation asked for their record
+MAX_FILED = 10  # records listed as "filed to" (each one ERP read unless the add-in filed it)
 
 
 async def employee(rt: Runtime, authorization: str | None) -> Employee:
@@ -66,18 +67,28 @@ def erp_link(emp: Employee, record_id: str) -> str | None:
     return f"{template.rstrip('/')}/{record_id}" if template else None
 
 
-def _record_json(emp: Employee, record: ErpRecord) -> dict[str, Any]:
-    return record.as_json(erp_link(emp, record.id))
+def _record_json(emp: Employee, record: CrmRecord) -> dict[str, Any]:
+    """A record as the pane lists it; ``detail``: the address of a person, the status of a case."""
+    detail = record.email if record.kind in ("contact", "lead", "employee") else record.status
+    return {"kind": record.kind, "id": record.id, "key": record.number, "title": record.title, "detail": detail,
+            "link": erp_link(emp, record.id)}
+
+
+async def _get(crm: CrmGateway, kind: Kind, record_id: str) -> CrmRecord:
+    record = await crm.get_record(kind.value, record_id)
+    if record is None:
+        raise NotFound(f"{kind.value} {record_id} does not exist in the ERP")
+    return record
 
 
 @contextlib.asynccontextmanager
-async def crm_session(rt: Runtime) -> AsyncIterator[CrmClient]:
-    """A CRM client over a pooled ERP session (handed back after the block)."""
+async def crm_session(rt: Runtime) -> AsyncIterator[CrmGateway]:
+    """The CRM gateway over a pooled ERP session (handed back after the block)."""
     async with rt.erp_session() as gateway:
         session = getattr(gateway, "session", None)
         if not isinstance(session, AcumaticaSession):
             raise ConfigurationError("the add-in needs the Acumatica gateway; this runtime has another ERP")
-        yield CrmClient(session)
+        yield AcumaticaCrm(session)
 
 
 async def _mail(rt: Runtime, emp: Employee, ref: MessageRef) -> tuple[MailView, Any]:
@@ -88,26 +99,32 @@ async def _mail(rt: Runtime, emp: Employee, ref: MessageRef) -> tuple[MailView, 
     return mail, gateway
 
 
-async def _filed(rt: Runtime, emp: Employee, crm: CrmClient, mail: MailView, http: Any) -> list[dict[str, Any]]:
+async def _filed(rt: Runtime, emp: Employee, crm: CrmGateway, mail: MailView, http: Any) -> list[dict[str, Any]]:
+    """Where the conversation is filed: by the add-in, by a system mailbox, by the sync (each record once)."""
     out: list[dict[str, Any]] = []
     for target in await filing.filed_to(rt.state, emp.email, mail.conversation_id):
         out.append({"kind": target["kind"], "id": target["id"], "key": target["key"], "title": target["title"],
                     "detail": f"filed by {target['by']}", "link": erp_link(emp, target["id"]), "source": "addin"})
+    boxes = [entry.mailbox.address for entry in await intake.list_all(rt)]
+    found = [(kind, record_id, f"filed by {box}", "system_mailbox") for kind, record_id, box in
+             await filing.system_threads(rt.state, boxes, mail.internet_message_id, mail.conversation_id)]
     stamps = await conversation_stamps(http, emp.email, mail.conversation_id)
+    found += [(kind, note_id, "linked by the sync", "sync")
+              for kind, note_id in (await crm.email_targets(stamps[:MAX_FILED_LOOKUPS]) if stamps else [])]
     seen = {(o["kind"], o["id"].lower()) for o in out}
-    for related_type, note_id in (await crm.email_targets(stamps[:MAX_FILED_LOOKUPS]) if stamps else []):
-        kind = RELATED_KIND.get(related_type)
-        if kind is None or (kind.value, note_id.lower()) in seen:
+    for kind, record_id, detail, source in found:
+        if (kind, record_id.lower()) in seen or len(seen) >= MAX_FILED:
             continue
-        seen.add((kind.value, note_id.lower()))
-        record = await crm.get(kind, note_id)
-        out.append({**_record_json(emp, record), "detail": "linked by the sync", "source": "sync"})
+        seen.add((kind, record_id.lower()))
+        record = await crm.get_record(kind, record_id)
+        if record is not None:
+            out.append({**_record_json(emp, record), "detail": detail, "source": source})
     return out
 
 
-def _sender_contact(records: list[ErpRecord], mail: MailView) -> ErpRecord | None:
+def _sender_contact(records: list[CrmRecord], mail: MailView) -> CrmRecord | None:
     sender = mail.sender.address if mail.sender else ""
-    return next((r for r in records if r.kind is Kind.CONTACT and r.detail.lower() == sender), None)
+    return next((r for r in records if r.kind == Kind.CONTACT and r.email == sender), None)
 
 
 # ---------------------------------------------------------------- handlers
@@ -142,19 +159,20 @@ async def get_message(rt: Runtime, req: ApiRequest) -> ApiResponse:
     return ApiResponse.json(out.model_dump())
 
 
-async def _log(rt: Runtime, emp: Employee, crm: CrmClient, mail: MailView, gateway: Any, target: ErpRecord,
+async def _log(rt: Runtime, emp: Employee, crm: CrmGateway, mail: MailView, gateway: Any, target: CrmRecord,
                attachments: bool) -> LogOut:
     files: tuple[Any, ...] = ()
     limit = rt.settings.addin_max_attachment_kb * 1024
     if attachments and limit and mail.has_attachments:
         files = await gateway.read_attachments(emp.email, mail.id, limit)
-    entity, created = await crm.log_email(mail.as_email(emp.email), target, owner=emp.mailbox.employee_id,
-                                          origin=prefill.log_origin(mail, target.kind, target.id), files=files)
+    email_id, created = await crm.file_email(mail.as_email(emp.email), (target.kind, target.id),
+                                             owner=emp.mailbox.employee_id,
+                                             origin=prefill.log_origin(mail, target.kind, target.id), files=files)
     await filing.remember(rt.state, emp.email, mail.conversation_id, target, by=emp.email, at=rt.clock.now(),
                           message=mail.internet_message_id or mail.id)
-    logger.info("add-in: %s filed a mail to %s %s (%s, %d attachment(s))", emp.email, target.kind.value,
-                target.key, "new e-mail activity" if created else "already filed", len(files))
-    return LogOut(email_id=str(entity.get("id")), created=created, target=_record_json(emp, target))
+    logger.info("add-in: %s filed a mail to %s %s (%s, %d attachment(s))", emp.email, target.kind,
+                target.number, "new e-mail activity" if created else "already filed", len(files))
+    return LogOut(email_id=email_id, created=created, target=_record_json(emp, target))
 
 
 async def log_email(rt: Runtime, req: ApiRequest) -> ApiResponse:
@@ -163,7 +181,7 @@ async def log_email(rt: Runtime, req: ApiRequest) -> ApiResponse:
     kind = parse_kind(body.target_kind, "target_kind", FILE_TARGETS)
     mail, gateway = await _mail(rt, emp, body)
     async with crm_session(rt) as crm:
-        target = await crm.get(kind, body.target_id)
+        target = await _get(crm, kind, body.target_id)
         out = await _log(rt, emp, crm, mail, gateway, target, body.attachments)
     return ApiResponse.json(out.model_dump(), 201 if out.created else 200)
 
@@ -178,10 +196,10 @@ async def create_record(rt: Runtime, req: ApiRequest) -> ApiResponse:
         contact = _sender_contact(await crm.records_for(sender), mail) if kind in (Kind.CASE, Kind.OPPORTUNITY) \
             else None
         fields = prefill.merge_fields(kind, prefill.prefill(kind, mail, contact), body.fields)
-        record, created = await crm.create(kind, fields, owner=emp.mailbox.employee_id,
-                                           origin=prefill.create_origin(mail, kind))
+        record, created = await crm.create_record(kind.value, fields, owner=emp.mailbox.employee_id,
+                                                  origin=prefill.create_origin(mail, kind))
         logger.info("add-in: %s %s %s %s from a mail", emp.email, "created" if created else "found the",
-                    kind.value, record.key)
+                    kind.value, record.number)
         logged = await _log(rt, emp, crm, mail, gateway, record, False) \
             if body.log and kind in FILE_TARGETS else None
     out = CreateOut(record=_record_json(emp, record), created=created, logged=logged)
@@ -195,61 +213,6 @@ async def get_link(rt: Runtime, req: ApiRequest) -> ApiResponse:
     message = None if url else ("no ERP link template: set contacts.hyperlink in policy "
                                 f"{emp.mailbox.policy_name(emp.server)}")
     return ApiResponse.json(LinkOut(url=url, message=message).model_dump())
-
-
-# ---------------------------------------------------------------- replies follow a filed conversation
-
-
-FOLLOW_DAYS = 30  # conversations filed longer ago than this are no longer followed
-
-
-async def _follow_one(rt: Runtime, crm: CrmClient, key: str, doc: dict[str, Any]) -> int:
-    """File the later replies of one filed conversation; how many were filed."""
-    mailbox, conversation_id, targets = doc.get("mailbox"), doc.get("conversation_id"), doc.get("targets")
-    if not mailbox or not conversation_id or not targets:
-        return 0
-    try:
-        box, server, _ = await mailbox_context(rt.state, mailbox)
-    except NotFound:
-        return 0  # the mailbox is no longer configured: nothing to act for
-    if not box.sync:
-        return 0
-    newest = targets[0]
-    target = ErpRecord(Kind(newest["kind"]), newest["id"], newest["key"], newest["title"])
-    filed_at = datetime.fromisoformat(doc.get("filed_at") or newest["at"])
-    known = set(doc.get("messages", []))
-    gateway = await rt.mailbox_gateway(server)
-    http = graph_http(gateway)
-    filed: list[str] = []
-    for message, _stamp in await conversation(http, mailbox, conversation_id):
-        if follow.decide(message, known, filed_at) is not follow.Step.FILE:
-            continue
-        mail = await read_message(http, mailbox, rest_id=message.id, internet_message_id=None)
-        await crm.log_email(mail.as_email(mailbox), target, owner=box.employee_id,
-                            origin=prefill.log_origin(mail, target.kind, target.id))
-        filed.append(mail.internet_message_id or mail.id)
-    if filed:
-        await filing.add_messages(rt.state, key, filed)
-        logger.info("add-in: %d later message(s) of a conversation of %s followed to %s %s", len(filed), mailbox,
-                    target.kind.value, target.key)
-    return len(filed)
-
-
-async def follow_filed_conversations(rt: Runtime) -> int:
-    """File the later replies of every conversation filed in the last :data:`FOLLOW_DAYS` days."""
-    cutoff = rt.clock.now() - timedelta(days=FOLLOW_DAYS)
-    docs = [(key, stored.value) for key, stored in await rt.state.list_docs(filing.KIND)
-            if stored.value.get("targets") and datetime.fromisoformat(stored.value["targets"][0]["at"]) >= cutoff]
-    if not docs:
-        return 0
-    total = 0
-    async with crm_session(rt) as crm:
-        for key, doc in docs:
-            try:
-                total += await _follow_one(rt, crm, key, doc)
-            except ExsyncError as exc:  # one conversation's failure must not stop the others
-                logger.warning("add-in: following a filed conversation failed: %s", type(exc).__name__)
-    return total
 
 
 # Route specs for shared.admin.api.Route (plain keyword sets: this module must not import the admin

@@ -130,6 +130,8 @@ def _operation(route: Route) -> dict[str, Any]:
         op["responses"]["409"] = {"description": "already exists, or another run holds the mailbox", **error}
     if route.anonymous and route.name in _PUBLIC:
         op["security"] = []
+        op["description"] = "Public: needs neither a function key nor a token, and returns nothing secret."
+        del op["responses"]["401"]
     elif route.anonymous:  # the add-in's routes: the user's Entra token instead of a function key
         op["security"] = [{"entraBearer": []}]
         op["responses"]["401"] = {"description": "missing, invalid or expired Entra token", **error}

@@ -9,6 +9,12 @@ run each invocation in the host's trace context, so records and dependencies cor
 host's request. exsync's records then go to the exporter only, not also through the worker's log
 stream to the host: each record reaches Application Insights once. Without a connection string
 nothing is configured and nothing changes. Metric names: :mod:`shared.metrics`.
+
+:func:`quiet_transport_loggers` runs first, always: the HTTP libraries log each request's URL
+(httpx at INFO, httpcore at DEBUG, azure-core's logging policy at INFO), and exsync's URLs carry
+e-mail addresses (ERP ``$filter``, Table Storage keys). The Python worker sends every record to
+the host under one category per function, so host.json cannot single these loggers out; the app
+raises them to WARNING itself.
 """
 
 from __future__ import annotations
@@ -26,6 +32,8 @@ logger = logging.getLogger(__name__)
 APP_LOGGERS = ("shared", "functions")
 _PROBE_LOGGER = "exsync.telemetry"  # the distro attaches its log handler here; we move it to APP_LOGGERS
 _configured = False
+# Loggers that write request URLs (addresses in ERP filters, mailbox keys) below WARNING.
+TRANSPORT_LOGGERS = ("httpx", "httpcore", "azure.core.pipeline.policies.http_logging_policy")
 
 
 def identity_client_id(auth: str | None) -> str | None:
@@ -46,9 +54,16 @@ def route_records(handlers: list[logging.Handler]) -> None:
         app_logger.propagate = False
 
 
+def quiet_transport_loggers() -> None:
+    """The HTTP libraries' request logs (URLs with e-mail addresses) only from WARNING up."""
+    for name in TRANSPORT_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
 def configure_from_environment(environ: Mapping[str, str] | None = None) -> bool:
     """Start exporting to Application Insights once per process; False when not configured."""
     global _configured
+    quiet_transport_loggers()
     env = os.environ if environ is None else environ
     connection = (env.get("APPLICATIONINSIGHTS_CONNECTION_STRING") or "").strip()
     if _configured or not connection:

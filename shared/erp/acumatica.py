@@ -32,6 +32,7 @@ Batched reads (``existing_ids``, ``get_many``, ``find_contacts_by_email``) are `
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -45,6 +46,7 @@ import httpx
 from shared.domain.config import ContactFilter
 from shared.domain.records import Contact, EmailMessage, Event, Record, RecordType, Task
 from shared.erp import mapping
+from shared.erp.crm_kinds import RELATED_TYPES
 from shared.erp.cursor import ChangeCursor, from_micros, micros, micros_of
 from shared.erp.session import AcumaticaSession, Sleep, error_message
 from shared.errors import (
@@ -423,8 +425,7 @@ class AcumaticaErpGateway:
         if write.kind is WriteKind.CREATE:
             if write.record is None:
                 raise ValidationFailed({"record": "a create needs a record"})
-            body = self._body(write, write.record, None)
-            entity = await self._put(write.record_type, body, create_only=True)
+            entity = await self._create(write, write.record)
             return await self._after_write(write, entity)
         if write.kind not in (WriteKind.UPDATE, WriteKind.DELETE):
             raise ValidationFailed({"kind": f"{write.kind} is a mailbox-only write"})
@@ -466,6 +467,19 @@ class AcumaticaErpGateway:
             raise ConcurrencyConflict(f"{write.record_type} {write.item_id} changed since {write.version}") from None
         return await self._after_write(write, entity, current)
 
+    async def _create(self, write: ErpWrite, record: Record) -> dict[str, Any]:
+        """PUT a new record. A ``related_record`` that no longer exists (the case a conversation was
+        filed to was deleted) falls back to the e-mail's contacts: the mail is filed, not lost."""
+        try:
+            return await self._put(write.record_type, self._body(write, record, None), create_only=True)
+        except ValidationFailed as exc:
+            if write.related_record is None or "RelatedEntityNoteID" not in exc.errors:
+                raise
+        logger.info("the %s a followed conversation was filed to is gone; the e-mail goes to its contacts",
+                    write.related_record[0])
+        plain = dataclasses.replace(write, related_record=None)
+        return await self._put(write.record_type, self._body(plain, record, None), create_only=True)
+
     def _body(self, write: ErpWrite, record: Record, current: Mapping[str, Any] | None) -> dict[str, Any]:
         """The PUT body for a record; ``current`` (on update) keeps status, attendee ids and note."""
         origin = write.origin if write.kind is WriteKind.CREATE else None
@@ -477,8 +491,10 @@ class AcumaticaErpGateway:
                 record, owner=write.owner,
                 contact_class=write.contact_class if write.kind is WriteKind.CREATE else None, origin=origin)
         if isinstance(record, EmailMessage) and write.record_type is RecordType.EMAIL:
+            entity = (RELATED_TYPES[write.related_record[0]], write.related_record[1]) if write.related_record \
+                else None
             return mapping.email_from_domain(record, owner=write.owner, related_contact=related, origin=origin,
-                                             current_note=note)
+                                             current_note=note, related_entity=entity)
         if isinstance(record, Task) and write.record_type is RecordType.TASK:
             return mapping.task_from_domain(record, current_status=status, owner=write.owner,
                                             related_contact=related, origin=origin, current_note=note)

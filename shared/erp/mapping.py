@@ -257,7 +257,10 @@ def email_to_domain(entity: Mapping[str, Any], files: Sequence[AttachmentContent
 
 
 def email_from_domain(email: EmailMessage, *, owner: str | None = None, related_contact: str | None = None,
-                      origin: str | None = None, current_note: str | None = None) -> dict[str, Any]:
+                      origin: str | None = None, current_note: str | None = None,
+                      related_entity: tuple[str, str] | None = None) -> dict[str, Any]:
+    """The Email body; ``related_entity`` (RelatedEntityType, NoteID) links it to a record other than
+    a contact (a case, an opportunity: a reply following its filed conversation)."""
     body = wrap({
         "Subject": email.subject, "Body": email.body, "From": email.from_address,
         "To": join_addresses(email.to), "Cc": join_addresses(email.cc), "Bcc": join_addresses(email.bcc),
@@ -267,7 +270,9 @@ def email_from_domain(email: EmailMessage, *, owner: str | None = None, related_
                                             message_id=email.internet_message_id or None)}
     if owner is not None:
         body["Owner"] = {"value": owner}
-    if related_contact:
+    if related_entity:
+        body.update(wrap({"RelatedEntityType": related_entity[0], "RelatedEntityNoteID": related_entity[1]}))
+    elif related_contact:
         body.update(wrap({"RelatedEntityType": CONTACT_TYPE, "RelatedEntityNoteID": related_contact}))
     return body
 

@@ -196,8 +196,15 @@ class InMemoryErpGateway:
         if write.kind is WriteKind.CREATE:
             if write.record is None:
                 raise ValidationFailed({"record": "a create needs a record"})
+            related = write.related_contacts
+            if write.related_record is not None:  # one relation per activity, as in Acumatica
+                kind, record_id = write.related_record
+                if kind != "contact":
+                    related = ()
+                elif self._is_contact(record_id):
+                    related = (record_id.lower(),)  # else gone: the e-mail's contacts, as the gateway falls back
             return self._insert(write.record_type, write.record, owner=write.owner,
-                                contact_class=write.contact_class, related=write.related_contacts,
+                                contact_class=write.contact_class, related=related,
                                 origin=write.origin, files=write.files)
         if write.kind not in (WriteKind.UPDATE, WriteKind.DELETE):
             raise ValidationFailed({"kind": f"{write.kind} is a mailbox-only write"})
@@ -221,6 +228,10 @@ class InMemoryErpGateway:
             row.files = tuple(write.files)
         self._bump(row)
         return row.view(item_id)
+
+    def _is_contact(self, record_id: str) -> bool:
+        row = self._rows.get(record_id.lower())
+        return row is not None and not row.deleted and row.record_type is RecordType.CONTACT
 
     def _insert(self, record_type: RecordType, record: Record, *, owner: str | None = None,
                 workgroup: str | None = None, contact_class: str | None = None,

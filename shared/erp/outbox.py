@@ -16,14 +16,14 @@ from typing import Any
 from urllib.parse import quote
 
 from shared.erp import mapping
-from shared.erp.crm import RELATED_TYPES
+from shared.erp.crm_kinds import RELATED_KINDS
 from shared.erp.session import AcumaticaSession, error_message
 from shared.errors import NotFound, RemoteError, ValidationFailed
 from shared.ports import AttachmentContent, OutgoingMail
 
 PENDING, PROCESSED, FAILED = "Pending Processing", "Processed", "Failed"
 ERROR_TAG = "exsync-send-error:"
-KINDS = {v: k for k, v in RELATED_TYPES.items()}
+KINDS = RELATED_KINDS
 FIELDS = ("NoteID,Subject,Body,To,Cc,Bcc,MailStatus,FromEmailAccountID,Parent,RelatedEntityType,"
           "RelatedEntityNoteID,Owner,Incoming,CreatedDateTime")
 

@@ -38,12 +38,14 @@ logger = logging.getLogger(__name__)
 P = TypeVar("P", bound=Parsable)
 
 GRAPH_BASE_URL = "https://graph.microsoft.com/v1.0"
+DEFAULT_TIMEOUT = 100.0  # seconds for Graph's answer (Graph itself gives up on a request after about 100 s)
 
 
 def build_http_client(base_url: str, pacer: Pacer, retry: RetryHandlerOption,
-                      http_client: httpx.AsyncClient | None = None) -> httpx.AsyncClient:
+                      http_client: httpx.AsyncClient | None = None,
+                      timeout: float = DEFAULT_TIMEOUT) -> httpx.AsyncClient:
     """An httpx client whose transport runs our middleware pipeline (outermost first)."""
-    client = http_client or httpx.AsyncClient(timeout=httpx.Timeout(100.0, connect=30.0))
+    client = http_client or httpx.AsyncClient(timeout=httpx.Timeout(timeout, connect=min(30.0, timeout)))
     client.base_url = httpx.URL(base_url)
     middleware = [RedirectHandler(), GraphRetryHandler(retry), TransportErrorHandler(), UserAgentHandler(),
                   PacingHandler(pacer)]
@@ -55,7 +57,7 @@ class GraphHttp:
 
     def __init__(self, credential: AsyncTokenCredential | None, base_url: str = GRAPH_BASE_URL, *,
                  pacing: PacingPolicy | None = None, retry: RetryHandlerOption | None = None,
-                 http_client: httpx.AsyncClient | None = None) -> None:
+                 http_client: httpx.AsyncClient | None = None, timeout: float = DEFAULT_TIMEOUT) -> None:
         speedups.install()
         self.base_url = base_url.rstrip("/")
         parts = urlsplit(self.base_url)
@@ -67,7 +69,8 @@ class GraphHttp:
                  else f"{parts.scheme}://{parts.netloc}/.default")
         auth = AzureIdentityAuthenticationProvider(self.credential, scopes=[scope],
                                                    allowed_hosts=[parts.hostname])
-        self.http = build_http_client(self.base_url, self.pacer, retry or RetryHandlerOption(), http_client)
+        self.http = build_http_client(self.base_url, self.pacer, retry or RetryHandlerOption(), http_client,
+                                      timeout)
         self.adapter = GraphRequestAdapter(auth, client=self.http)
         self.adapter.base_url = self.base_url
         self.client = GraphServiceClient(request_adapter=self.adapter)

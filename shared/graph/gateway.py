@@ -62,7 +62,7 @@ from shared.errors import ExsyncError, NotFound, RemoteError, ValidationFailed
 from shared.graph import mapping, speedups
 from shared.graph.attachments import Attachments
 from shared.graph.batch import BatchRunner, Reply, Step
-from shared.graph.client import GRAPH_BASE_URL, GraphHttp, encode_query
+from shared.graph.client import DEFAULT_TIMEOUT, GRAPH_BASE_URL, GraphHttp, encode_query
 from shared.graph.containers import Provisioner, required_id
 from shared.graph.pacing import MailboxStats, PacingPolicy
 from shared.graph.wire import RESOURCES, Resource, action_json, batch_error, from_json, seg, to_json
@@ -101,14 +101,15 @@ class GraphMailboxGateway:
     def create(cls, credential: AsyncTokenCredential | None, base_url: str = GRAPH_BASE_URL, *,
                update_batch_size: int = 20, max_attachment_kb: int = 10240,
                http_client: httpx.AsyncClient | None = None, pacing: PacingPolicy | None = None,
-               retry: RetryHandlerOption | None = None,
+               retry: RetryHandlerOption | None = None, timeout: float = DEFAULT_TIMEOUT,
                event_window: tuple[timedelta, timedelta] = DEFAULT_EVENT_WINDOW) -> GraphMailboxGateway:
         """A gateway for ``base_url`` (real Graph by default; the simulator in tests).
 
         ``credential`` None uses a static token (simulator only). ``pacing`` defaults to Graph's
-        per-mailbox limits; ``retry`` tunes kiota's RetryHandler (429/5xx/network failures).
+        per-mailbox limits; ``retry`` tunes kiota's RetryHandler (429/5xx/network failures);
+        ``timeout`` is how long one request may wait for Graph's answer (seconds).
         """
-        http = GraphHttp(credential, base_url, pacing=pacing, retry=retry, http_client=http_client)
+        http = GraphHttp(credential, base_url, pacing=pacing, retry=retry, http_client=http_client, timeout=timeout)
         return cls(http, update_batch_size=update_batch_size, max_attachment_kb=max_attachment_kb,
                    event_window=event_window)
 
@@ -248,8 +249,7 @@ class GraphMailboxGateway:
                 if mapping.read_stamp(task) == stamp:
                     return mapping.item_from_graph(record_type, task, mailbox)
             return None
-        query = {"$filter": mapping.stamp_filter(stamp), "$expand": mapping.STAMP_EXPAND, "$top": "1"}
-        info = self.http.request(Method.GET, path, mailbox, query=query)
+        info = self.http.request(Method.GET, path, mailbox, query=_stamp_query(stamp))
         found = await self.http.send(info, _COLLECTIONS[record_type])
         for model in (found.value if found is not None else None) or ():
             return mapping.item_from_graph(record_type, model, mailbox)
@@ -294,6 +294,8 @@ class GraphMailboxGateway:
             else:
                 for (index, _), reply in zip(batched, replies, strict=True):
                     results[index] = self._result(mailbox, writes[index], reply)
+                    if reply.resent and reply.status == 412:
+                        results[index] = await self._landed_update(mailbox, writes[index]) or results[index]
         await self._fill_result_stamps(mailbox, writes, results)
         done = [r for r in results if r is not None]
         failed = sum(1 for r in done if not r.ok)
@@ -308,7 +310,9 @@ class GraphMailboxGateway:
         if write.kind is WriteKind.UPDATE and write.stamp is not None and not resource.stamped_by_property:
             return None  # re-stamping a task edits its linkedResources: several requests
         if write.kind is WriteKind.CREATE:
-            return Step("POST", resource.collection(mailbox, write.container), self._create_body(write))
+            collection = resource.collection(mailbox, write.container)
+            return Step("POST", collection, self._create_body(write), lookup=_stamp_lookup(resource, collection, write),
+                        deduplicated=write.record_type is RecordType.EVENT)  # transactionId
         if write.kind is WriteKind.SEND:
             return Step("POST", f"/users/{seg(mailbox)}/sendMail", action_json(self._send_body(write)))
         item_id = _item_id(write)
@@ -367,6 +371,24 @@ class GraphMailboxGateway:
             item = mapping.item_from_graph(write.record_type, model, mailbox)
         except (ExsyncError, ValueError, TypeError) as exc:
             return WriteResult(write, error=_as_error(exc))
+        if write.stamp is not None:
+            item = dataclasses.replace(item, stamp=write.stamp or None)
+        return WriteResult(write, item=item)
+
+    async def _landed_update(self, mailbox: str, write: MailboxWrite) -> WriteResult[MailboxWrite] | None:
+        """An update resent after its answer was lost and refused (412): done when the item now holds
+        exactly what the write wanted (the lost attempt landed); None leaves it a conflict."""
+        if write.kind is not WriteKind.UPDATE or write.record is None or write.record_type is RecordType.EMAIL \
+                or not write.item_id:
+            return None
+        try:
+            item = await self.get(mailbox, write.record_type, write.container, write.item_id)
+        except ExsyncError:
+            return None
+        if item is None or item.record.content_hash() != write.record.content_hash() \
+                or not set(write.categories) <= set(item.categories):
+            return None
+        logger.info("an update of %s whose answer was lost had landed", mailbox)
         if write.stamp is not None:
             item = dataclasses.replace(item, stamp=write.stamp or None)
         return WriteResult(write, item=item)
@@ -494,6 +516,18 @@ class GraphMailboxGateway:
 
 def _expand(resource: Resource) -> str:
     return mapping.STAMP_EXPAND if resource.stamped_by_property else "linkedResources"
+
+
+def _stamp_lookup(resource: Resource, collection: str, write: MailboxWrite) -> Step | None:
+    """The GET that finds a create's item by its stamp if the create landed (tasks: no filterable stamp)."""
+    if not write.stamp or not resource.stamped_by_property:
+        return None
+    query = _stamp_query(write.stamp)
+    return Step("GET", f"{collection}?" + "&".join(f"{k}={encode_query(v)}" for k, v in query.items()))
+
+
+def _stamp_query(stamp: str) -> dict[str, str]:
+    return {"$filter": mapping.stamp_filter(stamp), "$expand": mapping.STAMP_EXPAND, "$top": "1"}
 
 
 def _item_id(write: MailboxWrite) -> str:

@@ -407,4 +407,5 @@ def item_from_graph(record_type: RecordType, model: GraphModel, mailbox: str) ->
         modified_at=_aware(model.last_modified_date_time) or _EPOCH,
         record=record_from_graph(record_type, model, mailbox),
         stamp=read_stamp(model), categories=tuple(model.categories or ()),
+        conversation_id=str(getattr(model, "conversation_id", None) or ""),
     )

@@ -75,13 +75,15 @@ class _Item:
     categories: tuple[str, ...] = ()
     files: tuple[AttachmentContent, ...] = ()
     web_page: str | None = None
+    conversation_id: str = ""     # messages: Graph's conversationId (a new message starts one)
 
     def view(self, item_id: str) -> MailboxItem[Any]:
         record = self.record
         if self.web_page is not None and isinstance(record, Contact):   # Graph: businessHomePage
             record = dataclasses.replace(record, web_page=self.web_page)
         return MailboxItem(id=item_id, etag=self.etag, modified_at=self.modified_at, record=record,
-                           stamp=self.stamp or None, categories=self.categories)
+                           stamp=self.stamp or None, categories=self.categories,
+                           conversation_id=self.conversation_id)
 
 
 @dataclasses.dataclass(slots=True)
@@ -226,7 +228,8 @@ class InMemoryMailboxGateway:
         self._remove(item_id)
         return None
 
-    def _create(self, mailbox: str, write: MailboxWrite, container: str) -> MailboxItem[Any]:
+    def _create(self, mailbox: str, write: MailboxWrite, container: str,
+                conversation_id: str = "") -> MailboxItem[Any]:
         if write.record is None:
             raise ValidationFailed({"record": "a create needs a record"})
         if self._container_types.get(container) is not write.record_type:
@@ -237,9 +240,10 @@ class InMemoryMailboxGateway:
         if isinstance(record, EmailMessage) and not record.internet_message_id:
             record = dataclasses.replace(record, internet_message_id=f"<m{next(self._ids)}@twin.example>")
         item_id = self._new_id()
+        conversation = (conversation_id or f"conv-{next(self._ids)}") if isinstance(record, EmailMessage) else ""
         self._items[item_id] = _Item(mailbox, write.record_type, container, record, self._new_etag(),
                                      self._clock.now(), next(self._seq), write.stamp or None,
-                                     tuple(write.categories), tuple(write.files), write.web_page)
+                                     tuple(write.categories), tuple(write.files), write.web_page, conversation)
         return self._items[item_id].view(item_id)
 
     def _update(self, item: _Item, *, record: Record | None = None, categories: tuple[str, ...] | None = None,
@@ -307,11 +311,12 @@ class InMemoryMailboxGateway:
 
     def user_create(self, mailbox: str, record_type: RecordType, container: str, record: Record, *,
                     categories: tuple[str, ...] = (), stamp: str | None = None,
-                    files: tuple[AttachmentContent, ...] = ()) -> str:
-        """Create an item as the user would in Outlook; returns its id."""
+                    files: tuple[AttachmentContent, ...] = (), conversation_id: str = "") -> str:
+        """Create an item as the user would in Outlook (a message in ``conversation_id``: a reply);
+        returns its id."""
         write = MailboxWrite(WriteKind.CREATE, record_type, container, record=record, stamp=stamp,
                              categories=categories, files=files)
-        return self._create(mailbox, write, container).id
+        return self._create(mailbox, write, container, conversation_id).id
 
     def user_update(self, mailbox: str, item_id: str, record: Record | None = None, *,
                     categories: tuple[str, ...] | None = None) -> None:

@@ -19,6 +19,7 @@ from kiota_http.middleware.middleware import BaseMiddleware
 from kiota_http.middleware.options import RetryHandlerOption
 
 from shared import metrics
+from shared.graph.wire import ANSWER_LOST
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +50,8 @@ class TransportErrorHandler(BaseMiddleware):  # type: ignore[misc]
 
     Connection failures (nothing was sent) are marked not-sent, so even a POST is retried; read
     timeouts and dropped connections are retried for every method but POST, which could have
-    created something already.
+    created something already (it surfaces as :class:`shared.errors.AnswerLost`; the batch runner
+    settles it by :mod:`shared.graph.recovery`).
     """
 
     async def send(self, request: httpx.Request, transport: httpx.AsyncBaseTransport) -> httpx.Response:
@@ -57,7 +59,7 @@ class TransportErrorHandler(BaseMiddleware):  # type: ignore[misc]
             return cast(httpx.Response, await super().send(request, transport))
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             return _gateway_timeout(request, exc, sent=False)
-        except (httpx.ReadTimeout, httpx.WriteTimeout, httpx.RemoteProtocolError, httpx.ReadError) as exc:
+        except ANSWER_LOST as exc:
             if request.method.upper() == "POST":
                 raise
             return _gateway_timeout(request, exc, sent=True)

@@ -26,6 +26,7 @@ from msgraph.generated.models.todo_task import TodoTask
 from shared.domain.records import RecordType
 from shared.errors import (
     AlreadyExists,
+    AnswerLost,
     AuthenticationFailed,
     ConcurrencyConflict,
     ExsyncError,
@@ -47,6 +48,8 @@ PREFER = (IMMUTABLE_ID, UTC_TIMES, TEXT_BODIES)
 """Preferences sent on every request (ids that survive moves, UTC times, text bodies)."""
 
 ERROR_MAPPING: dict[str, type[Parsable]] = {"XXX": ODataError}
+ANSWER_LOST = (httpx.ReadTimeout, httpx.WriteTimeout, httpx.RemoteProtocolError, httpx.ReadError)
+"""Failures after the request went out: it may have been applied (:class:`shared.errors.AnswerLost`)."""
 
 
 def seg(value: str) -> str:
@@ -156,6 +159,8 @@ def translate(exc: Exception) -> ExsyncError:
         headers = exc.response_headers or {}
         retry = retry_after_seconds(_header(headers, "retry-after"))
         return error_from_status(status, code, message, retry)
+    if isinstance(exc, ANSWER_LOST):
+        return AnswerLost(f"Graph sent no answer: {type(exc).__name__}")
     if isinstance(exc, httpx.HTTPError):
         return RemoteError(f"Graph unreachable: {type(exc).__name__}: {exc}")
     if isinstance(exc, ValueError):

@@ -34,7 +34,7 @@ from shared.ports import (
     WriteKind,
     WriteResult,
 )
-from shared.sync import merge
+from shared.sync import follow, merge
 from shared.sync.context import TypeContext, describe
 from shared.sync.hyperlink import keep_erp_web_page
 from shared.sync.plan import Action, Decision, LinkOp, Target, outgoing_email
@@ -463,11 +463,13 @@ async def erp_create(ctx: TypeContext, record: Record, source: MailboxItem[Any],
     owner: str | None = ctx.mailbox.employee_id
     contact_class: str | None = None
     related: tuple[str, ...] = ()
+    followed: tuple[str, str] | None = None
     files: tuple[AttachmentContent, ...] = ()
     if isinstance(record, Contact):
         contact_class = ctx.policy.contacts.contact_class
     elif isinstance(record, EmailMessage):
         related = await related_contacts(ctx, record)
+        followed = await follow.filed_record(ctx.state, ctx.email, source)  # a filed conversation's reply
         if ctx.policy.emails.sync_attachments:
             files = await ctx.mailbox_gateway.read_attachments(ctx.email, source.id, ctx.max_attachment_bytes)
             record = _keep_attachments(ctx, record, files, f"mailbox:{source.id}")
@@ -476,7 +478,7 @@ async def erp_create(ctx: TypeContext, record: Record, source: MailboxItem[Any],
     elif isinstance(record, Event):
         owner = None
     return ErpWrite(WriteKind.CREATE, ctx.record_type, record=record, owner=owner, contact_class=contact_class,
-                    related_contacts=related, origin=origin, files=files)
+                    related_contacts=related, origin=origin, files=files, related_record=followed)
 
 
 async def related_contacts(ctx: TypeContext, record: EmailMessage) -> tuple[str, ...]:

@@ -1,6 +1,7 @@
 """Admin surface under ``/_sim`` (no auth, JSON): users, reset, counters, delta expiry, throttling.
 
 ``POST /_sim/users`` takes ``"shared": true`` for a shared mailbox (no licence, sign-in disabled);
+``POST /_sim/ids`` ``{"marks": "/#?\\"}`` puts those characters into every new id (reset clears them);
 ``POST /_sim/scope`` ``{"mailboxes": [upn, …] | null}`` limits the app to those mailboxes the way
 Exchange RBAC for Applications does (others answer 403 ErrorAccessDenied); ``POST /_sim/deliver``
 puts a message from outside the tenant into an Inbox (see :mod:`sim.graph.resources.replies`).
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from sim.graph import sending
+from sim.graph import ids, sending
 
 if TYPE_CHECKING:
     from sim.graph.state import SimState as Sim
@@ -77,6 +78,13 @@ def register(app: web.Application, sim: Sim) -> None:
     async def reset(_: web.Request) -> web.Response:
         sim.reset()
         return web.json_response({"ok": True})
+
+    async def id_marks(request: web.Request) -> web.Response:
+        marks = (await _json(request)).get("marks")
+        if not isinstance(marks, str) or len(marks) > 16:
+            return _error("marks: expected up to 16 characters to put into every new id, e.g. \"/#?\\\\\"")
+        ids.MARKS["marks"] = marks
+        return web.json_response({"marks": marks})
 
     async def counters(_: web.Request) -> web.Response:
         return web.json_response({mailbox: dataclasses.asdict(counter)
@@ -161,6 +169,7 @@ def register(app: web.Application, sim: Sim) -> None:
     app.router.add_post("/_sim/deliver", deliver)
     app.router.add_get("/_sim/users", list_users)
     app.router.add_post("/_sim/reset", reset)
+    app.router.add_post("/_sim/ids", id_marks)
     app.router.add_get("/_sim/counters", counters)
     app.router.add_post("/_sim/expire-delta", expire_delta)
     app.router.add_route("GET", "/_sim/throttling", throttling)

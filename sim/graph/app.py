@@ -91,7 +91,7 @@ async def graph_handler(request: web.Request) -> web.StreamResponse:
             "BadRequest", "Unable to read JSON request payload. Please ensure Content-Type header is set "
             "and payload is of valid JSON format.")))
     base = f"{request.scheme}://{request.host}"
-    call = Call(request.method, request.path, dict(request.query), request.headers, body, base,
+    call = Call(request.method, request.rel_url.raw_path, dict(request.query), request.headers, body, base,
                 app_key(authorization))
     if [s.lower() for s in call.segments] == ["$batch"]:
         if request.method != "POST":

@@ -87,7 +87,7 @@ async def _run_ordered(call: Call, sim: Sim, requests: list[dict[str, Any]]) -> 
 def _path(entry: dict[str, Any]) -> str:
     url = str(entry["url"])
     split = urllib.parse.urlsplit(url)
-    path = urllib.parse.unquote(split.path)
+    path = split.path  # still percent-encoded: Call.segments decodes each segment
     if not path.startswith("/"):
         path = "/" + path
     return "/v1.0" + path if not path.lower().startswith("/v1.0/") else path
@@ -121,10 +121,11 @@ async def _faulted(sim: Sim, inner: Call) -> Reply | None:
     fault = sim.faults.take(inner.method, inner.path)
     if fault is None:
         return None
+    applied = await sim.execute(inner) if fault.after else None  # a lost answer: applied, then lost
     if fault.delay_ms:
         await asyncio.sleep(fault.delay_ms / 1000)
     if not fault.drop and fault.status < 300:
-        return None
+        return applied
     status = fault.status if not fault.drop else 504
     headers = {"Retry-After": str(int(fault.retry_after))} if fault.retry_after is not None else {}
     return Reply(status, fault_body(status, "injected fault"), headers)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import urllib.parse
 from collections.abc import Mapping
 from typing import Any
 
@@ -26,7 +27,7 @@ class Call:
 
     @property
     def segments(self) -> list[str]:
-        parts = [p for p in self.path.split("/") if p]
+        parts = [urllib.parse.unquote(p) for p in self.path.split("/") if p]  # %2F stays inside its segment
         return parts[1:] if parts and parts[0].lower() == "v1.0" else parts
 
     @property

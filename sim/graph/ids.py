@@ -18,12 +18,17 @@ def _padded(raw: bytes) -> str:
 
 def rest_id() -> str:
     """A regular (move-sensitive) Outlook REST id, e.g. ``AAMkAD...=`` (URL-safe base64, padded)."""
-    return "AAMkAD" + _padded(secrets.token_bytes(47))
+    return "AAMkAD" + MARKS["marks"] + _padded(secrets.token_bytes(47))
+
+
+MARKS = {"marks": ""}
+"""Characters put into every new id after its prefix (``POST /_sim/ids``; reset clears them): a client
+must percent-encode ids in paths (Graph takes ``%2F`` inside a segment) and keep them opaque."""
 
 
 def immutable_id() -> str:
     """An immutable id (``Prefer: IdType="ImmutableId"``), e.g. ``AAkALg...=``."""
-    return "AAkALg" + _padded(secrets.token_bytes(47))
+    return "AAkALg" + MARKS["marks"] + _padded(secrets.token_bytes(47))
 
 
 def change_key() -> str:

@@ -13,7 +13,7 @@ from typing import Any
 import aiohttp
 
 from sim.common import FaultBook, Journal
-from sim.graph import odata
+from sim.graph import ids, odata
 from sim.graph.call import Call, Reply
 from sim.graph.errors import GraphError, error_body
 from sim.graph.router import Router
@@ -113,6 +113,7 @@ class SimState:
             task.cancel()
         self.notifications.clear()
         self.tenant.reset()
+        ids.MARKS["marks"] = ""
         self.tenant.applications.clear()
         self.tenant.secrets.clear()
         self.journal.clear()

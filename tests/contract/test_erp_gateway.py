@@ -196,6 +196,23 @@ async def test_email_linked_to_contact_with_attachments(erp: ErpHarness) -> None
     assert ids((await drain(erp, RecordType.EMAIL, nobody, None))[0]) == []
 
 
+async def test_an_email_related_to_another_record_has_that_one_relation(erp: ErpHarness) -> None:
+    """``related_record`` (a reply following its filed conversation) replaces the contacts: one
+    relation per activity, as Acumatica keeps it; a relation to a non-contact reads back as none."""
+    first = await create(erp, RecordType.CONTACT, contact(6), owner=EP1)
+    second = await create(erp, RecordType.CONTACT, contact(7), owner=EP1)
+    email = EmailMessage(subject="RE: Quote", from_address="person6@example.com", to=("ann@example.com",),
+                         sent_at=T0, internet_message_id="<reply@example.com>")
+    item = await create(erp, RecordType.EMAIL, email, owner=EP1, related_contacts=(first.id,),
+                        related_record=("contact", second.id), origin="msg:reply")
+    got = await erp.gateway.get(RecordType.EMAIL, item.id)
+    assert item.related_contacts == (second.id,) and got is not None and got.related_contacts == (second.id,)
+    await erp.delete(RecordType.CONTACT, second.id)  # the filed record is gone: the e-mail's contacts
+    orphan = await create(erp, RecordType.EMAIL, email, owner=EP1, related_contacts=(first.id,),
+                          related_record=("contact", second.id), origin="msg:reply-2")
+    assert orphan.related_contacts == (first.id,)
+
+
 async def test_task_fields_and_status(erp: ErpHarness) -> None:
     task = Task(title="Call back", body="about the quote", status=TaskStatus.IN_PROGRESS,
                 importance=Importance.HIGH, start_at=T0, due_at=datetime(2026, 3, 5, 17, tzinfo=UTC))

@@ -282,6 +282,19 @@ async def test_find_message_by_internet_message_id(harness: Harness) -> None:
     assert await harness.gateway.find_message(MAILBOX, "<nobody@nowhere.test>") is None
 
 
+async def test_messages_carry_their_conversation_id(harness: Harness) -> None:
+    container = await harness.gateway.ensure_container(MAILBOX, RecordType.EMAIL, "ERP")
+    await created(harness, create(RecordType.EMAIL, container, 1))
+    await created(harness, create(RecordType.EMAIL, container, 2))
+    listed, _ = await drain(harness, RecordType.EMAIL, container, None)
+    conversations = [e.conversation_id for e in listed if isinstance(e, MailboxItem)]
+    assert len(conversations) == 2 and all(conversations) and len(set(conversations)) == 2
+    folder = await harness.gateway.ensure_container(MAILBOX, RecordType.CONTACT, "ERP")
+    await created(harness, create(RecordType.CONTACT, folder))
+    contacts, _ = await drain(harness, RecordType.CONTACT, folder, None)
+    assert [e.conversation_id for e in contacts if isinstance(e, MailboxItem)] == [""]
+
+
 async def test_send_lands_in_sent_items(harness: Harness) -> None:
     sent_items = await harness.gateway.ensure_container(MAILBOX, RecordType.EMAIL, "sentitems")
     _, cursor = await drain(harness, RecordType.EMAIL, sent_items, None)

@@ -31,6 +31,7 @@ ROOT = Path(__file__).resolve().parents[2]
 ENDPOINT = "/entity/Default/24.200.001"
 ANN = "ann@contoso.test"
 OWNER = "EP00000001"
+GRAPH_TIMEOUT = 5  # seconds the host waits for one Graph answer (a 120 s stall outlasts it; a busy machine does not)
 REPORT_ENV = "EXSYNC_FAULT_REPORT"  # where the matrix appends its outcomes (scripts/reliability_report.py)
 
 
@@ -181,7 +182,8 @@ async def stack(services: tuple[Azurite, Simulator, Simulator]) -> AsyncIterator
            "EXSYNC_TABLE_PREFIX": f"k{suffix}", "EXSYNC_SYNC_QUEUE": f"faults-{suffix}",
            "EXSYNC_BATCH_STAGGER_SECONDS": "0", "EXSYNC_LEASE_SECONDS": "30", "EXSYNC_LOCAL_TIMERS": "false",
            "EXSYNC_GRAPH_NOTIFICATION_URL": f"http://127.0.0.1:{port}/api", "SERVE_PORT": str(port),
-           "EXSYNC_FUNCTION_KEY": key, "EXSYNC_LOG_LEVEL": "INFO", "EXSYNC_SCHEDULE": "0 */5 * * * *"}
+           "EXSYNC_FUNCTION_KEY": key, "EXSYNC_LOG_LEVEL": "INFO", "EXSYNC_SCHEDULE": "0 */5 * * * *",
+           "EXSYNC_GRAPH_TIMEOUT_SECONDS": str(GRAPH_TIMEOUT)}
     host = HostProcess(env, port)
     await asyncio.to_thread(host.start)
     api = httpx.AsyncClient(headers={"x-functions-key": key}, timeout=30)

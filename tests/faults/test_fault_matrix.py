@@ -29,24 +29,34 @@ class FaultCase:
     side: str  # "graph" or "erp"
     spec: dict[str, Any]  # a simulator fault (sim.common.parse_fault)
     transient: bool  # the clients' retries are expected to absorb it within the run
+    in_run: bool = False  # the faulted run itself must succeed, complete (recovered within the run)
 
 
 GRAPH_WRITES = {"path": r"\$batch|/contacts", "method": "POST"}
+BATCH_WRITES = {"path": r"\$batch", "method": "POST"}
 CASES = {c.name: c for c in [
     FaultCase("graph 429 x3 (Retry-After 0)", "graph", {**GRAPH_WRITES, "status": 429, "retry_after": 0, "count": 3},
               True),
     FaultCase("graph 503 until cleared", "graph", {**GRAPH_WRITES, "status": 503, "count": 10_000}, False),
-    FaultCase("graph dropped connections x3", "graph", {**GRAPH_WRITES, "drop": True, "count": 3}, True),
+    FaultCase("graph dropped connections x3", "graph", {**GRAPH_WRITES, "drop": True, "count": 3}, True, True),
+    FaultCase("graph answers lost x2 (applied, then dropped)", "graph",
+              {**BATCH_WRITES, "drop": True, "after": True, "count": 2}, True, True),
+    FaultCase("graph 120 s stall of a write (applied, answer held)", "graph",
+              {**BATCH_WRITES, "delay_ms": 120_000, "drop": True, "after": True}, True, True),
+    FaultCase("graph 120 s stall of a read", "graph",
+              {"path": "/delta", "method": "GET", "delay_ms": 120_000, "drop": True}, True, True),
     FaultCase("erp 500 until cleared", "erp", {"path": "/entity/Default", "status": 500, "count": 10_000}, False),
     FaultCase("erp 401 x1 (session expired)", "erp", {"path": "/entity/Default", "status": 401, "count": 1}, True),
     FaultCase("erp 429 x2", "erp", {"path": "/entity/Default", "status": 429, "retry_after": 0, "count": 2}, True),
 ]}
 POINTS = ("start", "mid", "late")
 FAST = [("graph 429 x3 (Retry-After 0)", "mid"), ("graph 503 until cleared", "mid"),
-        ("graph dropped connections x3", "late"), ("erp 500 until cleared", "start"),
-        ("erp 401 x1 (session expired)", "start"), ("erp 429 x2", "start")]
+        ("graph dropped connections x3", "mid"), ("erp 500 until cleared", "start"),
+        ("erp 401 x1 (session expired)", "start"), ("erp 429 x2", "start"),
+        ("graph answers lost x2 (applied, then dropped)", "mid"),
+        ("graph 120 s stall of a write (applied, answer held)", "mid"), ("graph 120 s stall of a read", "start")]
 # ERP reads happen as a run starts, so ERP faults later in a run mostly repeat "start": one of them runs.
-SLOW = [(c, p) for c in CASES for p in POINTS if (c, p) not in FAST
+SLOW = [(c, p) for c in CASES for p in POINTS if (c, p) not in FAST and "read" not in c  # reads: at start
         and (CASES[c].side == "graph" or (c, p) == ("erp 500 until cleared", "mid"))]
 SLOWDOWN = {**GRAPH_WRITES, "status": 200, "delay_ms": 150, "count": 10_000}
 
@@ -99,6 +109,7 @@ async def run_scenario(fs: FaultStack, case: FaultCase, point: str) -> dict[str,
     expected, edit = await _add_work(fs)
     before = len(await fs.graph_contacts())
     log_before = len(await fs.log())
+    host_log_before = len(fs.host.log())
     await fs.clear_faults()
     await fs.fault(fs.graph_sim, SLOWDOWN)
     if point == "start":
@@ -108,6 +119,7 @@ async def run_scenario(fs: FaultStack, case: FaultCase, point: str) -> dict[str,
         await _wait_graph_count(fs, before + (NEW // 3 if point == "mid" else 2 * NEW // 3))
         await _inject(fs, case)
     faulted = await fs.finished(since)
+    host_log = fs.host.log()[host_log_before:]
     new_log = (await fs.log())[: max(0, len(await fs.log()) - log_before)]
     mid_state = await _converged(fs, expected, edit)
     await fs.clear_faults()
@@ -117,6 +129,7 @@ async def run_scenario(fs: FaultStack, case: FaultCase, point: str) -> dict[str,
     row = {"fault": case.name, "point": point, "faulted_run": run["state"], "message": run["message"],
            "warned_in_log": any(e["level"] in ("warning", "error") for e in new_log),
            "complete_after_fault": not mid_state["missing"], "recovery_run": recovered["last_run"]["state"],
+           "network_failures": host_log.count("settling") + host_log.count("network failure on"),
            **final}
     record_outcome(row)
     return row
@@ -130,6 +143,10 @@ def _check(row: dict[str, Any], case: FaultCase) -> None:
         assert row["complete_after_fault"], row
     else:
         assert row["message"] and row["warned_in_log"], row
+    if case.in_run:  # recovered within the run, not only on the next one
+        assert row["faulted_run"] == "succeeded" and row["complete_after_fault"], row
+        if row["point"] != "late":  # late, the last batch may be on its way before the fault is set
+            assert row["network_failures"] >= 1, row  # the fault did strike
     if not case.transient and row["point"] == "start":  # later, the run may have read that side already
         assert row["faulted_run"] != "succeeded", row
 

@@ -109,21 +109,33 @@ class Env:
         return server
 
 
-@pytest.fixture
-async def env(azurite_connection_string: str) -> AsyncIterator[Env]:
-    suffix = uuid.uuid4().hex[:10]
-    settings = Settings.from_env({
-        "EXSYNC_STATE_CONNECTION": azurite_connection_string, "EXSYNC_SYNC_QUEUE": f"sync-{suffix}",
-        "EXSYNC_GRAPH_CLIENT_STATE": CLIENT_STATE, "EXSYNC_ERP_WEBHOOK_SECRET": ERP_SECRET,
-        "EXSYNC_TABLE_PREFIX": f"t{suffix}", "EXSYNC_BATCH_STAGGER_SECONDS": "0",
-    })
-    clock = Clock()
-    store = TableStateStore.from_connection_string(azurite_connection_string, table_prefix=f"t{suffix}",
-                                                   clock=clock)
+@dataclasses.dataclass
+class TwinRuntime:
+    """A Runtime on Azurite (tables and queue created) over the gateway twins and a FakeEngine, in use."""
+
+    rt: Runtime
+    store: TableStateStore
+    queue: StorageSyncQueue
+    graph: InMemoryMailboxGateway
+    erp: InMemoryErpGateway
+    engine: FakeEngine
+
+    async def close(self) -> None:
+        """Out of use; its queue and tables deleted."""
+        use_runtime(None)
+        await self.queue.client.delete_queue()
+        await self.queue.aclose()
+        await self.store.delete_tables()
+        await self.store.aclose()
+
+
+async def twin_runtime(conn: str, env: dict[str, str], clock: Clock | None = None) -> TwinRuntime:
+    """The Runtime for ``env`` (its queue name and table prefix) on Azurite at ``conn``, put in use."""
+    settings = Settings.from_env({"EXSYNC_STATE_CONNECTION": conn, **env})
+    store = TableStateStore.from_connection_string(conn, table_prefix=settings.table_prefix, clock=clock)
     await store.create_tables()
-    queue = StorageSyncQueue.from_connection_string(azurite_connection_string, settings.sync_queue)
+    queue = StorageSyncQueue.from_connection_string(conn, settings.sync_queue)
     await queue.ensure()
-    raw = QueueClient.from_connection_string(azurite_connection_string, settings.sync_queue)
     graph, erp, engine = InMemoryMailboxGateway(), InMemoryErpGateway(), FakeEngine()
 
     async def graph_for(server: ServerConfig) -> InMemoryMailboxGateway:
@@ -132,18 +144,27 @@ async def env(azurite_connection_string: str) -> AsyncIterator[Env]:
     async def erp_for() -> InMemoryErpGateway:
         return erp
 
+    extra = {"clock": clock} if clock is not None else {}
     rt = Runtime(settings=settings, state=store, queue=queue, mailbox_gateway=graph_for,  # type: ignore[arg-type]
-                 erp_gateway=erp_for, clock=clock, engine=engine)  # type: ignore[arg-type]
+                 erp_gateway=erp_for, engine=engine, **extra)  # type: ignore[arg-type]
     use_runtime(rt)
+    return TwinRuntime(rt, store, queue, graph, erp, engine)
+
+
+@pytest.fixture
+async def env(azurite_connection_string: str) -> AsyncIterator[Env]:
+    suffix = uuid.uuid4().hex[:10]
+    clock = Clock()
+    twins = await twin_runtime(azurite_connection_string, {
+        "EXSYNC_SYNC_QUEUE": f"sync-{suffix}", "EXSYNC_GRAPH_CLIENT_STATE": CLIENT_STATE,
+        "EXSYNC_ERP_WEBHOOK_SECRET": ERP_SECRET, "EXSYNC_TABLE_PREFIX": f"t{suffix}",
+        "EXSYNC_BATCH_STAGGER_SECONDS": "0"}, clock)
+    raw = QueueClient.from_connection_string(azurite_connection_string, twins.rt.settings.sync_queue)
     try:
-        yield Env(rt, store, raw, graph, erp, engine, clock)
+        yield Env(twins.rt, twins.store, raw, twins.graph, twins.erp, twins.engine, clock)
     finally:
-        use_runtime(None)
-        await queue.client.delete_queue()
-        await queue.aclose()
         await raw.close()
-        await store.delete_tables()
-        await store.aclose()
+        await twins.close()
 
 
 async def call_http(name: str, method: str, path: str, body: Any = None, *,

@@ -20,15 +20,10 @@ import pytest
 import function_app
 from devhost.host import LocalHost
 from devhost.services import free_port
-from functions._runtime import use_runtime
 from shared.admin.storage_queue import StorageSyncQueue
-from shared.domain.config import ServerConfig
-from shared.erp.memory import InMemoryErpGateway
-from shared.graph.memory import InMemoryMailboxGateway
 from shared.runtime import Runtime
-from shared.settings import Settings
 from shared.state.table import TableStateStore
-from tests.functions.conftest import CLIENT_STATE, ERP_SECRET, FakeEngine
+from tests.functions.conftest import CLIENT_STATE, ERP_SECRET, FakeEngine, TwinRuntime, twin_runtime
 
 KEY = "fuzz-function-key"
 
@@ -39,11 +34,24 @@ class LiveHost:
 
     base_url: str
     key: str
-    rt: Runtime
-    store: TableStateStore
-    queue: StorageSyncQueue
-    engine: FakeEngine
+    twins: TwinRuntime
     loop: asyncio.AbstractEventLoop
+
+    @property
+    def rt(self) -> Runtime:
+        return self.twins.rt
+
+    @property
+    def store(self) -> TableStateStore:
+        return self.twins.store
+
+    @property
+    def queue(self) -> StorageSyncQueue:
+        return self.twins.queue
+
+    @property
+    def engine(self) -> FakeEngine:
+        return self.twins.engine
 
     @property
     def api(self) -> str:
@@ -66,36 +74,17 @@ async def _start(conn: str, loop: asyncio.AbstractEventLoop) -> tuple[LiveHost, 
            "EXSYNC_GRAPH_CLIENT_STATE": CLIENT_STATE, "EXSYNC_ERP_WEBHOOK_SECRET": ERP_SECRET,
            "EXSYNC_TABLE_PREFIX": f"f{suffix}", "EXSYNC_BATCH_STAGGER_SECONDS": "0", "EXSYNC_SCHEDULE": "0 */5 * * * *",
            "EXSYNC_TENANT_ID": "contoso.test", "EXSYNC_ADDIN_CLIENT_ID": "fuzz-addin"}
-    settings = Settings.from_env(env)
-    store = TableStateStore.from_connection_string(conn, table_prefix=f"f{suffix}")
-    await store.create_tables()
-    queue = StorageSyncQueue.from_connection_string(conn, settings.sync_queue)
-    await queue.ensure()
-    graph, erp, engine = InMemoryMailboxGateway(), InMemoryErpGateway(), FakeEngine()
-
-    async def graph_for(server: ServerConfig) -> InMemoryMailboxGateway:
-        return graph
-
-    async def erp_for() -> InMemoryErpGateway:
-        return erp
-
-    rt = Runtime(settings=settings, state=store, queue=queue, mailbox_gateway=graph_for,  # type: ignore[arg-type]
-                 erp_gateway=erp_for, engine=engine)  # type: ignore[arg-type]
-    use_runtime(rt)
+    twins = await twin_runtime(conn, env)
     host = LocalHost(function_app.app, function_key=KEY, storage_connection=conn, env=env, port=free_port(),
                      timers=False)
     host.queues.clear()  # no worker: queued requests stay countable
     await host.start()
-    return LiveHost(host.base_url, KEY, rt, store, queue, engine, loop), host
+    return LiveHost(host.base_url, KEY, twins, loop), host
 
 
 async def _stop(live: LiveHost, host: LocalHost) -> None:
     await host.stop()
-    use_runtime(None)
-    await live.queue.client.delete_queue()
-    await live.queue.aclose()
-    await live.store.delete_tables()
-    await live.store.aclose()
+    await live.twins.close()
 
 
 @pytest.fixture(scope="module")

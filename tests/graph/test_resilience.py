@@ -10,8 +10,8 @@ import pytest
 from kiota_http.middleware.options import RetryHandlerOption
 
 from devhost.services import Simulator
-from shared.domain.records import Contact, RecordType
-from shared.errors import RemoteError, SyncStateLost
+from shared.domain.records import Contact, EmailMessage, RecordType
+from shared.errors import ConcurrencyConflict, RemoteError, SyncStateLost
 from shared.graph.gateway import GraphMailboxGateway
 from shared.ports import MailboxItem, MailboxWrite, WriteKind
 from tests.graph.simulator import admin, fresh, graph_simulator
@@ -131,3 +131,98 @@ async def test_a_throttled_read_is_retried_after_retry_after(sim: Simulator, gat
     assert await gateway.find_by_stamp(MAILBOX, RecordType.CONTACT, container, "erp-x") is None
     stats = gateway.stats()[MAILBOX]
     assert (stats.throttled, stats.requests) == (1, 4)  # folders list, create, 429, the retry
+
+
+def created_in_sim(sim: Simulator) -> int:
+    """Batched contact creates the simulator served (applied, whether or not the answer came back)."""
+    return sum(1 for r in admin(sim, "GET", "/_sim/requests")
+               if r.get("batched") and r["method"] == "POST" and r["path"].endswith("/contacts"))
+
+
+@pytest.mark.parametrize("after", [True, False], ids=["applied then dropped", "dropped before"])
+async def test_a_dropped_batch_of_creates_is_settled_within_the_call(
+        sim: Simulator, gateway: GraphMailboxGateway, after: bool) -> None:
+    container = await gateway.ensure_container(MAILBOX, RecordType.CONTACT, "R")
+    admin(sim, "POST", "/_sim/faults", {"path": r"\$batch", "method": "POST", "drop": True, "after": after})
+    results = await gateway.apply(MAILBOX, creates(container, 4))
+    assert all(r.ok and r.item is not None for r in results), [r.error for r in results]
+    listed = await listing(gateway, container)
+    assert sorted(i.id for i in listed) == sorted(r.item.id for r in results if r.item)
+    assert [r.item.stamp for r in results if r.item] == [f"erp-{i}" for i in range(4)]
+    assert created_in_sim(sim) == 4  # applied once: the look-ups found them, or the resend made them
+    assert gateway.batches.answers_lost == 1
+
+
+async def test_a_stalled_batch_times_out_and_is_settled_by_stamp(sim: Simulator) -> None:
+    fresh(sim)
+    gw = GraphMailboxGateway.create(None, f"{sim.base_url}/v1.0", timeout=1.0,
+                                    retry=RetryHandlerOption(delay=0, max_retries=3))
+    try:
+        container = await gw.ensure_container(MAILBOX, RecordType.CONTACT, "R")
+        admin(sim, "POST", "/_sim/faults", {"path": r"\$batch", "method": "POST", "delay_ms": 120_000,
+                                            "drop": True, "after": True})  # Graph holds the answer 120 s
+        results = await gw.apply(MAILBOX, creates(container, 3))
+        assert all(r.ok for r in results), [r.error for r in results]
+        assert len(await listing(gw, container)) == 3 and created_in_sim(sim) == 3
+    finally:
+        await gw.aclose()
+
+
+async def test_a_lost_create_without_a_stamp_is_reported_not_repeated(sim: Simulator,
+                                                                      gateway: GraphMailboxGateway) -> None:
+    container = await gateway.ensure_container(MAILBOX, RecordType.CONTACT, "R")
+    admin(sim, "POST", "/_sim/faults", {"path": r"\$batch", "method": "POST", "drop": True, "after": True})
+    unstamped = MailboxWrite(WriteKind.CREATE, RecordType.CONTACT, container, record=Contact(first_name="U"))
+    [result] = await gateway.apply(MAILBOX, [unstamped])
+    assert isinstance(result.error, RemoteError) and result.error.code == "answerLost", result.error
+    assert len(await listing(gateway, container)) == 1 and created_in_sim(sim) == 1
+
+
+async def test_a_batched_create_answered_504_after_it_landed_is_found_not_repeated(
+        sim: Simulator, gateway: GraphMailboxGateway) -> None:
+    container = await gateway.ensure_container(MAILBOX, RecordType.CONTACT, "R")
+    admin(sim, "POST", "/_sim/faults", {"path": "/contacts$", "method": "POST", "status": 504, "after": True})
+    results = await gateway.apply(MAILBOX, creates(container, 2))
+    assert all(r.ok for r in results), [r.error for r in results]
+    assert len(await listing(gateway, container)) == 2 and created_in_sim(sim) == 2
+
+
+async def test_a_lost_batch_of_reads_is_resent(sim: Simulator, gateway: GraphMailboxGateway) -> None:
+    container = await gateway.ensure_container(MAILBOX, RecordType.CONTACT, "R")
+    made = [r.item.id for r in await gateway.apply(MAILBOX, creates(container, 3)) if r.item]
+    admin(sim, "POST", "/_sim/faults", {"path": r"\$batch", "method": "POST", "drop": True, "count": 2})
+    assert await gateway.existing_ids(MAILBOX, RecordType.CONTACT, container, [*made, "gone"]) == set(made)
+    assert gateway.batches.answers_lost == 2
+
+
+async def test_a_lost_send_is_reported_never_sent_twice(sim: Simulator, gateway: GraphMailboxGateway) -> None:
+    sent_items = await gateway.ensure_container(MAILBOX, RecordType.EMAIL, "sentitems")
+    message = EmailMessage(subject="Your order", body="shipped", from_address=MAILBOX, to=("pat@fabrikam.test",),
+                           incoming=False)
+    admin(sim, "POST", "/_sim/faults", {"path": r"\$batch", "method": "POST", "drop": True, "after": True})
+    [result] = await gateway.apply(MAILBOX, [
+        MailboxWrite(WriteKind.SEND, RecordType.EMAIL, sent_items, record=message, stamp="erp-mail")])
+    assert isinstance(result.error, RemoteError) and result.error.code == "answerLost", result.error
+    sends = [r for r in admin(sim, "GET", "/_sim/requests") if r["path"].endswith("/sendMail")]
+    assert len(sends) == 1
+
+
+@pytest.mark.parametrize(("after", "stale", "ok"), [(True, False, True), (False, True, False)],
+                         ids=["landed, then lost: done", "stale etag, dropped before: a conflict"])
+async def test_an_update_resent_after_a_lost_answer(sim: Simulator, gateway: GraphMailboxGateway,
+                                                    after: bool, stale: bool, ok: bool) -> None:
+    container = await gateway.ensure_container(MAILBOX, RecordType.CONTACT, "R")
+    [made] = await gateway.apply(MAILBOX, creates(container, 1))
+    assert made.item is not None
+    admin(sim, "POST", "/_sim/faults", {"path": r"\$batch", "method": "POST", "drop": True, "after": after})
+    etag = 'W/"stale"' if stale else made.item.etag
+    edited = Contact(first_name="P0", email="p0@fabrikam.test", job_title="Buyer")
+    [result] = await gateway.apply(MAILBOX, [MailboxWrite(WriteKind.UPDATE, RecordType.CONTACT, container,
+                                                          record=edited, item_id=made.item.id, etag=etag)])
+    assert result.ok is ok, result.error
+    if ok:
+        assert result.item is not None and result.item.record.job_title == "Buyer"
+    else:
+        assert isinstance(result.error, ConcurrencyConflict)
+    [listed] = await listing(gateway, container)
+    assert listed.record.job_title == ("Buyer" if ok else "")

@@ -74,7 +74,7 @@ class World:
         from shared.ports import ErpScope
         out: list[ErpItem[Any]] = []
         cursor = None
-        scope = ErpScope(EMPLOYEE, MAILBOX, contact_filter=self.policy.contacts.filter)
+        scope = ErpScope(self.mailbox.employee_id, MAILBOX, contact_filter=self.policy.contacts.filter)
         while True:
             page = await self.erp.gateway.list_ids(record_type, scope, cursor, 100)
             for item_id in page.items:

@@ -79,3 +79,35 @@ async def test_create_case_and_lead_from_email(api: httpx.AsyncClient) -> None:
     assert bad.status_code == 400
     opp = await _put(api, "Opportunity", w(Subject="Deal", Status="Won"))
     assert opp.status_code == 200 and opp.json()["OpportunityID"]["value"] == "OP000001"
+
+
+# Acumatica's CRTargetEntityType names (PX.Objects.CR), as exsync's record kinds use them; the
+# plausible wrong guesses the simulator must refuse as Acumatica would (docs/outlook-addin.md).
+WRONG_TYPES = ("PX.Objects.CR.Case", "PX.Objects.CR.Lead", "PX.Objects.CR.Opportunity",
+               "PX.Objects.CR.BusinessAccount", "Case", "px.objects.cr.crcase")
+
+
+async def test_related_entity_types_are_the_verified_names_and_nothing_else(api: httpx.AsyncClient) -> None:
+    from shared.erp.crm_kinds import RELATED_TYPES
+    from sim.acumatica.store import RELATED_TYPES as SIMULATED
+
+    assert set(SIMULATED) == set(RELATED_TYPES.values())
+    contact = (await _put(api, "Contact", w(FirstName="Ann", LastName="Lee", Email="ann@customer.test"))).json()
+    records = {
+        "contact": contact,
+        "lead": (await _put(api, "Lead", w(LastName="Stone", Email="bob@prospect.test"))).json(),
+        "case": (await _put(api, "Case", w(Subject="Printer", ClassID="SUPPORT"))).json(),
+        "opportunity": (await _put(api, "Opportunity", w(Subject="More printers"))).json(),
+        "account": (await _put(api, "BusinessAccount", w(BusinessAccountID="FAB", Name="Fabrikam"))).json(),
+    }
+    for kind, related_type in RELATED_TYPES.items():
+        linked = await _put(api, "Email", w(Subject=f"to {kind}", RelatedEntityType=related_type,
+                                            RelatedEntityNoteID=records[kind]["id"]))
+        assert linked.status_code == 200, (kind, linked.text)
+        assert linked.json()["RelatedEntityType"]["value"] == related_type
+    for wrong in WRONG_TYPES:
+        refused = await _put(api, "Email", w(Subject="x", RelatedEntityType=wrong, RelatedEntityNoteID=contact["id"]))
+        assert refused.status_code == 422 and "RelatedEntityType" in refused.text, (wrong, refused.text)
+    mismatched = await _put(api, "Email", w(Subject="x", RelatedEntityType=RELATED_TYPES["case"],
+                                            RelatedEntityNoteID=contact["id"]))  # a contact's NoteID as a case
+    assert mismatched.status_code == 422 and "RelatedEntityNoteID" in mismatched.text

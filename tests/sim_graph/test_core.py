@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 import httpx
 
 from tests.sim_graph.conftest import A, error_code, user
@@ -126,3 +128,22 @@ def test_dropped_connection_and_delay_faults(graph: httpx.Client, admin: httpx.C
     assert graph.get(user()).status_code == 200
     statuses = [e["status"] for e in admin.get("/requests").json()]
     assert statuses == [None, 200]
+
+
+def test_ids_with_reserved_characters_are_addressed_percent_encoded(graph: httpx.Client,
+                                                                     admin: httpx.Client) -> None:
+    assert admin.post("/ids", json={"marks": "/#?\\"}).status_code == 200
+    made = graph.post(user("/contacts"), json={"givenName": "Slash"}).json()
+    assert "/#?\\" in made["id"]
+    path = user(f"/contacts/{quote(made['id'], safe='')}")
+    assert graph.get(path).json()["id"] == made["id"]
+    batch = graph.post("/$batch", json={"requests": [{"id": "1", "method": "GET", "url": path}]})
+    assert batch.json()["responses"][0]["status"] == 200
+    assert graph.get(user(f"/contacts/{made['id']}")).status_code != 200  # unencoded: '#' and '?' cut the path
+    admin.post("/reset").raise_for_status()
+    assert "/#?\\" not in graph.post(user("/contacts"), json={"givenName": "Plain"}).json()["id"]
+
+
+def test_admin_rejects_bad_id_marks_and_fault_specs(admin: httpx.Client) -> None:
+    assert "marks" in admin.post("/ids", json={"marks": 3}).json()["error"]
+    assert "after" in admin.post("/faults", json={"path": "x", "drop": True, "after": "yes"}).json()["error"]

@@ -1,9 +1,11 @@
-"""The ERP record kinds the add-in shows and files to, with their Acumatica names.
+"""The CRM record kinds of :class:`~shared.erp.crm.AcumaticaCrm`, with their Acumatica names.
 
 One table (:data:`KINDS`) says, per kind, the entity, its key field, the text shown, the
 ``RelatedEntityType`` an Email uses to point at it, whether mail can be filed to it and which
-fields a create may set. The related-entity type names of Case, Lead and Opportunity follow
-Acumatica's DAC names (to verify on a real instance, see docs/outlook-addin.md).
+fields a create may set. The ``RelatedEntityType`` names are Acumatica's ``CRTargetEntityType``
+constants (PX.Objects.CR: ``PX.Objects.CR.Contact``, ``…CRLead``, ``…BAccount``, ``…CRCase``,
+``…CROpportunity``), as the REST examples of Acumatica's Integration Development Guide write them;
+the simulator accepts exactly these (docs/outlook-addin.md, "Related entity types").
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 from enum import StrEnum
 
+from shared.erp.mapping import CONTACT_TYPE
 from shared.errors import ValidationFailed
 
 
@@ -33,7 +36,7 @@ class KindInfo:
 
 
 KINDS: dict[Kind, KindInfo] = {
-    Kind.CONTACT: KindInfo("Contact", "ContactID", "DisplayName", "PX.Objects.CR.Contact",
+    Kind.CONTACT: KindInfo("Contact", "ContactID", "DisplayName", CONTACT_TYPE,
                            ("FirstName", "LastName", "Email", "CompanyName", "JobTitle", "Phone1",
                             "BusinessAccount")),
     Kind.LEAD: KindInfo("Lead", "LeadID", "LeadDisplayName", "PX.Objects.CR.CRLead",
@@ -47,6 +50,8 @@ KINDS: dict[Kind, KindInfo] = {
 }
 FILE_TARGETS = tuple(k for k, info in KINDS.items() if info.related_type and k is not Kind.ACCOUNT)
 CREATABLE = tuple(k for k, info in KINDS.items() if info.creatable)
+RELATED_TYPES = {kind.value: info.related_type for kind, info in KINDS.items() if info.related_type}
+RELATED_KINDS = {related: kind for kind, related in RELATED_TYPES.items()}
 
 
 def parse_kind(text: str, field: str, allowed: tuple[Kind, ...]) -> Kind:
