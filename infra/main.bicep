@@ -82,6 +82,11 @@ param erpUsername string
 @maxValue(100)
 param erpMaxSessions int = 1
 
+@description('Acumatica requests one app instance has in flight at once over all its sessions (EXSYNC_ERP_MAX_CONCURRENT_REQUESTS); keep it under the licence\'s concurrent-request limit.')
+@minValue(1)
+@maxValue(100)
+param erpMaxConcurrentRequests int = 8
+
 @description('Acumatica API user password, written to Key Vault. Leave empty to set it later with az keyvault secret set.')
 @secure()
 param erpPassword string = ''
@@ -332,6 +337,7 @@ var appSettings = {
   EXSYNC_ERP_TENANT: erpTenant
   EXSYNC_ERP_USERNAME: erpUsername
   EXSYNC_ERP_MAX_SESSIONS: string(erpMaxSessions)
+  EXSYNC_ERP_MAX_CONCURRENT_REQUESTS: string(erpMaxConcurrentRequests)
   EXSYNC_ERP_PASSWORD: '${vaultRef}${secretNames.erpPassword})'
   EXSYNC_ERP_WEBHOOK_SECRET: '${vaultRef}${secretNames.erpWebhookSecret})'
   EXSYNC_GRAPH_NOTIFICATION_URL: !graphNotifications ? '' : (empty(graphNotificationUrl) ? 'https://${functionAppName}.azurewebsites.net/api' : graphNotificationUrl)

@@ -6,14 +6,15 @@ internetMessageId (e-mail de-duplication), by e-mail address (contacts, "merge b
 One page of entries is paired at a time, so memory stays bounded by the page size.
 
 A mailbox delta page makes its ERP reads together (:class:`MailboxPage`, built by
-:func:`linked_page`): one ``get_many`` for the current ERP records of its changed linked items and
-of its stamps, one ``find_contacts_by_email`` for its merge-by-email look-ups, one ``get_links``
-for the links of the records found. Pairing reads nothing that could change in between, so each
-item pairs exactly as it would with its own reads.
+:func:`linked_page`): one ``find_contacts_by_email`` for its merge-by-email look-ups (while Graph
+reads the stamps), one ``get_many`` for the current ERP records of its changed linked items and of
+its stamps, one ``get_links`` for the links of the records found. Pairing reads nothing that could
+change in between, so each item pairs exactly as it would with its own reads.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -85,20 +86,30 @@ def _merge_email(ctx: TypeContext, mbx: MailboxItem[Any]) -> str:
     return ""
 
 
-async def _read_erp_side(ctx: TypeContext, entries: Sequence[MailboxItem[Any] | Removed], page: MailboxPage) -> None:
-    """Fill ``page`` with the ERP reads pairing ``entries`` needs: records, e-mail matches, their links."""
-    gateway = ctx.erp_gateway
+def _unlinked(ctx: TypeContext, entries: Sequence[MailboxItem[Any] | Removed],
+              page: MailboxPage) -> list[MailboxItem[Any]]:
+    """The page's unlinked items pairing looks a counterpart up for (frozen ones wait)."""
+    return [e for e in entries if isinstance(e, MailboxItem) and e.id not in page and not _frozen(ctx, None, e.id)]
+
+
+async def _look_up_emails(ctx: TypeContext, unlinked: Sequence[MailboxItem[Any]], page: MailboxPage) -> None:
+    """The merge-by-email matches of every unlinked contact (also those whose stamp may find their
+    record: the stamps are read at the same time, and an address more costs no request)."""
+    emails = list(dict.fromkeys(address for e in unlinked if (address := _merge_email(ctx, e))))
+    if emails:
+        matches = await ctx.erp_gateway.find_contacts_by_email(emails)
+        page.by_email = {address: matches.get(address.strip().lower()) for address in emails}
+
+
+async def _read_erp_records(ctx: TypeContext, entries: Sequence[MailboxItem[Any] | Removed],
+                            page: MailboxPage) -> None:
+    """Fill ``page`` with the ERP records pairing ``entries`` reads (changed linked items, stamps) and
+    the links of the counterparts found."""
     wanted = list(dict.fromkeys(erp_id for e in entries if (erp_id := _needs_erp(ctx, e, page.get(e.id)))))
     if wanted:
-        found = await gateway.get_many(ctx.record_type, wanted)
+        found = await ctx.erp_gateway.get_many(ctx.record_type, wanted)
         page.erp = {erp_id: found.get(erp_id) for erp_id in wanted}
-    unlinked = [e for e in entries if isinstance(e, MailboxItem) and e.id not in page
-                and not _frozen(ctx, None, e.id)]
-    emails = list(dict.fromkeys(address for e in unlinked if (address := _merge_email(ctx, e))
-                                and (not e.stamp or page.erp.get(e.stamp) is None)))
-    if emails:
-        matches = await gateway.find_contacts_by_email(emails)
-        page.by_email = {address: matches.get(address.strip().lower()) for address in emails}
+    unlinked = _unlinked(ctx, entries, page)
     candidates = [item.id for e in unlinked
                   if (item := (page.erp.get(e.stamp) if e.stamp else None) or page.by_email.get(_merge_email(ctx, e)))]
     if candidates:
@@ -186,16 +197,21 @@ async def linked_page(ctx: TypeContext, entries: Sequence[MailboxItem[Any] | Rem
     """A delta page listed without stamps, with the links of its items (read together); the stamps
     of unlinked items (the only ones pairing reads) filled in one batched read. A linked item's stamp is
     its link's ERP id, so it is not read again. The page's ERP reads follow (:class:`MailboxPage`)."""
-    links = await ctx.state.get_links(ctx.email, ctx.record_type, Side.MAILBOX, [e.id for e in entries])
-    unknown = [e for e in entries if isinstance(e, MailboxItem) and not e.stamp_known and e.id not in links]
-    filled: list[MailboxItem[Any] | Removed] = list(entries)
-    if unknown:
-        stamped = {item.id: item for item in await ctx.mailbox_gateway.fill_stamps(ctx.email, ctx.record_type,
-                                                                                    ctx.container, unknown)}
-        filled = [stamped.get(e.id, e) for e in entries]
-    page = MailboxPage(links)
-    await _read_erp_side(ctx, filled, page)
+    page = MailboxPage(await ctx.state.get_links(ctx.email, ctx.record_type, Side.MAILBOX, [e.id for e in entries]))
+    unknown = [e for e in entries if isinstance(e, MailboxItem) and not e.stamp_known and e.id not in page]
+    # the stamps (Graph) and the e-mail look-ups (ERP) do not depend on each other: both in flight at once
+    stamped, _ = await asyncio.gather(_fill_stamps(ctx, unknown), _look_up_emails(ctx, _unlinked(ctx, entries, page),
+                                                                                 page))
+    filled = [stamped.get(e.id, e) for e in entries]
+    await _read_erp_records(ctx, filled, page)
     return filled, page
+
+
+async def _fill_stamps(ctx: TypeContext, unknown: Sequence[MailboxItem[Any]]) -> dict[str, MailboxItem[Any]]:
+    if not unknown:
+        return {}
+    filled = await ctx.mailbox_gateway.fill_stamps(ctx.email, ctx.record_type, ctx.container, list(unknown))
+    return {item.id: item for item in filled}
 
 
 async def pair_mailbox_entry(ctx: TypeContext, entry: MailboxItem[Any] | Removed,

@@ -50,6 +50,8 @@ Admin surface (no auth, JSON):
 - ``POST /_sim/reset``: empty database, no sessions, no faults, empty journal, no webhook; the
   default employee ``EP00000001`` (admin@example.com) is seeded again.
 - ``GET /_sim/sessions``: ``{"active": n, "limit": n}``.
+- ``GET /_sim/clock``; ``POST /_sim/clock`` ``{"advance_seconds": s}`` moves the instance's clock
+  (LastModifiedDateTime stamps, the ``Date`` header) forward until the next reset.
 - ``GET /_sim/licence``: the licence's request limits and what they did (admitted, delayed,
   refused, peak concurrency); ``POST /_sim/licence`` ``{"requests_per_minute", "concurrent_requests",
   "time_scale"}`` sets them (0: off, the default; see :mod:`sim.acumatica.licence`). Requests over

@@ -13,6 +13,8 @@ import json
 import mimetypes
 import secrets
 import time
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from typing import Any
 
 from aiohttp import web
@@ -60,7 +62,8 @@ class Simulator:
 
     def __init__(self, options: Options) -> None:
         self.options = options
-        self.store = Store()
+        self.clock_offset = 0.0                    # seconds the instance's clock runs ahead (POST /_sim/clock)
+        self.store = Store(now=self.now)
         self.sessions: dict[str, float] = {}       # session id -> last use (monotonic)
         self.tokens: dict[str, float] = {}         # access token -> expiry (monotonic)
         self.refresh_tokens: set[str] = set()
@@ -70,13 +73,18 @@ class Simulator:
         self.licence = Licence(options.licence)
         self.seed_defaults()
 
+    def now(self) -> datetime:
+        """The instance's clock: LastModifiedDateTime stamps and the HTTP ``Date`` header."""
+        return datetime.now(UTC) + timedelta(seconds=self.clock_offset)
+
     def seed_defaults(self) -> None:
         errors: dict[str, str] = {}
         self.store.upsert("Employee", unwrap("Employee", DEFAULT_EMPLOYEE, errors),
                           create_only=False, update_only=False, type_errors=errors)
 
     def reset(self) -> None:
-        self.store = Store()
+        self.clock_offset = 0.0
+        self.store = Store(now=self.now)
         self.sessions.clear()
         self.tokens.clear()
         self.refresh_tokens.clear()
@@ -137,6 +145,17 @@ def latency_middleware(sim: Simulator) -> Any:
         if sim.options.latency_ms and not request.path.startswith(ADMIN_PREFIX):
             await asyncio.sleep(sim.options.latency_ms / 1000)
         response: web.StreamResponse = await handler(request)
+        return response
+    return middleware
+
+
+def clock_middleware(sim: Simulator) -> Any:
+    """The ``Date`` header from the instance's clock once it was advanced (aiohttp's otherwise)."""
+    @web.middleware
+    async def middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+        response: web.StreamResponse = await handler(request)
+        if sim.clock_offset and not response.prepared:
+            response.headers["Date"] = format_datetime(sim.now(), usegmt=True)
         return response
     return middleware
 
@@ -499,6 +518,23 @@ async def admin_seed(request: web.Request) -> web.Response:
     return web.json_response(created)
 
 
+async def admin_clock(request: web.Request) -> web.Response:
+    """GET: the instance's clock; POST ``{"advance_seconds": s}`` moves it forward (never back) until
+    the next reset, as if that much time passed: the benchmark's next scheduled cycle."""
+    sim: Simulator = request.app["sim"]
+    if request.method == "POST":
+        try:
+            body = await request.json()
+            seconds = float(body["advance_seconds"])
+        except (ValueError, TypeError, KeyError):
+            return web.json_response({"error": "advance_seconds: expected a number of seconds"}, status=400)
+        if seconds < 0:
+            return web.json_response({"error": "advance_seconds: expected >= 0 (the clock never goes back)"},
+                                     status=400)
+        sim.clock_offset += seconds
+    return web.json_response({"offset_seconds": sim.clock_offset, "now": sim.now().isoformat()})
+
+
 async def admin_licence(request: web.Request) -> web.Response:
     """GET: the limits and what they did; POST ``{"requests_per_minute": n, "concurrent_requests": n,
     "time_scale": x}`` sets the limits (0: off) until the next reset."""
@@ -525,8 +561,9 @@ async def admin_licence(request: web.Request) -> web.Response:
 
 def create_app(options: Options) -> web.Application:
     sim = Simulator(options)
-    app = web.Application(middlewares=[journal_middleware(sim), query_limit_middleware(sim), licence_middleware(sim),
-                                       latency_middleware(sim), fault_middleware(sim.faults, http_error)],
+    app = web.Application(middlewares=[journal_middleware(sim), clock_middleware(sim), query_limit_middleware(sim),
+                                       licence_middleware(sim), latency_middleware(sim),
+                                       fault_middleware(sim.faults, http_error)],
                           client_max_size=64 * 1024 * 1024)
     app["sim"] = sim
     app.router.add_post("/entity/auth/login", login)
@@ -547,6 +584,8 @@ def create_app(options: Options) -> web.Application:
     app.router.add_post(f"{ADMIN_PREFIX}/seed", admin_seed)
     app.router.add_get(f"{ADMIN_PREFIX}/sessions", admin_sessions)
     app.router.add_get(f"{ADMIN_PREFIX}/licence", admin_licence)
+    app.router.add_get(f"{ADMIN_PREFIX}/clock", admin_clock)
+    app.router.add_post(f"{ADMIN_PREFIX}/clock", admin_clock)
     app.router.add_post(f"{ADMIN_PREFIX}/licence", admin_licence)
     outbox.register(app, sim, ADMIN_PREFIX, commit)
 

@@ -24,6 +24,7 @@ TOKEN = re.compile(r"""
     | (?P<word>[A-Za-z_][A-Za-z0-9_./]*)
     )""", re.VERBOSE)
 COMPARISONS = {"eq", "ne", "gt", "ge", "lt", "le"}
+UNIQUE = {"NoteID", "id"}
 FUNCTIONS = {"substringof", "startswith", "endswith"}
 
 
@@ -197,6 +198,36 @@ def _compare(op: str, left: Any, right: Any) -> bool:
         return bool({"gt": left > right, "ge": left >= right, "lt": left < right, "le": left <= right}[op])
     except TypeError:
         return False
+
+
+def equality_keys(node: Node) -> tuple[str, frozenset[str]] | None:
+    """``(field path, lower-cased texts)`` when ``node`` selects only rows whose field equals one of
+    those texts: an or-chain of ``Field eq 'text'`` (or ``guid'…'``), perhaps and-ed with more. A
+    query tests that set first, as a database would use its index, instead of evaluating every
+    term of a long chain on every row."""
+    if not isinstance(node, tuple):
+        return None
+    head = node[0]
+    if head == "and":  # either side narrows; a record's own id (unique) narrows most
+        sides = [keys for keys in (equality_keys(node[1]), equality_keys(node[2])) if keys is not None]
+        return next((keys for keys in sides if keys[0] in UNIQUE), sides[0] if sides else None)
+    if head == "or":
+        left, right = equality_keys(node[1]), equality_keys(node[2])
+        return (left[0], left[1] | right[1]) if left and right and left[0] == right[0] else None
+    if head == "eq" and isinstance(node[1], Field) and isinstance(node[2], Literal) \
+            and isinstance(node[2].value, str):
+        return node[1].path, frozenset({node[2].value.lower()})
+    return None
+
+
+def candidates(node: Node, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows ``node`` can select, narrowed by :func:`equality_keys` (order kept)."""
+    keys = equality_keys(node)
+    if keys is None:
+        return rows
+    path, texts = keys
+    field = Field(path)
+    return [r for r in rows if isinstance(value := _value(field, r), str) and value.lower() in texts]
 
 
 def evaluate(node: Node, record: Mapping[str, Any]) -> Any:

@@ -144,7 +144,7 @@ class Store:
 
     def query(self, entity: str, node: odata.Node | None) -> list[dict[str, Any]]:
         rows = list(self.records[entity].values())
-        return rows if node is None else [r for r in rows if odata.evaluate(node, r)]
+        return rows if node is None else [r for r in odata.candidates(node, rows) if odata.evaluate(node, r)]
 
     # ------------------------------------------------------------ writes
 

@@ -27,7 +27,7 @@ CEILINGS: dict[tuple[str, str], tuple[int, int]] = {
     ("idle", "table"): (15, 10),
     # 100 contacts, 1 changed on each side: per changed item the target is 1.1 Graph / 1.1 ERP
     ("one_percent", "graph"): (3, 2),
-    ("one_percent", "erp"): (5, 2),
+    ("one_percent", "erp"): (3, 2),
     ("one_percent", "table"): (22, 10),
 }
 # Counts do not depend on latency or the throttle model: the test runs without them.

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
@@ -169,3 +171,42 @@ async def test_every_served_field_is_in_the_generated_list(api: httpx.AsyncClien
     assert seen > 50
     for entity in ("Contact", "Email", "Task", "Event", "Employee", "BusinessAccount"):
         assert "LastModifiedDateTime" in entities[entity]
+
+
+async def test_put_with_a_filter_updates_the_record_it_selects_or_fails_412(api: httpx.AsyncClient) -> None:
+    body = (await put(api, "Contact", w(LastName="Cas", Email="cas@example.com"))).json()
+    stamp = body["LastModifiedDateTime"]["value"]
+    unchanged = f"NoteID eq guid'{body['id']}' and LastModifiedDateTime eq datetimeoffset'{stamp}'"
+    swapped = await api.put(f"{E}/Contact", params={"$filter": unchanged}, json=w(JobTitle="Buyer"),
+                            headers={"If-Match": "*"})
+    assert swapped.status_code == 200 and swapped.json()["id"] == body["id"]
+    assert swapped.json()["JobTitle"]["value"] == "Buyer" and swapped.json()["LastModifiedDateTime"]["value"] != stamp
+    stale = await api.put(f"{E}/Contact", params={"$filter": unchanged}, json=w(JobTitle="Seller"),
+                          headers={"If-Match": "*"})
+    assert stale.status_code == 412                       # the stamp moved on: no record satisfies the filter
+    other_id = (await put(api, "Contact", w(LastName="Dee"))).json()["id"]
+    named = await api.put(f"{E}/Contact", params={"$filter": unchanged}, json={"id": other_id, **w(JobTitle="X")})
+    assert named.status_code == 412                       # an id the filter does not select is never overwritten
+    listed = (await api.get(f"{E}/Contact", params={"$filter": "LastName eq 'Cas'"})).json()
+    assert len(listed) == 1 and listed[0]["JobTitle"]["value"] == "Buyer"
+
+
+async def test_an_overlong_query_string_is_refused_like_iis(api: httpx.AsyncClient) -> None:
+    chain = " or ".join(f"Email eq 'someone{n}@example.com'" for n in range(80))
+    refused = await api.get(f"{E}/Contact", params={"$filter": chain})
+    assert refused.status_code == 404 and "query string is too long" in refused.text
+    assert (await api.get(f"{E}/Contact", params={"$filter": chain[:1500].rsplit(" or ", 1)[0]})).status_code == 200
+
+
+async def test_the_clock_moves_forward_for_stamps_and_the_date_header(api: httpx.AsyncClient,
+                                                                      anon: httpx.AsyncClient) -> None:
+    before = (await put(api, "Contact", w(LastName="Early"))).json()["LastModifiedDateTime"]["value"]
+    assert (await anon.post("/_sim/clock", json={"advance_seconds": -1})).status_code == 400
+    assert (await anon.post("/_sim/clock", json={"advance_seconds": 3600})).json()["offset_seconds"] == 3600
+    later = await put(api, "Contact", w(LastName="Late"))
+    gap = datetime.fromisoformat(later.json()["LastModifiedDateTime"]["value"]) - datetime.fromisoformat(before)
+    served = parsedate_to_datetime(later.headers["Date"])
+    assert timedelta(minutes=59) < gap < timedelta(minutes=70)
+    assert served - datetime.now(UTC) > timedelta(minutes=59)
+    assert (await anon.post("/_sim/reset")).status_code == 200
+    assert (await anon.get("/_sim/clock")).json()["offset_seconds"] == 0
