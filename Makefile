@@ -73,7 +73,7 @@ pytest: bootstrap
 
 # The console's screenshots in docs/console.md, written by its browser tests.
 screenshots: bootstrap
-	EXSYNC_SCREENSHOTS=docs/console $(PY) -m pytest tests/browser/test_console.py -q
+	EXSYNC_SCREENSHOTS=docs/console $(PY) -m pytest tests/browser/test_console.py tests/browser/test_console_signin.py -q
 
 # The Outlook add-in's app package for one deployment (docs/outlook-addin.md):
 #   make addin BASE_URL=https://<function app> [NAME="Contoso CRM"] [ICON=logo-192.png] [APP_ID=<guid>] [OFFICE=local]

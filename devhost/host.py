@@ -1,6 +1,7 @@
 """A small local Functions host serving the SAME function objects as Azure, without Core Tools.
 
-- HTTP triggers under ``http://127.0.0.1:<port>/api/<route>``; routes use the Functions template
+- HTTP triggers under ``http://127.0.0.1:<port>/<routePrefix>/<route>`` (``routePrefix`` from
+  ``host.json``: empty, the API's routes carry ``api/`` themselves); routes use the Functions template
   syntax (``{name}``, ``{name?}``, ``{*rest}``); auth level FUNCTION/ADMIN needs the function key
   in the ``x-functions-key`` header or ``?code=`` (401 otherwise), ANONYMOUS needs none.
 - Timer triggers on their NCRONTAB schedules (``%SETTING%`` resolved from the app settings; like
@@ -37,6 +38,7 @@ from azure.core.exceptions import ResourceExistsError
 from azure.functions.queue import QueueMessage
 from azure.functions.timer import TimerRequest
 from azure.storage.queue.aio import QueueClient
+from multidict import CIMultiDict
 
 from shared.admin.ncrontab import Schedule
 
@@ -82,6 +84,12 @@ def resolve(text: str, env: Mapping[str, str]) -> str:
     return _SETTING.sub(one, text)
 
 
+def route_prefix(path: Path = ROOT / "host.json") -> str:
+    """``extensions.http.routePrefix`` of host.json (the Functions default ``api`` when unset)."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return str(data.get("extensions", {}).get("http", {}).get("routePrefix", "api")).strip("/")
+
+
 def route_regex(template: str) -> re.Pattern[str]:
     """A Functions route template as a regex with named groups."""
     out, pos = "", 0
@@ -89,7 +97,8 @@ def route_regex(template: str) -> re.Pattern[str]:
         out += re.escape(template[pos:match.start()])
         slash = "/" if match.group(0).startswith("/") else ""
         body = f"(?P<{match.group(2)}>.+)" if match.group(1) else f"(?P<{match.group(2)}>[^/]+)"
-        out += f"(?:{re.escape(slash)}{body})?" if match.group(3) else re.escape(slash) + body
+        optional = match.group(3) or match.group(1)   # like ASP.NET routing, a catch-all may be empty
+        out += f"(?:{re.escape(slash)}{body})?" if optional else re.escape(slash) + body
         pos = match.end()
     out += re.escape(template[pos:])
     return re.compile(f"^{out}\\Z", re.IGNORECASE)
@@ -153,6 +162,7 @@ class LocalHost:
         self.env = dict(os.environ if env is None else env)
         self.host, self.port = host, port
         self.options = queue_options or QueueOptions.from_host_json()
+        self.prefix = route_prefix()
         self.enable_timers = timers
         self.http: list[HttpFunction] = []
         self.timers: dict[str, TimerFunction] = {}
@@ -182,7 +192,8 @@ class LocalHost:
         if kind == "httpTrigger":
             level = str(getattr(trigger.get("authLevel"), "value", trigger.get("authLevel") or "function"))
             methods = {str(getattr(m, "value", m)).upper() for m in trigger.get("methods") or []}
-            self.http.append(HttpFunction(name, user, route_regex(trigger.get("route") or name),
+            route = "/".join(p for p in (self.prefix, trigger.get("route") or name) if p)
+            self.http.append(HttpFunction(name, user, route_regex(route),
                                           methods or {"GET", "POST"}, level.lower() == "anonymous",
                                           trigger["name"]))
         elif kind == "timerTrigger":
@@ -201,9 +212,9 @@ class LocalHost:
 
     async def start(self) -> None:
         app = web.Application(client_max_size=64 * 1024 * 1024)
-        app.router.add_route("*", "/api/{tail:[\\s\\S]*}", self._serve_http)  # a %0A in a path is still a path
         app.router.add_get("/admin/functions", self._list_functions)
         app.router.add_post("/admin/functions/{name}", self._run_function)
+        app.router.add_route("*", "/{tail:[\\s\\S]*}", self._serve_http)  # a %0A in a path is still a path
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         await web.TCPSite(self._runner, self.host, self.port).start()
@@ -212,7 +223,7 @@ class LocalHost:
         if self.enable_timers:
             for t in self.timers.values():
                 self._tasks.append(asyncio.create_task(self._tick(t), name=f"timer-{t.name}"))
-        logger.info("local host on %s/api: %d http, %d timer, %d queue function(s)", self.base_url,
+        logger.info("local host on %s: %d http, %d timer, %d queue function(s)", self.base_url,
                     len(self.http), len(self.timers), len(self.queues))
 
     async def stop(self) -> None:
@@ -236,12 +247,12 @@ class LocalHost:
         tail = request.match_info["tail"]
         matched = [(h, m) for h in self.http if (m := h.regex.match(tail))]
         if not matched:
-            return web.json_response({"error": "not_found", "message": f"no function at /api/{tail}"}, status=404)
+            return web.json_response({"error": "not_found", "message": f"no function at /{tail}"}, status=404)
         allowed = [(h, m) for h, m in matched if request.method.upper() in h.methods]
         if not allowed:
             allow = ", ".join(sorted({m for h, _ in matched for m in h.methods}))
             return web.json_response({"error": "method_not_allowed", "fields": [],
-                                      "message": f"{request.method} is not allowed on /api/{tail}; use {allow}"},
+                                      "message": f"{request.method} is not allowed on /{tail}; use {allow}"},
                                      status=405, headers={"Allow": allow})
         target, match = allowed[0]
         if not target.anonymous and not self._authorized(request):
@@ -257,7 +268,9 @@ class LocalHost:
         except Exception:
             logger.exception("function %s failed", target.name)
             return web.Response(status=500)
-        headers = {k: v for k, v in resp.headers.items() if k.lower() not in ("content-type", "content-length")}
+        # a list, not a dict: a response may set several cookies (one Set-Cookie header each)
+        headers = CIMultiDict((k, v) for k, v in resp.headers.items()
+                              if k.lower() not in ("content-type", "content-length"))
         content_type = resp.mimetype or "text/plain"
         return web.Response(body=resp.get_body(), status=resp.status_code, headers=headers,
                             content_type=content_type, charset=resp.charset or "utf-8")

@@ -122,14 +122,16 @@ async def _point_erp_push(erp_url: str, webhook: str, secret: str) -> None:
 @contextlib.asynccontextmanager
 async def running_stack(*, port: int | None = None, graph_port: int | None = None, erp_port: int | None = None,
                         key: str | None = None, timers: bool = True, graph_users: str = "",
-                        extra_env: Mapping[str, str] | None = None, sign_in: str = "static"
-                        ) -> AsyncIterator[Stack]:
+                        extra_env: Mapping[str, str] | None = None, sign_in: str = "static",
+                        dev_console: bool = True) -> AsyncIterator[Stack]:
     """Start everything, yield the stack, stop everything (in reverse order).
 
     ``sign_in="entra"`` runs the production credential code: servers get the simulator's app
     registration from the settings, azure-identity gets tokens from the simulator's Entra-like
     endpoint, and ``Test server`` / the doctor run the full credential review. ``"static"`` (tests
     that create servers with made-up client ids) sends any bearer token instead.
+    ``dev_console=False`` leaves the console's Entra sign-in of the settings in place (the sign-in
+    tests point ``EXSYNC_CONSOLE_AUTHORITY`` at a local issuer) instead of a development admin.
     """
     import function_app
     from functions._runtime import use_runtime
@@ -164,7 +166,7 @@ async def running_stack(*, port: int | None = None, graph_port: int | None = Non
         else:
             runtime = await build_runtime(settings, credential_for=local_credentials(settings), review=False)
         use_runtime(runtime)
-        use_console(development_console())  # the local console signs in a development admin
+        use_console(development_console() if dev_console else None)  # locally: a development admin
         host = LocalHost(function_app.app, function_key=key, storage_connection=azurite.connection_string,
                          env=env, port=port, timers=timers)
         await host.start()
@@ -242,8 +244,8 @@ async def _serve(stack: Stack, stop: asyncio.Event, seed: str | None) -> int:
     print(f"graph sim   {stack.graph.base_url}")
     print(f"erp sim     {stack.erp.base_url}  (admin:setup@Company)")
     print(f"openapi     {stack.api}/openapi.json")
-    print(f"console     {stack.api}/console/health  (signed in as a development admin; "
-          f"?role=reader at {stack.api}/console/signin for a reader)")
+    print(f"console     {stack.host.base_url}/console/health  (signed in as a development admin; "
+          f"?role=reader at {stack.host.base_url}/console/signin for a reader)")
     if seed == "demo":
         from devhost.seed import print_next_steps, seed_demo
 

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import azure.functions as func
 
-from functions._http import to_func
+from functions._http import ApiBlueprint, to_func
 from shared.admin.http import error_json
 
-bp = func.Blueprint()
+bp = ApiBlueprint()
 
 ROOT = Path(__file__).resolve().parent.parent / "addin"
 SERVED = ("pane", "vendor", "assets")

@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 
 import azure.functions as func
 
-from functions._http import setup_failed, to_api, to_func
+from functions._http import ApiBlueprint, setup_failed, to_api, to_func
 from functions._runtime import get_runtime
 from shared.admin.api import dispatch, routes_by_template
 from shared.admin.http import ApiResponse
@@ -18,7 +18,7 @@ from shared.errors import ConfigurationError
 
 logger = logging.getLogger(__name__)
 
-bp = func.Blueprint()
+bp = ApiBlueprint()
 
 HttpFn = Callable[[func.HttpRequest], Awaitable[func.HttpResponse]]
 

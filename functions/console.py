@@ -1,4 +1,7 @@
-"""Admin console blueprint: every ``/api/console/...`` request goes to :func:`shared.console.app.handle`.
+"""Admin console blueprint: every ``/console/...`` request goes to :func:`shared.console.app.handle`.
+
+A plain blueprint, not an :class:`~functions._http.ApiBlueprint`: the console is a web site beside
+the API (``/console``), not an API route (``/api/...``).
 
 Auth level ANONYMOUS because browsers carry no function key: the console signs people in itself
 (Entra ID, see ``shared.console.signin``) and applies its access table to every request.

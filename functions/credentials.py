@@ -13,14 +13,14 @@ import logging
 
 import azure.functions as func
 
-from functions._http import setup_failed, to_func
+from functions._http import ApiBlueprint, setup_failed, to_func
 from functions._runtime import get_runtime
 from shared.admin.http import ApiResponse, error_json, error_response
 from shared.errors import ConfigurationError, ExsyncError
 
 logger = logging.getLogger(__name__)
 
-bp = func.Blueprint()
+bp = ApiBlueprint()
 
 DAILY = "0 0 6 * * *"
 _FALSE = {"0", "false", "no", "off"}

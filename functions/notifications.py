@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 
 import azure.functions as func
 
-from functions._http import NOSNIFF, setup_failed, to_api, to_func
+from functions._http import NOSNIFF, ApiBlueprint, setup_failed, to_api, to_func
 from functions._runtime import get_runtime
 from shared.admin import notifications
 from shared.admin.http import ApiRequest, ApiResponse, error_response
@@ -21,7 +21,7 @@ from shared.runtime import Runtime
 
 logger = logging.getLogger(__name__)
 
-bp = func.Blueprint()
+bp = ApiBlueprint()
 
 Handler = Callable[[Runtime, ApiRequest], Awaitable[ApiResponse]]
 

@@ -82,7 +82,7 @@ param erpUsername string
 @maxValue(100)
 param erpMaxSessions int = 1
 
-@description('Acumatica requests one app instance has in flight at once over all its sessions (EXSYNC_ERP_MAX_CONCURRENT_REQUESTS); keep it under the licence\'s concurrent-request limit.')
+@description('Acumatica requests one app instance has in flight at once, over all its sessions (EXSYNC_ERP_MAX_CONCURRENT_REQUESTS); keep it under the licence\'s concurrent-request limit.')
 @minValue(1)
 @maxValue(100)
 param erpMaxConcurrentRequests int = 8
@@ -105,6 +105,9 @@ param entraAppUniqueName string = '${namePrefix}-sync'
 
 @description('Client id of an app registration made outside this template (only when deployEntraApp is false).')
 param existingClientId string = ''
+
+@description('Client id of the app registration the admin console signs people in with (OpenID Connect ID tokens, app roles Exsync.Admin and Exsync.Reader; docs/console.md). Empty: the deployment\'s app registration, which this template then gives the console\'s redirect URI, ID tokens and app roles.')
+param consoleClientId string = ''
 
 @description('Secretless mode: trust the app managed identity as a federated credential of the app registration instead of a client secret.')
 param secretlessMode bool = false
@@ -301,6 +304,7 @@ module entraApp 'modules/entra-app.bicep' = if (deployEntraApp) {
     optionalPermissionNames: optionalPermissionNames
     grantExclusions: tenantWideGrantExclusions
     federatedPrincipalId: secretlessMode ? identity.outputs.principalId : ''
+    consoleRedirectUri: empty(consoleClientId) ? 'https://${functionAppName}.azurewebsites.net/console/signin' : ''
   }
 }
 
@@ -328,6 +332,7 @@ var appSettings = {
   EXSYNC_CLIENT_SECRET_NAME: secretlessMode ? '' : secretNames.clientSecret
   EXSYNC_TENANT_ID: tenant().tenantId
   EXSYNC_CLIENT_ID: clientId
+  EXSYNC_CONSOLE_CLIENT_ID: empty(consoleClientId) ? clientId : consoleClientId
   EXSYNC_LOG_RETENTION_DAYS: string(logRetentionDays)
   EXSYNC_ALERT_EMAILS: join(alertEmails, ',')
   EXSYNC_ALERT_SENDER: alertSender

@@ -84,6 +84,11 @@ class Settings(BaseModel):
     batch_stagger_seconds: int = Field(60, alias="EXSYNC_BATCH_STAGGER_SECONDS", ge=0, le=3600,
                                        json_schema_extra=OPTIONAL)
     lease_seconds: int = Field(660, alias="EXSYNC_LEASE_SECONDS", ge=30, le=7200, json_schema_extra=OPTIONAL)
+    # Admin console sign-in (docs/console.md): the app registration people sign in to (the ID token's
+    # audience; unset: EXSYNC_CLIENT_ID's) and the Entra authority (tests: a local issuer).
+    console_client_id: str | None = Field(None, alias="EXSYNC_CONSOLE_CLIENT_ID")
+    console_authority: str = Field("https://login.microsoftonline.com", alias="EXSYNC_CONSOLE_AUTHORITY",
+                                   pattern=r"^https?://", json_schema_extra=OPTIONAL)
     # Outlook add-in API (docs/outlook-addin.md): the app registration's client id (token audience), an
     # optional app id URI, the delegated scope, the authority (tests: a local issuer); unset: no add-in.
     addin_client_id: str | None = Field(None, alias="EXSYNC_ADDIN_CLIENT_ID", json_schema_extra=OPTIONAL)

@@ -20,6 +20,34 @@ param grantExclusions array
 @description('Principal (object) id of the managed identity trusted as a federated credential; empty: no federated credential.')
 param federatedPrincipalId string
 
+@description('The admin console\'s sign-in redirect URI (https://<app>/console/signin) when people sign in to the console with this app registration; empty: the console has its own registration.')
+param consoleRedirectUri string = ''
+
+// The console's app roles (docs/console.md): assign them to people in Enterprise applications.
+var consoleRoles = [
+  {
+    value: 'Exsync.Admin'
+    displayName: 'exsync administrator'
+    description: 'Changes policies, servers, mailboxes and runs in the exsync admin console.'
+  }
+  {
+    value: 'Exsync.Reader'
+    displayName: 'exsync reader'
+    description: 'Reads everything in the exsync admin console and changes nothing.'
+  }
+]
+
+var consoleAppRoles = [for role in consoleRoles: {
+  id: guid(uniqueName, role.value)
+  value: role.value
+  displayName: role.displayName
+  description: role.description
+  allowedMemberTypes: [
+    'User'
+  ]
+  isEnabled: true
+}]
+
 // Every granted permission, in the order of shared/graph_permissions.json.
 var granted = concat(permissions.required, filter(permissions.optional, p => contains(optionalPermissionNames, p.name)))
 
@@ -30,6 +58,17 @@ resource app 'Microsoft.Graph/applications@v1.0' = {
   uniqueName: uniqueName
   displayName: displayName
   signInAudience: 'AzureADMyOrg'
+  // The console's OpenID Connect sign-in: ID tokens posted back to its redirect URI, no secret.
+  web: {
+    redirectUris: empty(consoleRedirectUri) ? [] : [
+      consoleRedirectUri
+    ]
+    implicitGrantSettings: {
+      enableIdTokenIssuance: !empty(consoleRedirectUri)
+      enableAccessTokenIssuance: false
+    }
+  }
+  appRoles: empty(consoleRedirectUri) ? [] : consoleAppRoles
   requiredResourceAccess: [
     {
       resourceAppId: permissions.resourceAppId

@@ -34,7 +34,7 @@ class KeysUnavailable(RemoteError):
 
 
 class JwksCache:
-    """Signing keys of one JWKS URL by ``kid``."""
+    """Signing keys of one JWKS URL by ``kid``; :func:`cache_for` gives the process's one per URL."""
 
     def __init__(self, url: str, *, max_age: float = 3600.0, min_refresh: float = 60.0,
                  http_client: httpx.AsyncClient | None = None, clock: Monotonic = time.monotonic) -> None:
@@ -101,3 +101,15 @@ class JwksCache:
             raise ValueError("the key set is not a JSON object")
         key_set = PyJWKSet.from_dict(data)
         return {key.key_id: key for key in key_set.keys if key.key_id}
+
+
+_CACHES: dict[str, JwksCache] = {}
+
+
+def cache_for(url: str) -> JwksCache:
+    """The process's key cache of ``url``: the add-in's access tokens and the console's ID tokens of
+    one tenant share it, so a key rotation is fetched once for both."""
+    found = _CACHES.get(url)
+    if found is None:
+        found = _CACHES[url] = JwksCache(url)
+    return found

@@ -19,8 +19,8 @@ from shared.console import sync_pages as sync
 from shared.console.access import Caller, Scope, Verdict, decide
 from shared.console.context import Ctx
 from shared.console.session import COOKIE, Principal, SessionCodec
-from shared.console.signin import BASE, SignIn
-from shared.console.web import WebRequest, WebResponse, set_cookie
+from shared.console.signin import SignIn
+from shared.console.web import BASE, WebRequest, WebResponse, set_cookie
 from shared.runtime import Runtime
 
 logger = logging.getLogger(__name__)
@@ -62,6 +62,11 @@ PAGES: tuple[Page, ...] = (
     _page("POST", "servers/{name}/mailboxes/{email}/delete", cfg.delete_mailbox),
     _page("POST", "servers/{name}/schedule", sync.save_schedule),
     _page("GET", "system-mailboxes", system_pages.system_mailboxes),
+    _page("GET", "system-mailboxes/new", system_pages.new_system_mailbox),
+    _page("POST", "system-mailboxes", system_pages.save_system_mailbox),
+    _page("GET", "system-mailboxes/{address}", system_pages.edit_system_mailbox),
+    _page("POST", "system-mailboxes/{address}", system_pages.save_system_mailbox),
+    _page("POST", "system-mailboxes/{address}/delete", system_pages.delete_system_mailbox),
     _page("POST", "system-mailboxes/{address}/{action}", system_pages.system_action),
     _page("GET", "sync", sync.sync_page),
     _page("GET", "sync/rows", sync.sync_rows),

@@ -9,12 +9,10 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
-from shared.console import backend, forms
+from shared.console import backend, forms, records
 from shared.console.context import Ctx
 from shared.console.web import WebResponse
 from shared.domain.config import ServerConfig, SyncPolicy
-
-CONFLICT = "Someone else changed this record since you opened it. Reload to see their version, then redo your change."
 
 
 async def mailboxes_by_server(ctx: Ctx) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -46,7 +44,7 @@ def _policy_page(ctx: Ctx, *, values: dict[str, Any], name: str | None, etag: st
                  errors: dict[str, str] | None = None, problems: list[str] | None = None,
                  conflict: bool = False) -> WebResponse:
     return ctx.page("policy_form.html", status, groups=forms.POLICY_FORM, values=values, name=name, etag=etag,
-                    errors=errors or {}, problems=problems or [], conflict=CONFLICT if conflict else None)
+                    errors=errors or {}, problems=problems or [], conflict=records.CONFLICT if conflict else None)
 
 
 async def new_policy(ctx: Ctx) -> WebResponse:
@@ -63,38 +61,12 @@ async def edit_policy(ctx: Ctx, name: str) -> WebResponse:
                         etag=result.etag)
 
 
-async def _save(ctx: Ctx, collection: str, fields: list[forms.Field],
-                name: str | None) -> tuple[backend.Result, dict[str, list[str]]]:
-    """Create (POST) or replace (PUT with the form's ETag as If-Match) a policy or server."""
-    form = ctx.form()
-    body = forms.body_from_form(fields, form)
-    if name is None:
-        return await backend.call(ctx.rt, "POST", collection, body=body), form
-    return await backend.call(ctx.rt, "PUT", f"{collection}/{{name}}", {"name": name}, body={**body, "name": name},
-                              etag=ctx.field("etag") or None), form
-
-
-def _rejection(result: backend.Result, fields: list[forms.Field], form: dict[str, list[str]]) -> dict[str, Any]:
-    """What a rejected form is re-rendered with: what was typed, each error next to its field."""
-    errors, problems = forms.errors_by_field(fields, result.field_errors)
-    if result.status == 409:
-        errors["name"] = result.message
-    elif not result.field_errors and not result.conflict:
-        problems.append(result.message or f"the API answered {result.status}")
-    return {"values": forms.submitted_values(fields, form), "status": 409 if result.conflict else 400,
-            "errors": errors, "problems": problems, "conflict": result.conflict}
-
-
-def _saved(ctx: Ctx, collection: str, result: backend.Result, name: str | None) -> WebResponse:
-    return ctx.redirect(f"{collection}/{quote(result.data['name'])}", "created" if name is None else "saved")
-
-
 async def save_policy(ctx: Ctx, name: str | None = None) -> WebResponse:
     fields = forms.fields_of(forms.POLICY_FORM)
-    result, form = await _save(ctx, "policies", fields, name)
+    result, form = await records.save(ctx, "policies", fields, name)
     if result.ok:
-        return _saved(ctx, "policies", result, name)
-    return _policy_page(ctx, name=name, etag=ctx.field("etag") or None, **_rejection(result, fields, form))
+        return records.saved(ctx, "policies", result, name)
+    return _policy_page(ctx, name=name, etag=ctx.field("etag") or None, **records.rejection(result, fields, form))
 
 
 async def delete_policy(ctx: Ctx, name: str) -> WebResponse:
@@ -103,7 +75,7 @@ async def delete_policy(ctx: Ctx, name: str) -> WebResponse:
         return ctx.redirect("policies", "deleted")
     current = await backend.call(ctx.rt, "GET", "policies/{name}", {"name": name})
     values = forms.form_values(forms.fields_of(forms.POLICY_FORM), current.data if current.ok else {})
-    problems = [] if result.conflict else list(result.field_errors.values()) or [result.message]
+    problems = records.delete_problems(result)
     return _policy_page(ctx, values=values, name=name, etag=current.etag, status=409 if result.conflict else 400,
                         problems=problems, conflict=result.conflict)
 
@@ -133,7 +105,7 @@ async def _server_page(ctx: Ctx, *, values: dict[str, Any], name: str | None, et
     mailbox_fields = _mailbox_fields(policy_names)
     return ctx.page("server_form.html", status, groups=forms.server_form(policy_names), values=values, name=name,
                     etag=etag, errors=errors or {}, problems=problems or [],
-                    conflict=CONFLICT if conflict else None, mailboxes=mailboxes, mailbox_fields=mailbox_fields,
+                    conflict=records.CONFLICT if conflict else None, mailboxes=mailboxes, mailbox_fields=mailbox_fields,
                     mailbox_values=mailbox_values or {"sync": True}, mailbox_errors=mailbox_errors or {})
 
 
@@ -158,10 +130,10 @@ async def edit_server(ctx: Ctx, name: str) -> WebResponse:
 
 async def save_server(ctx: Ctx, name: str | None = None) -> WebResponse:
     fields = forms.fields_of(forms.server_form(await _policy_names(ctx)))
-    result, form = await _save(ctx, "servers", fields, name)
+    result, form = await records.save(ctx, "servers", fields, name)
     if result.ok:
-        return _saved(ctx, "servers", result, name)
-    return await _server_page(ctx, name=name, etag=ctx.field("etag") or None, **_rejection(result, fields, form))
+        return records.saved(ctx, "servers", result, name)
+    return await _server_page(ctx, name=name, etag=ctx.field("etag") or None, **records.rejection(result, fields, form))
 
 
 async def save_mailbox(ctx: Ctx, name: str) -> WebResponse:

@@ -20,6 +20,7 @@ from shared.domain.config import (
     Direction,
     LoggingLevel,
 )
+from shared.mailproc.model import AfterProcessing, ClosedCase, NewConversation, UnknownSender
 
 
 class Kind(StrEnum):
@@ -28,6 +29,7 @@ class Kind(StrEnum):
     NUMBER = "number"
     BOOL = "bool"
     CHOICE = "choice"
+    LIST = "list"        # a JSON list of short strings, typed comma-separated
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -130,6 +132,57 @@ def server_form(policies: Iterable[str]) -> tuple[Group, ...]:
     )
 
 
+def _template_fields(prefix: str, label: str) -> tuple[Field, ...]:
+    return (Field(f"{prefix}.subject", f"{label}: subject", blank_is_none=True, hint="empty: RE: {subject}"),
+            Field(f"{prefix}.body", f"{label}: text", Kind.LONG_TEXT, blank_is_none=True,
+                  hint="empty: no automatic reply; placeholders {case_id}, {subject}, {sender_name}"))
+
+
+def system_mailbox_form(servers: Iterable[str]) -> tuple[Group, ...]:
+    """PRODUCT §7–§8: the system e-mail account's incoming processing and transactional mail."""
+    return (
+        Group("Summary", (
+            Field("address", "Mailbox address"),
+            Field("server", "Server", Kind.CHOICE, tuple(sorted(servers))),
+            Field("display_name", "Display name"),
+            Field("active", "Active", Kind.BOOL),
+        )),
+        Group("Incoming processing", (
+            Field("incoming.enabled", "Process incoming mail", Kind.BOOL),
+            Field("incoming.new_conversation", "A new conversation becomes", Kind.CHOICE, _values(NewConversation)),
+            Field("incoming.case_class", "Case class", blank_is_none=True, hint="required for create_case"),
+            Field("incoming.lead_class", "Lead class", blank_is_none=True),
+            Field("incoming.unknown_sender", "Unknown sender", Kind.CHOICE, _values(UnknownSender)),
+            Field("incoming.route_employee_mail", "Process mail from employees", Kind.BOOL),
+            Field("incoming.closed_case", "Reply to a closed case", Kind.CHOICE, _values(ClosedCase)),
+            Field("incoming.tag_prefix", "Subject tag prefix"),
+            Field("incoming.default_owner", "Default owner", blank_is_none=True),
+            Field("incoming.default_workgroup", "Default workgroup", blank_is_none=True),
+            Field("incoming.allowed_attachment_types", "Allowed attachment types", Kind.LIST,
+                  hint="comma-separated extensions, e.g. pdf, png; empty: any"),
+            Field("incoming.max_attachment_kb", "Max attachment size (KB)", Kind.NUMBER),
+            Field("incoming.after_processing", "After processing", Kind.CHOICE, _values(AfterProcessing)),
+            Field("incoming.move_to_folder", "Move to folder", blank_is_none=True, hint="required for move"),
+        )),
+        Group("Automatic replies", (
+            Field("incoming.reply_address", "Reply address", blank_is_none=True, hint="empty: the mailbox itself"),
+            *_template_fields("incoming.confirm_receipt", "Confirm receipt"),
+            *_template_fields("incoming.reply_to_unassigned", "Reply when unassigned"),
+        )),
+        Group("Transactional mail", (
+            Field("sending.erp_account_id", "ERP system e-mail account ID", Kind.NUMBER,
+                  hint="empty: this mailbox sends no ERP mail"),
+            Field("sending.suspended", "Sending suspended", Kind.BOOL),
+            Field("sending.max_message_mb", "Largest message the mailbox may send (MB)", Kind.NUMBER),
+        )),
+    )
+
+
+# Optional objects of a form: all inputs empty means the object is not set (null); otherwise
+# its empty inputs are left out so the API's defaults apply.
+OPTIONAL_SECTIONS = ("incoming.confirm_receipt", "incoming.reply_to_unassigned")
+
+
 MAILBOX_FORM: tuple[Field, ...] = (
     Field("email", "Mailbox (UPN)"),
     Field("employee_id", "Employee ID"),
@@ -176,6 +229,8 @@ def _converted(field: Field, raw: list[str] | None) -> tuple[bool, Any]:
         return field.kind in (Kind.TEXT, Kind.LONG_TEXT), ""   # an empty number means "the default"
     if field.kind is Kind.NUMBER:
         return True, _number(text)
+    if field.kind is Kind.LIST:
+        return True, [part.strip() for part in text.split(",") if part.strip()]
     return True, text
 
 
@@ -202,12 +257,31 @@ def body_from_form(fields: Iterable[Field], form: Mapping[str, list[str]]) -> di
         include, value = _converted(field, form.get(field.name))
         if include:
             _put_at(body, field.name, value)
+    for section in OPTIONAL_SECTIONS:
+        _prune(body, section)
     return body
+
+
+def _prune(body: dict[str, Any], dotted: str) -> None:
+    """An optional object whose inputs are all empty becomes null; otherwise its empty inputs go."""
+    *parents, last = dotted.split(".")
+    parent: Any = body
+    for part in parents:
+        parent = parent.get(part) if isinstance(parent, dict) else None
+    section = parent.get(last) if isinstance(parent, dict) else None
+    if not isinstance(section, dict):
+        return
+    given = {k: v for k, v in section.items() if v is not None}
+    parent[last] = given or None
 
 
 def form_values(fields: Iterable[Field], data: Mapping[str, Any]) -> dict[str, Any]:
     """Current values by field name for rendering (from a stored record or a rejected submission)."""
-    return {f.name: value_at(data, f.name) for f in fields}
+    return {f.name: _shown(f, value_at(data, f.name)) for f in fields}
+
+
+def _shown(field: Field, value: Any) -> Any:
+    return ", ".join(map(str, value)) if field.kind is Kind.LIST and isinstance(value, list | tuple) else value
 
 
 def submitted_values(fields: Iterable[Field], form: Mapping[str, list[str]]) -> dict[str, Any]:

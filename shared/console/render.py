@@ -9,11 +9,11 @@ from typing import Any
 import jinja2
 
 from shared.console.static import asset_url
-from shared.console.web import WebResponse
+from shared.console.web import BASE, WebResponse
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
-# Nothing inline: scripts and styles come from /api/console/static only; no eval (htmx's hx-on and
+# Nothing inline: scripts and styles come from the console's static/ only; no eval (htmx's hx-on and
 # js: values are not used), no framing, forms post only to the console itself.
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
@@ -31,7 +31,7 @@ def environment() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.globals["asset"] = asset_url
-    env.globals["base"] = "/api/console"
+    env.globals["base"] = BASE
     return env
 
 

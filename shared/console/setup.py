@@ -1,11 +1,13 @@
 """Building the console for the Function App, or installing a local one.
 
-Sign-in uses the deployment's own app registration and tenant (``EXSYNC_CLIENT_ID``,
-``EXSYNC_TENANT_ID``; add the app roles ``Exsync.Admin`` and ``Exsync.Reader``, enable ID tokens
-and the redirect URI ``https://<app>/api/console/signin``). The key that signs sessions and CSRF
-tokens is no setting: 32 random bytes created on first use and kept in the state store (document
-kind ``console``, key ``session``), so nothing new has to be deployed; deleting that document
-signs everyone out.
+Sign-in uses the tenant ``EXSYNC_TENANT_ID`` and the app registration ``EXSYNC_CONSOLE_CLIENT_ID``
+(default: ``EXSYNC_CLIENT_ID``), which has the app roles ``Exsync.Admin`` and ``Exsync.Reader``, ID
+tokens enabled and the web redirect URI ``https://<app>/console/signin``; ID tokens are checked
+by :class:`shared.auth.entra.EntraIdTokenValidator` against ``EXSYNC_CONSOLE_AUTHORITY``.
+
+The key that signs sessions and CSRF tokens is no setting: 32 random bytes created on first use
+and kept in the state store (document kind ``console``, key ``session``), so nothing new has to be
+deployed; deleting that document signs everyone out.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import base64
 import contextlib
 import secrets
 
+from shared.auth.entra import EntraIdTokenValidator
 from shared.console.app import Console
 from shared.console.session import SessionCodec
 from shared.console.signin import DevSignIn, EntraSignIn, TokenValidator
@@ -50,11 +53,15 @@ async def session_key(store: DocumentStore) -> bytes:
 
 
 async def console_for(rt: Runtime, validator: TokenValidator | None = None) -> Console:
-    tenant, client = rt.settings.tenant_id, rt.settings.client_id
+    """The production console: Entra sign-in with this deployment's settings."""
+    settings = rt.settings
+    tenant, client = settings.tenant_id, settings.console_client_id or settings.client_id
     if not tenant or not client:
-        raise ConfigurationError("the console signs people in with the deployment's app registration: set "
-                                 "EXSYNC_TENANT_ID and EXSYNC_CLIENT_ID")
-    return Console(SessionCodec(await session_key(rt.state)), EntraSignIn(tenant, client, validator))
+        raise ConfigurationError("the console signs people in with an Entra app registration: set "
+                                 "EXSYNC_TENANT_ID and EXSYNC_CONSOLE_CLIENT_ID (or EXSYNC_CLIENT_ID)")
+    checker = validator or EntraIdTokenValidator(tenant, settings.console_authority)
+    sign_in = EntraSignIn(tenant, client, checker, authority=settings.console_authority)
+    return Console(SessionCodec(await session_key(rt.state)), sign_in)
 
 
 async def current_console(rt: Runtime) -> Console:

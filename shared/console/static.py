@@ -10,7 +10,7 @@ import functools
 import hashlib
 from pathlib import Path
 
-from shared.console.web import WebResponse
+from shared.console.web import BASE, WebResponse
 
 STATIC = Path(__file__).resolve().parent / "static"
 TYPES = {".css": "text/css", ".js": "text/javascript", ".png": "image/png", ".svg": "image/svg+xml"}
@@ -30,7 +30,7 @@ def asset_url(name: str) -> str:
     found = _file(name)
     if found is None:
         raise KeyError(f"no static file {name} in {STATIC}")
-    return f"/api/console/static/{name}?v={found[1]}"
+    return f"{BASE}/static/{name}?v={found[1]}"
 
 
 def serve(name: str, version: str | None, if_none_match: str | None) -> WebResponse:

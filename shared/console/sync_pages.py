@@ -7,8 +7,9 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from shared.console import backend
-from shared.console.config_pages import CONFLICT, mailboxes_by_server
+from shared.console.config_pages import mailboxes_by_server
 from shared.console.context import Ctx
+from shared.console.records import CONFLICT
 from shared.console.web import WebResponse
 from shared.domain.records import RecordType
 from shared.domain.status import LogLevel

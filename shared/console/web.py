@@ -8,11 +8,12 @@ from http.cookies import SimpleCookie
 from urllib.parse import parse_qsl, urlsplit
 
 SAFE_METHODS = frozenset({"GET", "HEAD"})
+BASE = "/console"   # where the console is served (functions/console.py); its cookies are scoped to it
 
 
 @dataclasses.dataclass(frozen=True)
 class WebRequest:
-    """One browser request below ``/api/console/``: ``path`` is relative to it (``"policies/sales"``)."""
+    """One browser request below :data:`BASE`: ``path`` is relative to it (``"policies/sales"``)."""
 
     method: str
     url: str
@@ -77,7 +78,7 @@ class WebResponse:
 
 def set_cookie(name: str, value: str, *, secure: bool, max_age: int | None = None,
                same_site: str = "Lax") -> str:
-    parts = [f"{name}={value}", "Path=/api/console", "HttpOnly", f"SameSite={same_site}"]
+    parts = [f"{name}={value}", f"Path={BASE}", "HttpOnly", f"SameSite={same_site}"]
     if secure or same_site == "None":
         parts.append("Secure")
     if max_age is not None:

@@ -3,10 +3,16 @@
 ``TokenIssuer`` serves ``/{tenant}/discovery/v2.0/keys`` on 127.0.0.1 (port 0) and signs v2
 access tokens with the claims Entra puts in them; ``rotate()`` publishes a new key (the old one
 stays valid, like Entra's overlap), ``stranger_token`` signs with a key the JWKS never shows.
+
+Its ``/{tenant}/oauth2/v2.0/authorize`` answers an OpenID Connect sign-in
+(``response_type=id_token``, ``response_mode=form_post``) like Entra: it signs in the user set with
+``sign_in_as`` at once and posts the ID token and ``state`` back to ``redirect_uri`` with a
+self-submitting form.
 """
 
 from __future__ import annotations
 
+import html
 import json
 import time
 import uuid
@@ -33,6 +39,8 @@ class TokenIssuer:
         self.tenant = tenant
         self.keys: list[tuple[str, rsa.RSAPrivateKey]] = [_key()]
         self.key_requests = 0
+        self.authorize_requests: list[dict[str, str]] = []
+        self._next_sign_in: tuple[str, bool, dict[str, Any]] = ("ann@contoso.test", False, {})
         self._runner: web.AppRunner | None = None
         self.port = 0
 
@@ -47,6 +55,7 @@ class TokenIssuer:
     async def start(self) -> None:
         app = web.Application()
         app.router.add_get("/{tenant}/discovery/v2.0/keys", self._jwks)
+        app.router.add_get("/{tenant}/oauth2/v2.0/authorize", self._authorize)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -67,6 +76,30 @@ class TokenIssuer:
             jwk = json.loads(RSAAlgorithm.to_jwk(private.public_key()))
             keys.append({**jwk, "kid": kid, "use": "sig", "alg": "RS256"})
         return web.json_response({"keys": keys})
+
+    def sign_in_as(self, user: str, *, roles: list[str] | None = None, stranger: bool = False,
+                   **overrides: Any) -> None:
+        """Who the next sign-ins are: their app roles (None: no roles claim), claim overrides, and
+        ``stranger``: signed by a key the JWKS never publishes."""
+        self._next_sign_in = (user, stranger, {"roles": roles, **overrides})
+
+    async def _authorize(self, request: web.Request) -> web.Response:
+        query = dict(request.query)
+        self.authorize_requests.append(query)
+        if request.match_info["tenant"] != self.tenant:
+            return web.Response(status=400, text="AADSTS90002: tenant not found")
+        if (query.get("response_type"), query.get("response_mode")) != ("id_token", "form_post"):
+            return web.Response(status=400, text="AADSTS700054: response_type 'id_token' with form_post expected")
+        if "openid" not in query.get("scope", "").split() or not query.get("nonce") or not query.get("redirect_uri"):
+            return web.Response(status=400, text="AADSTS900144: scope openid, a nonce and redirect_uri are required")
+        user, stranger, overrides = self._next_sign_in
+        claims = {"aud": query.get("client_id"), "nonce": query["nonce"], "scp": None, **overrides}
+        token = self.stranger_token(user, **claims) if stranger else self.token(user, **claims)
+        fields = {"id_token": token, "state": query.get("state", "")}
+        inputs = "".join(f'<input type="hidden" name="{k}" value="{html.escape(v)}">' for k, v in fields.items())
+        page = (f'<!doctype html><html><body><form method="post" action="{html.escape(query["redirect_uri"])}">'
+                f"{inputs}</form><script>document.forms[0].submit()</script></body></html>")
+        return web.Response(text=page, content_type="text/html")
 
     def rotate(self) -> None:
         self.keys.append(_key())

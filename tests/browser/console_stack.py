@@ -19,6 +19,7 @@ import httpx
 
 from devhost.serve import Stack, running_stack
 from devhost.services import free_port
+from tests.addin.issuer import CLIENT_ID, TokenIssuer
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY = "browser-key"
@@ -26,7 +27,11 @@ ANN, BOB = "ann@contoso.test", "bob@contoso.test"   # ann exists in the Graph si
 
 
 class ConsoleStack:
-    def __init__(self) -> None:
+    """The stack with the development sign-in, or with ``issuer``: the console's production Entra
+    sign-in against that local token issuer (started and stopped with the stack)."""
+
+    def __init__(self, issuer: TokenIssuer | None = None) -> None:
+        self.issuer = issuer
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
         self._stop: asyncio.Event | None = None
@@ -44,11 +49,21 @@ class ConsoleStack:
 
     async def _main(self) -> None:
         self._stop = asyncio.Event()
-        async with running_stack(port=free_port(), graph_port=free_port(), erp_port=free_port(), key=KEY,
-                                 timers=False, graph_users=ANN) as stack:
-            self.stack = stack
-            self._ready.set()
-            await self._stop.wait()
+        env: dict[str, str] = {}
+        if self.issuer is not None:
+            await self.issuer.start()
+            env = {"EXSYNC_TENANT_ID": self.issuer.tenant, "EXSYNC_CONSOLE_CLIENT_ID": CLIENT_ID,
+                   "EXSYNC_CONSOLE_AUTHORITY": self.issuer.authority}
+        try:
+            async with running_stack(port=free_port(), graph_port=free_port(), erp_port=free_port(), key=KEY,
+                                     timers=False, graph_users=ANN, extra_env=env,
+                                     dev_console=self.issuer is None) as stack:
+                self.stack = stack
+                self._ready.set()
+                await self._stop.wait()
+        finally:
+            if self.issuer is not None:
+                await self.issuer.stop()
 
     def start(self) -> None:
         self._thread.start()
@@ -63,7 +78,7 @@ class ConsoleStack:
     @property
     def console(self) -> str:
         assert self.stack is not None
-        return f"{self.stack.api}/console"
+        return f"{self.stack.host.base_url}/console"
 
     @property
     def graph_url(self) -> str:
@@ -88,8 +103,8 @@ class ConsoleStack:
 
 
 @contextlib.contextmanager
-def console_stack() -> Iterator[ConsoleStack]:
-    stack = ConsoleStack()
+def console_stack(issuer: TokenIssuer | None = None) -> Iterator[ConsoleStack]:
+    stack = ConsoleStack(issuer)
     stack.start()
     try:
         yield stack

@@ -50,7 +50,7 @@ def shot(page: Any, name: str) -> None:
 
 
 def sign_in(page: Any, stack: ConsoleStack, role: str = "admin") -> None:
-    page.goto(f"{stack.console}/signin?role={role}&return_to=/api/console/health")
+    page.goto(f"{stack.console}/signin?role={role}&return_to=/console/health")
     page.wait_for_selector("h1:text('Health')")
 
 
@@ -264,9 +264,11 @@ def test_someone_else_changed_the_record_offers_a_reload(page: Any, stack: Conso
 
 def test_no_session_redirects_to_sign_in_and_static_files_are_cacheable(page: Any, stack: ConsoleStack) -> None:
     response = page.request.get(f"{stack.console}/policies", max_redirects=0)
-    assert response.status == 303 and "/api/console/signin?return_to=" in response.headers["location"]
+    assert response.status == 303 and "/console/signin?return_to=" in response.headers["location"]
+    root = page.request.get(stack.console, max_redirects=0)   # /console itself is the console too
+    assert root.status == 303 and root.headers["location"].startswith("/console/signin?return_to=")
     assert page.request.post(f"{stack.console}/sync/process-all", form={}).status == 401
-    page.goto(f"{stack.console}/signin?role=none&return_to=/api/console/policies")
+    page.goto(f"{stack.console}/signin?role=none&return_to=/console/policies")
     assert "no console role" in page.inner_text("body")
     sign_in(page, stack)
     head = page.locator("script[src*='htmx.min.js']").get_attribute("src")
@@ -289,7 +291,8 @@ def test_every_input_is_labelled_nothing_secret_shows_keyboard_works_and_a_table
         browser: Any, stack: ConsoleStack) -> None:
     _seed_config(stack, "keyboard", "keyboard-server", "keys@contoso.test")
     pages = ["health", "policies", "policies/new", "policies/keyboard", "servers", "servers/new",
-             "servers/keyboard-server", "sync", "mailboxes/keys@contoso.test", "system-mailboxes"]
+             "servers/keyboard-server", "sync", "mailboxes/keys@contoso.test", "system-mailboxes",
+             "system-mailboxes/new"]
     assert stack.stack is not None
     secrets = [stack.stack.env[k] for k in ("EXSYNC_GRAPH_CLIENT_STATE", "EXSYNC_ERP_WEBHOOK_SECRET")]
     for viewport in ({"width": 1280, "height": 800}, {"width": 768, "height": 1024}):
@@ -331,26 +334,95 @@ def test_every_input_is_labelled_nothing_secret_shows_keyboard_works_and_a_table
     assert api_json(stack, "/mailboxes/keys@contoso.test/status")["last_run"] is not None
 
 
-def test_system_mailboxes_show_their_settings_and_run_their_test(page: Any, stack: ConsoleStack) -> None:
+SUPPORT = "support@contoso.test"
+
+
+def test_system_mailboxes_are_created_edited_and_deleted_through_the_api(page: Any, stack: ConsoleStack) -> None:
     _seed_config(stack, "support", "support-server", "agent@contoso.test")
-    with stack.api() as api:
-        made = api.post("/system-mailboxes", json={"address": "support@contoso.test", "server": "support-server",
-                                                   "display_name": "Support"})
-        assert made.status_code == 201, made.text
     sign_in(page, stack)
     page.goto(f"{stack.console}/system-mailboxes")
-    section = page.locator("section", has_text="support@contoso.test")
-    assert "Support" in section.locator("table").inner_text()
-    section.locator("button:text('Test')").click()
-    section.locator("h3:text('Test')").wait_for()
-    shot(page, "system-mailboxes")
-    check = page.request.post(f"{stack.console}/system-mailboxes/support@contoso.test/test",
-                              form={"csrf": csrf_of(page)})
-    with stack.api() as api:   # the console answered what the API answers
-        assert check.status == api.post("/system-mailboxes/support@contoso.test/test").status_code
+    page.click("#new-system-mailbox")
+    page.wait_for_selector("h1:text('New system mailbox')")
+
+    # a contradiction is refused next to its field, nothing typed is lost
+    page.fill("#f-address", SUPPORT)
+    page.select_option("#f-server", "support-server")
+    page.fill("#f-display-name", "Support")
+    page.select_option("#f-incoming-new-conversation", "create_case")
+    page.fill("#f-incoming-case-class", "")
+    page.fill("#f-incoming-allowed-attachment-types", "pdf, png")
+    page.fill("#f-incoming-confirm-receipt-body", "We opened case {case_id} for you.")
+    page.fill("#f-sending-erp-account-id", "7")
+    page.click("button:text('Save')")
+    error = page.locator("#f-incoming-case-class-err")
+    assert "create_case" in error.inner_text()
+    assert page.get_attribute("#f-incoming-case-class", "aria-invalid") == "true"
+    assert page.input_value("#f-display-name") == "Support"
+    assert page.input_value("#f-incoming-confirm-receipt-body") == "We opened case {case_id} for you."
+    page.fill("#f-incoming-case-class", "SUPPORT")
+    page.click("button:text('Save')")
+    page.wait_for_selector("p.notice:text('Created.')")
+    assert page.inner_text("h1") == f"System mailbox {SUPPORT}"
+    assert page.get_attribute("#f-address", "readonly") is not None
+    shot(page, "system-mailbox")
+
+    with stack.api() as api:   # the console wrote what the API reads
+        made = api.get(f"/system-mailboxes/{SUPPORT}").json()
+    assert (made["server"], made["display_name"], made["incoming"]["case_class"]) == ("support-server", "Support",
+                                                                                       "SUPPORT")
+    assert made["incoming"]["allowed_attachment_types"] == ["pdf", "png"]
+    assert made["incoming"]["confirm_receipt"] == {"subject": "RE: {subject}",
+                                                   "body": "We opened case {case_id} for you."}
+    assert made["incoming"]["reply_to_unassigned"] is None
+    assert made["sending"] == {"erp_account_id": 7, "suspended": False, "max_message_mb": 35}
+
+    # another admin saves first: the console says so and reloads their version
+    with stack.api() as api:
+        theirs = {**made, "display_name": "Their support"}
+        assert api.put(f"/system-mailboxes/{SUPPORT}", json=theirs).status_code == 200
+    page.check("#f-sending-suspended")
+    page.click("button:text('Save')")
+    page.wait_for_selector(".conflict")
+    assert page.is_checked("#f-sending-suspended")   # nothing typed is lost
+    page.click(".conflict a:text('Reload')")
+    page.wait_for_selector(f"h1:text('System mailbox {SUPPORT}')")
+    assert page.input_value("#f-display-name") == "Their support" and not page.is_checked("#f-sending-suspended")
+    page.check("#f-sending-suspended")
+    page.click("button:text('Save')")
+    page.wait_for_selector("p.notice:text('Saved.')")
+    with stack.api() as api:
+        assert api.get(f"/system-mailboxes/{SUPPORT}").json()["sending"]["suspended"] is True
+
+    # Test answers what the API answers
+    page.click("#sm-test")
+    page.wait_for_selector("#sm-result h3:text('Test')")
+    check = page.request.post(f"{stack.console}/system-mailboxes/{SUPPORT}/test", form={"csrf": csrf_of(page)})
+    with stack.api() as api:
+        assert check.status == api.post(f"/system-mailboxes/{SUPPORT}/test").status_code
+
+    # a reader sees the settings, changes nothing
+    before = api_json(stack, f"/system-mailboxes/{SUPPORT}")
     sign_in(page, stack, "reader")
     page.goto(f"{stack.console}/system-mailboxes")
-    assert page.locator("section button").count() == 0
-    refused = page.request.post(f"{stack.console}/system-mailboxes/support@contoso.test/run",
-                                form={"csrf": csrf_of(page)})
-    assert refused.status == 403
+    assert page.locator("#new-system-mailbox").count() == 0
+    page.click(f"#system-mailboxes a:text('{SUPPORT}')")
+    page.wait_for_selector(f"h1:text('System mailbox {SUPPORT}')")
+    assert page.input_value("#f-display-name") == "Their support" and page.is_disabled("#f-display-name")
+    assert page.locator("main button").count() == 0
+    token = csrf_of(page)
+    for path, form in ((f"system-mailboxes/{SUPPORT}", {"address": SUPPORT, "server": "support-server"}),
+                       (f"system-mailboxes/{SUPPORT}/delete", {}), (f"system-mailboxes/{SUPPORT}/run", {}),
+                       ("system-mailboxes", {"address": "other@contoso.test", "server": "support-server"})):
+        refused = page.request.post(f"{stack.console}/{path}", form={**form, "csrf": token})
+        assert refused.status == 403, path
+    assert api_json(stack, f"/system-mailboxes/{SUPPORT}") == before
+    assert [m["address"] for m in api_json(stack, "/system-mailboxes")] == [SUPPORT]
+
+    # the admin deletes it
+    sign_in(page, stack)
+    page.goto(f"{stack.console}/system-mailboxes/{SUPPORT}")
+    page.click("#delete-system-mailbox")
+    page.wait_for_selector("p.notice:text('Deleted.')")
+    assert "No system mailboxes yet." in page.inner_text("#system-mailboxes")
+    with stack.api() as api:
+        assert api.get(f"/system-mailboxes/{SUPPORT}").status_code == 404

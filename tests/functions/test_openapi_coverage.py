@@ -7,6 +7,7 @@ import re
 
 import function_app
 from devhost.host import functions_of
+from functions._http import API_PREFIX
 from shared.admin.openapi import openapi_document
 from tests.fuzz.routes import HTML_PAGES
 
@@ -17,7 +18,8 @@ def _http_functions() -> list[tuple[str, str, set[str], bool]]:
         trigger = fn.get_trigger().get_dict_repr()
         if trigger["type"] != "httpTrigger" or fn.get_function_name() in HTML_PAGES:
             continue
-        route = re.sub(r"\{\*?(\w+)(?::[^}]*)?\??\}", r"{\1}", trigger.get("route") or fn.get_function_name())
+        template = str(trigger.get("route") or fn.get_function_name()).removeprefix(API_PREFIX)
+        route = re.sub(r"\{\*?(\w+)(?::[^}]*)?\??\}", r"{\1}", template)
         methods = {str(getattr(m, "value", m)).lower() for m in trigger.get("methods") or ["get", "post"]}
         level = str(getattr(trigger.get("authLevel"), "value", trigger.get("authLevel") or "function")).lower()
         out.append((fn.get_function_name(), f"/{route}", methods, level == "anonymous"))

@@ -7,6 +7,7 @@ import re
 
 import function_app
 from devhost.host import functions_of
+from functions._http import API_PREFIX
 
 # HTTP functions that serve HTML pages, not the API: outside the OpenAPI document and the fuzz run.
 # The admin console: tests/browser/test_console.py covers its sign-in, roles, CSRF and every page.
@@ -35,6 +36,7 @@ def http_routes() -> list[HttpRoute]:
             continue
         level = str(getattr(trigger.get("authLevel"), "value", trigger.get("authLevel") or "function"))
         methods = tuple(sorted(str(getattr(m, "value", m)).upper() for m in trigger.get("methods") or ["GET", "POST"]))
-        out.append(HttpRoute(fn.get_function_name(), trigger.get("route") or fn.get_function_name(), methods,
+        route = str(trigger.get("route") or fn.get_function_name()).removeprefix(API_PREFIX)
+        out.append(HttpRoute(fn.get_function_name(), route, methods,
                              level.lower() == "anonymous"))
     return out

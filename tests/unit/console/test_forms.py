@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from shared.console import forms
 from shared.domain.config import ServerConfig, SyncPolicy, parse
+from shared.mailproc.model import SystemMailbox
 
 POLICY_FIELDS = forms.fields_of(forms.POLICY_FORM)
 
@@ -51,3 +52,41 @@ def test_api_errors_land_next_to_their_field_or_above_the_form() -> None:
     assert other == ["category: bad", "(body): x"]
     nested, _ = forms.errors_by_field(forms.fields_of(forms.server_form([])), {"credential.vault_url.x": "bad"})
     assert nested == {"credential.vault_url": "bad"}
+
+
+SYSTEM_FIELDS = forms.fields_of(forms.system_mailbox_form(["m365"]))
+
+
+def _submitted(values: dict[str, object]) -> dict[str, str]:
+    """What a browser posts for rendered values: checked boxes as "true", unchecked ones absent."""
+    return {k: ("true" if v is True else "" if v is None else str(v)) for k, v in values.items() if v is not False}
+
+
+def test_a_system_mailbox_round_trips_through_its_form() -> None:
+    mailbox = SystemMailbox(address="support@contoso.com", server="m365", display_name="Support",
+                            incoming={"case_class": "SUPPORT", "allowed_attachment_types": ["pdf", "png"],
+                                      "confirm_receipt": {"body": "We have case {case_id}."},
+                                      "route_employee_mail": True},
+                            sending={"erp_account_id": 7, "suspended": True})
+    values = forms.form_values(SYSTEM_FIELDS, mailbox.model_dump(mode="json"))
+    assert values["incoming.allowed_attachment_types"] == "pdf, png"
+    assert parse(SystemMailbox, forms.body_from_form(SYSTEM_FIELDS, _form(_submitted(values)))) == mailbox
+
+
+AUTOMATIC_REPLY = {
+    # (subject typed, text typed) -> the API body's confirm_receipt
+    ("", ""): None,
+    ("", "Thanks"): {"body": "Thanks"},                        # the API's default subject applies
+    ("Got it: {subject}", "Thanks"): {"subject": "Got it: {subject}", "body": "Thanks"},
+    ("Got it", ""): {"subject": "Got it"},                     # the API names the missing text
+}
+
+
+def test_an_automatic_reply_with_empty_inputs_is_not_set() -> None:
+    for (subject, text), expected in AUTOMATIC_REPLY.items():
+        form = _form({"address": "a@b.cd", "server": "m365", "incoming.confirm_receipt.subject": subject,
+                      "incoming.confirm_receipt.body": text, "incoming.allowed_attachment_types": " pdf,, PNG "})
+        body = forms.body_from_form(SYSTEM_FIELDS, form)
+        assert body["incoming"]["confirm_receipt"] == expected, (subject, text)
+        assert body["incoming"]["allowed_attachment_types"] == ["pdf", "PNG"]
+        assert "erp_account_id" not in body["sending"]   # empty number: the API's default (sends nothing)

@@ -4,17 +4,17 @@ taken from the validated token only, no open redirect."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from shared.console.session import ADMIN_ROLE, COOKIE, SessionCodec
 from shared.console.signin import NONCE_COOKIE, EntraSignIn
 from shared.console.web import WebRequest, WebResponse
-from shared.errors import AuthenticationFailed
+from shared.errors import NotAuthenticated
 
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
-URL = "https://exsync.example.net/api/console/signin"
+URL = "https://exsync.example.net/console/signin"
 CODEC = SessionCodec(b"s" * 32)
 
 
@@ -27,7 +27,7 @@ class FakeValidator:
     async def claims(self, token: str, *, audience: str, nonce: str) -> Mapping[str, Any]:
         self.calls.append((token, audience, nonce))
         if token != "good":
-            raise AuthenticationFailed("signature does not verify")
+            raise NotAuthenticated("signature does not verify")
         return {"name": "Ada", "oid": "oid-1", "roles": [ADMIN_ROLE], "nonce": nonce}
 
 
@@ -43,14 +43,14 @@ async def _start(signin: EntraSignIn, return_to: str) -> tuple[WebResponse, dict
 async def test_the_posted_id_token_becomes_a_session_with_its_roles() -> None:
     validator = FakeValidator()
     signin = EntraSignIn("tenant-1", "client-1", validator)
-    start, query = await _start(signin, "/api/console/sync")
+    start, query = await _start(signin, "/console/sync")
     assert start.status == 302 and start.headers["Location"].startswith(
         "https://login.microsoftonline.com/tenant-1/oauth2/v2.0/authorize?")
     assert query["response_mode"] == ["form_post"] and query["redirect_uri"] == [URL]
     body = urlencode({"id_token": "good", "state": query["state"][0]}).encode()
     headers = {"Cookie": f"{NONCE_COOKIE}={_cookie(start, NONCE_COOKIE)}"}
     done = await signin.handle(WebRequest("POST", URL, "signin", {}, headers, body), CODEC, NOW)
-    assert done.status == 303 and done.headers["Location"] == "/api/console/sync"
+    assert done.status == 303 and done.headers["Location"] == "/console/sync"
     assert validator.calls == [("good", "client-1", query["nonce"][0])]
     principal = CODEC.decode(_cookie(done, COOKIE), NOW)
     assert principal is not None and principal.can_change and principal.name == "Ada"
@@ -67,6 +67,25 @@ async def test_a_wrong_state_a_bad_token_or_no_validator_is_refused() -> None:
     assert (await signin.handle(WebRequest("POST", URL, "signin", {}, cookie, bad), CODEC, NOW)).status == 401
     good = urlencode({"id_token": "good", "state": query["state"][0]}).encode()
     done = await signin.handle(WebRequest("POST", URL, "signin", {}, cookie, good), CODEC, NOW)
-    assert done.headers["Location"] == "/api/console/health"   # never an outside address
-    unconfigured = EntraSignIn("tenant-1", "client-1", None)
-    assert (await unconfigured.handle(WebRequest("GET", URL, "signin"), CODEC, NOW)).status == 503
+    assert done.headers["Location"] == "/console/health"   # never an outside address
+    assert any(c.startswith(f"{NONCE_COOKIE}=;") and "Max-Age=0" in c for c in done.cookies)   # spent
+    late = await signin.handle(WebRequest("POST", URL, "signin", {}, cookie, good), CODEC, NOW + timedelta(minutes=11))
+    assert late.status == 400 and b"too long ago" in late.body
+    cancelled = urlencode({"error": "access_denied", "error_description": "AADSTS65004: declined",
+                           "state": query["state"][0]}).encode()
+    answer = await signin.handle(WebRequest("POST", URL, "signin", {}, cookie, cancelled), CODEC, NOW)
+    assert answer.status == 400 and b"AADSTS65004" in answer.body
+
+
+async def test_a_token_without_a_console_role_gets_the_no_role_page_and_no_session() -> None:
+    class NoRole(FakeValidator):
+        async def claims(self, token: str, *, audience: str, nonce: str) -> Mapping[str, Any]:
+            return {**await super().claims(token, audience=audience, nonce=nonce), "roles": []}
+
+    signin = EntraSignIn("tenant-1", "client-1", NoRole())
+    start, query = await _start(signin, "/console/sync")
+    body = urlencode({"id_token": "good", "state": query["state"][0]}).encode()
+    headers = {"Cookie": f"{NONCE_COOKIE}={_cookie(start, NONCE_COOKIE)}"}
+    done = await signin.handle(WebRequest("POST", URL, "signin", {}, headers, body), CODEC, NOW)
+    assert done.status == 403 and b"Exsync.Reader" in done.body
+    assert not [c for c in done.cookies if c.startswith(f"{COOKIE}=")]
