@@ -1,4 +1,4 @@
-"""``python -m bench [--quick] [--rows idle,export,import,tenant,fanout]``: the performance table.
+"""``python -m bench [--quick] [--rows idle,export,import,push,tenant,fanout]``: the performance table.
 
 Starts Azurite and both simulators (Graph's throttle model time-scaled, the ERP licence limits
 on, a latency per request on all three services), runs each row on its own tenant, writes
@@ -24,14 +24,14 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from bench import report, scenarios
+from bench import push, report, scenarios
 from bench.stack import Profile, Stack
 from bench.targets import verdicts
 from shared.graph.gateway import warm_up
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
-ROWS = ("idle", "export", "import", "tenant", "fanout")
+ROWS = ("idle", "export", "import", "push", "tenant", "fanout")
 
 
 
@@ -41,10 +41,11 @@ class Sizes:
     imported: int               # mailbox contacts imported
     tenant: tuple[int, ...]     # idle tenants of N mailboxes
     fanout: tuple[int, int]     # mailboxes, ERP contacts changed
+    mails: int                  # mails pushed one after another
 
 
-FULL = Sizes(export=2000, imported=1000, tenant=(1, 5, 20), fanout=(20, 400))
-QUICK = Sizes(export=200, imported=100, tenant=(1, 3), fanout=(3, 60))
+FULL = Sizes(export=2000, imported=1000, tenant=(1, 5, 20), fanout=(20, 400), mails=40)
+QUICK = Sizes(export=200, imported=100, tenant=(1, 3), fanout=(3, 60), mails=12)
 
 
 async def run_rows(stack: Stack, rows: tuple[str, ...], quick: bool, *, profile: bool = False) -> dict[str, Any]:
@@ -86,6 +87,8 @@ async def run_row(env: scenarios.Env, row: str, sizes: Sizes) -> dict[str, Any]:
         return await scenarios.export_then_one_percent(env, sizes.export)
     if row == "import":
         return await scenarios.initial_import(env, sizes.imported)
+    if row == "push":
+        return await push.push_latency(env, sizes.mails)
     if row == "tenant":
         return report.tenant_slope(await scenarios.idle_tenant(env, sizes.tenant))
     return await scenarios.fan_out(env, *sizes.fanout)

@@ -42,16 +42,13 @@ async def enqueue_syncs(rt: Runtime, mailboxes: list[Mailbox], *, reason: str,
     """
     run_id = run_id or uuid.uuid4().hex
     now = rt.clock.now()
-    max_age = timedelta(seconds=rt.settings.lease_seconds)
-    sent = 0
-    for index, mailbox in enumerate(mailboxes):
-        if coalesce and await pending.covered(rt.state, mailbox.email, record_types, now, max_age):
-            continue
-        await pending.mark(rt.state, mailbox.email, record_types, now, reason, run_id)
-        await update_status(rt.state, mailbox.email,
-                            functools.partial(_queued, RunSummary(run_id, RunState.QUEUED, now)))
-        await rt.queue.send(SyncRequest(mailbox.email, run_id, reason, record_types),
-                            delay_for(index) if delay_for else 0)
-        sent += 1
+
+    async def queued(request: SyncRequest) -> None:
+        shown = RunSummary(run_id, RunState.QUEUED, now)
+        await update_status(rt.state, request.mailbox, functools.partial(_queued, shown))
+
+    wanted = [(m.email, SyncRequest(m.email, run_id, reason, record_types)) for m in mailboxes]
+    sent = await pending.wake_up(rt.state, rt.queue, wanted, now, timedelta(seconds=rt.settings.lease_seconds),
+                                 coalesce=coalesce, delay_for=delay_for, marked=queued)
     logger.info("run %s: queued %d mailbox(es) (%s)", run_id, sent, reason)
     return run_id

@@ -59,6 +59,30 @@ def waiting_reason(holder: dict[str, Any] | None, now: datetime, lease_seconds: 
     return Wait(f"another run holds the mailbox until {until:%H:%M} UTC", until)
 
 
+DEFER_SECONDS = 10
+"""Shortest delay of a message that found a run's heartbeat beside the lease."""
+
+
+def retry_delay(holder: dict[str, Any] | None, wait: Wait, now: datetime, deferrals: int,
+                lease_seconds: float) -> int:
+    """Seconds until a message that found the lease taken comes back.
+
+    | holder document                                   | delay                                   |
+    |---------------------------------------------------|-----------------------------------------|
+    | none: the holder is between its looks (it just took | 1, 2, 4 ... s by ``deferrals``, at most |
+    | the lease, or it has finished and is letting go)  | the lease                               |
+    | present (a live or an interrupted run)            | until its lease ends + 1 s, at least    |
+    |                                                   | ``DEFER_SECONDS``, at most the lease    |
+
+    A live holder takes the waiting request itself when its run ends, so its message only comes
+    back to end quietly; a holder without a heartbeat lets go within moments, and the short delay
+    is what keeps a request that arrived just then from waiting ``DEFER_SECONDS``.
+    """
+    if holder is None:
+        return int(min(2 ** min(deferrals, 16), lease_seconds))
+    return int(max(DEFER_SECONDS, min((wait.until - now).total_seconds() + 1, lease_seconds)))
+
+
 async def holder_of(state: StateStore, email: str) -> dict[str, Any] | None:
     return await pending.holder_of(state, email)
 
@@ -67,17 +91,19 @@ class Held:
     """A lease this worker holds; :meth:`beating` keeps it (and the heartbeat) alive."""
 
     def __init__(self, state: StateStore, clock: Clock, email: str, owner: str, lease_seconds: float,
-                 beat_seconds: float) -> None:
+                 beat_seconds: float, desk: pending.Desk | None = None) -> None:
         self._state, self._clock = state, clock
         self.email, self.owner = email, owner
         self._lease, self._beat = lease_seconds, beat_seconds
+        self.desk = desk or pending.Desk(state, email)
 
     @classmethod
     async def take(cls, state: StateStore, clock: Clock, email: str, owner: str, lease_seconds: float,
-                   beat_seconds: float) -> Held | None:
+                   beat_seconds: float, desk: pending.Desk | None = None) -> Held | None:
+        """The lease, or None when another run holds it; ``desk``: the holder's waiting document."""
         if not await state.acquire_lease(lease_key(email), owner, lease_seconds):
             return None
-        return cls(state, clock, email, owner, lease_seconds, beat_seconds)
+        return cls(state, clock, email, owner, lease_seconds, beat_seconds, desk)
 
     def info(self) -> dict[str, Any]:
         """The heartbeat as :func:`waiting_reason` reads it: owner, last beat, lease end."""
@@ -90,7 +116,7 @@ class Held:
         if not await self._state.renew_lease(lease_key(self.email), self.owner, self._lease):
             logger.warning("the lease of a mailbox was lost during its run")
             return
-        await pending.beat(self._state, self.email, self.info())
+        await self.desk.beat(self.info())
 
     @contextlib.asynccontextmanager
     async def beating(self, tick: Callable[[], Awaitable[None]] | None = None,

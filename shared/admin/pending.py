@@ -13,19 +13,25 @@ Without this, every write of a run would echo back as a push and queue one more 
 
 Every write is conditional (etag), so concurrent marks merge and a take never loses a mark.
 The document is never deleted (a delete cannot be conditional here); ``taken`` means idle.
+
+The lease holder works through a :class:`Desk`: it remembers the document as the holder last read
+or wrote it, so the take right after the message's :func:`admit`, each heartbeat and the final look
+after a run are one conditional write each (a 412 reads again: the memory decides nothing).
+:func:`wake_up` is the one enqueue loop of every queue that works this way (the sync worker's, the
+system mailboxes' processing and sending): coalesce, mark, send, count.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from shared.domain.records import RecordType
 from shared.errors import AlreadyExists, ConcurrencyConflict
-from shared.ports import DocumentStore, Stored
+from shared.ports import DocumentStore, Stored, SyncQueue, SyncRequest
 
 logger = logging.getLogger(__name__)
 
@@ -111,13 +117,19 @@ def _union(first: dict[str, Any] | None, second: dict[str, Any] | None) -> dict[
     return merged
 
 
+async def _put(store: DocumentStore, email: str, doc: Stored[dict[str, Any]] | None,
+               value: dict[str, Any]) -> Stored[dict[str, Any]] | None:
+    """The conditional write of ``value`` over ``doc`` as read; the document as written (None: lost)."""
+    try:
+        etag = await store.put_doc(KIND, email, value, doc.etag if doc is not None else None)
+    except (ConcurrencyConflict, AlreadyExists):
+        return None
+    return Stored(value, etag)
+
+
 async def _write(store: DocumentStore, email: str, doc: Stored[dict[str, Any]] | None,
                  value: dict[str, Any]) -> bool:
-    try:
-        await store.put_doc(KIND, email, value, doc.etag if doc is not None else None)
-    except (ConcurrencyConflict, AlreadyExists):
-        return False
-    return True
+    return await _put(store, email, doc, value) is not None
 
 
 async def covered(store: DocumentStore, email: str, types: Sequence[RecordType] | None, now: datetime,
@@ -147,23 +159,41 @@ async def mark(store: DocumentStore, email: str, types: Sequence[RecordType] | N
     await store.put_doc(KIND, email, value, force=True)
 
 
-async def admit(store: DocumentStore, email: str, types: Sequence[RecordType] | None, now: datetime,
-                reason: str, run_id: str) -> bool:
-    """A message arrived: False when a run already took its request (the message ends quietly).
+@dataclasses.dataclass(frozen=True, slots=True)
+class Admission:
+    """What :func:`admit` found for a message: whether it has work, and the document it read.
 
-    A message whose request is neither waiting nor taken (sent without :func:`mark`, or its mark
-    was lost) is made a waiting request now, so no message is ever without work.
-    """
+    ``unmarked``: the message's request is neither waiting nor taken (sent without :func:`mark`,
+    or its mark was lost); the lease holder takes it with what waits (:meth:`Desk.take`), and a
+    message that finds the lease taken marks it (:meth:`keep_waiting`), so no message is ever
+    without work."""
+
+    run: bool
+    doc: Stored[dict[str, Any]] | None = None
+    unmarked: dict[str, Any] | None = None
+
+    async def keep_waiting(self, store: DocumentStore, email: str, now: datetime) -> None:
+        if self.unmarked is not None:
+            await mark(store, email, _types_of(self.unmarked), now, (self.unmarked["reasons"] or [""])[0],
+                       (self.unmarked["run_ids"] or [""])[-1])
+
+
+def _types_of(value: dict[str, Any]) -> list[RecordType] | None:
+    return None if value.get("types") is None else [RecordType(t) for t in value["types"]]
+
+
+async def admit(store: DocumentStore, email: str, types: Sequence[RecordType] | None, now: datetime,
+                reason: str, run_id: str) -> Admission:
+    """A message arrived: ``run`` is False when a run already took its request (it ends quietly)."""
     doc = await store.get_doc(KIND, email)
     value = _waiting(doc)
     if value is not None and (not run_id or run_id in (value.get("run_ids") or [])):
-        return True
+        return Admission(True, doc)
     if run_id and run_id in ((_running(doc) or {}).get("run_ids") or []):
-        return True  # taken by a run that has not finished (it may have crashed): look at the lease
+        return Admission(True, doc)  # taken by a run that has not finished (it may have crashed): look at the lease
     if run_id and run_id in _done(doc):
-        return False
-    await mark(store, email, types, now, reason, run_id)
-    return True
+        return Admission(False, doc)
+    return Admission(True, doc, _merge(None, types, now, reason, run_id))
 
 
 def _parse(value: dict[str, Any]) -> Waiting:
@@ -171,6 +201,77 @@ def _parse(value: dict[str, Any]) -> Waiting:
     return Waiting(types=None if types is None else frozenset(types),
                    reasons=tuple(value.get("reasons") or ()), run_ids=tuple(value.get("run_ids") or ()),
                    since=datetime.fromisoformat(value.get("since") or value["at"]))
+
+
+class Desk:
+    """The lease holder's handle on one mailbox's waiting document (see the module docstring)."""
+
+    def __init__(self, store: DocumentStore, email: str, admission: Admission | None = None) -> None:
+        self._store, self._email = store, email
+        self._known = admission.doc if admission is not None else None
+        self._fresh = admission is not None
+        self._extra = admission.unmarked if admission is not None else None
+
+    async def _read(self) -> Stored[dict[str, Any]] | None:
+        """The document as last seen (once), then as stored."""
+        if self._fresh:
+            self._fresh = False
+            return self._known
+        self._known = await self._store.get_doc(KIND, self._email)
+        return self._known
+
+    async def _put(self, doc: Stored[dict[str, Any]] | None, value: dict[str, Any]) -> bool:
+        written = await _put(self._store, self._email, doc, value)
+        if written is not None:
+            self._known, self._fresh = written, True
+        return written is not None
+
+    def _unmarked(self, doc: Stored[dict[str, Any]] | None) -> dict[str, Any] | None:
+        """The message's own unmarked request, unless a run took it meanwhile (a duplicate delivery)."""
+        extra = self._extra
+        if extra is None or set(extra["run_ids"]) & set(_done(doc)):
+            return None
+        return extra
+
+    async def take(self, now: datetime, *, holder: dict[str, Any] | None = None,
+                   finished: bool = False) -> Waiting | None:
+        """Consume what waits (None: nothing), see :func:`take`."""
+        for _ in range(_ATTEMPTS):
+            doc = await self._read()
+            running = None if finished else _running(doc)
+            value = _union(_union(running, _waiting(doc)), self._unmarked(doc))  # older first
+            if value is None:
+                busy = doc is not None and (doc.value.get("running") or doc.value.get("holder"))
+                if busy and not await self._put(doc, {**(doc.value if doc else {}), "running": None,
+                                                      "holder": None}):
+                    continue
+                self._extra = None
+                return None
+            done = [*_done(doc), *(value.get("run_ids") or [])][-_DONE_KEPT:]
+            taken = {"taken": True, "at": now.isoformat(), "done": done, "running": value, "holder": holder}
+            if await self._put(doc, taken):
+                self._extra = None
+                return _parse(value)
+        logger.warning("the waiting request of a mailbox kept changing; left for the next message")
+        return None
+
+    async def beat(self, holder: dict[str, Any]) -> None:
+        """The holder's heartbeat (owner, last beat, lease end), kept beside what it runs."""
+        for _ in range(_ATTEMPTS):
+            doc = await self._read()
+            value = {**(doc.value if doc is not None else {"taken": True, "at": holder["beat"]}), "holder": holder}
+            if await self._put(doc, value):
+                return
+
+    async def finished(self) -> None:
+        """The run of the taken request ended (its outcome is recorded): nothing is running any more."""
+        for _ in range(_ATTEMPTS):
+            doc = await self._read()
+            if _running(doc) is None:
+                return
+            assert doc is not None
+            if await self._put(doc, {**doc.value, "running": None, "holder": None}):
+                return
 
 
 async def take(store: DocumentStore, email: str, now: datetime, *, holder: dict[str, Any] | None = None,
@@ -181,31 +282,12 @@ async def take(store: DocumentStore, email: str, now: datetime, *, holder: dict[
     next take says ``finished`` (its outcome is recorded) or :func:`finished`. A request an earlier
     run took but never finished (it crashed: we hold the lease now) is taken again with what waits.
     """
-    for _ in range(_ATTEMPTS):
-        doc = await store.get_doc(KIND, email)
-        running = None if finished else _running(doc)
-        value = _union(running, _waiting(doc))  # older first: the latest request names the run
-        if value is None:
-            busy = doc is not None and (doc.value.get("running") or doc.value.get("holder"))
-            if busy and not await _write(store, email, doc, {**(doc.value if doc else {}), "running": None,
-                                                             "holder": None}):
-                continue
-            return None
-        done = [*_done(doc), *(value.get("run_ids") or [])][-_DONE_KEPT:]
-        taken = {"taken": True, "at": now.isoformat(), "done": done, "running": value, "holder": holder}
-        if await _write(store, email, doc, taken):
-            return _parse(value)
-    logger.warning("the waiting request of a mailbox kept changing; left for the next message")
-    return None
+    return await Desk(store, email).take(now, holder=holder, finished=finished)
 
 
 async def beat(store: DocumentStore, email: str, holder: dict[str, Any]) -> None:
     """The lease holder's heartbeat (owner, last beat, lease end), kept beside what it runs."""
-    for _ in range(_ATTEMPTS):
-        doc = await store.get_doc(KIND, email)
-        value = {**(doc.value if doc is not None else {"taken": True, "at": holder["beat"]}), "holder": holder}
-        if await _write(store, email, doc, value):
-            return
+    await Desk(store, email).beat(holder)
 
 
 async def holder_of(store: DocumentStore, email: str) -> dict[str, Any] | None:
@@ -224,13 +306,7 @@ async def give_back(store: DocumentStore, email: str, waiting: Waiting, now: dat
 
 async def finished(store: DocumentStore, email: str) -> None:
     """The run of the taken request ended (its outcome is recorded): nothing is running any more."""
-    for _ in range(_ATTEMPTS):
-        doc = await store.get_doc(KIND, email)
-        if _running(doc) is None:
-            return
-        assert doc is not None
-        if await _write(store, email, doc, {**doc.value, "running": None, "holder": None}):
-            return
+    await Desk(store, email).finished()
 
 
 async def reopen(store: DocumentStore, email: str, waiting: Waiting) -> None:
@@ -292,3 +368,21 @@ async def why(store: DocumentStore, email: str) -> str | None:
     """Why the waiting request of ``email`` waits (None: nothing waits, or it is simply queued)."""
     value = _waiting(await store.get_doc(KIND, email))
     return None if value is None else value.get("why")
+
+
+async def wake_up(store: DocumentStore, queue: SyncQueue, wanted: Sequence[tuple[str, SyncRequest]], now: datetime,
+                  max_age: timedelta, *, coalesce: bool = True, delay_for: Callable[[int], int] | None = None,
+                  marked: Callable[[SyncRequest], Awaitable[None]] | None = None) -> int:
+    """For each ``(key, request)``: unless ``coalesce`` finds a waiting request of ``key`` younger
+    than ``max_age`` that covers it, merge it into what waits, call ``marked`` and send it as a
+    wake-up call (delayed by ``delay_for(index)`` seconds). Returns how many were sent."""
+    sent = 0
+    for index, (key, request) in enumerate(wanted):
+        if coalesce and await covered(store, key, request.record_types, now, max_age):
+            continue
+        await mark(store, key, request.record_types, now, request.reason, request.run_id)
+        if marked is not None:
+            await marked(request)
+        await queue.send(request, delay_for(index) if delay_for else 0)
+        sent += 1
+    return sent

@@ -4,24 +4,30 @@ Twenty-four documents (kind ``run_history``, key the UTC hour ``00``..``23``) ea
 count (``2026-12-01T21``) and its totals; a run in a new hour replaces that slot's old day. Counting
 is a pure function (:func:`count_run`); :func:`last_day` turns the slots into 24 hours, oldest first,
 with hours nobody ran as zero.
+
+A run costs one write: the slot as this process last wrote it is remembered per store
+(:data:`_WRITTEN`), so the count is a conditional write on top of it; a 412 (another process
+counted meanwhile) reads the slot and counts again.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+import weakref
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
 from shared.domain.status import RunState, RunSummary
 from shared.errors import AlreadyExists, ConcurrencyConflict, ExsyncError
-from shared.ports import DocumentStore
+from shared.ports import DocumentStore, Stored
 
 logger = logging.getLogger(__name__)
 
 KIND = "run_history"
 _ATTEMPTS = 5
+_WRITTEN: weakref.WeakKeyDictionary[DocumentStore, dict[str, Stored[dict[str, Any]]]] = weakref.WeakKeyDictionary()
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -58,17 +64,27 @@ async def record(store: DocumentStore, summary: RunSummary, now: datetime) -> No
     Best effort: the chart is a view, so a storage failure is logged and never fails the run.
     """
     key, stamp = now.strftime("%H"), hour_stamp(now)
+    written = _slots(store)
+    stored = written.pop(key, None)
     try:
-        for _ in range(_ATTEMPTS):
-            stored = await store.get_doc(KIND, key)
+        for attempt in range(_ATTEMPTS):
+            if attempt or stored is None:
+                stored = await store.get_doc(KIND, key)
             value = count_run(stored.value if stored else None, stamp, summary.state)
             try:
-                await store.put_doc(KIND, key, value, stored.etag if stored else None)
+                written[key] = Stored(value, await store.put_doc(KIND, key, value, stored.etag if stored else None))
                 return
             except (ConcurrencyConflict, AlreadyExists):
                 continue
     except ExsyncError as exc:
         logger.warning("run history not updated: %s", type(exc).__name__)
+
+
+def _slots(store: DocumentStore) -> dict[str, Stored[dict[str, Any]]]:
+    try:
+        return _WRITTEN.setdefault(store, {})
+    except TypeError:  # a store that cannot be weakly referenced: read before every count
+        return {}
 
 
 async def read_last_day(store: DocumentStore, now: datetime) -> list[Hour]:

@@ -14,7 +14,7 @@ from typing import Any
 from shared.admin import pending, progress
 from shared.domain.status import MailboxStatus, RunState, RunSummary
 from shared.errors import AlreadyExists, ConcurrencyConflict
-from shared.ports import DocumentStore, StatusStore, SyncOutcome
+from shared.ports import DocumentStore, StatusStore, Stored, SyncOutcome
 
 logger = logging.getLogger(__name__)
 
@@ -24,19 +24,26 @@ _ATTEMPTS = 5
 async def update_status(store: StatusStore, email: str,
                         change: Callable[[MailboxStatus], MailboxStatus]) -> MailboxStatus:
     """Read-modify-write the status with If-Match, retrying when someone else wrote in between."""
-    for _ in range(_ATTEMPTS):
-        stored = await store.get_status(email)
+    return (await write_status(store, email, change)).value
+
+
+async def write_status(store: StatusStore, email: str, change: Callable[[MailboxStatus], MailboxStatus],
+                       known: Stored[MailboxStatus] | None = None) -> Stored[MailboxStatus]:
+    """:func:`update_status` starting from ``known`` (the status as the caller last read or wrote
+    it: one conditional write when nobody wrote since; a 412 reads again). The status as written."""
+    stored = known
+    for attempt in range(_ATTEMPTS):
+        if attempt or stored is None:
+            stored = await store.get_status(email)
         current = stored.value if stored else MailboxStatus(email=email)
         updated = change(current)
         try:
-            await store.put_status(updated, stored.etag if stored else None)
-            return updated
+            return Stored(updated, await store.put_status(updated, stored.etag if stored else None))
         except (ConcurrencyConflict, AlreadyExists):  # someone wrote (or created) it in between
             continue
     stored = await store.get_status(email)
     updated = change(stored.value if stored else MailboxStatus(email=email))
-    await store.put_status(updated, force=True)
-    return updated
+    return Stored(updated, await store.put_status(updated, force=True))
 
 
 async def set_last_run(store: StatusStore, email: str, run: RunSummary) -> MailboxStatus:
@@ -79,9 +86,10 @@ def apply_outcome(status: MailboxStatus, outcome: SyncOutcome) -> MailboxStatus:
                                last_run=outcome.summary)
 
 
-async def record_outcome(store: StatusStore, email: str, outcome: SyncOutcome) -> MailboxStatus:
+async def record_outcome(store: StatusStore, email: str, outcome: SyncOutcome,
+                         known: Stored[MailboxStatus] | None = None) -> Stored[MailboxStatus]:
     """Write a run's outcome into the mailbox status (the one place a sync writes it)."""
-    return await update_status(store, email, lambda status: apply_outcome(status, outcome))
+    return await write_status(store, email, lambda status: apply_outcome(status, outcome), known)
 
 
 def run_to_json(run: RunSummary) -> dict[str, Any]:

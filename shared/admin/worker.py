@@ -8,9 +8,12 @@ Rules:
   ends quietly.
 - A message that cannot take the lease leaves its request waiting, says why in the status
   (another run, or an interrupted run's lease until hh:mm: :mod:`shared.admin.holder`) and comes
-  back when the lease ends at the latest. No request is ever dropped.
-- The worker alone writes the mailbox status: ``running``, progress while the run works, then the
-  outcome; any failure becomes a FAILED run plus a mailbox warning -- never reported as success.
+  back when the lease ends at the latest (within a second when the holder is letting go,
+  :func:`shared.admin.holder.retry_delay`). No request is ever dropped.
+- The worker alone writes the mailbox status during a sync, once per run: the outcome (a taken
+  request shows as ``running`` meanwhile, and progress is published while a long run works); any
+  failure becomes a FAILED run plus a mailbox warning -- never reported as success. It reads the
+  status once per lease and writes on top of what it wrote (a 412 reads again).
 - Continue on error (policy): when off, a failed mailbox aborts the rest of its run (later
   messages of the same run id are skipped and marked failed).
 - Throttling is retried by the queue (the exception propagates, the request waits again); the
@@ -26,22 +29,20 @@ from typing import Any
 
 from shared.admin import erp_feed, erp_pushes, pending, run_history, telemetry
 from shared.admin import progress as run_progress
-from shared.admin.holder import Held, holder_of, waiting_reason
+from shared.admin.holder import Held, holder_of, retry_delay, waiting_reason
 from shared.admin.lookup import mailbox_context
 from shared.admin.pending import Waiting
 from shared.admin.queue import SyncRequest
 from shared.admin.status import combined, record_outcome, set_last_run, update_status
 from shared.domain.config import Mailbox, ServerConfig, SyncPolicy
 from shared.domain.records import RecordType
-from shared.domain.status import LogEntry, LogLevel, RunState, RunSummary
+from shared.domain.status import LogEntry, LogLevel, MailboxStatus, RunState, RunSummary
 from shared.errors import ExsyncError, NotFound, Throttled
-from shared.ports import SyncJob, SyncOutcome
+from shared.ports import Stored, SyncJob, SyncOutcome
 from shared.runtime import Runtime
 
 logger = logging.getLogger(__name__)
 
-DEFER_SECONDS = 10
-"""Shortest delay of a message that found the lease taken (it returns when the lease ends)."""
 BEAT_SECONDS = 30.0
 RUNS_KIND = "runs"
 MAX_ROUNDS = 20
@@ -78,51 +79,54 @@ async def process(rt: Runtime, request: SyncRequest, *, owner: str | None = None
     if not mailbox.sync or not server.is_active:
         logger.info("sync request %s skipped: mailbox or server disabled", request.run_id)
         return None
-    if await _aborted(rt, request.run_id):
+    # only a policy that stops at the first error ever aborts a run (see _finish)
+    if not policy.continue_on_error and await _aborted(rt, request.run_id):
         await pending.clear(rt.state, email, rt.clock.now())
         summary = RunSummary(request.run_id, RunState.FAILED, rt.clock.now(), rt.clock.now(),
                              message="skipped: an earlier mailbox of this run failed and the policy "
                                      "does not continue on error")
         await set_last_run(rt.state, email, summary)
         return summary
-    if not await pending.admit(rt.state, email, request.record_types, rt.clock.now(), request.reason,
-                               request.run_id):
+    admission = await pending.admit(rt.state, email, request.record_types, rt.clock.now(), request.reason,
+                                    request.run_id)
+    if not admission.run:
         logger.info("sync request %s was already run; message ends", request.run_id)
         return None
-    last: RunSummary | None = None
-    for _ in range(MAX_ROUNDS):
-        held = await Held.take(rt.state, rt.clock, email, owner, rt.settings.lease_seconds, _beat_seconds(rt))
-        if held is None:
-            await _wait_for_lease(rt, request)
-            return last
-        try:
-            last = await _drain(rt, held, mailbox, server, policy) or last
-        finally:
-            await held.release()
-        # a request that arrived between the last look and the release: run it now
-        if await pending.describe(rt.state, email) is None:
-            return last
-    return last
+    held = await Held.take(rt.state, rt.clock, email, owner, rt.settings.lease_seconds, _beat_seconds(rt),
+                           pending.Desk(rt.state, email, admission))
+    if held is None:
+        await admission.keep_waiting(rt.state, email, rt.clock.now())
+        await _wait_for_lease(rt, request)
+        return None
+    try:
+        # the last look is a conditional write: a request that arrived during the run fails it and
+        # is run now; one that arrives after it finds no heartbeat and comes back within a second
+        return await _drain(rt, held, mailbox, server, policy)
+    finally:
+        await held.release()
 
 
 async def _drain(rt: Runtime, held: Held, mailbox: Mailbox, server: ServerConfig,
                  policy: SyncPolicy) -> RunSummary | None:
-    """Under the lease: take what waits and run it, until nothing waits."""
+    """Under the lease: take what waits and run it, until nothing waits. The status is read once
+    and then written on top of what this lease holder wrote (:func:`write_status`)."""
     last = None
+    status: Stored[MailboxStatus] | None = None
     for _ in range(MAX_ROUNDS):
         # after a recorded run, "finished": a run that never got that far (crashed, cancelled,
         # throttled) left its request running, and the next lease holder takes it again
-        waiting = await pending.take(rt.state, mailbox.email, rt.clock.now(), holder=held.info(),
-                                     finished=last is not None)
+        waiting = await held.desk.take(rt.clock.now(), holder=held.info(), finished=last is not None)
         if waiting is None:
             if last is None:
                 logger.info("nothing waits for the mailbox (an earlier run did the work)")
             return last
-        last = await _run(rt, held, waiting, mailbox, server, policy, before=last)
+        if status is None:
+            status = await rt.state.get_status(mailbox.email)
+        last, status = await _run(rt, held, waiting, mailbox, server, policy, status, before=last)
         if last.state is RunState.FAILED and not policy.continue_on_error:
-            await pending.finished(rt.state, mailbox.email)
+            await held.desk.finished()
             return last
-    await pending.finished(rt.state, mailbox.email)
+    await held.desk.finished()
     return last
 
 
@@ -130,23 +134,26 @@ async def _wait_for_lease(rt: Runtime, request: SyncRequest) -> None:
     """The lease is taken: the request keeps waiting (and says why); the message returns later."""
     email = request.mailbox
     now = rt.clock.now()
-    wait = waiting_reason(await holder_of(rt.state, email), now, rt.settings.lease_seconds, _beat_seconds(rt))
+    holder = await holder_of(rt.state, email)
+    wait = waiting_reason(holder, now, rt.settings.lease_seconds, _beat_seconds(rt))
     await pending.explain(rt.state, email, wait.reason)
-    delay = int(max(DEFER_SECONDS, min((wait.until - now).total_seconds() + 1, rt.settings.lease_seconds)))
+    delay = retry_delay(holder, wait, now, request.deferrals, rt.settings.lease_seconds)
     await rt.queue.send(dataclasses.replace(request, deferrals=request.deferrals + 1), delay)
     logger.info("mailbox busy; sync request %s waits (%s), message back in %d s", request.run_id,
                 wait.reason, delay)
 
 
 async def _run(rt: Runtime, held: Held, waiting: Waiting, mailbox: Mailbox, server: ServerConfig,
-               policy: SyncPolicy, *, before: RunSummary | None = None) -> RunSummary:
+               policy: SyncPolicy, status: Stored[MailboxStatus] | None, *,
+               before: RunSummary | None = None) -> tuple[RunSummary, Stored[MailboxStatus]]:
     """One engine run; its outcome is recorded with the counts of the runs this lease did ``before``
-    added in (the status shows the lease's work; telemetry and the run record stay per run)."""
+    added in (the status shows the lease's work; telemetry and the run record stay per run).
+
+    The status is not written when the run starts: the taken request shows the run as ``running``
+    (:func:`shared.admin.status.shown_last_run`), so a run writes the status once, its outcome."""
     email = mailbox.email
     run_id = waiting.run_id
     started = rt.clock.now()
-    showing = RunSummary(run_id, RunState.RUNNING, started, counts=before.counts if before else {})
-    status = await set_last_run(rt.state, email, showing)
     logger.info("run %s: syncing a mailbox (%s, types %s)", run_id, ",".join(waiting.reasons) or "-",
                 ",".join(t.value for t in waiting.record_types) if waiting.record_types else "all")
     board = run_progress.Board(rt.state, rt.clock, email)
@@ -163,8 +170,8 @@ async def _run(rt: Runtime, held: Held, waiting: Waiting, mailbox: Mailbox, serv
                 outcome = await rt.engine(SyncJob(
                     mailbox=mailbox, server=server, policy=policy, mailbox_gateway=gateway, erp_gateway=erp,
                     state=rt.state, clock=rt.clock, run_id=run_id, record_types=waiting.record_types,
-                    removals=kept.removals, progress=board, type_saved=acknowledge, status=status,
-                    feed=rt.settings.erp_feed))
+                    removals=kept.removals, progress=board, type_saved=acknowledge,
+                    status=status.value if status else MailboxStatus(email=email), feed=rt.settings.erp_feed))
     except Throttled:
         telemetry.record_deferred()
         await pending.give_back(rt.state, email, waiting, rt.clock.now())
@@ -187,8 +194,9 @@ async def _run(rt: Runtime, held: Held, waiting: Waiting, mailbox: Mailbox, serv
         summary = dataclasses.replace(summary, finished_at=rt.clock.now())
         outcome = dataclasses.replace(outcome, summary=summary)
     shown = combined(before, summary) if before is not None else summary
-    await _finish(rt, email, dataclasses.replace(outcome, summary=shown), summary,
-                  continue_on_error=policy.continue_on_error)
+    status = await record_outcome(rt.state, email, dataclasses.replace(outcome, summary=shown), status)
+    if summary.state is RunState.FAILED and not policy.continue_on_error:
+        await _abort(rt, summary.run_id, email)
     await run_history.record(rt.state, summary, rt.clock.now())
     telemetry.record_run(summary)
     written = sum(c.writes for c in summary.counts.values())
@@ -199,14 +207,7 @@ async def _run(rt: Runtime, held: Held, waiting: Waiting, mailbox: Mailbox, serv
                "run %s: %s (%d writes, %d failed)", run_id, summary.state.value, written, failed,
                extra={"event": "exsync.sync.run", "mailbox": email, "outcome": summary.state.value,
                       "written": written, "failed": failed, "duration_seconds": round(duration, 3)})
-    return shown
-
-
-async def _finish(rt: Runtime, email: str, outcome: SyncOutcome, own: RunSummary, *,
-                  continue_on_error: bool) -> None:
-    await record_outcome(rt.state, email, outcome)
-    if own.state is RunState.FAILED and not continue_on_error:
-        await _abort(rt, own.run_id, email)
+    return shown, status
 
 
 async def handle_poison(rt: Runtime, body: bytes | str) -> None:

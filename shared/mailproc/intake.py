@@ -115,16 +115,9 @@ def _pending_key(address: str) -> str:
 
 async def enqueue(rt: Runtime, addresses: Sequence[str], reason: str, *, coalesce: bool = True) -> int:
     """Queue a processing run per address (skipping those already waiting when ``coalesce``)."""
-    now = rt.clock.now()
-    max_age = timedelta(seconds=rt.settings.lease_seconds)
-    sent = 0
-    for address in addresses:
-        key = _pending_key(address)
-        if coalesce and await pending.covered(rt.state, key, None, now, max_age):
-            continue
-        await pending.mark(rt.state, key, None, now)
-        await inbox_queue(rt).send(SyncRequest(address, uuid.uuid4().hex, reason))
-        sent += 1
+    wanted = [(_pending_key(a), SyncRequest(a, uuid.uuid4().hex, reason)) for a in addresses]
+    sent = await pending.wake_up(rt.state, inbox_queue(rt), wanted, rt.clock.now(),
+                                 timedelta(seconds=rt.settings.lease_seconds), coalesce=coalesce)
     if sent:
         logger.info("system mailboxes: %d processing run(s) queued (%s)", sent, reason)
     return sent

@@ -53,15 +53,9 @@ async def _senders(rt: Runtime) -> list[SystemMailbox]:
 
 async def enqueue(rt: Runtime, addresses: Sequence[str], reason: str) -> int:
     """Queue a sending run per address, unless one already waits."""
-    now, max_age = rt.clock.now(), timedelta(seconds=rt.settings.lease_seconds)
-    sent = 0
-    for address in addresses:
-        key = f"outbox|{address}"
-        if await pending.covered(rt.state, key, None, now, max_age):
-            continue
-        await pending.mark(rt.state, key, None, now)
-        await outbox_queue(rt).send(SyncRequest(address, uuid.uuid4().hex, reason))
-        sent += 1
+    wanted = [(f"outbox|{a}", SyncRequest(a, uuid.uuid4().hex, reason)) for a in addresses]
+    sent = await pending.wake_up(rt.state, outbox_queue(rt), wanted, rt.clock.now(),
+                                 timedelta(seconds=rt.settings.lease_seconds))
     if sent:
         logger.info("system mailboxes: %d sending run(s) queued (%s)", sent, reason)
     return sent

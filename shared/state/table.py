@@ -16,6 +16,7 @@ link's etag is a version token (``ver``) both rows carry; replacing a link reads
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import re
@@ -81,6 +82,7 @@ class TableStateStore(TableFeedRows):
         self._clock: Clock = clock or rules.UtcClock()
         self._t = {name: service.get_table_client(table_prefix + name) for name in TABLES}
         self.stats: dict[str, int] = {"transactions": 0, "operations": 0, "largest": 0}
+        self._lease_etags: dict[tuple[str, str], str] = {}
 
     @classmethod
     def from_connection_string(cls, conn_str: str, *, table_prefix: str = "",
@@ -570,29 +572,52 @@ class TableStateStore(TableFeedRows):
         return tr.row("lease", keys.key(key), name=key, owner=owner, expires_at=until)
 
     async def acquire_lease(self, key: str, owner: str, ttl_seconds: float) -> bool:
+        """A free lease costs one request (the insert); a held or expired one a read and a write.
+
+        The etag of each lease this store holds is remembered (``_lease_etags``) so that renewing
+        and releasing it are one conditional request each; a stale etag (412) falls back to a read,
+        so the memory never decides anything on its own."""
         entity = self._lease_entity(key, owner, ttl_seconds)
+        try:
+            self._lease_etags[(key, owner)] = await self._put("leases", entity, None, False, f"lease {key!r}")
+            return True
+        except AlreadyExists:
+            pass
         current = await self._get("leases", "lease", entity["RowKey"], f"lease {key!r}")
         if current is not None and current["owner"] != owner and codec.utc(current["expires_at"]) > self._now():
             return False
         try:
-            await self._put("leases", entity, None if current is None else tr.etag_of(current), False, f"lease {key!r}")
+            etag = await self._put("leases", entity, None if current is None else tr.etag_of(current), False,
+                                   f"lease {key!r}")
         except (AlreadyExists, ConcurrencyConflict):
             log.debug("lease %r taken by another worker meanwhile", key)
             return False
+        self._lease_etags[(key, owner)] = etag
         return True
 
     async def renew_lease(self, key: str, owner: str, ttl_seconds: float) -> bool:
         entity = self._lease_entity(key, owner, ttl_seconds)
+        known = self._lease_etags.pop((key, owner), None)
+        if known is not None:
+            with contextlib.suppress(ConcurrencyConflict):
+                self._lease_etags[(key, owner)] = await self._put("leases", entity, known, False, f"lease {key!r}")
+                return True
         current = await self._get("leases", "lease", entity["RowKey"], f"lease {key!r}")
         if current is None or current["owner"] != owner:
             return False
         try:
-            await self._put("leases", entity, tr.etag_of(current), False, f"lease {key!r}")
+            self._lease_etags[(key, owner)] = await self._put("leases", entity, tr.etag_of(current), False,
+                                                              f"lease {key!r}")
         except ConcurrencyConflict:
             return False
         return True
 
     async def release_lease(self, key: str, owner: str) -> None:
+        known = self._lease_etags.pop((key, owner), None)
+        if known is not None:
+            with contextlib.suppress(ConcurrencyConflict):
+                await self._delete("leases", "lease", keys.key(key), known, f"lease {key!r}")
+                return
         current = await self._get("leases", "lease", keys.key(key), f"lease {key!r}")
         if current is None or current["owner"] != owner:
             return

@@ -1,7 +1,9 @@
 """The executor: runs planned actions through the ports, then records links.
 
-Per batch of the server's update batch size: the creates' intent rows are written first (one
-transaction), then the writes go out (mailbox and ERP separately); the links of the actions whose
+Per page: the intent rows of every create of the page are written first (one transaction of at
+most 100 rows), and only once they are durable does any write go out -- the ERP's, then the
+mailbox's in batches of the server's update batch size, up to ``MAILBOX_BATCHES_IN_FLIGHT`` of
+them at once (Graph's concurrency per mailbox is four requests); the links of the actions whose
 writes all succeeded are recorded together (``put_links``), then their intents are deleted
 together. A failed write is counted, logged and scoped to its item; the link stays as it was, so
 the next run sees the change again. Deletions are not run here: they are queued
@@ -10,6 +12,7 @@ the next run sees the change again. Deletions are not run here: they are queued
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 import uuid
@@ -39,6 +42,9 @@ from shared.sync.plan import Action, Decision, LinkOp, Target, outgoing_email
 logger = logging.getLogger(__name__)
 
 ORIGIN_PREFIX = "exsync:"
+MAILBOX_BATCHES_IN_FLIGHT = 3
+"""Mailbox write batches of one page sent at once (Graph allows four concurrent requests per
+mailbox; one is left for the listing and the other passes)."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -87,8 +93,8 @@ async def execute_page(ctx: TypeContext, actions: Sequence[Action], source_pass:
             jobs.append(_Job(action))
         else:
             failures += await _bookkeeping(ctx, action)
-    for start in range(0, len(jobs), ctx.batch_size):
-        failures += await _run_batch(ctx, jobs[start:start + ctx.batch_size])
+    if jobs:
+        failures += await _run_jobs(ctx, jobs)
     return failures
 
 
@@ -201,7 +207,9 @@ async def _replacing(ctx: TypeContext, link: Link, old: Link | None) -> Link:
 # ---------------------------------------------------------------- batches
 
 
-async def _run_batch(ctx: TypeContext, jobs: list[_Job]) -> int:
+async def _run_jobs(ctx: TypeContext, jobs: list[_Job]) -> int:
+    """The writes of one page: intents first (durable before any create is sent), then the writes,
+    then the links and the intents' removal -- one transaction each for the page."""
     failures = 0
     ready: list[_Job] = []
     for job in jobs:
@@ -222,15 +230,26 @@ async def _run_batch(ctx: TypeContext, jobs: list[_Job]) -> int:
             job.erp_result = erp_result
     mailbox_jobs = [j for j in ready if j.mailbox_write is not None and j.failed() is None]
     if mailbox_jobs:
-        writes = [j.mailbox_write for j in mailbox_jobs if j.mailbox_write is not None]
-        mailbox_results = await ctx.mailbox_gateway.apply(ctx.email, writes)
-        for job, mailbox_result in zip(mailbox_jobs, mailbox_results, strict=True):
-            job.mailbox_result = mailbox_result
+        await _apply_to_mailbox(ctx, mailbox_jobs)
     return failures + await _finish(ctx, ready)
 
 
+async def _apply_to_mailbox(ctx: TypeContext, jobs: list[_Job]) -> None:
+    """The mailbox writes in batches of the server's update batch size, a few batches at once."""
+    in_flight = asyncio.Semaphore(MAILBOX_BATCHES_IN_FLIGHT)
+
+    async def send(batch: list[_Job]) -> None:
+        async with in_flight:
+            writes = [j.mailbox_write for j in batch if j.mailbox_write is not None]
+            results = await ctx.mailbox_gateway.apply(ctx.email, writes)
+        for job, result in zip(batch, results, strict=True):
+            job.mailbox_result = result
+
+    await asyncio.gather(*(send(jobs[start:start + ctx.batch_size]) for start in range(0, len(jobs), ctx.batch_size)))
+
+
 async def _store_intents(ctx: TypeContext, jobs: list[_Job]) -> tuple[list[_Job], int]:
-    """The batch's create intents in one write before any create; on an error no create runs."""
+    """The page's create intents in one write before any create; on an error no create runs."""
     intents = [intent for job in jobs for intent in job.intents]
     if not intents:
         return jobs, 0
@@ -301,7 +320,7 @@ async def _intent(ctx: TypeContext, target: Side, source_id: str, stamp: str) ->
 
 
 async def _finish(ctx: TypeContext, jobs: list[_Job]) -> int:
-    """Record the outcomes of a batch: the links of the actions that succeeded in one write (and
+    """Record the outcomes of a page: the links of the actions that succeeded in one write (and
     their intents deleted in another), a counted failure for the others."""
     failures = 0
     done: list[tuple[_Job, Link]] = []

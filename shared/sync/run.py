@@ -26,9 +26,11 @@ for the cursor naming scheme and how an admin's status reset is honoured.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
 import logging
-from collections.abc import AsyncIterator, Callable, Collection
+from collections.abc import AsyncGenerator, Callable, Collection
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -271,15 +273,23 @@ def _parse_mark(value: str) -> datetime | None:
         return None
 
 
-async def _pages(view: SideView, cursor: str | None) -> AsyncIterator[Page[Any]]:
-    first = True
-    while True:
-        page = await view.list_page(cursor, first)
-        first = False
-        yield page
-        if page.complete:
-            return
-        cursor = page.cursor
+async def _pages(view: SideView, cursor: str | None) -> AsyncGenerator[Page[Any], None]:
+    """The pages of a listing; the next page is read while the caller works on this one (close the
+    iterator, e.g. with ``contextlib.aclosing``, to drop a read that is no longer wanted)."""
+    ahead = asyncio.ensure_future(view.list_page(cursor, True))
+    try:
+        while True:
+            page = await ahead
+            if not page.complete:
+                ahead = asyncio.ensure_future(view.list_page(page.cursor, False))
+            yield page
+            if page.complete:
+                return
+    finally:
+        if not ahead.done():
+            ahead.cancel()
+            with contextlib.suppress(asyncio.CancelledError, ExsyncError):
+                await ahead
 
 
 async def _listing(ctx: TypeContext, view: SideView, start: str | None,
@@ -290,13 +300,14 @@ async def _listing(ctx: TypeContext, view: SideView, start: str | None,
     outcome = PassOutcome(view.side)
     full = start is None
     linked_before = full and bool((await ctx.state.list_links(ctx.email, ctx.record_type, None, 1)).items)
-    async for page in _pages(view, start):
-        entries, links = await view.read_page(page.items)
-        if full and view.side is Side.MAILBOX:
-            _remember_stamps(ctx, entries, links)
-        pairs = [await view.pair(entry, links) for entry in entries]
-        await _page(ctx, outcome, pairs, page.cursor, page.complete, view.cursor_name, full)
-        _report(progress, ctx, outcome)
+    async with contextlib.aclosing(_pages(view, start)) as pages:
+        async for page in pages:
+            entries, links = await view.read_page(page.items)
+            if full and view.side is Side.MAILBOX:
+                _remember_stamps(ctx, entries, links)
+            pairs = [await view.pair(entry, links) for entry in entries]
+            await _page(ctx, outcome, pairs, page.cursor, page.complete, view.cursor_name, full)
+            _report(progress, ctx, outcome)
     if linked_before:
         await _reconcile(ctx, outcome, view)
     return outcome

@@ -226,3 +226,116 @@ def test_runs_of_one_lease_combine_into_one_last_run() -> None:
         assert (shown.run_id, shown.started_at, shown.finished_at) == (later.run_id, later.started_at,
                                                                        later.finished_at)
         assert (shown.state, shown.counts, shown.message) == (state, counts, message)
+
+
+def test_retry_delay_table() -> None:
+    from datetime import UTC, datetime
+
+    from shared.admin.holder import DEFER_SECONDS, retry_delay
+    now = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
+    live = {"owner": "w", "beat": now.isoformat(), "until": (now + timedelta(seconds=120)).isoformat()}
+    ending = {"owner": "w", "beat": now.isoformat(), "until": (now + timedelta(seconds=3)).isoformat()}
+    cases = [  # holder document, deferrals so far, lease seconds -> seconds until the message is back
+        (None, 0, 660, 1),        # the holder is letting go (or just took the lease): back at once
+        (None, 3, 660, 8),
+        (None, 40, 660, 660),     # never longer than a lease
+        (live, 0, 660, 121),      # a live run takes the request itself; the message comes back after it
+        (ending, 0, 660, DEFER_SECONDS),
+        (live, 0, 60, 60),
+    ]
+    for holder, deferrals, lease, expected in cases:
+        wait = waiting_reason(holder, now, lease, 30)
+        assert retry_delay(holder, wait, now, deferrals, lease) == expected, (holder, deferrals)
+
+
+async def test_the_take_after_admit_merges_a_mark_that_landed_in_between(env: Env) -> None:
+    """The desk tries the document admit read; a mark written meanwhile fails that write (412)
+    and is taken with the message's own request, which was never marked."""
+    await _mailbox(env)
+    admission = await pending.admit(env.store, ANN, (RecordType.TASK,), env.clock.now(), "manual", "run-own")
+    assert admission.run and admission.unmarked is not None
+    await pending.mark(env.store, ANN, (RecordType.CONTACT,), env.clock.now(), "graph", "run-push")
+    desk = pending.Desk(env.store, ANN, admission)
+    waiting = await desk.take(env.clock.now())
+    assert waiting is not None
+    assert (waiting.record_types, set(waiting.run_ids)) == ((RecordType.CONTACT, RecordType.TASK),
+                                                            {"run-own", "run-push"})
+    assert await desk.take(env.clock.now(), finished=True) is None  # the run recorded its outcome
+    for run_id in ("run-own", "run-push"):  # both are done: their messages end quietly
+        assert not (await pending.admit(env.store, ANN, None, env.clock.now(), "manual", run_id)).run
+
+
+async def test_a_request_marked_after_the_last_look_comes_back_within_a_second(env: Env) -> None:
+    """Between the run's last look and the lease's release a new request finds no heartbeat: its
+    message is back in a second (not after DEFER_SECONDS) and runs."""
+    mailbox = await _mailbox(env)
+    from shared.admin import worker
+
+    released = env.store.release_lease
+    sent: list[int] = []
+    deferred: list[SyncRequest] = []
+
+    async def mark_then_release(key: str, owner: str) -> None:
+        if not sent:
+            await enqueue_syncs(env.rt, [mailbox], reason="graph", record_types=(RecordType.CONTACT,))
+            [late] = await env.messages()
+            send = env.rt.queue.send
+
+            async def record(request: SyncRequest, delay: int = 0) -> None:
+                sent.append(delay)
+                deferred.append(request)
+                await send(request, delay)
+
+            env.rt.queue.send = record  # type: ignore[method-assign]
+            await worker.process(env.rt, late)  # a second worker races for the lease, and defers
+        await released(key, owner)
+
+    env.store.release_lease = mark_then_release  # type: ignore[method-assign]
+    await user_function("sync_worker")(queue_message(SyncRequest(ANN, "run-first", "manual")))
+    assert sent == [1] and [c["run_id"] for c in env.engine.calls] == ["run-first"]
+    env.store.release_lease = released  # type: ignore[method-assign]
+    await user_function("sync_worker")(queue_message(deferred[0]))  # delivered again a second later
+    assert [c["record_types"] for c in env.engine.calls] == [None, (RecordType.CONTACT,)]
+    assert (await live_status(env.store, ANN))["pending"] is None
+
+
+async def test_run_history_counts_every_run_of_two_processes_with_one_write_each(
+        env: Env, azurite_connection_string: str) -> None:
+    """Each process remembers the slot it wrote; the other process's count makes that stale (412),
+    and the run is counted on top of the stored slot: no run is lost."""
+    from shared.admin import run_history
+    from shared.domain.status import RunSummary
+    from shared.state.table import TableStateStore
+
+    other = TableStateStore.from_connection_string(azurite_connection_string,
+                                                   table_prefix=env.store._prefix, clock=env.clock)
+    now = env.clock.now()
+    ok = RunSummary("r", RunState.SUCCEEDED, now, now)
+    failed = RunSummary("f", RunState.FAILED, now, now)
+    puts: list[str] = []
+    put = env.store.put_doc
+
+    async def counting(kind: str, key: str, value: dict, etag: str | None = None, *, force: bool = False) -> str:  # type: ignore[type-arg]
+        puts.append(kind)
+        return await put(kind, key, value, etag, force=force)
+
+    env.store.put_doc = counting  # type: ignore[method-assign]
+    try:
+        await run_history.record(env.store, ok, now)
+        reads = env.store.get_doc
+        got: list[str] = []
+
+        async def counting_get(kind: str, key: str):  # type: ignore[no-untyped-def]
+            got.append(kind)
+            return await reads(kind, key)
+
+        env.store.get_doc = counting_get  # type: ignore[method-assign]
+        await run_history.record(env.store, ok, now)        # the slot as this process wrote it: one write
+        assert got == [] and puts == [run_history.KIND] * 2
+        await run_history.record(other, failed, now)        # another process counts (it reads first)
+        await run_history.record(env.store, ok, now)        # stale etag: read again and count on top
+        assert got == [run_history.KIND]
+    finally:
+        await other.aclose()
+    [hour] = [h for h in await run_history.read_last_day(env.store, now) if h.runs]
+    assert (hour.runs, hour.failed) == (4, 1)

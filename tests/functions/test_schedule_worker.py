@@ -7,8 +7,8 @@ from datetime import timedelta
 
 import pytest
 
+from shared.admin.holder import DEFER_SECONDS
 from shared.admin.queue import SyncRequest
-from shared.admin.worker import DEFER_SECONDS
 from shared.domain.config import ServerConfig, SyncPolicy
 from shared.domain.status import RunState
 from shared.errors import RemoteError
