@@ -33,6 +33,15 @@ class Clients:
         assert resp.status_code == 200, resp.text
         return resp.json()  # type: ignore[no-any-return]
 
+    async def pushes_delivered(self) -> None:
+        """Every push the ERP simulator has sent so far reached the app (it delivers them in the
+        background, so a push of a record made before a mailbox existed may otherwise arrive after)."""
+        async def delivered() -> bool:
+            state = (await self.erp.get("/_sim/push")).json()
+            return all(d["delivered"] for d in state["deliveries"])
+
+        await wait_for(delivered, limit=30, what="the ERP simulator's pushes to be delivered")
+
     async def erp_list(self, entity: str, **params: str) -> list[dict[str, Any]]:
         resp = await self.erp.get(f"{ENDPOINT}/{entity}", params=params)
         assert resp.status_code == 200, resp.text

@@ -17,6 +17,8 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
+from azure.core.exceptions import ResourceNotFoundError
+from azure.storage.queue.aio import QueueClient
 
 from devhost.serve import running_stack
 from devhost.services import free_port
@@ -133,17 +135,25 @@ async def filed(c: Clients, count: int) -> None:
 
 
 async def idle(c: Clients) -> None:
-    """Nothing waits on the processing queue (coalescing marks are gone) and no run holds the lease."""
+    """Nothing waits on the processing queue (coalescing marks are gone, no message is left, not even
+    an invisible one the host will take later) and no run holds the lease: a message left by one
+    test must not process the next test's mail."""
     rt = await get_runtime()
+    name = f"{rt.settings.sync_queue}-inbox"
+    async with QueueClient.from_connection_string(c.stack.env["AzureWebJobsStorage"], name) as queue:
 
-    async def quiet() -> bool:
-        waiting = await pending.describe(rt.state, f"inbox|{SUPPORT}")
-        free = await rt.state.acquire_lease(f"mailproc:{SUPPORT}", "probe", 1)
-        if free:
-            await rt.state.release_lease(f"mailproc:{SUPPORT}", "probe")
-        return waiting is None and free
+        async def quiet() -> bool:
+            waiting = await pending.describe(rt.state, f"inbox|{SUPPORT}")
+            try:
+                left = (await queue.get_queue_properties()).approximate_message_count
+            except ResourceNotFoundError:  # nothing was ever queued
+                left = 0
+            free = await rt.state.acquire_lease(f"mailproc:{SUPPORT}", "probe", 1)
+            if free:
+                await rt.state.release_lease(f"mailproc:{SUPPORT}", "probe")
+            return waiting is None and not left and free
 
-    await wait_for(quiet, limit=60, what="the processing queue to drain")
+        await wait_for(quiet, limit=60, what="the processing queue to drain")
 
 
 async def test_new_mail_becomes_one_case_and_one_threaded_confirmation(clients: Clients) -> None:
