@@ -17,7 +17,7 @@ import pytest
 
 from devhost.serve import Stack, running_stack
 from devhost.services import free_port
-from tests.addin.issuer import CLIENT_ID, TokenIssuer
+from tests.addin.issuer import CLIENT_ID, TokenIssuer, issuer  # noqa: F401  (a started issuer per test)
 from tests.browser.conftest import browser, page  # noqa: F401  (the browser fixtures, for the pane test)
 
 T = TypeVar("T")

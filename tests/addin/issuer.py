@@ -16,9 +16,11 @@ import html
 import json
 import time
 import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 
 import jwt
+import pytest
 from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
@@ -127,3 +129,14 @@ class TokenIssuer:
         kid, _ = self.keys[-1]
         _, private = _key()
         return jwt.encode(self.claims(user), private, algorithm="RS256", headers={"kid": kid})
+
+
+@pytest.fixture
+async def issuer() -> AsyncIterator[TokenIssuer]:
+    """A started issuer on loopback for one test (import it into a test module to use it)."""
+    issuer = TokenIssuer()
+    await issuer.start()
+    try:
+        yield issuer
+    finally:
+        await issuer.stop()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
 
 import pytest
 
@@ -13,16 +12,6 @@ from shared.errors import NotAuthenticated
 from tests.addin.issuer import CLIENT_ID, SCOPE, TokenIssuer
 
 USER = "ann@contoso.com"
-
-
-@pytest.fixture
-async def issuer() -> AsyncIterator[TokenIssuer]:
-    issuer = TokenIssuer()
-    await issuer.start()
-    try:
-        yield issuer
-    finally:
-        await issuer.stop()
 
 
 def _validator(issuer: TokenIssuer, **kw: float) -> EntraTokenValidator:

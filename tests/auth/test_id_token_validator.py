@@ -5,7 +5,6 @@ tokens of one tenant share one key cache."""
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
 
 import pytest
 
@@ -17,16 +16,6 @@ from tests.addin.issuer import CLIENT_ID, SCOPE, TokenIssuer
 
 USER = "ann@contoso.com"
 NONCE = "the-nonce-of-this-attempt"
-
-
-@pytest.fixture
-async def issuer() -> AsyncIterator[TokenIssuer]:
-    issuer = TokenIssuer()
-    await issuer.start()
-    try:
-        yield issuer
-    finally:
-        await issuer.stop()
 
 
 def _validator(issuer: TokenIssuer) -> EntraIdTokenValidator:
