@@ -40,6 +40,13 @@ class Field:
     choices: tuple[str, ...] = ()
     blank_is_none: bool = False   # an empty input means "not set" (null)
     hint: str = ""
+    labels: tuple[str, ...] = ()  # the words shown for ``choices`` (same order); empty: the values
+
+    def option_label(self, choice: str) -> str:
+        """What the option of ``choice`` says: its words, or the value itself (names, colours)."""
+        if choice in self.choices and len(self.labels) == len(self.choices):
+            return self.labels[self.choices.index(choice)]
+        return choice or "(none)"
 
     @property
     def input_id(self) -> str:
@@ -56,9 +63,35 @@ def _values(enum: type[StrEnum]) -> tuple[str, ...]:
     return tuple(e.value for e in enum)
 
 
+# Option words of the coded settings (the ERP form's wording where it has one); a value missing
+# here is shown with its underscores as spaces.
+_WORDS = {
+    "bidirectional": "Bidirectional", "exchange_to_system": "Exchange to ERP",
+    "system_to_exchange": "ERP to Exchange", "system": "ERP wins", "exchange": "Exchange wins",
+    "last_updated": "Last updated wins", "keep_both": "Keep both", "field_merge": "Merge fields",
+    "create_case": "A case", "create_lead": "A lead", "associate_contact": "An activity of the contact",
+    "contact": "Create a contact", "lead": "Create a lead", "reopen": "Reopen the case",
+    "new_case": "Open a new case", "keep": "Leave it as it is", "mark_read": "Mark it read",
+    "move": "Move it to a folder", "delete": "Delete it",
+}
+
+
+def words(value: str | None) -> str:
+    """A coded setting's value as the console says it (a list column, an option)."""
+    if not value:
+        return "(none)"
+    return _WORDS.get(value, value.replace("_", " ").capitalize())
+
+
+def _choice(name: str, label: str, enum: type[StrEnum], **kw: Any) -> Field:
+    """A choice of a coded setting: the values are the API's, the options say them in words."""
+    values = _values(enum)
+    return Field(name, label, Kind.CHOICE, values, labels=tuple(words(v) for v in values), **kw)
+
+
 def _type_fields(prefix: str, *, folder_required: bool = False) -> tuple[Field, ...]:
     return (Field(f"{prefix}.enabled", "Synchronize", Kind.BOOL),
-            Field(f"{prefix}.direction", "Direction", Kind.CHOICE, _values(Direction)),
+            _choice(f"{prefix}.direction", "Direction", Direction),
             Field(f"{prefix}.folder", "Folder", blank_is_none=not folder_required,
                   hint="" if folder_required else "empty: the mailbox's default folder"))
 
@@ -67,7 +100,7 @@ POLICY_FORM: tuple[Group, ...] = (
     Group("Summary", (
         Field("name", "Policy ID"),
         Field("description", "Description", Kind.LONG_TEXT),
-        Field("conflict_resolution", "Conflict resolution", Kind.CHOICE, _values(ConflictResolution)),
+        _choice("conflict_resolution", "Conflict resolution", ConflictResolution),
         Field("continue_on_error", "Continue on error", Kind.BOOL),
         Field("category.name", "Category"),
         Field("category.color", "Category colour", Kind.CHOICE, CATEGORY_COLORS),
@@ -149,20 +182,20 @@ def system_mailbox_form(servers: Iterable[str]) -> tuple[Group, ...]:
         )),
         Group("Incoming processing", (
             Field("incoming.enabled", "Process incoming mail", Kind.BOOL),
-            Field("incoming.new_conversation", "A new conversation becomes", Kind.CHOICE, _values(NewConversation)),
-            Field("incoming.case_class", "Case class", blank_is_none=True, hint="required for create_case"),
+            _choice("incoming.new_conversation", "A new conversation becomes", NewConversation),
+            Field("incoming.case_class", "Case class", blank_is_none=True, hint="required when a new conversation becomes a case"),
             Field("incoming.lead_class", "Lead class", blank_is_none=True),
-            Field("incoming.unknown_sender", "Unknown sender", Kind.CHOICE, _values(UnknownSender)),
+            _choice("incoming.unknown_sender", "Unknown sender", UnknownSender),
             Field("incoming.route_employee_mail", "Process mail from employees", Kind.BOOL),
-            Field("incoming.closed_case", "Reply to a closed case", Kind.CHOICE, _values(ClosedCase)),
+            _choice("incoming.closed_case", "Reply to a closed case", ClosedCase),
             Field("incoming.tag_prefix", "Subject tag prefix"),
             Field("incoming.default_owner", "Default owner", blank_is_none=True),
             Field("incoming.default_workgroup", "Default workgroup", blank_is_none=True),
             Field("incoming.allowed_attachment_types", "Allowed attachment types", Kind.LIST,
                   hint="comma-separated extensions, e.g. pdf, png; empty: any"),
             Field("incoming.max_attachment_kb", "Max attachment size (KB)", Kind.NUMBER),
-            Field("incoming.after_processing", "After processing", Kind.CHOICE, _values(AfterProcessing)),
-            Field("incoming.move_to_folder", "Move to folder", blank_is_none=True, hint="required for move"),
+            _choice("incoming.after_processing", "After processing", AfterProcessing),
+            Field("incoming.move_to_folder", "Move to folder", blank_is_none=True, hint="required when mail is moved after processing"),
         )),
         Group("Automatic replies", (
             Field("incoming.reply_address", "Reply address", blank_is_none=True, hint="empty: the mailbox itself"),

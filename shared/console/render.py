@@ -8,6 +8,7 @@ from typing import Any
 
 import jinja2
 
+from shared.console import forms
 from shared.console.static import asset_url
 from shared.console.web import BASE, WebResponse
 
@@ -32,6 +33,7 @@ def environment() -> jinja2.Environment:
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.globals["asset"] = asset_url
     env.globals["base"] = BASE
+    env.filters["words"] = forms.words
     return env
 
 

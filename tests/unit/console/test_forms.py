@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shared.console import forms
+from shared.console import forms, render
 from shared.domain.config import ServerConfig, SyncPolicy, parse
 from shared.mailproc.model import SystemMailbox
 
@@ -90,3 +90,18 @@ def test_an_automatic_reply_with_empty_inputs_is_not_set() -> None:
         assert body["incoming"]["confirm_receipt"] == expected, (subject, text)
         assert body["incoming"]["allowed_attachment_types"] == ["pdf", "PNG"]
         assert "erp_account_id" not in body["sending"]   # empty number: the API's default (sends nothing)
+
+
+def test_coded_choices_are_offered_in_words_and_submitted_as_the_apis_values() -> None:
+    fields = {f.name: f for f in forms.fields_of(forms.system_mailbox_form(["main"]))}
+    after = fields["incoming.after_processing"]
+    assert [after.option_label(c) for c in after.choices] == [
+        "Leave it as it is", "Mark it read", "Move it to a folder", "Delete it"]
+    assert after.choices == ("keep", "mark_read", "move", "delete")        # the API's values are sent
+    closed = fields["incoming.closed_case"]
+    assert closed.option_label("reopen") == "Reopen the case"
+    assert fields["server"].option_label("main") == "main"                # names are shown as they are
+    macro = render.environment().from_string('{% import "macros.html" as m %}{{ m.field(f, values, {}) }}')
+    html = macro.render(f=closed, values={"incoming.closed_case": "new_case"})
+    assert '<option value="new_case" selected>Open a new case</option>' in html
+    assert '<option value="reopen">Reopen the case</option>' in html
