@@ -1,9 +1,11 @@
 """The mailbox lease as the worker holds it: take, heartbeat, let go, and why others wait.
 
-A run holds ``mailbox:<email>`` in the LeaseStore and keeps its heartbeat beside the request it
-runs (the mailbox's ``pending`` document, :func:`shared.admin.pending.beat`): the owner, when the
-lease ends and the last beat. While the run works, :class:`Held` renews the lease and the
-heartbeat every ``beat_seconds``; a crashed
+The lease is the ``holder`` of the mailbox's waiting document (:mod:`shared.admin.pending`): the
+owner, when the lease ends and the last beat. Taking the waiting request takes it in one
+conditional write (:meth:`Held.take`), which fails while another owner's lease has not ended; an
+expired one is taken over. While the run works, :class:`Held` renews it every ``beat_seconds`` (one
+write); the last look, finding nothing waiting, lets it go in the write it makes anyway, and
+:meth:`Held.release` lets it go after a failure. The LeaseStore keeps no mailbox lease. A crashed
 worker stops beating, so a request that finds the lease taken can tell a live run ("another run
 holds the mailbox until hh:mm") from an interrupted one ("waiting for an interrupted run's lease
 (until hh:mm)") -- :func:`waiting_reason`, a pure decision table.
@@ -27,10 +29,6 @@ STALE_BEATS = 3
 """A holder that missed this many heartbeats is taken for interrupted (crashed, killed)."""
 
 
-def lease_key(email: str) -> str:
-    return f"mailbox:{email}"
-
-
 @dataclasses.dataclass(frozen=True, slots=True)
 class Wait:
     """Why a request waits and until when the lease blocks it at most."""
@@ -45,7 +43,7 @@ def waiting_reason(holder: dict[str, Any] | None, now: datetime, lease_seconds: 
 
     | holder document         | heartbeat                      | reason                          |
     |-------------------------|--------------------------------|---------------------------------|
-    | none (run just started) | -                              | another run, until now + lease  |
+    | none (let go just now)  | -                              | another run, until now + lease  |
     | present                 | within ``STALE_BEATS`` beats   | another run, until its lease end|
     | present                 | older                          | an interrupted run's lease      |
     """
@@ -69,14 +67,14 @@ def retry_delay(holder: dict[str, Any] | None, wait: Wait, now: datetime, deferr
 
     | holder document                                   | delay                                   |
     |---------------------------------------------------|-----------------------------------------|
-    | none: the holder is between its looks (it just took | 1, 2, 4 ... s by ``deferrals``, at most |
-    | the lease, or it has finished and is letting go)  | the lease                               |
+    | none: the holder let go since the take failed     | 1, 2, 4 ... s by ``deferrals``, at most |
+    | (its last look ran meanwhile)                     | the lease                               |
     | present (a live or an interrupted run)            | until its lease ends + 1 s, at least    |
     |                                                   | ``DEFER_SECONDS``, at most the lease    |
 
     A live holder takes the waiting request itself when its run ends, so its message only comes
-    back to end quietly; a holder without a heartbeat lets go within moments, and the short delay
-    is what keeps a request that arrived just then from waiting ``DEFER_SECONDS``.
+    back to end quietly; a holder gone by the time the message reads it again has let go, and the
+    short delay is what keeps a request that arrived just then from waiting ``DEFER_SECONDS``.
     """
     if holder is None:
         return int(min(2 ** min(deferrals, 16), lease_seconds))
@@ -88,7 +86,9 @@ async def holder_of(state: StateStore, email: str) -> dict[str, Any] | None:
 
 
 class Held:
-    """A lease this worker holds; :meth:`beating` keeps it (and the heartbeat) alive."""
+    """A lease this worker holds; :meth:`beating` keeps it (and the heartbeat) alive.
+
+    ``first``: what the take found waiting (None: nothing, and the lease is already let go)."""
 
     def __init__(self, state: StateStore, clock: Clock, email: str, owner: str, lease_seconds: float,
                  beat_seconds: float, desk: pending.Desk | None = None) -> None:
@@ -96,14 +96,17 @@ class Held:
         self.email, self.owner = email, owner
         self._lease, self._beat = lease_seconds, beat_seconds
         self.desk = desk or pending.Desk(state, email)
+        self.desk.owner = owner
+        self.first: pending.Waiting | None = None
 
     @classmethod
     async def take(cls, state: StateStore, clock: Clock, email: str, owner: str, lease_seconds: float,
                    beat_seconds: float, desk: pending.Desk | None = None) -> Held | None:
-        """The lease, or None when another run holds it; ``desk``: the holder's waiting document."""
-        if not await state.acquire_lease(lease_key(email), owner, lease_seconds):
-            return None
-        return cls(state, clock, email, owner, lease_seconds, beat_seconds, desk)
+        """The lease with what waits, or None when another run holds it; ``desk``: the waiting
+        document as the message's admission read it."""
+        held = cls(state, clock, email, owner, lease_seconds, beat_seconds, desk)
+        taken, held.first = await held.desk.claim(clock.now(), held.info())
+        return held if taken else None
 
     def info(self) -> dict[str, Any]:
         """The heartbeat as :func:`waiting_reason` reads it: owner, last beat, lease end."""
@@ -112,11 +115,9 @@ class Held:
                 "until": (now + timedelta(seconds=self._lease)).isoformat()}
 
     async def beat(self) -> None:
-        """Renew the lease and the heartbeat (a lost lease is logged; the run finishes anyway)."""
-        if not await self._state.renew_lease(lease_key(self.email), self.owner, self._lease):
+        """Renew the lease with the heartbeat (a lost lease is logged; the run finishes anyway)."""
+        if not await self.desk.beat(self.info()):
             logger.warning("the lease of a mailbox was lost during its run")
-            return
-        await self.desk.beat(self.info())
 
     @contextlib.asynccontextmanager
     async def beating(self, tick: Callable[[], Awaitable[None]] | None = None,
@@ -146,4 +147,5 @@ class Held:
                 await task
 
     async def release(self) -> None:
-        await self._state.release_lease(lease_key(self.email), self.owner)
+        """Let the lease go if the run still holds it (the last look normally did)."""
+        await self.desk.release()

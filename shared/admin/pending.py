@@ -14,9 +14,19 @@ Without this, every write of a run would echo back as a push and queue one more 
 Every write is conditional (etag), so concurrent marks merge and a take never loses a mark.
 The document is never deleted (a delete cannot be conditional here); ``taken`` means idle.
 
+The document is also the mailbox's lease: ``holder`` (owner, last beat, ``until``) says who runs
+it. Taking the request takes the lease in the same conditional write, and fails while another
+owner's ``until`` lies ahead (a holder whose ``until`` has passed left an expired lease: it is taken
+over). The heartbeat renews it; the last look, which finds nothing waiting, releases it in the write
+it makes anyway; a run that fails on its way out releases it only while it is still its own. Two
+workers racing for a mailbox both write over the same etag: exactly one wins.
+
 The lease holder works through a :class:`Desk`: it remembers the document as the holder last read
 or wrote it, so the take right after the message's :func:`admit`, each heartbeat and the final look
-after a run are one conditional write each (a 412 reads again: the memory decides nothing).
+after a run are one conditional write each (a 412 reads again: the memory decides nothing). What
+else rides on the document (the kept ERP push removals' counters, :mod:`shared.admin.erp_pushes`;
+the mailbox's runs per hour, :mod:`shared.admin.run_history`) is carried by every write, and a
+holder's change to it is *staged* (:meth:`Desk.stage`) into the next write the holder makes.
 :func:`wake_up` is the one enqueue loop of every queue that works this way (the sync worker's, the
 system mailboxes' processing and sending): coalesce, mark, send, count.
 """
@@ -104,6 +114,25 @@ def _holder(doc: Stored[dict[str, Any]] | None) -> dict[str, Any] | None:
     return doc.value.get("holder") if doc is not None else None
 
 
+CARRIED = ("holder", "pushes", "pushes_seen", "hours")
+"""Fields that are no part of the request and survive every write of the document."""
+
+
+def _carry(doc: Stored[dict[str, Any]] | None) -> dict[str, Any]:
+    value = doc.value if doc is not None else {}
+    return {"holder": value.get("holder"), **{k: value[k] for k in CARRIED[1:] if k in value}}
+
+
+def live(holder: dict[str, Any] | None, now: datetime) -> bool:
+    """True while ``holder``'s lease has not ended (an expired lease may be taken over)."""
+    return holder is not None and datetime.fromisoformat(holder["until"]) > now
+
+
+def blocks(holder: dict[str, Any] | None, owner: str | None, now: datetime) -> bool:
+    """True when a live lease of another owner than ``owner`` stands in the way."""
+    return live(holder, now) and (holder or {}).get("owner") != owner
+
+
 def _union(first: dict[str, Any] | None, second: dict[str, Any] | None) -> dict[str, Any] | None:
     first, second = _request(first), _request(second)
     if first is None or second is None:
@@ -150,12 +179,12 @@ async def mark(store: DocumentStore, email: str, types: Sequence[RecordType] | N
     for _ in range(_ATTEMPTS):
         doc = await store.get_doc(KIND, email)
         value = {**_merge(_waiting(doc), types, now, reason, run_id), "done": _done(doc),
-                 "running": _running(doc), "holder": _holder(doc)}
+                 "running": _running(doc), **_carry(doc)}
         if await _write(store, email, doc, value):
             return
     doc = await store.get_doc(KIND, email)  # still racing: merge once more and write anyway
     value = {**_merge(_waiting(doc), types, now, reason, run_id), "done": _done(doc), "running": _running(doc),
-             "holder": _holder(doc)}
+             **_carry(doc)}
     await store.put_doc(KIND, email, value, force=True)
 
 
@@ -203,14 +232,37 @@ def _parse(value: dict[str, Any]) -> Waiting:
                    since=datetime.fromisoformat(value.get("since") or value["at"]))
 
 
-class Desk:
-    """The lease holder's handle on one mailbox's waiting document (see the module docstring)."""
+Edit = Callable[[dict[str, Any]], dict[str, Any]]
+"""A change a lease holder makes to what rides on the waiting document (see :meth:`Desk.stage`)."""
 
-    def __init__(self, store: DocumentStore, email: str, admission: Admission | None = None) -> None:
+
+class Desk:
+    """The lease holder's handle on one mailbox's waiting document (see the module docstring).
+
+    ``owner``: the lease holder this desk writes for (None: a caller that holds no lease);
+    ``holding``: the last write this desk made left its own lease in the document."""
+
+    def __init__(self, store: DocumentStore, email: str, admission: Admission | None = None, *,
+                 owner: str | None = None) -> None:
         self._store, self._email = store, email
         self._known = admission.doc if admission is not None else None
         self._fresh = admission is not None
         self._extra = admission.unmarked if admission is not None else None
+        self.owner = owner
+        self.holding = False
+        self._staged: list[Edit] = []
+
+    def stage(self, edit: Edit) -> None:
+        """Apply ``edit`` in the next write this desk makes (to the document as that write read it;
+        a write that fails applies it again to the document read after the 412)."""
+        self._staged.append(edit)
+
+    def known(self) -> dict[str, Any]:
+        """The document as this desk last read or wrote it, with the staged edits applied."""
+        value = dict(self._known.value) if self._known is not None else {}
+        for edit in self._staged:
+            value = edit(value)
+        return value
 
     async def _read(self) -> Stored[dict[str, Any]] | None:
         """The document as last seen (once), then as stored."""
@@ -221,9 +273,12 @@ class Desk:
         return self._known
 
     async def _put(self, doc: Stored[dict[str, Any]] | None, value: dict[str, Any]) -> bool:
+        for edit in self._staged:
+            value = edit(value)
         written = await _put(self._store, self._email, doc, value)
         if written is not None:
-            self._known, self._fresh = written, True
+            self._known, self._fresh, self._staged = written, True, []
+            self.holding = self.owner is not None and (value.get("holder") or {}).get("owner") == self.owner
         return written is not None
 
     def _unmarked(self, doc: Stored[dict[str, Any]] | None) -> dict[str, Any] | None:
@@ -233,50 +288,113 @@ class Desk:
             return None
         return extra
 
+    async def claim(self, now: datetime, holder: dict[str, Any]) -> tuple[bool, Waiting | None]:
+        """Take the lease with what waits: ``(False, None)`` while another owner's lease is live;
+        ``(True, waiting)`` otherwise (``waiting`` None: nothing waited, and the lease is let go in
+        the same write). An earlier run's request that never finished is taken again."""
+        self.owner = holder["owner"]
+        taken = await self._take(now, holder, finished=False)
+        return (False, None) if taken is _BUSY else (True, taken)  # type: ignore[return-value]
+
     async def take(self, now: datetime, *, holder: dict[str, Any] | None = None,
                    finished: bool = False) -> Waiting | None:
-        """Consume what waits (None: nothing), see :func:`take`."""
+        """Consume what waits (None: nothing, or another owner's lease is live), see :func:`take`."""
+        if holder is not None:
+            self.owner = holder["owner"]
+        taken = await self._take(now, holder, finished)
+        if taken is _BUSY:
+            if holder is not None:
+                logger.warning("the lease of a mailbox was taken over during its run")
+            return None
+        return taken  # type: ignore[return-value]
+
+    async def _take(self, now: datetime, holder: dict[str, Any] | None, finished: bool) -> object:
         for _ in range(_ATTEMPTS):
             doc = await self._read()
+            if blocks(_holder(doc), self.owner, now):  # another run's lease: only what rides along
+                if doc is not None and self._staged and not await self._put(doc, dict(doc.value)):
+                    continue
+                return _BUSY
             running = None if finished else _running(doc)
             value = _union(_union(running, _waiting(doc)), self._unmarked(doc))  # older first
-            if value is None:
+            if value is None:  # nothing waits: the lease is let go (an expired one cleared)
                 busy = doc is not None and (doc.value.get("running") or doc.value.get("holder"))
-                if busy and not await self._put(doc, {**(doc.value if doc else {}), "running": None,
-                                                      "holder": None}):
+                if (busy or self._staged) and not await self._put(
+                        doc, {**(doc.value if doc else {"taken": True}), "running": None, "holder": None}):
                     continue
                 self._extra = None
                 return None
             done = [*_done(doc), *(value.get("run_ids") or [])][-_DONE_KEPT:]
-            taken = {"taken": True, "at": now.isoformat(), "done": done, "running": value, "holder": holder}
+            taken = {"taken": True, "at": now.isoformat(), "done": done, "running": value, **_carry(doc),
+                     "holder": holder}
             if await self._put(doc, taken):
                 self._extra = None
                 return _parse(value)
         logger.warning("the waiting request of a mailbox kept changing; left for the next message")
         return None
 
-    async def beat(self, holder: dict[str, Any]) -> None:
-        """The holder's heartbeat (owner, last beat, lease end), kept beside what it runs."""
+    async def beat(self, holder: dict[str, Any]) -> bool:
+        """The holder's heartbeat (owner, last beat, lease end): renews its lease. False: the lease
+        is not this holder's any more (taken over after it expired, or let go)."""
         for _ in range(_ATTEMPTS):
             doc = await self._read()
-            value = {**(doc.value if doc is not None else {"taken": True, "at": holder["beat"]}), "holder": holder}
-            if await self._put(doc, value):
-                return
+            if doc is None or (_holder(doc) or {}).get("owner") != holder["owner"]:
+                return False
+            if await self._put(doc, {**doc.value, "holder": holder}):
+                return True
+        return False
 
     async def finished(self) -> None:
-        """The run of the taken request ended (its outcome is recorded): nothing is running any more."""
+        """The run of the taken request ended (its outcome is recorded): nothing is running any
+        more, and the lease is let go (unless another owner has taken it over)."""
         for _ in range(_ATTEMPTS):
             doc = await self._read()
-            if _running(doc) is None:
+            if doc is None:
                 return
-            assert doc is not None
+            current = (_holder(doc) or {}).get("owner")
+            if self.owner is not None and current not in (None, self.owner):  # taken over
+                if not self._staged or await self._put(doc, dict(doc.value)):
+                    return
+                continue
+            if _running(doc) is None and current is None and not self._staged:
+                return
             if await self._put(doc, {**doc.value, "running": None, "holder": None}):
                 return
+
+    async def release(self) -> None:
+        """Let the lease go after a failure: conditional on the document as this holder last wrote
+        it; after a 412 the holder is cleared only while it is still this desk's owner. What the
+        run left ``running`` stays, for the next holder to take again."""
+        for _ in range(_ATTEMPTS):
+            if not self.holding and not self._staged:
+                return
+            doc = await self._read()
+            if doc is None:
+                return
+            mine = self.owner is not None and (_holder(doc) or {}).get("owner") == self.owner
+            if not mine and not self._staged:
+                self.holding = False
+                return
+            if await self._put(doc, {**doc.value, "holder": None} if mine else dict(doc.value)):
+                return
+
+
+_BUSY = object()
+
+
+async def edit(store: DocumentStore, email: str, change: Edit) -> None:
+    """Apply ``change`` to ``email``'s waiting document (created taken when there is none): one
+    conditional write; raises :class:`ConcurrencyConflict` when it kept losing the race."""
+    for _ in range(_ATTEMPTS):
+        doc = await store.get_doc(KIND, email)
+        if await _write(store, email, doc, change(dict(doc.value) if doc is not None else {"taken": True})):
+            return
+    raise ConcurrencyConflict("the waiting document of a mailbox kept changing")
 
 
 async def take(store: DocumentStore, email: str, now: datetime, *, holder: dict[str, Any] | None = None,
                finished: bool = False) -> Waiting | None:
-    """Consume what waits for ``email`` (None: nothing). Only the lease holder calls this.
+    """Consume what waits for ``email`` (None: nothing, or another owner's lease is live).
 
     The taken request stays recorded as ``running`` (with the ``holder``'s heartbeat) until the
     next take says ``finished`` (its outcome is recorded) or :func:`finished`. A request an earlier
@@ -285,9 +403,9 @@ async def take(store: DocumentStore, email: str, now: datetime, *, holder: dict[
     return await Desk(store, email).take(now, holder=holder, finished=finished)
 
 
-async def beat(store: DocumentStore, email: str, holder: dict[str, Any]) -> None:
-    """The lease holder's heartbeat (owner, last beat, lease end), kept beside what it runs."""
-    await Desk(store, email).beat(holder)
+async def beat(store: DocumentStore, email: str, holder: dict[str, Any]) -> bool:
+    """The lease holder's heartbeat (owner, last beat, lease end); False: the lease is not its own."""
+    return await Desk(store, email).beat(holder)
 
 
 async def holder_of(store: DocumentStore, email: str) -> dict[str, Any] | None:
@@ -342,7 +460,7 @@ async def clear(store: DocumentStore, email: str, now: datetime | None = None) -
         at = now.isoformat() if now else doc.value["at"]
         done = [*_done(doc), *(dropped.get("run_ids") or [])][-_DONE_KEPT:]
         if await _write(store, email, doc, {"taken": True, "at": at, "done": done, "running": None,
-                                            "holder": _holder(doc)}):
+                                            **_carry(doc)}):
             return
 
 

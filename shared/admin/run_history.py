@@ -1,33 +1,35 @@
 """Runs and failures per hour over the last day, for the console's health charts.
 
-Twenty-four documents (kind ``run_history``, key the UTC hour ``00``..``23``) each hold the hour they
-count (``2026-12-01T21``) and its totals; a run in a new hour replaces that slot's old day. Counting
-is a pure function (:func:`count_run`); :func:`last_day` turns the slots into 24 hours, oldest first,
-with hours nobody ran as zero.
+Each mailbox's waiting document (:mod:`shared.admin.pending`) holds ``hours``: the UTC hours of
+the last day it ran in (``2026-12-01T21``) mapped to ``[runs, failed]``. A run is counted by the
+write its lease holder makes at the run's end anyway (the next take, or the last look that lets
+the lease go: :func:`counted` is staged on the desk), so counting costs no request of its own.
+:func:`count_run` is the pure count (pruned to the last 24 hours); :func:`last_day` adds up every
+mailbox's hours into 24 hours, oldest first, with hours nobody ran as zero (one query over the
+waiting documents, :func:`read_last_day`).
 
-A run costs one write: the slot as this process last wrote it is remembered per store
-(:data:`_WRITTEN`), so the count is a conditional write on top of it; a 412 (another process
-counted meanwhile) reads the slot and counts again.
+Before the counts lived there, twenty-four tenant-wide documents (kind ``run_history``, key the
+UTC hour ``00``..``23``, each ``{"hour", "runs", "failed"}``) counted the runs; they are no longer
+written but still read, so the chart of the day of an upgrade loses nothing (slots older than a day
+fall outside the window by themselves).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import logging
-import weakref
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from shared.domain.status import RunState, RunSummary
-from shared.errors import AlreadyExists, ConcurrencyConflict, ExsyncError
-from shared.ports import DocumentStore, Stored
-
-logger = logging.getLogger(__name__)
+from shared.admin.pending import KIND as WAITING_KIND
+from shared.admin.pending import Edit
+from shared.domain.status import RunState
+from shared.ports import DocumentStore
 
 KIND = "run_history"
-_ATTEMPTS = 5
-_WRITTEN: weakref.WeakKeyDictionary[DocumentStore, dict[str, Stored[dict[str, Any]]]] = weakref.WeakKeyDictionary()
+"""The tenant-wide hour slots of earlier versions (read only)."""
+FIELD = "hours"
+HOURS = 24
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -41,51 +43,40 @@ def hour_stamp(at: datetime) -> str:
     return at.strftime("%Y-%m-%dT%H")
 
 
-def count_run(slot: Mapping[str, Any] | None, stamp: str, state: RunState) -> dict[str, Any]:
-    """The slot after one more finished run in the hour ``stamp`` (a stale hour starts over)."""
-    same = slot is not None and slot.get("hour") == stamp
-    runs = int(slot.get("runs", 0)) if same and slot else 0
-    failed = int(slot.get("failed", 0)) if same and slot else 0
-    return {"hour": stamp, "runs": runs + 1, "failed": failed + (1 if state is RunState.FAILED else 0)}
+def count_run(hours: Mapping[str, Sequence[int]] | None, at: datetime, state: RunState) -> dict[str, list[int]]:
+    """A mailbox's hours after one more finished run at ``at``; hours older than the last day drop."""
+    oldest = hour_stamp(at - timedelta(hours=HOURS - 1))
+    kept = {stamp: [int(c[0]), int(c[1])] for stamp, c in (hours or {}).items() if stamp >= oldest}
+    runs, failed = kept.get(hour_stamp(at), [0, 0])
+    kept[hour_stamp(at)] = [runs + 1, failed + (1 if state is RunState.FAILED else 0)]
+    return kept
 
 
-def last_day(slots: Iterable[Mapping[str, Any]], now: datetime) -> list[Hour]:
-    """The 24 hours ending with the current one; slots outside them are ignored."""
-    first = now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=23)
-    hours = [first + timedelta(hours=i) for i in range(24)]
-    by_stamp = {str(s.get("hour")): s for s in slots}
-    return [Hour(h, int(by_stamp.get(hour_stamp(h), {}).get("runs", 0)),
-                 int(by_stamp.get(hour_stamp(h), {}).get("failed", 0))) for h in hours]
+def counted(state: RunState, at: datetime) -> Edit:
+    """The change to a waiting document that counts one finished run."""
+    return lambda value: {**value, FIELD: count_run(value.get(FIELD), at, state)}
 
 
-async def record(store: DocumentStore, summary: RunSummary, now: datetime) -> None:
-    """Count one finished run (read-modify-write with If-Match; a lost race retries).
-
-    Best effort: the chart is a view, so a storage failure is logged and never fails the run.
-    """
-    key, stamp = now.strftime("%H"), hour_stamp(now)
-    written = _slots(store)
-    stored = written.pop(key, None)
-    try:
-        for attempt in range(_ATTEMPTS):
-            if attempt or stored is None:
-                stored = await store.get_doc(KIND, key)
-            value = count_run(stored.value if stored else None, stamp, summary.state)
-            try:
-                written[key] = Stored(value, await store.put_doc(KIND, key, value, stored.etag if stored else None))
-                return
-            except (ConcurrencyConflict, AlreadyExists):
-                continue
-    except ExsyncError as exc:
-        logger.warning("run history not updated: %s", type(exc).__name__)
-
-
-def _slots(store: DocumentStore) -> dict[str, Stored[dict[str, Any]]]:
-    try:
-        return _WRITTEN.setdefault(store, {})
-    except TypeError:  # a store that cannot be weakly referenced: read before every count
-        return {}
+def last_day(slots: Iterable[Mapping[str, Any]], now: datetime,
+             mailboxes: Iterable[Mapping[str, Sequence[int]]] = ()) -> list[Hour]:
+    """The 24 hours ending with the current one: the old tenant-wide ``slots`` plus every mailbox's
+    hours; whatever lies outside them is ignored."""
+    first = now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=HOURS - 1)
+    totals: dict[str, list[int]] = {}
+    for slot in slots:
+        total = totals.setdefault(str(slot.get("hour")), [0, 0])
+        total[0] += int(slot.get("runs", 0))
+        total[1] += int(slot.get("failed", 0))
+    for hours in mailboxes:
+        for stamp, (runs, failed) in hours.items():
+            total = totals.setdefault(stamp, [0, 0])
+            total[0] += int(runs)
+            total[1] += int(failed)
+    starts = [first + timedelta(hours=i) for i in range(HOURS)]
+    return [Hour(h, *totals.get(hour_stamp(h), [0, 0])) for h in starts]
 
 
 async def read_last_day(store: DocumentStore, now: datetime) -> list[Hour]:
-    return last_day([stored.value for _, stored in await store.list_docs(KIND)], now)
+    """The console's chart: one query over the waiting documents, one over the old slots."""
+    waiting = [stored.value.get(FIELD) or {} for _, stored in await store.list_docs(WAITING_KIND)]
+    return last_day([stored.value for _, stored in await store.list_docs(KIND)], now, waiting)

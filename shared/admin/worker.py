@@ -2,10 +2,13 @@
 
 Rules:
 - The unit of work is the mailbox's *waiting request* (:mod:`shared.admin.pending`), not the
-  message: under the mailbox lease the worker takes everything that waits (the union of record
-  types and reasons), syncs it, and looks again before it lets the lease go -- a request that
-  arrived during the run is run at once, never 10 s later. A message that finds nothing waiting
-  ends quietly.
+  message: the worker takes everything that waits (the union of record types and reasons) and
+  the mailbox lease in one conditional write, syncs it, and looks again before it lets the lease
+  go -- a request that arrived during the run is run at once, never 10 s later. A message that
+  finds nothing waiting ends quietly.
+- The write a run makes at its end anyway (the next take, or the last look that lets the lease
+  go) also counts the run for the health charts (:mod:`shared.admin.run_history`) and records the
+  kept ERP push removals the run acknowledged (:mod:`shared.admin.erp_pushes`).
 - A message that cannot take the lease leaves its request waiting, says why in the status
   (another run, or an interrupted run's lease until hh:mm: :mod:`shared.admin.holder`) and comes
   back when the lease ends at the latest (within a second when the holder is letting go,
@@ -102,7 +105,7 @@ async def process(rt: Runtime, request: SyncRequest, *, owner: str | None = None
         # the last look is a conditional write: a request that arrived during the run fails it and
         # is run now; one that arrives after it finds no heartbeat and comes back within a second
         return await _drain(rt, held, mailbox, server, policy)
-    finally:
+    finally:  # after a failure: let the lease go (the last look already did otherwise)
         await held.release()
 
 
@@ -112,10 +115,12 @@ async def _drain(rt: Runtime, held: Held, mailbox: Mailbox, server: ServerConfig
     and then written on top of what this lease holder wrote (:func:`write_status`)."""
     last = None
     status: Stored[MailboxStatus] | None = None
-    for _ in range(MAX_ROUNDS):
-        # after a recorded run, "finished": a run that never got that far (crashed, cancelled,
-        # throttled) left its request running, and the next lease holder takes it again
-        waiting = await held.desk.take(rt.clock.now(), holder=held.info(), finished=last is not None)
+    for round_ in range(MAX_ROUNDS):
+        # the take of the lease took the first request; after a recorded run, "finished": a run
+        # that never got that far (crashed, cancelled, throttled) left its request running, and
+        # the next lease holder takes it again
+        waiting = held.first if round_ == 0 else await held.desk.take(rt.clock.now(), holder=held.info(),
+                                                                       finished=True)
         if waiting is None:
             if last is None:
                 logger.info("nothing waits for the mailbox (an earlier run did the work)")
@@ -162,7 +167,7 @@ async def _run(rt: Runtime, held: Held, waiting: Waiting, mailbox: Mailbox, serv
             gateway = await rt.mailbox_gateway(server)
             async with rt.erp_session() as erp:
                 await erp_feed.before_run(rt, erp, waiting.reasons, waiting.record_types)
-                kept = await erp_pushes.waiting_for(rt.state, email)
+                kept = await erp_pushes.waiting_for(rt.state, email, held.desk)
 
                 async def acknowledge(record_type: RecordType) -> None:
                     await kept.acknowledge(rt.state, record_type)
@@ -172,6 +177,7 @@ async def _run(rt: Runtime, held: Held, waiting: Waiting, mailbox: Mailbox, serv
                     state=rt.state, clock=rt.clock, run_id=run_id, record_types=waiting.record_types,
                     removals=kept.removals, progress=board, type_saved=acknowledge,
                     status=status.value if status else MailboxStatus(email=email), feed=rt.settings.erp_feed))
+                kept.settle(held.desk)
     except Throttled:
         telemetry.record_deferred()
         await pending.give_back(rt.state, email, waiting, rt.clock.now())
@@ -197,7 +203,7 @@ async def _run(rt: Runtime, held: Held, waiting: Waiting, mailbox: Mailbox, serv
     status = await record_outcome(rt.state, email, dataclasses.replace(outcome, summary=shown), status)
     if summary.state is RunState.FAILED and not policy.continue_on_error:
         await _abort(rt, summary.run_id, email)
-    await run_history.record(rt.state, summary, rt.clock.now())
+    held.desk.stage(run_history.counted(summary.state, rt.clock.now()))  # into the desk's next write
     telemetry.record_run(summary)
     written = sum(c.writes for c in summary.counts.values())
     failed = sum(c.failed for c in summary.counts.values())

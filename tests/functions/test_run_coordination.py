@@ -15,6 +15,8 @@ from shared.domain.status import RunState
 from shared.errors import RemoteError
 from shared.runtime import ErpSessionPool
 from tests.functions.conftest import Env, queue_message, user_function
+from tests.functions.holders import hold, let_go
+from tests.functions.holders import holder as live_holder
 
 ANN = "ann@contoso.com"
 
@@ -64,7 +66,7 @@ async def test_a_request_arriving_during_a_run_is_run_before_the_lease_goes(env:
 
 async def test_a_busy_mailbox_keeps_the_request_waiting_and_says_why(env: Env) -> None:
     await _mailbox(env)
-    assert await env.store.acquire_lease(f"mailbox:{ANN}", "someone", 600)
+    await hold(env.store, ANN, "someone", env.clock.now() + timedelta(seconds=600), env.clock.now())
     request = SyncRequest(ANN, "run-busy", "manual", deferrals=99)  # however often it was deferred
     await user_function("sync_worker")(queue_message(request))
     assert env.engine.calls == []
@@ -75,17 +77,18 @@ async def test_a_busy_mailbox_keeps_the_request_waiting_and_says_why(env: Env) -
 
     # the holder stopped beating (its process died): the status names the interrupted run's lease
     stale = env.clock.now() - timedelta(minutes=5)
-    await pending.beat(env.store, ANN, {"owner": "someone", "beat": stale.isoformat(),
-                                        "until": (stale + timedelta(minutes=11)).isoformat()})
+    assert await pending.beat(env.store, ANN, {"owner": "someone", "beat": stale.isoformat(),
+                                               "until": (stale + timedelta(minutes=11)).isoformat()})
     await user_function("sync_worker")(queue_message(request))
     live = await live_status(env.store, ANN)
     assert live["waiting"] == "waiting for an interrupted run's lease (until 08:06 UTC)"
 
-    # the lease ends: the next delivery runs the request, and nothing waits any more
-    await env.store.release_lease(f"mailbox:{ANN}", "someone")
+    # the lease ends: the next delivery runs the request, lets the lease go, and nothing waits any more
+    await let_go(env.store, ANN)
     await user_function("sync_worker")(queue_message(request))
     assert [c["run_id"] for c in env.engine.calls] == ["run-busy"]
     assert await live_status(env.store, ANN) == {"pending": None, "waiting": None, "progress": None}
+    assert await pending.holder_of(env.store, ANN) is None
 
 
 def test_waiting_reason_table() -> None:
@@ -109,7 +112,13 @@ def test_waiting_reason_table() -> None:
 
 async def test_a_stored_push_read_that_fails_once_fails_the_run_and_the_next_run_succeeds(env: Env) -> None:
     """One ERP session per process (EXSYNC_ERP_MAX_SESSIONS=1): a failure must not keep it."""
+    from shared.admin import erp_pushes
+    from shared.erp.push import parse_push
+
     await _mailbox(env)
+    await erp_pushes.keep(env.store, [ANN], parse_push({  # a kept removal: the run lists them
+        "Query": "Task", "Id": "tx-1", "TimeStamp": 1, "Inserted": [],
+        "Deleted": [{"NoteID": {"value": "cd34"}, "Owner": {"value": "EP0000"}}]}))
     pool = ErpSessionPool(1, object, lambda session: env.erp)  # type: ignore[arg-type,return-value]
     env.rt.erp_gateway = pool.gateway
     env.rt.erp_wait_seconds = 5
@@ -145,8 +154,7 @@ async def test_a_request_taken_by_a_run_that_crashed_is_run_by_the_next_lease_ho
     run_id = await enqueue_syncs(env.rt, [mailbox], reason="manual", record_types=(RecordType.TASK,))
     [message] = await env.messages()
     crashed = await Held.take(env.store, env.clock, ANN, "dead-worker", 300, 30)
-    assert crashed is not None
-    assert await pending.take(env.store, ANN, env.clock.now(), holder=crashed.info()) is not None
+    assert crashed is not None and crashed.first is not None  # the lease and the request, taken at once
     # ... and the process dies here: no outcome, no release. Its message is delivered again:
     env.clock.current += timedelta(seconds=100)  # heartbeats stopped
     await user_function("sync_worker")(queue_message(message))
@@ -265,53 +273,95 @@ async def test_the_take_after_admit_merges_a_mark_that_landed_in_between(env: En
         assert not (await pending.admit(env.store, ANN, None, env.clock.now(), "manual", run_id)).run
 
 
-async def test_a_request_marked_after_the_last_look_comes_back_within_a_second(env: Env) -> None:
-    """Between the run's last look and the lease's release a new request finds no heartbeat: its
-    message is back in a second (not after DEFER_SECONDS) and runs."""
-    mailbox = await _mailbox(env)
+async def test_two_workers_racing_for_a_mailbox_one_wins_and_runs_the_others_request(env: Env) -> None:
+    """A second worker comes while the first holds the lease: its take fails (the holder's
+    conditional write is in the way), its request waits, and the holder runs it before it lets go."""
     from shared.admin import worker
+    from shared.admin.holder import DEFER_SECONDS
 
-    released = env.store.release_lease
+    mailbox = await _mailbox(env)
     sent: list[int] = []
     deferred: list[SyncRequest] = []
+    held: list[bool] = []
+    send = env.rt.queue.send
 
-    async def mark_then_release(key: str, owner: str) -> None:
-        if not sent:
+    async def record(request: SyncRequest, delay: int = 0) -> None:
+        sent.append(delay)
+        deferred.append(request)
+        await send(request, delay)
+
+    async def a_second_worker_during_the_first_run(kwargs):  # type: ignore[no-untyped-def]
+        if len(env.engine.calls) == 1:
+            held.append(await live_holder(env.store, ANN, env.clock.now()) is not None)
             await enqueue_syncs(env.rt, [mailbox], reason="graph", record_types=(RecordType.CONTACT,))
             [late] = await env.messages()
-            send = env.rt.queue.send
-
-            async def record(request: SyncRequest, delay: int = 0) -> None:
-                sent.append(delay)
-                deferred.append(request)
-                await send(request, delay)
-
             env.rt.queue.send = record  # type: ignore[method-assign]
-            await worker.process(env.rt, late)  # a second worker races for the lease, and defers
-        await released(key, owner)
+            assert await worker.process(env.rt, late) is None  # lost the race: defers
+            env.rt.queue.send = send  # type: ignore[method-assign]
 
-    env.store.release_lease = mark_then_release  # type: ignore[method-assign]
+    env.engine.hook = a_second_worker_during_the_first_run
     await user_function("sync_worker")(queue_message(SyncRequest(ANN, "run-first", "manual")))
-    assert sent == [1] and [c["run_id"] for c in env.engine.calls] == ["run-first"]
-    env.store.release_lease = released  # type: ignore[method-assign]
-    await user_function("sync_worker")(queue_message(deferred[0]))  # delivered again a second later
-    assert [c["record_types"] for c in env.engine.calls] == [None, (RecordType.CONTACT,)]
+    assert held == [True] and len(sent) == 1 and sent[0] >= DEFER_SECONDS
+    assert [c["record_types"] for c in env.engine.calls] == [None, (RecordType.CONTACT,)]  # run by the holder
+    assert await pending.holder_of(env.store, ANN) is None  # the last look let the lease go
+    await user_function("sync_worker")(queue_message(deferred[0]))  # comes back: its work is done
+    assert len(env.engine.calls) == 2
     assert (await live_status(env.store, ANN))["pending"] is None
 
 
-async def test_run_history_counts_every_run_of_two_processes_with_one_write_each(
-        env: Env, azurite_connection_string: str) -> None:
-    """Each process remembers the slot it wrote; the other process's count makes that stale (412),
-    and the run is counted on top of the stored slot: no run is lost."""
-    from shared.admin import run_history
-    from shared.domain.status import RunSummary
-    from shared.state.table import TableStateStore
+async def test_two_takes_over_the_same_document_exactly_one_wins(env: Env) -> None:
+    import asyncio
 
-    other = TableStateStore.from_connection_string(azurite_connection_string,
-                                                   table_prefix=env.store._prefix, clock=env.clock)
+    from shared.admin.holder import Held
+
+    await _mailbox(env)
+    await pending.mark(env.store, ANN, None, env.clock.now(), "manual", "run-x")
+    admissions = [await pending.admit(env.store, ANN, None, env.clock.now(), "manual", "run-x") for _ in "ab"]
+    taken = await asyncio.gather(*(Held.take(env.store, env.clock, ANN, owner, 300, 30,
+                                             pending.Desk(env.store, ANN, admission))
+                                   for owner, admission in zip("ab", admissions, strict=True)))
+    winners = [h for h in taken if h is not None]
+    assert len(winners) == 1 and winners[0].first is not None and winners[0].first.run_ids == ("run-x",)
+    live = await live_holder(env.store, ANN, env.clock.now())
+    assert live is not None and live["owner"] == winners[0].owner
+    # the loser comes again after the lease expired: the interrupted run's request is its own now
+    env.clock.current += timedelta(seconds=301)
+    late = await Held.take(env.store, env.clock, ANN, "c", 300, 30)
+    assert late is not None and late.first is not None and late.first.run_ids == ("run-x",)
+    await late.release()
+    assert await pending.holder_of(env.store, ANN) is None
+    assert (await pending.running_run(env.store, ANN)) is not None  # released, not finished: it runs again
+
+
+async def test_a_release_after_a_failure_clears_only_its_own_lease(env: Env) -> None:
+    from shared.admin.holder import Held
+
+    await _mailbox(env)
+    await pending.mark(env.store, ANN, None, env.clock.now(), "manual", "run-y")
+    mine = await Held.take(env.store, env.clock, ANN, "mine", 60, 15)
+    assert mine is not None
+    await mine.beat()  # the heartbeat renews the lease (one write)
+    assert (await live_holder(env.store, ANN, env.clock.now()) or {}).get("owner") == "mine"
+    env.clock.current += timedelta(seconds=61)  # it stalled: the lease expired and another took over
+    other = await Held.take(env.store, env.clock, ANN, "other", 60, 15)
+    assert other is not None
+    await mine.beat()  # lost: no write
+    await mine.release()  # a 412 reads again: the holder is not its own, left alone
+    assert (await live_holder(env.store, ANN, env.clock.now()) or {}).get("owner") == "other"
+    await other.release()
+    assert await pending.holder_of(env.store, ANN) is None
+
+
+async def test_runs_are_counted_per_mailbox_by_the_write_that_ends_them(env: Env) -> None:
+    """No write of its own: the last look (or the next take) counts each run, with the old
+    tenant-wide slots still read for the chart."""
+    from shared.admin import run_history
+
+    mailbox = await _mailbox(env)
+    await env.seed("bob@contoso.com")
     now = env.clock.now()
-    ok = RunSummary("r", RunState.SUCCEEDED, now, now)
-    failed = RunSummary("f", RunState.FAILED, now, now)
+    stamp = run_history.hour_stamp(now)
+    await env.store.put_doc(run_history.KIND, now.strftime("%H"), {"hour": stamp, "runs": 2, "failed": 1})
     puts: list[str] = []
     put = env.store.put_doc
 
@@ -319,23 +369,18 @@ async def test_run_history_counts_every_run_of_two_processes_with_one_write_each
         puts.append(kind)
         return await put(kind, key, value, etag, force=force)
 
+    async def request_during_the_first_run(kwargs):  # type: ignore[no-untyped-def]
+        if len(env.engine.calls) == 1:
+            await enqueue_syncs(env.rt, [mailbox], reason="manual", record_types=(RecordType.TASK,))
+
     env.store.put_doc = counting  # type: ignore[method-assign]
-    try:
-        await run_history.record(env.store, ok, now)
-        reads = env.store.get_doc
-        got: list[str] = []
-
-        async def counting_get(kind: str, key: str):  # type: ignore[no-untyped-def]
-            got.append(kind)
-            return await reads(kind, key)
-
-        env.store.get_doc = counting_get  # type: ignore[method-assign]
-        await run_history.record(env.store, ok, now)        # the slot as this process wrote it: one write
-        assert got == [] and puts == [run_history.KIND] * 2
-        await run_history.record(other, failed, now)        # another process counts (it reads first)
-        await run_history.record(env.store, ok, now)        # stale etag: read again and count on top
-        assert got == [run_history.KIND]
-    finally:
-        await other.aclose()
+    env.engine.hook = request_during_the_first_run
+    await user_function("sync_worker")(queue_message(SyncRequest(ANN, "run-1", "manual")))  # two runs, one lease
+    env.engine.hook = None
+    env.engine.fail = RemoteError("boom")
+    await user_function("sync_worker")(queue_message(SyncRequest("bob@contoso.com", "run-2", "manual")))
+    assert run_history.KIND not in puts and len(env.engine.calls) == 3
+    ann = await env.store.get_doc(pending.KIND, ANN)
+    assert ann is not None and ann.value["hours"] == {stamp: [2, 0]}
     [hour] = [h for h in await run_history.read_last_day(env.store, now) if h.runs]
-    assert (hour.runs, hour.failed) == (4, 1)
+    assert (hour.runs, hour.failed) == (2 + 2 + 1, 1 + 1)

@@ -13,6 +13,7 @@ from shared.domain.config import ServerConfig, SyncPolicy
 from shared.domain.status import RunState
 from shared.errors import RemoteError
 from tests.functions.conftest import Env, queue_message, timer, user_function
+from tests.functions.holders import hold, holder
 
 
 async def _status(env: Env, email: str):  # type: ignore[no-untyped-def]
@@ -57,7 +58,7 @@ async def test_worker_runs_engine_under_lease_and_records_outcome(env: Env) -> N
     seen_lease: list[bool] = []
 
     async def hook(kwargs):  # type: ignore[no-untyped-def]
-        seen_lease.append(not await env.store.acquire_lease("mailbox:ann@contoso.com", "other", 60))
+        seen_lease.append(await holder(env.store, "ann@contoso.com", env.clock.now()) is not None)
 
     env.engine.hook = hook
     await user_function("sync_worker")(queue_message(SyncRequest("ann@contoso.com", "run-1", "manual")))
@@ -66,7 +67,7 @@ async def test_worker_runs_engine_under_lease_and_records_outcome(env: Env) -> N
     assert call["mailbox"].email == "ann@contoso.com" and call["policy"].name == "p1"
     assert call["run_id"] == "run-1" and call["state"] is env.store
     assert seen_lease == [True]  # held during the run
-    assert await env.store.acquire_lease("mailbox:ann@contoso.com", "other", 60)  # released after
+    assert await holder(env.store, "ann@contoso.com", env.clock.now()) is None  # released after
     status = await _status(env, "ann@contoso.com")
     assert status.last_run.state is RunState.SUCCEEDED and status.last_run.counts["contact.mailbox"].created == 2
     assert status.warning is None
@@ -93,7 +94,7 @@ async def test_worker_warning_state_is_not_success(env: Env) -> None:
 
 async def test_busy_mailbox_defers_the_message(env: Env) -> None:
     await env.seed("ann@contoso.com")
-    assert await env.store.acquire_lease("mailbox:ann@contoso.com", "someone", 600)
+    await hold(env.store, "ann@contoso.com", "someone", env.clock.now() + timedelta(seconds=600))
     await user_function("sync_worker")(queue_message(SyncRequest("ann@contoso.com", "run-4")))
     assert env.engine.calls == []
     # The deferred message is hidden for DEFER_SECONDS; peek at the queue's count instead of waiting.
@@ -147,15 +148,15 @@ async def test_housekeeping_purges_old_log_entries(env: Env) -> None:
     await env.store.append_log("ann@contoso.com", [LogEntry(LogLevel.ERROR, now - timedelta(days=40), "old"),
                                                    LogEntry(LogLevel.ERROR, now, "new")])
     await env.store.put_doc("runs", "old-run", {"aborted": True, "at": (now - timedelta(days=3)).isoformat()})
-    assert await env.store.acquire_lease("mailbox:crashed@contoso.com", "dead-worker", 60)
-    assert await env.store.acquire_lease("mailbox:ann@contoso.com", "live-worker", 3600)
+    assert await env.store.acquire_lease("intake:crashed@contoso.com", "dead-worker", 60)
+    assert await env.store.acquire_lease("intake:ann@contoso.com", "live-worker", 3600)
     env.clock.current += timedelta(minutes=2)
     await user_function("housekeeping")(timer())
     page = await env.store.list_log("ann@contoso.com", None, 10, None)
     assert [e.message for e in page.items] == ["new"]  # type: ignore[union-attr]
     assert await env.store.get_doc("runs", "old-run") is None
     assert await env.store.purge_leases() == 0  # the expired lease row is already gone
-    assert not await env.store.acquire_lease("mailbox:ann@contoso.com", "other", 60)  # the live one stays
+    assert not await env.store.acquire_lease("intake:ann@contoso.com", "other", 60)  # the live one stays
 
 
 async def test_waiting_targeted_sync_does_not_stop_the_scheduled_one(env: Env) -> None:
