@@ -267,7 +267,8 @@ class TableStateStore(TableFeedRows):
     async def get_mailbox_context(self, email: str) -> MailboxContext:
         """One query: the mailbox's row plus every server and policy (a tenant has a handful of each;
         the query pages through them like every other)."""
-        query = "(PartitionKey eq @m and RowKey eq @rk) or PartitionKey eq @s or PartitionKey eq @p"
+        # parameters are substituted between spaces: the brackets need them too
+        query = "( PartitionKey eq @m and RowKey eq @rk ) or PartitionKey eq @s or PartitionKey eq @p"
         rows = self._query(_CONFIG, query, f"configuration of mailbox {email!r}", m=_MAILBOX_PK,
                            rk=_mailbox_key(email), s=_SERVER, p=_POLICY)
         return _snapshot([e async for e in rows]).context(email)
