@@ -347,8 +347,43 @@ class Stored(Generic[T]):
     etag: str
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class MailboxContext:
+    """A mailbox with its server and the policy it names (its own, else its server's default),
+    as stored, etags kept. None where a row is missing: all three when the mailbox is; the policy
+    also when the mailbox names none and its server is missing. The built-in ``default`` policy is
+    not filled in here (that is :mod:`shared.admin.lookup`'s rule)."""
+
+    mailbox: Stored[Mailbox] | None
+    server: Stored[ServerConfig] | None = None
+    policy: Stored[SyncPolicy] | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ConfigSnapshot:
+    """Every policy, server and mailbox, read together (each in the order its ``list_*`` gives)."""
+
+    policies: tuple[Stored[SyncPolicy], ...] = ()
+    servers: tuple[Stored[ServerConfig], ...] = ()
+    mailboxes: tuple[Stored[Mailbox], ...] = ()
+
+    def context(self, email: str) -> MailboxContext:
+        """The :class:`MailboxContext` of ``email`` (case-insensitive) as this snapshot has it."""
+        wanted = email.strip().lower()
+        mailbox = next((m for m in self.mailboxes if m.value.email == wanted), None)
+        if mailbox is None:
+            return MailboxContext(None)
+        server = next((s for s in self.servers if s.value.name == mailbox.value.server), None)
+        name = mailbox.value.policy or (server.value.default_policy if server is not None else "")
+        policy = next((p for p in self.policies if name and p.value.name == name), None)
+        return MailboxContext(mailbox, server, policy)
+
+
 class ConfigStore(Protocol):
-    """Policies, servers and mailboxes. ``etag=None`` on put means create-only."""
+    """Policies, servers and mailboxes. ``etag=None`` on put means create-only.
+
+    A tenant has a handful of policies and servers, so the two whole-configuration reads below
+    return all of them: each is one request on Table Storage."""
 
     async def get_policy(self, name: str) -> Stored[SyncPolicy] | None: ...
     async def list_policies(self) -> list[Stored[SyncPolicy]]: ...
@@ -364,6 +399,14 @@ class ConfigStore(Protocol):
     async def list_mailboxes(self, server: str | None = None) -> list[Stored[Mailbox]]: ...
     async def put_mailbox(self, mailbox: Mailbox, etag: str | None = None, *, force: bool = False) -> str: ...
     async def delete_mailbox(self, email: str, etag: str | None = None) -> None: ...
+
+    async def get_mailbox_context(self, email: str) -> MailboxContext:
+        """The mailbox (case-insensitive address), its server and its policy in one read."""
+        ...
+
+    async def list_config(self) -> ConfigSnapshot:
+        """Every policy, server and mailbox in one read."""
+        ...
 
 
 class LinkStore(Protocol):

@@ -17,8 +17,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Collection
 
-from shared.admin.lookup import policy_named
-from shared.domain.config import SyncPolicy
+from shared.admin.lookup import effective_policy
 from shared.domain.records import RecordType
 from shared.errors import ExsyncError
 from shared.ports import ErpGateway, StateStore
@@ -34,20 +33,19 @@ READ_FIRST = frozenset({"manual", "erp"})
 
 
 async def subscribers(state: StateStore) -> list[Subscriber]:
-    """Every configured mailbox as routing sees it (a mailbox whose policy is missing gets nothing:
-    its runs fail visibly until the policy exists)."""
-    servers = {s.value.name: s.value for s in await state.list_servers()}
-    policies: dict[str, SyncPolicy | None] = {}
+    """Every configured mailbox as routing sees it, from one read of the configuration (a mailbox
+    whose policy is missing gets nothing: its runs fail visibly until the policy exists)."""
+    config = await state.list_config()
+    servers = {s.value.name: s.value for s in config.servers}
+    policies = {p.value.name: p for p in config.policies}
     out: list[Subscriber] = []
-    for stored in await state.list_mailboxes():
+    for stored in config.mailboxes:
         mailbox = stored.value
         server = servers.get(mailbox.server)
         if server is None:
             continue
         name = mailbox.policy_name(server)
-        if name not in policies:
-            policies[name] = await policy_named(state, name)
-        policy = policies[name]
+        policy = effective_policy(policies.get(name), name)
         if policy is None:
             continue
         out.append(Subscriber(mailbox.email, mailbox.employee_id, frozenset(enabled_types(policy, None)),

@@ -20,7 +20,18 @@ from shared.domain.config import Mailbox, ServerConfig, SyncPolicy
 from shared.domain.records import RecordType
 from shared.domain.status import LogEntry, LogLevel, MailboxStatus
 from shared.errors import AlreadyExists, ConcurrencyConflict
-from shared.ports import Clock, CursorBook, Intent, Link, Page, Side, StateStore, Stored
+from shared.ports import (
+    Clock,
+    ConfigSnapshot,
+    CursorBook,
+    Intent,
+    Link,
+    MailboxContext,
+    Page,
+    Side,
+    StateStore,
+    Stored,
+)
 from shared.state import codec, cursors, keys, rules
 from shared.state.feed_memory import FEED_METHODS, MemoryFeedRows
 
@@ -202,6 +213,21 @@ class InMemoryStateStore(MemoryFeedRows):
     @_faultable
     async def delete_mailbox(self, email: str, etag: str | None = None) -> None:
         _delete(self._mailboxes, rules.mailbox_key(email), etag, f"mailbox {email!r}")
+
+    @_faultable
+    async def get_mailbox_context(self, email: str) -> MailboxContext:
+        return self._config().context(email)
+
+    @_faultable
+    async def list_config(self) -> ConfigSnapshot:
+        return self._config()
+
+    def _config(self) -> ConfigSnapshot:
+        def stored(rows: dict[str, _Row], decode: Callable[[str], T]) -> tuple[Stored[T], ...]:
+            return tuple(Stored(decode(rows[k].text), rows[k].etag) for k in sorted(rows, key=keys.key))
+
+        return ConfigSnapshot(stored(self._policies, codec.decode_policy), stored(self._servers, codec.decode_server),
+                              stored(self._mailboxes, codec.decode_mailbox))
 
     # ------------------------------------------------------------ links
 

@@ -1,7 +1,8 @@
 """The state store on Azure Table Storage (``azure.data.tables.aio``).
 
-Tables (each name prefixed with ``table_prefix``): policies, servers, mailboxes, links, cursors,
-intents, log, status, leases, docs. Keys come from :mod:`shared.state.keys`, values are JSON text
+Tables (each name prefixed with ``table_prefix``): config (policies, servers and mailboxes, in
+partitions ``policy`` / ``server`` / ``mailbox``), links, cursors, intents, log, status, leases,
+docs, routed. Keys come from :mod:`shared.state.keys`, values are JSON text
 from :mod:`shared.state.codec` split over string properties by :mod:`shared.state.rows`. Writes are
 conditional on row ETags (``MatchConditions.IfNotModified``) and azure errors become
 :mod:`shared.errors` (:func:`shared.state.rows.translate`). Semantics are those of
@@ -34,15 +35,27 @@ from shared.domain.config import Mailbox, ServerConfig, SyncPolicy
 from shared.domain.records import RecordType
 from shared.domain.status import LogEntry, LogLevel, MailboxStatus
 from shared.errors import AlreadyExists, ConcurrencyConflict, ValidationFailed
-from shared.ports import Clock, CursorBook, Intent, Link, Page, Side, StateStore, Stored
-from shared.state import batch, codec, cursors, keys, rules
+from shared.ports import (
+    Clock,
+    ConfigSnapshot,
+    CursorBook,
+    Intent,
+    Link,
+    MailboxContext,
+    Page,
+    Side,
+    StateStore,
+    Stored,
+)
+from shared.state import batch, codec, config_upgrade, cursors, keys, rules
 from shared.state import rows as tr
 from shared.state.feed_table import TableFeedRows
 
 log = logging.getLogger(__name__)
 
-TABLES = ("policies", "servers", "mailboxes", "links", "cursors", "intents", "log", "status", "leases", "docs",
-          "routed")
+TABLES = ("config", "links", "cursors", "intents", "log", "status", "leases", "docs", "routed")
+_CONFIG = "config"
+_POLICY, _SERVER, _MAILBOX_PK = "policy", "server", "mailbox"  # the config table's partitions
 _PREFIX = re.compile(r"^[A-Za-z][A-Za-z0-9]{0,40}$|^$")
 _IF_MATCH = MatchConditions.IfNotModified
 _ERP, _MAILBOX = "e", "m"
@@ -50,6 +63,32 @@ _PARALLEL_READS = 16
 _DELETE_ATTEMPTS = 3
 _OR_KEYS = 15  # row keys per query: Table Storage allows 15 comparisons in one filter
 _BOOK = "~cursors"  # row key of a mailbox's cursor book ("~" never starts an escaped key)
+
+def _mailbox_key(email: str) -> str:
+    return keys.key(rules.mailbox_key(email))
+
+
+def _policy(entity: Any) -> Stored[SyncPolicy]:
+    return Stored(codec.decode_policy(tr.text_of(entity)), tr.etag_of(entity))
+
+
+def _server(entity: Any) -> Stored[ServerConfig]:
+    return Stored(codec.decode_server(tr.text_of(entity)), tr.etag_of(entity))
+
+
+def _mailbox(entity: Any) -> Stored[Mailbox]:
+    return Stored(codec.decode_mailbox(tr.text_of(entity)), tr.etag_of(entity))
+
+
+def _snapshot(entities: Sequence[Any]) -> ConfigSnapshot:
+    """The config rows of one query, each kind in RowKey order (the order of its ``list_*``)."""
+    ordered = sorted(entities, key=lambda e: str(e["RowKey"]))
+
+    def of(partition: str, decode: Callable[[Any], Any]) -> tuple[Any, ...]:
+        return tuple(decode(e) for e in ordered if e["PartitionKey"] == partition)
+
+    return ConfigSnapshot(of(_POLICY, _policy), of(_SERVER, _server), of(_MAILBOX_PK, _mailbox))
+
 
 def _check_no_handover(links: Sequence[Link], groups: Sequence[Sequence[batch.Operation]]) -> None:
     """AlreadyExists when a link takes a mailbox id another link of the batch still holds.
@@ -100,8 +139,10 @@ class TableStateStore(TableFeedRows):
                    table_prefix=table_prefix, retention_days=retention_days, clock=clock)
 
     async def create_tables(self) -> None:
-        """Create every table that does not exist yet (idempotent; the tables in parallel)."""
+        """Create every table that does not exist yet (idempotent; the tables in parallel), then adopt
+        the configuration tables of an earlier version once (:mod:`shared.state.config_upgrade`)."""
         await asyncio.gather(*(self._table_call(self._service.create_table_if_not_exists, n) for n in TABLES))
+        await config_upgrade.adopt_legacy_config(self._service, self._t[_CONFIG], self._prefix)
         log.info("state tables ready (prefix %r)", self._prefix)
 
     async def delete_tables(self) -> None:
@@ -176,56 +217,67 @@ class TableStateStore(TableFeedRows):
     # ------------------------------------------------------------ policies, servers, mailboxes
 
     async def get_policy(self, name: str) -> Stored[SyncPolicy] | None:
-        entity = await self._get("policies", "policy", keys.key(name), f"policy {name!r}")
-        return None if entity is None else Stored(codec.decode_policy(tr.text_of(entity)), tr.etag_of(entity))
+        entity = await self._get(_CONFIG, _POLICY, keys.key(name), f"policy {name!r}")
+        return None if entity is None else _policy(entity)
 
     async def list_policies(self) -> list[Stored[SyncPolicy]]:
-        return [Stored(codec.decode_policy(tr.text_of(e)), tr.etag_of(e)) async for e in
-                self._query("policies", "PartitionKey eq @pk", "policies", pk="policy")]
+        return [_policy(e) async for e in self._query(_CONFIG, "PartitionKey eq @pk", "policies", pk=_POLICY)]
 
     async def put_policy(self, policy: SyncPolicy, etag: str | None = None, *, force: bool = False) -> str:
-        entity = tr.with_text(tr.row("policy", keys.key(policy.name), name=policy.name), codec.encode_policy(policy))
-        return await self._put("policies", entity, etag, force, f"policy {policy.name!r}")
+        entity = tr.with_text(tr.row(_POLICY, keys.key(policy.name), name=policy.name), codec.encode_policy(policy))
+        return await self._put(_CONFIG, entity, etag, force, f"policy {policy.name!r}")
 
     async def delete_policy(self, name: str, etag: str | None = None) -> None:
-        await self._delete("policies", "policy", keys.key(name), etag, f"policy {name!r}")
+        await self._delete(_CONFIG, _POLICY, keys.key(name), etag, f"policy {name!r}")
 
     async def get_server(self, name: str) -> Stored[ServerConfig] | None:
-        entity = await self._get("servers", "server", keys.key(name), f"server {name!r}")
-        return None if entity is None else Stored(codec.decode_server(tr.text_of(entity)), tr.etag_of(entity))
+        entity = await self._get(_CONFIG, _SERVER, keys.key(name), f"server {name!r}")
+        return None if entity is None else _server(entity)
 
     async def list_servers(self) -> list[Stored[ServerConfig]]:
-        return [Stored(codec.decode_server(tr.text_of(e)), tr.etag_of(e)) async for e in
-                self._query("servers", "PartitionKey eq @pk", "servers", pk="server")]
+        return [_server(e) async for e in self._query(_CONFIG, "PartitionKey eq @pk", "servers", pk=_SERVER)]
 
     async def put_server(self, server: ServerConfig, etag: str | None = None, *, force: bool = False) -> str:
-        entity = tr.with_text(tr.row("server", keys.key(server.name), name=server.name), codec.encode_server(server))
-        return await self._put("servers", entity, etag, force, f"server {server.name!r}")
+        entity = tr.with_text(tr.row(_SERVER, keys.key(server.name), name=server.name), codec.encode_server(server))
+        return await self._put(_CONFIG, entity, etag, force, f"server {server.name!r}")
 
     async def delete_server(self, name: str, etag: str | None = None) -> None:
-        await self._delete("servers", "server", keys.key(name), etag, f"server {name!r}")
+        await self._delete(_CONFIG, _SERVER, keys.key(name), etag, f"server {name!r}")
 
     async def get_mailbox(self, email: str) -> Stored[Mailbox] | None:
-        entity = await self._get("mailboxes", "mailbox", keys.key(rules.mailbox_key(email)),
-                                 f"mailbox {email!r}")
-        return None if entity is None else Stored(codec.decode_mailbox(tr.text_of(entity)), tr.etag_of(entity))
+        entity = await self._get(_CONFIG, _MAILBOX_PK, _mailbox_key(email), f"mailbox {email!r}")
+        return None if entity is None else _mailbox(entity)
 
     async def list_mailboxes(self, server: str | None = None) -> list[Stored[Mailbox]]:
         if server is None:
-            rows = self._query("mailboxes", "PartitionKey eq @pk", "mailboxes", pk="mailbox")
+            rows = self._query(_CONFIG, "PartitionKey eq @pk", "mailboxes", pk=_MAILBOX_PK)
         else:
-            rows = self._query("mailboxes", "PartitionKey eq @pk and server eq @server", "mailboxes",
-                               pk="mailbox", server=server)
-        return [Stored(codec.decode_mailbox(tr.text_of(e)), tr.etag_of(e)) async for e in rows]
+            rows = self._query(_CONFIG, "PartitionKey eq @pk and server eq @server", "mailboxes",
+                               pk=_MAILBOX_PK, server=server)
+        return [_mailbox(e) async for e in rows]
 
     async def put_mailbox(self, mailbox: Mailbox, etag: str | None = None, *, force: bool = False) -> str:
-        entity = tr.with_text(tr.row("mailbox", keys.key(rules.mailbox_key(mailbox.email)), server=mailbox.server),
-                            codec.encode_mailbox(mailbox))
-        return await self._put("mailboxes", entity, etag, force, f"mailbox {mailbox.email!r}")
+        entity = tr.with_text(tr.row(_MAILBOX_PK, _mailbox_key(mailbox.email), server=mailbox.server),
+                              codec.encode_mailbox(mailbox))
+        return await self._put(_CONFIG, entity, etag, force, f"mailbox {mailbox.email!r}")
 
     async def delete_mailbox(self, email: str, etag: str | None = None) -> None:
-        await self._delete("mailboxes", "mailbox", keys.key(rules.mailbox_key(email)), etag,
-                           f"mailbox {email!r}")
+        await self._delete(_CONFIG, _MAILBOX_PK, _mailbox_key(email), etag, f"mailbox {email!r}")
+
+    async def get_mailbox_context(self, email: str) -> MailboxContext:
+        """One query: the mailbox's row plus every server and policy (a tenant has a handful of each;
+        the query pages through them like every other)."""
+        # parameters are substituted between spaces: the brackets need them too
+        query = "( PartitionKey eq @m and RowKey eq @rk ) or PartitionKey eq @s or PartitionKey eq @p"
+        rows = self._query(_CONFIG, query, f"configuration of mailbox {email!r}", m=_MAILBOX_PK,
+                           rk=_mailbox_key(email), s=_SERVER, p=_POLICY)
+        return _snapshot([e async for e in rows]).context(email)
+
+    async def list_config(self) -> ConfigSnapshot:
+        """One query: every policy, server and mailbox (paged through)."""
+        rows = self._query(_CONFIG, "PartitionKey eq @m or PartitionKey eq @s or PartitionKey eq @p", "configuration",
+                           m=_MAILBOX_PK, s=_SERVER, p=_POLICY)
+        return _snapshot([e async for e in rows])
 
     # ------------------------------------------------------------ links
 

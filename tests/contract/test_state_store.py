@@ -21,7 +21,7 @@ from shared.domain.config import Mailbox, ServerConfig, SyncPolicy
 from shared.domain.records import RecordType
 from shared.domain.status import Counts, LogEntry, LogLevel, MailboxStatus, RunState, RunSummary
 from shared.errors import AlreadyExists, ConcurrencyConflict, ValidationFailed
-from shared.ports import Intent, Link, RoutedChange, Side, StateStore
+from shared.ports import ConfigSnapshot, Intent, Link, MailboxContext, RoutedChange, Side, StateStore
 from shared.state.memory import InMemoryStateStore
 from shared.state.table import TABLES, TableStateStore
 
@@ -184,6 +184,51 @@ async def test_hostile_mailbox_address_round_trips(store: StateStore) -> None:
     etag = await store.put_mailbox(mailbox)
     stored = await store.get_mailbox(email)
     assert stored is not None and stored.value == mailbox and stored.etag == etag
+
+
+async def test_mailbox_context_is_the_mailbox_its_server_and_its_policy(store: StateStore) -> None:
+    hostile = "o'neil+x#y/z?w\\v@exämple.com"
+    await store.put_policy(SyncPolicy(name="sales"))
+    await store.put_policy(SyncPolicy(name="own policy 1"))
+    await store.put_server(ServerConfig(name="east", default_policy="sales"))
+    await store.put_server(ServerConfig(name="west", default_policy="missing"))
+    await store.put_mailbox(Mailbox(email="ann@contoso.com", server="east", employee_id="E1"))
+    await store.put_mailbox(Mailbox(email="ann@contoso.com.au", server="west", employee_id="E2"))
+    await store.put_mailbox(Mailbox(email=hostile, server="west", employee_id="E3", policy="own policy 1"))
+
+    ann = await store.get_mailbox_context("ANN@contoso.com")
+    assert ann == MailboxContext(await store.get_mailbox(MB), await store.get_server("east"),
+                                 await store.get_policy("sales"))   # etags kept
+    odd = await store.get_mailbox_context(hostile)
+    assert odd == MailboxContext(await store.get_mailbox(hostile), await store.get_server("west"),
+                                 await store.get_policy("own policy 1"))
+    # the server's default policy is not stored: the server is there, the policy is not
+    assert await store.get_mailbox_context("ann@contoso.com.au") == MailboxContext(
+        await store.get_mailbox("ann@contoso.com.au"), await store.get_server("west"), None)
+    assert await store.get_mailbox_context("nobody@contoso.com") == MailboxContext(None)
+
+
+async def test_mailbox_context_of_a_mailbox_whose_server_is_missing(store: StateStore) -> None:
+    await store.put_policy(SyncPolicy(name="sales"))
+    await store.put_mailbox(Mailbox(email="ann@contoso.com", server="gone", employee_id="E1"))
+    await store.put_mailbox(Mailbox(email="bob@contoso.com", server="gone", employee_id="E2", policy="sales"))
+    assert await store.get_mailbox_context(MB) == MailboxContext(await store.get_mailbox(MB), None, None)
+    bob = await store.get_mailbox_context("bob@contoso.com")
+    assert (bob.server, bob.policy) == (None, await store.get_policy("sales"))   # its own policy is still named
+
+
+async def test_list_config_is_every_policy_server_and_mailbox_in_list_order(store: StateStore) -> None:
+    assert await store.list_config() == ConfigSnapshot()
+    for name in ("zeta", "alpha", "two words"):
+        await store.put_policy(SyncPolicy(name=name))
+        await store.put_server(ServerConfig(name=name))
+    for email, server in (("zed@contoso.com", "alpha"), ("o'neil#x@contoso.com", "zeta"), (MB, "gone")):
+        await store.put_mailbox(Mailbox(email=email, server=server, employee_id="E1"))
+    config = await store.list_config()
+    assert config == ConfigSnapshot(tuple(await store.list_policies()), tuple(await store.list_servers()),
+                                    tuple(await store.list_mailboxes()))
+    assert len(config.policies) == len(config.servers) == len(config.mailboxes) == 3
+    assert config.context("ZED@contoso.com").server == await store.get_server("alpha")
 
 
 # ---------------------------------------------------------------- links

@@ -93,6 +93,7 @@ def test_workbook_is_deployed_with_its_queries(parsed: dict[str, dict[str, Any]]
 
 
 def test_state_tables_match_the_state_store(parsed: dict[str, dict[str, Any]]) -> None:
-    from shared.state import table
+    from shared.state import config_upgrade, table
 
-    assert parsed["main.bicep"]["parameters"]["stateTableNames"]["default"] == list(table.TABLES)
+    assert parsed["main.bicep"]["parameters"]["stateTableNames"]["default"] == [
+        *table.TABLES, *config_upgrade.LEGACY_TABLES]

@@ -26,7 +26,7 @@ from tests.graph.simulator import fresh, graph_simulator
 CEILINGS: dict[tuple[str, str], tuple[int, int]] = {
     ("idle", "graph"): (4, 4),
     ("idle", "erp"): (4, 4),
-    # the idle cycle includes the tenant ERP feed's read (servers, mailboxes, policies, watermarks):
+    # the idle cycle includes the tenant ERP feed's read (the configuration in one query, watermarks):
     # a one-mailbox tenant pays it alone; the run adds one look at its routed changes
     ("idle", "table"): (16, 10),
     # a scheduled cycle over an idle tenant: the ERP feed's one listing per record type, 0 per mailbox
