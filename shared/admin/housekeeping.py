@@ -3,7 +3,9 @@
 An expired lease is taken over by the next worker anyway; its row is removed here so crashed
 workers leave nothing behind. The mailbox lease is not a LeaseStore row: it is the ``holder`` of
 the mailbox's waiting document (:mod:`shared.admin.pending`), judged expired by its ``until``, so
-a crashed worker's holder needs no purge (the next take takes it over, the next last look clears it). Intents older than a day belong to runs that crashed long ago and
+a crashed worker's holder needs no purge (the next take takes it over, the next last look clears it).
+
+Intents older than a day belong to runs that crashed long ago and
 whose stamps were resolved or never written — the engine resolves younger ones itself.
 """
 

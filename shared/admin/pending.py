@@ -293,28 +293,27 @@ class Desk:
         ``(True, waiting)`` otherwise (``waiting`` None: nothing waited, and the lease is let go in
         the same write). An earlier run's request that never finished is taken again."""
         self.owner = holder["owner"]
-        taken = await self._take(now, holder, finished=False)
-        return (False, None) if taken is _BUSY else (True, taken)  # type: ignore[return-value]
+        return await self._take(now, holder, finished=False)
 
     async def take(self, now: datetime, *, holder: dict[str, Any] | None = None,
                    finished: bool = False) -> Waiting | None:
         """Consume what waits (None: nothing, or another owner's lease is live), see :func:`take`."""
         if holder is not None:
             self.owner = holder["owner"]
-        taken = await self._take(now, holder, finished)
-        if taken is _BUSY:
-            if holder is not None:
-                logger.warning("the lease of a mailbox was taken over during its run")
-            return None
-        return taken  # type: ignore[return-value]
+        free, taken = await self._take(now, holder, finished)
+        if not free and holder is not None:
+            logger.warning("the lease of a mailbox was taken over during its run")
+        return taken
 
-    async def _take(self, now: datetime, holder: dict[str, Any] | None, finished: bool) -> object:
+    async def _take(self, now: datetime, holder: dict[str, Any] | None,
+                    finished: bool) -> tuple[bool, Waiting | None]:
+        """``(False, None)``: another owner's lease is live; else ``(True, what was taken)``."""
         for _ in range(_ATTEMPTS):
             doc = await self._read()
             if blocks(_holder(doc), self.owner, now):  # another run's lease: only what rides along
                 if doc is not None and self._staged and not await self._put(doc, dict(doc.value)):
                     continue
-                return _BUSY
+                return False, None
             running = None if finished else _running(doc)
             value = _union(_union(running, _waiting(doc)), self._unmarked(doc))  # older first
             if value is None:  # nothing waits: the lease is let go (an expired one cleared)
@@ -323,15 +322,15 @@ class Desk:
                         doc, {**(doc.value if doc else {"taken": True}), "running": None, "holder": None}):
                     continue
                 self._extra = None
-                return None
+                return True, None
             done = [*_done(doc), *(value.get("run_ids") or [])][-_DONE_KEPT:]
             taken = {"taken": True, "at": now.isoformat(), "done": done, "running": value, **_carry(doc),
                      "holder": holder}
             if await self._put(doc, taken):
                 self._extra = None
-                return _parse(value)
+                return True, _parse(value)
         logger.warning("the waiting request of a mailbox kept changing; left for the next message")
-        return None
+        return True, None
 
     async def beat(self, holder: dict[str, Any]) -> bool:
         """The holder's heartbeat (owner, last beat, lease end): renews its lease. False: the lease
@@ -377,9 +376,6 @@ class Desk:
                 return
             if await self._put(doc, {**doc.value, "holder": None} if mine else dict(doc.value)):
                 return
-
-
-_BUSY = object()
 
 
 async def edit(store: DocumentStore, email: str, change: Edit) -> None:

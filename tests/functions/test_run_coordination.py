@@ -384,3 +384,20 @@ async def test_runs_are_counted_per_mailbox_by_the_write_that_ends_them(env: Env
     assert ann is not None and ann.value["hours"] == {stamp: [2, 0]}
     [hour] = [h for h in await run_history.read_last_day(env.store, now) if h.runs]
     assert (hour.runs, hour.failed) == (2 + 2 + 1, 1 + 1)
+
+
+async def test_a_release_after_a_412_still_clears_its_own_lease_and_keeps_what_waits(env: Env) -> None:
+    from shared.admin.holder import Held
+
+    await _mailbox(env)
+    await pending.mark(env.store, ANN, None, env.clock.now(), "manual", "run-z")
+    mine = await Held.take(env.store, env.clock, ANN, "mine", 60, 15)
+    assert mine is not None and mine.first is not None
+    await pending.mark(env.store, ANN, (RecordType.TASK,), env.clock.now(), "graph", "run-late")  # etag moves
+    await mine.release()  # the run failed on its way out
+    assert await pending.holder_of(env.store, ANN) is None
+    assert (await pending.describe(env.store, ANN) or {}).get("types") == ["task"]  # the late request waits
+    assert await pending.running_run(env.store, ANN) is not None  # the failed run's request runs again
+    again = await Held.take(env.store, env.clock, ANN, "next", 60, 15)
+    assert again is not None and again.first is not None
+    assert set(again.first.run_ids) == {"run-z", "run-late"}
