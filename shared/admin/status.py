@@ -78,10 +78,13 @@ def combined(earlier: RunSummary, later: RunSummary) -> RunSummary:
 
 
 def apply_outcome(status: MailboxStatus, outcome: SyncOutcome) -> MailboxStatus:
-    """The status after a run: its dates merged in, its warning (if any), it as the last run."""
+    """The status after a run: its dates merged in (shown and the engine's own), its warning (if
+    any), it as the last run."""
     warning = warning_after(outcome.summary)
     return dataclasses.replace(status, export_dates={**status.export_dates, **outcome.export_dates},
                                import_dates={**status.import_dates, **outcome.import_dates},
+                               engine_export_dates={**status.engine_export_dates, **outcome.export_dates},
+                               engine_import_dates={**status.engine_import_dates, **outcome.import_dates},
                                warning=warning if warning is not None else status.warning,
                                last_run=outcome.summary)
 

@@ -79,13 +79,19 @@ class RunSummary:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class MailboxStatus:
-    """Per-type last export/import dates, the current warning and the last run."""
+    """Per-type last export/import dates, the current warning and the last run.
+
+    ``engine_export_dates`` / ``engine_import_dates``: the dates as the engine last wrote them
+    (never shown, never reset): a shown date that differs was reset by an admin, and the engine
+    re-reads that side fully (:mod:`shared.sync.run`)."""
 
     email: str
     export_dates: dict[RecordType, datetime] = dataclasses.field(default_factory=dict)
     import_dates: dict[RecordType, datetime] = dataclasses.field(default_factory=dict)
     warning: str | None = None
     last_run: RunSummary | None = None
+    engine_export_dates: dict[RecordType, datetime] = dataclasses.field(default_factory=dict)
+    engine_import_dates: dict[RecordType, datetime] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

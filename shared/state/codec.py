@@ -166,6 +166,8 @@ def encode_status(status: MailboxStatus) -> str:
         "email": status.email,
         "export_dates": {t.value: _iso(d) for t, d in status.export_dates.items()},
         "import_dates": {t.value: _iso(d) for t, d in status.import_dates.items()},
+        "engine_export_dates": {t.value: _iso(d) for t, d in status.engine_export_dates.items()},
+        "engine_import_dates": {t.value: _iso(d) for t, d in status.engine_import_dates.items()},
         "warning": status.warning,
         "last_run": None if run is None else {
             "run_id": run.run_id,
@@ -188,7 +190,13 @@ def decode_status(text: str) -> MailboxStatus:
         import_dates={RecordType(t): _need_dt(d) for t, d in data["import_dates"].items()},
         warning=data["warning"],
         last_run=_run(data["last_run"]),
+        engine_export_dates=_dates(data.get("engine_export_dates")),   # absent: written by an earlier version
+        engine_import_dates=_dates(data.get("engine_import_dates")),
     )
+
+
+def _dates(data: dict[str, str] | None) -> dict[RecordType, datetime]:
+    return {RecordType(t): _need_dt(d) for t, d in (data or {}).items()}
 
 
 MAX_LOG_MESSAGE = 8000

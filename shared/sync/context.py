@@ -17,6 +17,7 @@ from shared.domain.records import RecordType
 from shared.domain.status import Counts, LogEntry, LogLevel
 from shared.ports import Clock, ErpGateway, ErpScope, Intent, MailboxGateway, RoutedChange, Side, StateStore, SyncJob
 from shared.sync.cursors import RunCursors
+from shared.sync.intent_flag import OpenIntents
 from shared.sync.plan import TypeRules
 
 logger = logging.getLogger(__name__)
@@ -96,6 +97,8 @@ class TypeContext:
     sent_container: str | None = None
     open_intents: list[Intent] | None = None
     """The type's intents as the run read them at its start (None: read them here)."""
+    intent_flag: OpenIntents | None = None
+    """The run's record of open intents and the cursor book's flag (None: not kept)."""
     push_removed: tuple[str, ...] = ()
     """ERP ids the ERP's push notifications reported removed (given to the first ERP listing)."""
     pending_deletes: list[Any] = dataclasses.field(default_factory=list)
@@ -117,6 +120,8 @@ class TypeContext:
     routed_after_deletes: list[RoutedChange] = dataclasses.field(default_factory=list)
     """Routed changes consumed by this run whose deletions wait for the mass-deletion guard: removed
     from the feed only once the type's deletions ran (:mod:`shared.sync.feed`)."""
+    routed_drained: bool = False
+    """The type's routed pass read and removed every change routed to it (none is left waiting)."""
 
     @property
     def mailbox(self) -> Mailbox:

@@ -254,6 +254,7 @@ async def _store_intents(ctx: TypeContext, jobs: list[_Job]) -> tuple[list[_Job]
     if not intents:
         return jobs, 0
     try:
+        await _open_intents(ctx, intents)
         await ctx.state.put_intents(intents)
     except ExsyncError as exc:
         creating = [job for job in jobs if job.intents]
@@ -261,6 +262,17 @@ async def _store_intents(ctx: TypeContext, jobs: list[_Job]) -> tuple[list[_Job]
             _failed(ctx, job.action, _side_of(job.action), exc)
         return [job for job in jobs if not job.intents], len(creating)
     return jobs, 0
+
+
+async def _open_intents(ctx: TypeContext, intents: Sequence[Intent]) -> None:
+    """The cursor book says intents may be open before any is written (:mod:`shared.sync.intent_flag`)."""
+    if ctx.intent_flag is not None:
+        await ctx.intent_flag.opening(intents)
+
+
+def _closed_intents(ctx: TypeContext, intents: Sequence[Intent]) -> None:
+    if ctx.intent_flag is not None:
+        ctx.intent_flag.closed(intents)
 
 
 def _side_of(action: Action) -> Side:
@@ -353,6 +365,7 @@ async def _finish(ctx: TypeContext, jobs: list[_Job]) -> int:
         intents = [intent for job, _ in done for intent in job.intents]
         if intents:
             await ctx.state.delete_intents(intents)
+            _closed_intents(ctx, intents)
     except ExsyncError as exc:
         for job, _ in done:
             _failed(ctx, job.action, _side_of(job.action), exc)
@@ -529,6 +542,7 @@ async def _keep_both(ctx: TypeContext, action: Action) -> int:
         intents.append(erp_intent)
         mailbox_intent = await _intent(ctx, Side.MAILBOX, erp.id, erp.id)
         intents.append(mailbox_intent)
+        await _open_intents(ctx, intents)
         await ctx.state.put_intents(intents)
         if mbx.stamp or not mbx.stamp_known:
             [cleared] = await ctx.mailbox_gateway.apply(ctx.email, [MailboxWrite(
@@ -553,6 +567,7 @@ async def _keep_both(ctx: TypeContext, action: Action) -> int:
                 continue
             await save_link(ctx, None, new_erp, new_mbx, new_erp.record if job.erp_result else erp.record)
             await ctx.state.delete_intent(intent)
+            _closed_intents(ctx, [intent])
     except ExsyncError as exc:
         _failed(ctx, action, Side.MAILBOX, exc)
         _remember_unresolved(ctx, intents)

@@ -23,6 +23,13 @@ Invariants (the state machine in ``tests/property`` checks them with crashes at 
   can be missed.
 - The very first feed listing of a type (no watermark yet) routes nothing: no mailbox follows the
   feed yet, and each does its own listing before it does.
+- A listing that routed changes to a mailbox bumps the ``"routed"`` count in its cursor book
+  (:data:`shared.sync.names.ROUTED`) after the routed rows and before the watermark; a run that
+  consumed every routed change records the count it had read at its start as
+  ``"routed.consumed"`` (:class:`Routed`). Equal counts: nothing waits, the run reads no routed
+  rows. The run never writes ``"routed"`` (only creates it, while absent), so its flush, which
+  re-reads the book on a conflict and applies its own names on top, never hides a bump; a bump
+  made after the run read the book leaves the counts unequal, and the next run reads the rows.
 
 What routing cannot see: a record that *left* a mailbox's scope (its owner changed) is routed to
 the new owner only; the old owner's copy is unlinked by the ERP push of the old row (its
@@ -36,11 +43,13 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from shared.domain.records import RecordType
 from shared.errors import AlreadyExists, ConcurrencyConflict
-from shared.ports import TENANT_SCOPE, ErpGateway, ErpItem, FeedStore, Removed, RoutedChange, Stored
+from shared.ports import TENANT_SCOPE, CursorStore, ErpGateway, ErpItem, FeedStore, Removed, RoutedChange, Stored
+from shared.sync import names
+from shared.sync.cursors import RunCursors
 from shared.sync.routing import Subscriber, audience, sighting_of
 
 logger = logging.getLogger(__name__)
@@ -53,6 +62,68 @@ REMOVED_VERSION = "-"
 
 FEED_PAGE = 200
 """Rows per page of a feed listing."""
+
+
+_BUMP_ATTEMPTS = 5
+
+
+class FeedState(FeedStore, CursorStore, Protocol):
+    """What a feed read writes: the routed changes, the watermarks and each mailbox's routed count."""
+
+
+def _count(value: str | None) -> int:
+    try:
+        return int(value) if value is not None else 0
+    except ValueError:
+        return 0
+
+
+async def bump_routed(state: CursorStore, mailbox: str) -> None:
+    """Count one more routing to ``mailbox`` in its cursor book (conditional; a 412 reads again)."""
+    for attempt in range(_BUMP_ATTEMPTS):
+        book = await state.get_cursors(mailbox)
+        values = {**book.values, names.ROUTED: str(_count(book.values.get(names.ROUTED)) + 1)}
+        try:
+            await state.put_cursors(dataclasses.replace(book, values=values))
+            return
+        except (ConcurrencyConflict, AlreadyExists):
+            if attempt == _BUMP_ATTEMPTS - 1:
+                raise
+
+
+@dataclasses.dataclass(slots=True)
+class Routed:
+    """A run's view of the changes routed to its mailbox: the counts its book held at the start,
+    and (when they differed) which types the run found changes of (None: too many to tell)."""
+
+    count: str | None
+    consumed_count: str | None
+    waiting: set[RecordType] | None = dataclasses.field(default_factory=set)
+    peeked_rows: bool = False
+
+    @classmethod
+    def of(cls, cursors: RunCursors) -> Routed:
+        return cls(cursors.get(names.ROUTED), cursors.get(names.ROUTED_CONSUMED))
+
+    @property
+    def consumed(self) -> bool:
+        """Nothing was routed since the mailbox last consumed every routed change."""
+        return self.count is not None and self.count == self.consumed_count
+
+    def peeked(self, waiting: set[RecordType] | None) -> Routed:
+        self.waiting, self.peeked_rows = waiting, True
+        return self
+
+    def settle(self, cursors: RunCursors, drained: set[RecordType]) -> None:
+        """Before the run's final flush: the count recorded as consumed when every type with
+        routed changes waiting consumed them all (``drained``)."""
+        if not self.peeked_rows:
+            return
+        if self.waiting is None or self.waiting - drained:
+            return
+        cursors.put(names.ROUTED_CONSUMED, self.count if self.count is not None else "0")
+        if self.count is None:
+            cursors.create(names.ROUTED, "0")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -81,14 +152,15 @@ def _routes(record_type: RecordType, entries: Sequence[ErpItem[Any] | Removed],
     return out
 
 
-async def read_feed(erp: ErpGateway, state: FeedStore, record_type: RecordType,
+async def read_feed(erp: ErpGateway, state: FeedState, record_type: RecordType,
                     subscribers: Sequence[Subscriber], page_size: int = FEED_PAGE, *,
                     watermarks: Mapping[RecordType, Stored[str]] | None = None) -> FeedRead:
     """List the type's changes since the tenant watermark, route and record them, then save the
     watermark (only when something was listed: an unchanged one lists the same again). Two readers
     at once both record their routes; the second's watermark save loses (ConcurrencyConflict) and
-    is dropped, the winner's covers everything the loser listed. ``watermarks``: every type's, as
-    ``list_feed_cursors`` just read them (None: read this type's)."""
+    is dropped, the winner's covers everything the loser listed. Each mailbox that got changes has
+    its routed count bumped after its rows and before the watermark. ``watermarks``: every type's,
+    as ``list_feed_cursors`` just read them (None: read this type's)."""
     stored = watermarks.get(record_type) if watermarks is not None else await state.get_feed_cursor(record_type)
     first = stored is None
     cursor = None if stored is None else stored.value or None
@@ -108,6 +180,8 @@ async def read_feed(erp: ErpGateway, state: FeedStore, record_type: RecordType,
             break
     if listed == 0 and stored is not None:
         return FeedRead(record_type, 0, 0, frozenset())  # nothing new: the old watermark lists the same
+    for email in sorted(mailboxes):  # after the rows, before the watermark
+        await bump_routed(state, email)
     try:  # "": an empty ERP gave no watermark yet (the feed exists all the same)
         await state.put_feed_cursor(record_type, cursor or "", None if stored is None else stored.etag)
     except (ConcurrencyConflict, AlreadyExists):

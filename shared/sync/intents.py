@@ -33,6 +33,8 @@ async def resolve_intents(ctx: TypeContext) -> int:
         else:
             linked += await _resolve_erp(ctx, intent)
         await ctx.state.delete_intent(intent)
+        if ctx.intent_flag is not None:
+            ctx.intent_flag.closed([intent])
     if linked:
         ctx.log.add(LogLevel.INFORMATIONAL, f"{ctx.record_type}: linked {linked} item(s) created by an "
                     "interrupted run", ctx.record_type)

@@ -40,6 +40,7 @@ from shared.domain.status import LogLevel, MailboxStatus, RunState, RunSummary
 from shared.errors import ExsyncError, SyncStateLost
 from shared.ports import (
     ErpScope,
+    Intent,
     Link,
     MailboxItem,
     Page,
@@ -53,6 +54,7 @@ from shared.sync.cursors import RunCursors
 from shared.sync.deletes import run_deletes
 from shared.sync.execute import execute_page
 from shared.sync.hyperlink import HyperlinkView
+from shared.sync.intent_flag import OpenIntents
 from shared.sync.intents import resolve_intents
 from shared.sync.pairing import pair_erp_entry
 from shared.sync.plan import Pair, TypeRules, plan
@@ -77,6 +79,8 @@ class PassOutcome:
     """How one pass (one side of one type) ended."""
 
     side: Side
+    start: str | None = None
+    """The cursor the pass listed from (None: a full listing)."""
     final_cursor: str | None = None
     failures: int = 0
     complete: bool = False
@@ -113,8 +117,11 @@ async def sync(job: SyncJob) -> SyncOutcome:
     warnings: list[str] = []
     type_errors = 0
     cursors = await RunCursors.load(state, mailbox.email)
-    intents = await state.list_mailbox_intents(mailbox.email) if types else []
-    waiting = await _routed_types(job, cursors, types)
+    intent_flag = OpenIntents(cursors)
+    intents = await _open_intents(job, intent_flag, types)
+    routed = await _routed_types(job, cursors, types)
+    waiting = routed.waiting if routed is not None else None
+    drained: set[RecordType] = set()
     if (types and policy_writes_mailbox(policy, types)
             and category.check_due(cursors.get(category.CATEGORY_MARK), policy.category, started)):
         try:
@@ -133,8 +140,11 @@ async def sync(job: SyncJob) -> SyncOutcome:
         try:
             ctx = await _context(job, record_type, tally, log, cursors)
             ctx.open_intents = [i for i in intents if i.record_type is record_type]
+            ctx.intent_flag = intent_flag
             ctx.nothing_routed = waiting is not None and record_type not in waiting
             erp_pass, mailbox_pass = await sync_type(ctx, status, job.progress)
+            if ctx.routed_drained:
+                drained.add(record_type)
         except ExsyncError as exc:
             type_errors += 1
             log.add(LogLevel.ERROR, f"{record_type} sync stopped: {describe(exc)}; "
@@ -144,10 +154,8 @@ async def sync(job: SyncJob) -> SyncOutcome:
         now = clock.now()
         if erp_pass.complete:
             export_dates[record_type] = now
-            cursors.put(names.export_mark(record_type), now.isoformat())
         if mailbox_pass.complete:
             import_dates[record_type] = now
-            cursors.put(names.import_mark(record_type), now.isoformat())
         if erp_pass.complete and job.type_saved is not None:
             if job.removals.of(record_type):  # the watermark is durable before its removals are dropped
                 await cursors.flush()
@@ -161,20 +169,36 @@ async def sync(job: SyncJob) -> SyncOutcome:
         notes.append(f"{type_errors} record type(s) stopped with an error; see the log")
     summary = RunSummary(run_id=job.run_id, state=run_state, started_at=started, finished_at=clock.now(),
                          counts=tally.as_counts(), message="; ".join(notes))
+    intent_flag.settle()
+    if routed is not None:
+        routed.settle(cursors, drained)
     await cursors.flush()
     if log.entries:
         await state.append_log(mailbox.email, log.entries)
     return SyncOutcome(summary, export_dates, import_dates, tuple(notes))
 
 
-async def _routed_types(job: SyncJob, cursors: RunCursors, types: list[RecordType]) -> set[RecordType] | None:
-    """The types with routed changes waiting, read once for every type that follows the feed
-    (None: not known, each routed pass asks for its own)."""
+async def _open_intents(job: SyncJob, flag: OpenIntents, types: list[RecordType]) -> list[Intent]:
+    """The mailbox's open intents, read only when the cursor book does not say there are none."""
+    if not types:
+        return []
+    intents = await job.state.list_mailbox_intents(job.mailbox.email) if flag.must_list else []
+    flag.listed(intents)
+    return intents
+
+
+async def _routed_types(job: SyncJob, cursors: RunCursors, types: list[RecordType]) -> feed.Routed | None:
+    """The types with routed changes waiting, read once for every type that follows the feed, and
+    only when the feed routed some since the mailbox last consumed them (None: not known, each
+    routed pass asks for its own)."""
     following = [t for t in types if cursors.get(names.erp_cursor(t)) == feed.FOLLOWS]
     if not job.feed or not following:
         return None
+    routed = feed.Routed.of(cursors)
+    if routed.consumed:
+        return routed
     peek = await job.state.list_mailbox_routed(job.mailbox.email, ROUTED_PEEK)
-    return None if len(peek) >= ROUTED_PEEK else {c.record_type for c in peek}
+    return routed.peeked(None if len(peek) >= ROUTED_PEEK else {c.record_type for c in peek})
 
 
 def policy_writes_mailbox(policy: SyncPolicy, types: Collection[RecordType]) -> bool:
@@ -241,32 +265,57 @@ async def sync_type(ctx: TypeContext, status: MailboxStatus,
     incomplete = await run_deletes(ctx)
     if ctx.routed_after_deletes and Side.ERP not in incomplete:
         await ctx.state.delete_routed(ctx.routed_after_deletes)  # their deletions ran
+        ctx.routed_after_deletes = []
+    ctx.routed_drained = ctx.routed_drained and not ctx.routed_after_deletes
     ctx.routed_after_deletes = []
     for outcome, name in ((erp_pass, names.erp_cursor(ctx.record_type)),
                           (mailbox_pass, names.mailbox_cursor(ctx.record_type))):
         if outcome.side in incomplete or outcome.failures:
             outcome.complete = False
         if outcome.complete and outcome.final_cursor is not None:
-            ctx.cursors.put(name, outcome.final_cursor)
+            _save_cursor(ctx, outcome, name)
     return erp_pass, mailbox_pass
 
 
+def _save_cursor(ctx: TypeContext, outcome: PassOutcome, name: str) -> None:
+    """A complete pass's final cursor. A delta round that saw nothing from the stored delta link
+    keeps that link unless the book is written anyway: Graph hands out a new link with every
+    round, even an empty one, and accepts an older link again (it lists the same changes); the
+    daily ERP reconciliation mark writes the book, so a kept link is at most about a day older.
+    A link Graph forgot meanwhile is a dead cursor: the full resync above."""
+    assert outcome.final_cursor is not None
+    stored = ctx.cursors.stored(name)
+    if (outcome.side is Side.MAILBOX and outcome.items == 0 and outcome.start is not None
+            and outcome.start == stored):
+        ctx.cursors.refresh(name, outcome.final_cursor)
+    else:
+        ctx.cursors.put(name, outcome.final_cursor)
+
+
 async def _honour_reset(ctx: TypeContext, status: MailboxStatus) -> None:
-    """A status date that differs from the one the engine wrote was reset: re-read that side fully."""
-    for dates, mark, cursor in ((status.export_dates, names.export_mark, names.erp_cursor),
-                                (status.import_dates, names.import_mark, names.mailbox_cursor)):
-        written = ctx.cursors.get(mark(ctx.record_type))
+    """A status date that differs from the one the engine wrote was reset: re-read that side fully.
+
+    The engine's own dates are kept in the status beside the admin-visible ones; a mailbox an
+    earlier version synced has them as marks in its cursor book instead, read once and removed."""
+    record_type = ctx.record_type
+    for dates, own, mark, cursor in (
+            (status.export_dates, status.engine_export_dates, names.export_mark, names.erp_cursor),
+            (status.import_dates, status.engine_import_dates, names.import_mark, names.mailbox_cursor)):
+        legacy = ctx.cursors.get(mark(record_type))
+        if legacy is not None and record_type in own:  # the status carries its replacement now
+            ctx.cursors.delete(mark(record_type))
+        written = own.get(record_type) if record_type in own else _parse_mark(legacy)
         if written is None:
             continue
-        current = dates.get(ctx.record_type)
-        if current is None or current != _parse_mark(written):
-            ctx.cursors.delete(cursor(ctx.record_type))
-            ctx.cursors.delete(mark(ctx.record_type))
-            ctx.log.add(LogLevel.INFORMATIONAL, f"{ctx.record_type} {mark(ctx.record_type)} date was reset: "
-                        "re-reading that side fully", ctx.record_type)
+        if dates.get(record_type) != written:
+            ctx.cursors.delete(cursor(record_type))
+            ctx.log.add(LogLevel.INFORMATIONAL, f"{record_type} {mark(record_type)} date was reset: "
+                        "re-reading that side fully", record_type)
 
 
-def _parse_mark(value: str) -> datetime | None:
+def _parse_mark(value: str | None) -> datetime | None:
+    if value is None:
+        return None
     try:
         return datetime.fromisoformat(value)
     except ValueError:
@@ -297,7 +346,7 @@ async def _listing(ctx: TypeContext, view: SideView, start: str | None,
     """One pass over one side: every page paired, planned and run; after a full listing, the sweep
     (unless the type had no link when the listing began: then every link is one this listing
     just made from an item it saw, and there is nothing to find)."""
-    outcome = PassOutcome(view.side)
+    outcome = PassOutcome(view.side, start)
     full = start is None
     linked_before = full and bool((await ctx.state.list_links(ctx.email, ctx.record_type, None, 1)).items)
     async with contextlib.aclosing(_pages(view, start)) as pages:
@@ -350,12 +399,13 @@ async def _routed_pass(ctx: TypeContext, progress: Callable[[str, int], None] | 
     """The ERP pass of a mailbox that follows the tenant feed: its routed changes page by page
     (the push removals with the first). A page's changes are removed once its links are written,
     except after a failure (all stay), for a deferred pair, or while deletions wait for the guard."""
-    outcome = PassOutcome(Side.ERP, final_cursor=feed.FOLLOWS)
+    outcome = PassOutcome(Side.ERP, feed.FOLLOWS, final_cursor=feed.FOLLOWS)
     removed: tuple[str, ...] = ctx.push_removed
     if ctx.nothing_routed and not removed:
-        outcome.complete = True
+        outcome.complete = ctx.routed_drained = True
         return outcome
     after: str | None = None
+    left = False  # a change stays routed (failed or deferred)
     while True:
         changes = await ctx.state.list_routed(ctx.email, ctx.record_type, ctx.page_size, after)
         entries, links = await routed_page(ctx, changes, removed)
@@ -367,6 +417,7 @@ async def _routed_pass(ctx: TypeContext, progress: Callable[[str, int], None] | 
         outcome.items += len(pairs)
         deferred = {entry.id for entry, pair in zip(entries, pairs, strict=True) if pair.deferred}
         done = [c for c in changes if c.erp_id not in deferred]
+        left = left or bool(failures) or len(done) < len(changes)
         if failures:  # the whole page stays for the next run (what was recorded compares equal then)
             pass
         elif len(ctx.pending_deletes) > waiting:
@@ -376,6 +427,7 @@ async def _routed_pass(ctx: TypeContext, progress: Callable[[str, int], None] | 
         _report(progress, ctx, outcome)
         if len(changes) < ctx.page_size:
             outcome.complete = True
+            ctx.routed_drained = not left
             return outcome
         after = changes[-1].erp_id
 

@@ -55,3 +55,37 @@ async def test_a_concurrent_admin_change_survives_under_the_runs_own() -> None:
     await cursors.flush()
     values: dict[str, Any] = (await store.get_cursors(MB)).values
     assert values == {"contact.erp": "w2"}
+
+
+async def test_a_refreshed_value_rides_only_on_another_write_and_only_while_stored() -> None:
+    store = Counting()
+    await store.put_cursor(MB, "contact.mailbox", "d1")
+    await store.put_cursor(MB, "task.mailbox", "t1")
+    store.calls.clear()
+    cursors = await RunCursors.load(store, MB)
+    cursors.refresh("contact.mailbox", "d2")
+    assert cursors.get("contact.mailbox") == "d2" and cursors.stored("contact.mailbox") == "d1"
+    await cursors.flush()
+    assert store.calls == ["get"]                                  # nothing else changed: no write
+    await store.delete_cursor(MB, "task.mailbox")                  # an admin's resync meanwhile
+    cursors.refresh("task.mailbox", "t2")
+    cursors.put("contact.erp", "w1")
+    await cursors.flush()                                          # 412, re-read, own changes on top
+    values: dict[str, Any] = (await store.get_cursors(MB)).values
+    assert values == {"contact.mailbox": "d2", "contact.erp": "w1"}  # the deleted one stays deleted
+
+
+async def test_a_created_value_never_overwrites_another_writers() -> None:
+    store = InMemoryStateStore()
+    await store.put_cursor(MB, "contact.erp", "w1")
+    cursors = await RunCursors.load(store, MB)
+    cursors.create("routed", "0")
+    cursors.put("routed.consumed", "0")
+    await store.put_cursor(MB, "routed", "1")                      # the feed bumps while the run works
+    await cursors.flush()
+    values: dict[str, Any] = (await store.get_cursors(MB)).values
+    assert values == {"contact.erp": "w1", "routed": "1", "routed.consumed": "0"}
+    fresh = await RunCursors.load(store, MB)
+    fresh.create("other", "x")
+    await fresh.flush()
+    assert (await store.get_cursors(MB)).values["other"] == "x"    # absent: created
