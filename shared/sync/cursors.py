@@ -1,8 +1,8 @@
 """The cursors of one run: the mailbox's cursor book read once, written once when it changed.
 
-A run reads every cursor of its mailbox (watermarks, delta links, reconciliation and export /
-import marks; see :mod:`shared.sync.names`) in one request at its start and keeps its changes
-here. :meth:`RunCursors.flush` writes them in one conditional write, and only when a value
+A run reads every cursor of its mailbox (watermarks, delta links, reconciliation marks, the open
+intents flag and the routed counts; see :mod:`shared.sync.names`) in one request at its start and
+keeps its changes here. :meth:`RunCursors.flush` writes them in one conditional write, and only when a value
 differs from the stored one. The engine flushes when a value must be durable before it goes on:
 after a mid-listing page's cursor (progress a crash must not lose), before a type's push
 removals are acknowledged, and at the end of the run. A value that was never flushed is older

@@ -11,15 +11,18 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
+from shared.admin.status import apply_outcome
 from shared.domain.config import LoggingLevel, ServerConfig, SyncPolicy
 from shared.domain.records import Contact, RecordType
-from shared.domain.status import RunState
+from shared.domain.status import MailboxStatus, RunState, RunSummary
 from shared.errors import RemoteError
-from shared.ports import CursorBook
+from shared.ports import CursorBook, SyncOutcome
+from shared.state import codec
 from shared.sync import intent_flag, names
 from tests.unit.sync.harness import Crash, Harness, crash_after_writes
 from tests.unit.sync.test_feed import BOB, contact, followed, read, run, world
@@ -246,3 +249,17 @@ async def test_a_reset_of_the_mailbox_side_during_a_run_is_not_undone_by_a_kept_
     values = (await book(w)).values
     assert values[names.erp_reconciled_mark(C)] != old_mark  # the run wrote its book
     assert names.mailbox_cursor(C) not in values             # and left the admin's deletion alone
+
+
+def test_the_status_keeps_the_engines_dates_and_reads_an_earlier_versions_without_them() -> None:
+    at = datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
+    run_summary = RunSummary("r1", RunState.SUCCEEDED, at, at)
+    status = apply_outcome(MailboxStatus(email="ann@contoso.com"),
+                           SyncOutcome(run_summary, {C: at}, {RecordType.TASK: at}))
+    assert status.export_dates == status.engine_export_dates == {C: at}
+    assert status.import_dates == status.engine_import_dates == {RecordType.TASK: at}
+    assert codec.decode_status(codec.encode_status(status)) == status
+    earlier = codec.encode_status(status).replace('"engine_export_dates"', '"x1"').replace(
+        '"engine_import_dates"', '"x2"')
+    decoded = codec.decode_status(earlier)
+    assert decoded.export_dates == {C: at} and decoded.engine_export_dates == {} == decoded.engine_import_dates
