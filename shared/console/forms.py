@@ -183,7 +183,8 @@ def system_mailbox_form(servers: Iterable[str]) -> tuple[Group, ...]:
         Group("Incoming processing", (
             Field("incoming.enabled", "Process incoming mail", Kind.BOOL),
             _choice("incoming.new_conversation", "A new conversation becomes", NewConversation),
-            Field("incoming.case_class", "Case class", blank_is_none=True, hint="required when a new conversation becomes a case"),
+            Field("incoming.case_class", "Case class", blank_is_none=True,
+                  hint="required when a new conversation becomes a case"),
             Field("incoming.lead_class", "Lead class", blank_is_none=True),
             _choice("incoming.unknown_sender", "Unknown sender", UnknownSender),
             Field("incoming.route_employee_mail", "Process mail from employees", Kind.BOOL),
@@ -195,7 +196,8 @@ def system_mailbox_form(servers: Iterable[str]) -> tuple[Group, ...]:
                   hint="comma-separated extensions, e.g. pdf, png; empty: any"),
             Field("incoming.max_attachment_kb", "Max attachment size (KB)", Kind.NUMBER),
             _choice("incoming.after_processing", "After processing", AfterProcessing),
-            Field("incoming.move_to_folder", "Move to folder", blank_is_none=True, hint="required when mail is moved after processing"),
+            Field("incoming.move_to_folder", "Move to folder", blank_is_none=True,
+                  hint="required when mail is moved after processing"),
         )),
         Group("Automatic replies", (
             Field("incoming.reply_address", "Reply address", blank_is_none=True, hint="empty: the mailbox itself"),
