@@ -215,6 +215,13 @@ class Stack:
             raise
         return cls(profile, azurite, graph, erp)
 
+    def pids(self) -> dict[str, int]:
+        """The stack's processes by name, for :class:`bench.cpu.CpuMeter`."""
+        named = {"graph_sim": self.graph.process.proc.pid, "erp_sim": self.erp.process.proc.pid}
+        for proc in self.azurite.processes:
+            named[proc.name.replace("-", "_")] = proc.proc.pid
+        return named
+
     def stop(self) -> None:
         self.graph.stop()
         self.erp.stop()
