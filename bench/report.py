@@ -64,7 +64,8 @@ CPU_NAMES = {"worker": "worker", "graph_sim": "Graph simulator", "erp_sim": "ERP
 
 def cpu_lines(results: dict[str, Any]) -> list[str]:
     """The export run's CPU accounting (:mod:`bench.cpu`) as one sentence, when the row ran."""
-    cpu = results.get("export", {}).get("export", {}).get("cpu")
+    export = results.get("export", {}).get("export", {})
+    cpu = export.get("cpu")
     if not cpu or "cpu_s" not in cpu:
         return []
     parts = ", ".join(f"{CPU_NAMES.get(name, name)} {_value(v)} s" for name, v in cpu["cpu_s"].items()
@@ -74,7 +75,18 @@ def cpu_lines(results: dict[str, Any]) -> list[str]:
     return [f"CPU during the export's run ({_value(cpu['wall_s'])} s wall): {parts}, together "
             f"{_value(cpu['cpu_s_total'])} s of the {cpu['cores']} cores' {_value(cpu['cores'] * cpu['wall_s'])} s "
             f"(CPU-bound ratio {_value(cpu['cpu_bound'])}{machine}; worker "
-            f"{_value(cpu.get('worker_cpu_ms_per_item'))} ms per item)."]
+            f"{_value(cpu.get('worker_cpu_ms_per_item'))} ms per item).", *_busy_line(export, cpu)]
+
+
+def _busy_line(export: dict[str, Any], cpu: dict[str, Any]) -> list[str]:
+    busy = cpu.get("busy_s")
+    if not busy:
+        return []
+    floor = export.get("latency_floor_s")
+    limit = f"; Graph's concurrency at this latency allows no less than {_value(floor)} s" if floor else ""
+    return [f"Requests in flight during it: Graph {_value(busy.get('graph', 0))} s, Table Storage "
+            f"{_value(busy.get('table', 0))} s, either {_value(busy.get('any', 0))} s, none "
+            f"{_value(cpu.get('no_request_in_flight_s'))} s{limit}."]
 
 
 def write_doc(path: Path, out: dict[str, Any]) -> None:

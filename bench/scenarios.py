@@ -77,15 +77,18 @@ def checked(summary: RunSummary) -> RunSummary:
 async def timed_sync(bench: Bench, email: str, types: tuple[RecordType, ...] | None = None,
                      cpu: dict[str, Any] | None = None, meter: CpuMeter | None = None, items: int | None = None,
                      ) -> tuple[float, Counts, RunSummary]:
-    """One run's wall time, counts and summary; with ``meter``, its CPU figures into ``cpu``
-    (sampled right around the run, not around the journal reads of the counts)."""
+    """One run's wall time, counts and summary; with ``meter``, its CPU figures and the services'
+    busy seconds (:mod:`bench.busy`) into ``cpu`` (sampled right around the run, not around the
+    journal reads of the counts)."""
     with bench.meter.span() as counts:
         start = meter.sample() if meter is not None else None
+        busy = bench.busy.snapshot()
         started = time.monotonic()
         summary = checked(await bench.sync_types(email, types))
         elapsed = time.monotonic() - started
         if meter is not None and start is not None and cpu is not None:
             cpu.update(meter.since(start, items))
+            cpu.update(bench.busy.since(busy, elapsed))
     return elapsed, counts[0], summary
 
 
@@ -124,8 +127,10 @@ async def export_then_one_percent(env: Env, size: int) -> dict[str, Any]:
         # the next cycle reads the export's own creates back from the mailbox delta: part of its cost
         _, echo, _ = await timed_sync(bench, mailbox.email, CONTACTS_ONLY)
         floor = size * env.profile.graph_seconds_per_request()
+        latency_floor = env.profile.graph_latency_floor(size, SERVER.update_batch_size)
         export = {"items": size, "wall_s": round(wall, 2), "throttle_floor_s": round(floor, 2),
-                  "wall_over_floor": round(wall / floor, 2),
+                  "wall_over_floor": round(wall / floor, 2), "latency_floor_s": round(latency_floor, 2),
+                  "wall_over_latency_floor": round(wall / latency_floor, 2) if latency_floor else None,
                   "graph_per_item": round((counts.graph + echo.graph) / size, 3),
                   "erp_per_item": round((counts.erp + echo.erp) / size, 3),
                   "table_per_item": round((counts.table + echo.table) / size, 3),

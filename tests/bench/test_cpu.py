@@ -7,7 +7,9 @@ import os
 import pytest
 
 from bench import report
+from bench.busy import BusyClock
 from bench.cpu import Sample, figures, machine_busy_seconds, process_seconds
+from bench.stack import Profile
 
 pytestmark = pytest.mark.skipif(not os.path.exists("/proc/self/stat"), reason="reads /proc (Linux)")
 
@@ -47,4 +49,31 @@ def test_report_names_every_process_and_the_ratio() -> None:
     (line,) = report.cpu_lines({"export": {"export": {"cpu": cpu}}})
     assert "worker 6 s" in line and "Graph simulator 1.5 s" in line
     assert "CPU-bound ratio 0.38" in line and "3 ms per item" in line
+    cpu.update(busy_s={"graph": 5.0, "table": 2.0, "any": 6.5}, no_request_in_flight_s=3.5)
+    _, busy = report.cpu_lines({"export": {"export": {"cpu": cpu, "latency_floor_s": 12.0}}})
+    assert "Graph 5 s" in busy and "none 3.5 s" in busy and "no less than 12 s" in busy
     assert report.cpu_lines({"idle": {}}) == []
+
+
+@pytest.mark.parametrize(("items", "latency_ms", "concurrency", "floor"), [
+    (2000, 20, 4, 12.0),   # 100 batches, each its own 20 ms and 5 waves of 4 parts
+    (200, 20, 4, 1.2),
+    (10, 20, 4, 0.08),     # one batch of 10: 3 waves
+    (2000, 0, 4, 0.0),
+])
+def test_latency_floor(items: int, latency_ms: int, concurrency: int, floor: float) -> None:
+    profile = Profile(graph_latency_ms=latency_ms, graph_concurrency=concurrency)
+    assert profile.graph_latency_floor(items) == pytest.approx(floor)
+
+
+def test_busy_clock_counts_overlapping_requests_once() -> None:
+    ticks = iter([0.0, 1.0, 2.0, 3.0, 5.0, 6.0, 9.0, 10.0])
+    clock = BusyClock(now=lambda: next(ticks))
+    before = clock.snapshot()                                   # at 0
+    with clock.request("graph"):                                # 1 .. 9
+        with clock.request("graph"), clock.request("table"):    # graph 2 .. 6, table 3 .. 5
+            pass
+    assert clock.requests == {"graph": 2, "table": 1}
+    out = clock.since(before, wall=10.0)                        # 10.0
+    assert out["busy_s"] == {"graph": 8.0, "table": 2.0, "any": 8.0}
+    assert out["no_request_in_flight_s"] == 2.0
