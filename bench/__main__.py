@@ -49,7 +49,8 @@ QUICK = Sizes(export=200, imported=100, tenant=(1, 3), fanout=(3, 60), mails=12)
 
 
 async def run_rows(stack: Stack, rows: tuple[str, ...], quick: bool, *, profile: bool = False) -> dict[str, Any]:
-    env = scenarios.Env(stack.graph.base_url, stack.erp.base_url, stack.azurite.connection_string, stack.profile)
+    env = scenarios.Env(stack.graph.base_url, stack.erp.base_url, stack.azurite.connection_string, stack.profile,
+                        stack.pids())
     sizes = QUICK if quick else FULL
     await warm_up()
     results: dict[str, Any] = {}
@@ -131,6 +132,8 @@ def main(argv: list[str] | None = None) -> None:
     (RESULTS / name).write_text(json.dumps(out, indent=2) + "\n")
     if not args.no_doc and not args.quick and not args.profile:
         report.write_doc(ROOT / "docs" / "benchmarks.md", out)
+    for line in report.cpu_lines(results):
+        print(line)
     for figure in figures:
         state = {True: "met", False: "MISSED", None: "not measured"}[figure["met"]]
         print(f"{figure['figure']}: {figure['value']} (target {figure['target']}) {state}")

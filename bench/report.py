@@ -47,6 +47,7 @@ def table(out: dict[str, Any]) -> str:
         f"Table Storage {profile['table_latency_ms']} ms. Graph budget {profile['graph_rate_limit']:,} requests per "
         f"{600 / profile['graph_time_scale']:g} s per mailbox (Graph's 10,000 / 10 min time-scaled); ERP licence "
         f"{profile['erp_requests_per_minute']:,} requests/min, {profile['erp_concurrent_requests']} concurrent.",
+        *cpu_lines(out["results"]),
         "",
         "| figure | target | measured | |",
         "|---|---|---:|---|",
@@ -55,6 +56,37 @@ def table(out: dict[str, Any]) -> str:
         verdict = {True: "met", False: "**missed**", None: "not measured"}[figure["met"]]
         lines.append(f"| {figure['figure']} | {figure['target']} | {_value(figure['value'])} | {verdict} |")
     return "\n".join(lines)
+
+
+CPU_NAMES = {"worker": "worker", "graph_sim": "Graph simulator", "erp_sim": "ERP simulator",
+             "azurite_table": "Azurite tables", "azurite_queue": "Azurite queues"}
+
+
+def cpu_lines(results: dict[str, Any]) -> list[str]:
+    """The export run's CPU accounting (:mod:`bench.cpu`) as one sentence, when the row ran."""
+    export = results.get("export", {}).get("export", {})
+    cpu = export.get("cpu")
+    if not cpu or "cpu_s" not in cpu:
+        return []
+    parts = ", ".join(f"{CPU_NAMES.get(name, name)} {_value(v)} s" for name, v in cpu["cpu_s"].items()
+                      if v is not None)
+    busy = cpu.get("machine_busy_s")
+    machine = f"; the whole machine {_value(busy)} s" if busy is not None else ""
+    return [f"CPU during the export's run ({_value(cpu['wall_s'])} s wall): {parts}, together "
+            f"{_value(cpu['cpu_s_total'])} s of the {cpu['cores']} cores' {_value(cpu['cores'] * cpu['wall_s'])} s "
+            f"(CPU-bound ratio {_value(cpu['cpu_bound'])}{machine}; worker "
+            f"{_value(cpu.get('worker_cpu_ms_per_item'))} ms per item).", *_busy_line(export, cpu)]
+
+
+def _busy_line(export: dict[str, Any], cpu: dict[str, Any]) -> list[str]:
+    busy = cpu.get("busy_s")
+    if not busy:
+        return []
+    floor = export.get("latency_floor_s")
+    limit = f"; Graph's concurrency at this latency allows no less than {_value(floor)} s" if floor else ""
+    return [f"Requests in flight during it: Graph {_value(busy.get('graph', 0))} s, Table Storage "
+            f"{_value(busy.get('table', 0))} s, either {_value(busy.get('any', 0))} s, none "
+            f"{_value(cpu.get('no_request_in_flight_s'))} s{limit}."]
 
 
 def write_doc(path: Path, out: dict[str, Any]) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 
+from bench.cpu import CpuMeter
 from bench.stack import Bench, Counts, Profile, add_graph_users, graph_user_batch, seed_erp
 from shared.admin import erp_feed
 from shared.domain.config import Mailbox, ServerConfig, SyncPolicy
@@ -49,6 +50,8 @@ class Env:
     erp_url: str
     connection_string: str
     profile: Profile
+    pids: dict[str, int] = dataclasses.field(default_factory=dict)
+    """The stack's processes (:meth:`bench.stack.Stack.pids`) whose CPU a row accounts for."""
 
     @contextlib.asynccontextmanager
     async def bench(self, policy: SyncPolicy, mailboxes: Sequence[Mailbox]) -> AsyncIterator[Bench]:
@@ -71,12 +74,21 @@ def checked(summary: RunSummary) -> RunSummary:
     return summary
 
 
-async def timed_sync(bench: Bench, email: str, types: tuple[RecordType, ...] | None = None
+async def timed_sync(bench: Bench, email: str, types: tuple[RecordType, ...] | None = None,
+                     cpu: dict[str, Any] | None = None, meter: CpuMeter | None = None, items: int | None = None,
                      ) -> tuple[float, Counts, RunSummary]:
+    """One run's wall time, counts and summary; with ``meter``, its CPU figures and the services'
+    busy seconds (:mod:`bench.busy`) into ``cpu`` (sampled right around the run, not around the
+    journal reads of the counts)."""
     with bench.meter.span() as counts:
+        start = meter.sample() if meter is not None else None
+        busy = bench.busy.snapshot()
         started = time.monotonic()
         summary = checked(await bench.sync_types(email, types))
         elapsed = time.monotonic() - started
+        if meter is not None and start is not None and cpu is not None:
+            cpu.update(meter.since(start, items))
+            cpu.update(bench.busy.since(busy, elapsed))
     return elapsed, counts[0], summary
 
 
@@ -109,18 +121,21 @@ async def export_then_one_percent(env: Env, size: int) -> dict[str, Any]:
     mailbox = Mailbox(email="export@contoso.test", server=SERVER.name, employee_id=employee(2))
     async with env.bench(contacts_policy(), [mailbox]) as bench:
         created = await seed_erp(env.erp_url, "Contact", erp_contacts(mailbox.employee_id, size, "Export"))
-        wall, counts, summary = await timed_sync(bench, mailbox.email, CONTACTS_ONLY)
+        cpu: dict[str, Any] = {}
+        wall, counts, summary = await timed_sync(bench, mailbox.email, CONTACTS_ONLY, cpu, CpuMeter(env.pids), size)
         await advance_erp_clock(env.erp_url, NEXT_CYCLE_SECONDS)
         # the next cycle reads the export's own creates back from the mailbox delta: part of its cost
         _, echo, _ = await timed_sync(bench, mailbox.email, CONTACTS_ONLY)
         floor = size * env.profile.graph_seconds_per_request()
+        latency_floor = env.profile.graph_latency_floor(size, SERVER.update_batch_size)
         export = {"items": size, "wall_s": round(wall, 2), "throttle_floor_s": round(floor, 2),
-                  "wall_over_floor": round(wall / floor, 2),
+                  "wall_over_floor": round(wall / floor, 2), "latency_floor_s": round(latency_floor, 2),
+                  "wall_over_latency_floor": round(wall / latency_floor, 2) if latency_floor else None,
                   "graph_per_item": round((counts.graph + echo.graph) / size, 3),
                   "erp_per_item": round((counts.erp + echo.erp) / size, 3),
                   "table_per_item": round((counts.table + echo.table) / size, 3),
                   "counts": counts.as_dict(), "echo_counts": echo.as_dict(),
-                  "writes": sum(c.writes for c in summary.counts.values())}
+                  "writes": sum(c.writes for c in summary.counts.values()), "cpu": cpu}
         changed = max(1, size // 100)
         await seed_erp(env.erp_url, "Contact", [{"id": r["id"], "JobTitle": {"value": "Buyer"}}
                                                 for r in created[:changed]])

@@ -22,6 +22,7 @@ import collections
 import contextlib
 import dataclasses
 import json
+import math
 import re
 import urllib.request
 import uuid
@@ -33,12 +34,14 @@ from azure.core.pipeline.transport import AioHttpTransport
 from azure.data.tables.aio import TableServiceClient
 from kiota_http.middleware.options import RetryHandlerOption
 
+from bench.busy import BusyClock, TimedTransport
 from devhost.services import Azurite, Simulator, start_azurite, start_simulator
 from shared.admin.queue import MemorySyncQueue, SyncRequest
 from shared.admin.worker import process
 from shared.domain.config import Mailbox, ServerConfig, SyncPolicy
 from shared.domain.records import RecordType
 from shared.domain.status import RunSummary
+from shared.graph.client import DEFAULT_TIMEOUT
 from shared.graph.gateway import GraphMailboxGateway
 from shared.graph.pacing import PacingPolicy
 from shared.ports import MailboxGateway
@@ -61,6 +64,7 @@ class Profile:
     graph_rate_limit: int = 1000        # requests per (scaled) window per app and mailbox
     erp_requests_per_minute: int = 6000
     erp_concurrent_requests: int = 10
+    graph_concurrency: int = 4          # Graph's concurrent requests per app and mailbox (simulator and pacer)
 
     @property
     def graph_window_seconds(self) -> float:
@@ -69,6 +73,14 @@ class Profile:
     def graph_seconds_per_request(self) -> float:
         """The throttle floor's cost of one request: the sustained budget of one mailbox."""
         return self.graph_window_seconds / self.graph_rate_limit
+
+    def graph_latency_floor(self, items: int, batch: int = 20) -> float:
+        """The least time ``items`` writes in ``$batch``es of ``batch`` take at this latency: a batch
+        holds all of the mailbox's concurrent slots (it runs its parts that many at a time), so
+        batches go one after another, each its own latency plus one latency per wave of parts."""
+        batches = math.ceil(items / batch)
+        waves = math.ceil(min(items, batch) / self.graph_concurrency)
+        return batches * (1 + waves) * self.graph_latency_ms / 1000
 
 
 # ---------------------------------------------------------------- Table Storage meter
@@ -80,10 +92,11 @@ _TABLE = re.compile(r"^/[^/]+/([^/(?]+)")
 class TableMeter(AioHttpTransport):  # type: ignore[misc]
     """The Azure SDK's HTTP transport, counting each request by table (``$batch`` for transactions)."""
 
-    def __init__(self, prefix: str = "", latency_ms: int = 0, **kwargs: Any) -> None:
+    def __init__(self, prefix: str = "", latency_ms: int = 0, clock: BusyClock | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.prefix = prefix
         self.latency = latency_ms / 1000
+        self.clock = clock or BusyClock()
         self.counts: collections.Counter[str] = collections.Counter()
 
     async def send(self, request: Any, **config: Any) -> Any:
@@ -92,17 +105,19 @@ class TableMeter(AioHttpTransport):  # type: ignore[misc]
         if table.startswith(self.prefix):
             table = table[len(self.prefix):]
         self.counts[f"{request.method} {table}"] += 1
-        if self.latency:
-            await asyncio.sleep(self.latency)
-        return await super().send(request, **config)
+        with self.clock.request("table"):
+            if self.latency:
+                await asyncio.sleep(self.latency)
+            return await super().send(request, **config)
 
     @property
     def total(self) -> int:
         return sum(self.counts.values())
 
 
-def metered_store(connection_string: str, prefix: str, latency_ms: int = 0) -> tuple[TableStateStore, TableMeter]:
-    meter = TableMeter(prefix, latency_ms)
+def metered_store(connection_string: str, prefix: str, latency_ms: int = 0,
+                  clock: BusyClock | None = None) -> tuple[TableStateStore, TableMeter]:
+    meter = TableMeter(prefix, latency_ms, clock)
     service = TableServiceClient.from_connection_string(connection_string, transport=meter)
     return TableStateStore(service, table_prefix=prefix), meter
 
@@ -201,7 +216,8 @@ class Stack:
         try:
             graph = start_simulator("sim.graph", [
                 "--users", ",".join(users), "--latency-ms", str(profile.graph_latency_ms),
-                "--time-scale", str(profile.graph_time_scale), "--rate-limit", str(profile.graph_rate_limit)],
+                "--time-scale", str(profile.graph_time_scale), "--rate-limit", str(profile.graph_rate_limit),
+                "--concurrency", str(profile.graph_concurrency)],
                 timeout=120)
             erp = start_simulator("sim.acumatica", [
                 "--latency-ms", str(profile.erp_latency_ms), "--api-users", "4",
@@ -214,6 +230,13 @@ class Stack:
             azurite.stop()
             raise
         return cls(profile, azurite, graph, erp)
+
+    def pids(self) -> dict[str, int]:
+        """The stack's processes by name, for :class:`bench.cpu.CpuMeter`."""
+        named = {"graph_sim": self.graph.process.proc.pid, "erp_sim": self.erp.process.proc.pid}
+        for proc in self.azurite.processes:
+            named[proc.name.replace("-", "_")] = proc.proc.pid
+        return named
 
     def stop(self) -> None:
         self.graph.stop()
@@ -235,18 +258,23 @@ reused across runs, logged out at :meth:`aclose`)."""
     gateway: GraphMailboxGateway
     profile: Profile
     sessions: ErpSessionPool
+    busy: BusyClock
 
     @classmethod
     async def open(cls, graph_url: str, erp_url: str, connection_string: str, profile: Profile) -> Bench:
         prefix = f"b{uuid.uuid4().hex[:10]}"
-        store, table = metered_store(connection_string, prefix, profile.table_latency_ms)
+        busy = BusyClock()
+        store, table = metered_store(connection_string, prefix, profile.table_latency_ms, busy)
         await store.create_tables()
         settings = Settings.from_env({
             "EXSYNC_STATE_CONNECTION": connection_string, "EXSYNC_TABLE_PREFIX": prefix,
             "EXSYNC_ERP_URL": erp_url, "EXSYNC_ERP_USERNAME": ERP_LOGIN[0], "EXSYNC_ERP_PASSWORD": ERP_LOGIN[1],
             "EXSYNC_ERP_TENANT": ERP_LOGIN[2], "EXSYNC_ERP_MAX_SESSIONS": "2"})
-        pacing = PacingPolicy(requests=profile.graph_rate_limit, window_seconds=profile.graph_window_seconds)
-        gateway = GraphMailboxGateway.create(None, f"{graph_url}/v1.0", pacing=pacing,
+        pacing = PacingPolicy(requests=profile.graph_rate_limit, window_seconds=profile.graph_window_seconds,
+                              concurrency=profile.graph_concurrency)
+        graph_client = httpx.AsyncClient(transport=TimedTransport(busy, "graph"),
+                                         timeout=httpx.Timeout(DEFAULT_TIMEOUT, connect=30.0))
+        gateway = GraphMailboxGateway.create(None, f"{graph_url}/v1.0", pacing=pacing, http_client=graph_client,
                                              retry=RetryHandlerOption(delay=0, max_retries=5))
 
         async def mailbox_gateway(_: ServerConfig) -> MailboxGateway:
@@ -255,7 +283,7 @@ reused across runs, logged out at :meth:`aclose`)."""
         sessions = acumatica_sessions(settings)
         rt = Runtime(settings=settings, state=store, queue=MemorySyncQueue(), mailbox_gateway=mailbox_gateway,
                      erp_gateway=erp_gateway_factory(settings, sessions))
-        return cls(graph_url, erp_url, store, Meter(graph_url, erp_url, table), rt, gateway, profile, sessions)
+        return cls(graph_url, erp_url, store, Meter(graph_url, erp_url, table), rt, gateway, profile, sessions, busy)
 
     async def aclose(self) -> None:
         await self.sessions.aclose()

@@ -57,7 +57,7 @@ from msgraph.generated.users.item.todo.lists.item.tasks.delta.delta_get_response
     DeltaGetResponse as TaskDelta,
 )
 
-from shared.domain.records import EmailMessage, RecordType
+from shared.domain.records import Contact, EmailMessage, RecordType
 from shared.errors import ExsyncError, NotFound, RemoteError, ValidationFailed
 from shared.graph import mapping, speedups
 from shared.graph.attachments import Attachments
@@ -332,6 +332,9 @@ class GraphMailboxGateway:
     def _create_body(self, write: MailboxWrite) -> dict[str, Any]:
         if write.record is None:
             raise ValidationFailed({"record": "a create needs a record"})
+        if isinstance(write.record, Contact):
+            return mapping.contact_create_json(write.record, stamp=write.stamp, categories=write.categories,
+                                               web_page=write.web_page)
         model = mapping.record_to_graph(write.record, stamp=write.stamp, categories=write.categories,
                                         web_page=write.web_page, as_received=True)
         if isinstance(model, GraphEvent):
@@ -367,8 +370,9 @@ class GraphMailboxGateway:
         if write.kind not in (WriteKind.CREATE, WriteKind.UPDATE) or not isinstance(reply.body, dict):
             return WriteResult(write)
         try:
-            model = from_json(reply.body, RESOURCES[write.record_type].model)
-            item = mapping.item_from_graph(write.record_type, model, mailbox)
+            fast = mapping.contact_item_from_json(reply.body) if write.record_type is RecordType.CONTACT else None
+            item = fast or mapping.item_from_graph(write.record_type, from_json(reply.body, RESOURCES[
+                write.record_type].model), mailbox)
         except (ExsyncError, ValueError, TypeError) as exc:
             return WriteResult(write, error=_as_error(exc))
         if write.stamp is not None:
