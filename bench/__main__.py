@@ -85,7 +85,8 @@ async def run_row(env: scenarios.Env, row: str, sizes: Sizes) -> dict[str, Any]:
     if row == "idle":
         return await scenarios.idle_cycle(env)
     if row == "export":
-        return await scenarios.export_then_one_percent(env, sizes.export)
+        async with env.time_scaled(env.profile.export_time_scale) as scaled:
+            return await scenarios.export_then_one_percent(scaled, sizes.export)
     if row == "import":
         return await scenarios.initial_import(env, sizes.imported)
     if row == "push":

@@ -45,7 +45,8 @@ def table(out: dict[str, Any]) -> str:
         "times are indicative, counts are exact).",
         f"Latency injected per request: Graph {profile['graph_latency_ms']} ms, ERP {profile['erp_latency_ms']} ms, "
         f"Table Storage {profile['table_latency_ms']} ms. Graph budget {profile['graph_rate_limit']:,} requests per "
-        f"{600 / profile['graph_time_scale']:g} s per mailbox (Graph's 10,000 / 10 min time-scaled); ERP licence "
+        f"{600 / profile['graph_time_scale']:g} s per mailbox (Graph's 10,000 / 10 min time-scaled; the export row "
+        f"{600 / profile.get('export_time_scale', profile['graph_time_scale']):g} s, see below); ERP licence "
         f"{profile['erp_requests_per_minute']:,} requests/min, {profile['erp_concurrent_requests']} concurrent.",
         *cpu_lines(out["results"]),
         "",

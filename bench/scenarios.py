@@ -54,6 +54,17 @@ class Env:
     """The stack's processes (:meth:`bench.stack.Stack.pids`) whose CPU a row accounts for."""
 
     @contextlib.asynccontextmanager
+    async def time_scaled(self, time_scale: float) -> AsyncIterator[Env]:
+        """This stack with the Graph simulator's window (and the pacer's) shrunk ``time_scale``-fold
+        for the block (``POST /_sim/throttling``), put back after it."""
+        scaled = dataclasses.replace(self, profile=self.profile.scaled(time_scale))
+        await _graph_window(self.graph_url, 600.0 * self.profile.graph_time_scale / time_scale)
+        try:
+            yield scaled
+        finally:
+            await _graph_window(self.graph_url, 600.0)
+
+    @contextlib.asynccontextmanager
     async def bench(self, policy: SyncPolicy, mailboxes: Sequence[Mailbox]) -> AsyncIterator[Bench]:
         await add_graph_users(self.graph_url, [m.email for m in mailboxes])
         await seed_erp(self.erp_url, "Employee", [
@@ -147,6 +158,13 @@ async def export_then_one_percent(env: Env, size: int) -> dict[str, Any]:
                "table_per_changed": round(counts2.table / (2 * changed), 3),
                "counts": counts2.as_dict(), "writes": sum(c.writes for c in summary2.counts.values())}
     return {"export": export, "one_percent": one}
+
+
+async def _graph_window(graph_url: str, window_s: float) -> None:
+    """Set the Graph simulator's throttle window (seconds before its time scale divides it)."""
+    async with httpx.AsyncClient(base_url=graph_url, timeout=30) as client:
+        response = await client.post("/_sim/throttling", json={"window_s": window_s})
+        response.raise_for_status()
 
 
 async def advance_erp_clock(erp_url: str, seconds: float) -> None:
