@@ -30,7 +30,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-from collections.abc import AsyncGenerator, Callable, Collection
+from collections.abc import AsyncGenerator, Callable, Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -44,6 +44,7 @@ from shared.ports import (
     Link,
     MailboxItem,
     Page,
+    Removed,
     Side,
     SyncJob,
     SyncOutcome,
@@ -349,17 +350,28 @@ async def _listing(ctx: TypeContext, view: SideView, start: str | None,
     outcome = PassOutcome(view.side, start)
     full = start is None
     linked_before = full and bool((await ctx.state.list_links(ctx.email, ctx.record_type, None, 1)).items)
+    seen: set[str] | None = set() if linked_before else None
     async with contextlib.aclosing(_pages(view, start)) as pages:
         async for page in pages:
             entries, links = await view.read_page(page.items)
             if full and view.side is Side.MAILBOX:
                 _remember_stamps(ctx, entries, links)
+            seen = _remember_seen(seen, entries, ctx.page_size)
             pairs = [await view.pair(entry, links) for entry in entries]
             await _page(ctx, outcome, pairs, page.cursor, page.complete, view.cursor_name, full)
             _report(progress, ctx, outcome)
     if linked_before:
-        await _reconcile(ctx, outcome, view)
+        await _reconcile(ctx, outcome, view, seen or set())
     return outcome
+
+
+def _remember_seen(seen: set[str] | None, entries: Sequence[Any], page_size: int) -> set[str] | None:
+    """The ids a full listing saw, while they fit in ``STAMP_MEMORY_PAGES`` pages (None above that,
+    or when no sweep follows): the sweep asks only whether the links it did not see still exist."""
+    if seen is None:
+        return None
+    seen.update(entry.id for entry in entries if not isinstance(entry, Removed))
+    return seen if len(seen) <= STAMP_MEMORY_PAGES * page_size else None
 
 
 async def _erp_pass(ctx: TypeContext, progress: Callable[[str, int], None] | None) -> PassOutcome:
@@ -499,16 +511,20 @@ async def _page(ctx: TypeContext, outcome: PassOutcome, pairs: list[Pair], curso
         await ctx.cursors.flush()  # progress a crash must not lose
 
 
-async def _reconcile(ctx: TypeContext, outcome: PassOutcome, view: SideView) -> tuple[int, int]:
+async def _reconcile(ctx: TypeContext, outcome: PassOutcome, view: SideView,
+                     seen: Collection[str] = frozenset()) -> tuple[int, int]:
     """Sweep the links page by page: a link whose item on the view's side no longer exists there (in
     the scope / the container) is paired as removed, which re-checks it with ``get`` (deleted, out of
-    scope, or moved). Holds one page of links at a time; returns (links checked, missing)."""
+    scope, or moved). The ids in ``seen`` (listed moments ago by the full listing before the sweep)
+    exist and are not asked about. Holds one page of links at a time; returns (links checked, missing)."""
     cursor: str | None = None
     checked = gone = 0
     while True:
         page = await ctx.state.list_links(ctx.email, ctx.record_type, cursor, ctx.page_size)
         links = [link for link in page.items if isinstance(link, Link)]
-        existing = await view.existing([view.link_id(link) for link in links]) if links else set()
+        unseen = [view.link_id(link) for link in links if view.link_id(link) not in seen]
+        existing = set(seen) & {view.link_id(link) for link in links}
+        existing |= await view.existing(unseen) if unseen else set()
         missing = [link for link in links if view.link_id(link) not in existing]
         checked, gone = checked + len(links), gone + len(missing)
         pairs = [await view.pair(view.removed(link), None) for link in missing]

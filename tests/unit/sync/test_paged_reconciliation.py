@@ -76,7 +76,23 @@ async def test_full_mailbox_resync_finds_deletions_on_every_page_of_links(harnes
     assert len(harness.mailbox_items(C)) == 8
     assert await _links(harness) == 8
     assert sizes and max(sizes) <= harness.server.select_batch_size
-    assert sum(sizes) >= 11  # every link was checked
+    assert sum(sizes) == len(deleted)  # only the links the full listing did not see were asked about
+
+
+async def test_a_full_listing_too_long_to_remember_has_every_link_checked(
+        harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    ids = _contacts(harness, 11)
+    assert (await harness.run(C)).state is RunState.SUCCEEDED
+    by_stamp = {item.stamp: item.id for item in harness.mailbox_items(C)}
+    harness.mbx.user_delete(EMAIL, by_stamp[ids[3]])
+    harness.mbx.invalidate_cursors(EMAIL)
+    monkeypatch.setattr(engine_run, "STAMP_MEMORY_PAGES", 1)   # 4 ids: the listing's 10 do not fit
+    sizes = _spy_sizes(harness)
+
+    await harness.run(C)
+
+    assert len(harness.mailbox_items(C)) == 10 and await _links(harness) == 10
+    assert sum(sizes) >= 11  # nothing remembered: every link was checked
 
 
 async def test_daily_erp_reconciliation_pages_the_links_and_lists_no_ids(harness: Harness) -> None:
