@@ -20,7 +20,9 @@ Invariants (the state machine in ``tests/property`` checks them with crashes at 
   switches to the feed (cursor value :data:`FOLLOWS`) only after a complete own listing that began
   when the tenant watermark already existed. Every feed listing after that watermark is routed to
   every mailbox syncing the type, whatever its mode, so nothing changed after the own listing began
-  can be missed.
+  can be missed. A fresh own listing first drops the rows routed before it began (it sees their
+  changes; consumed after the hand-over they would be processed twice, and re-create a record
+  whose link the run dropped meanwhile): :mod:`shared.sync.handover` is the decision table.
 - The very first feed listing of a type (no watermark yet) routes nothing: no mailbox follows the
   feed yet, and each does its own listing before it does.
 - A listing that routed changes to a mailbox bumps the ``"routed"`` count in its cursor book

@@ -22,7 +22,8 @@ Cursor names (CursorStore, per mailbox):
 
 - ``"<type>.erp"`` = ``"feed"`` (:data:`shared.sync.feed.FOLLOWS`): the type's ERP side follows the
   tenant change feed; ``"<type>.erp.feed"``: the last own listing completed while the feed existed,
-  so the next one may hand over to it (:mod:`shared.sync.feed`).
+  so the next one may hand over to it; its value is a digest of that listing's final cursor, so
+  the next listing knows whether it starts fresh from there (:mod:`shared.sync.handover`).
 
 - ``"category.checked"``: the category last ensured in the mailbox and when (re-checked daily,
   :mod:`shared.sync.category`).
@@ -50,7 +51,8 @@ def erp_reconciled_mark(record_type: RecordType) -> str:
 
 
 def erp_feed_mark(record_type: RecordType) -> str:
-    """Set when an own ERP listing completed while the tenant feed existed (the next one hands over)."""
+    """Set when an own ERP listing completed while the tenant feed existed (the next one hands over);
+    the value names its final cursor (:func:`shared.sync.handover.mark_of`)."""
     return f"{record_type.value}.erp.feed"
 
 

@@ -49,7 +49,7 @@ from shared.ports import (
     SyncJob,
     SyncOutcome,
 )
-from shared.sync import category, feed, names
+from shared.sync import category, feed, handover, names
 from shared.sync.context import RunLog, Tally, TypeContext, describe
 from shared.sync.cursors import RunCursors
 from shared.sync.deletes import run_deletes
@@ -376,35 +376,52 @@ def _remember_seen(seen: set[str] | None, entries: Sequence[Any], page_size: int
 
 async def _erp_pass(ctx: TypeContext, progress: Callable[[str, int], None] | None) -> PassOutcome:
     view = erp_view(ctx)
-    start = ctx.cursors.get(view.cursor_name)
-    if start == feed.FOLLOWS and ctx.job.feed:
+    stored = ctx.cursors.get(view.cursor_name)
+    start = handover.start_of(stored, ctx.cursors.get(names.erp_feed_mark(ctx.record_type)), feed.FOLLOWS)
+    if start is handover.Start.FOLLOWS and ctx.job.feed:
         outcome = await _routed_pass(ctx, progress)
+        cursor: str | None = feed.FOLLOWS
     else:
-        if start == feed.FOLLOWS:  # the feed was switched off: list everything again
-            start = None
-        outcome = await _own_listing(ctx, view, start, progress)
-    if start is None:
+        cursor = None if start in (handover.Start.FOLLOWS, handover.Start.FULL) else stored
+        outcome = await _own_listing(ctx, view, start, cursor, progress)
+    if cursor is None:
         await _mark_reconciled(ctx)
     elif await _erp_reconciliation_due(ctx):
         await _reconcile_erp_ids(ctx, outcome, view)
     return outcome
 
 
-async def _own_listing(ctx: TypeContext, view: SideView, start: str | None,
+async def _own_listing(ctx: TypeContext, view: SideView, start: handover.Start, cursor: str | None,
                        progress: Callable[[str, int], None] | None) -> PassOutcome:
-    """The mailbox lists the ERP itself; with the feed on, a complete listing hands over to it when
-    the feed already existed as the listing began (:mod:`shared.sync.feed`, hand-over)."""
+    """The mailbox lists the ERP itself; with the feed on, routed rows its listing supersedes are
+    dropped first, and a complete listing hands over to the feed or marks that the next one may
+    (:mod:`shared.sync.handover`)."""
     mark = names.erp_feed_mark(ctx.record_type)
     feed_exists = ctx.job.feed and await ctx.state.get_feed_cursor(ctx.record_type) is not None
-    hand_over = feed_exists and (start is None or ctx.cursors.get(mark) is not None)
-    outcome = await _listing(ctx, view, start, progress)
-    if outcome.complete and not outcome.failures and feed_exists:
-        if hand_over:
+    decision = handover.decide(start, ctx.job.feed, feed_exists)
+    if decision.rows is handover.Rows.SUPERSEDE:
+        await _drop_routed(ctx)
+    outcome = await _listing(ctx, view, cursor, progress)
+    if outcome.complete and not outcome.failures:
+        if decision.completion is handover.Completion.FOLLOW:
             outcome.final_cursor = feed.FOLLOWS
             ctx.cursors.delete(mark)
-        else:
-            ctx.cursors.put(mark, "1")
+        elif decision.completion is handover.Completion.MARK:
+            ctx.cursors.put(mark, handover.mark_of(outcome.final_cursor))
     return outcome
+
+
+async def _drop_routed(ctx: TypeContext) -> None:
+    """Remove the type's routed changes as they stand (a row routed again since keeps its newer
+    version): the own listing that begins now sees every change they name."""
+    after: str | None = None
+    while True:
+        rows = await ctx.state.list_routed(ctx.email, ctx.record_type, ROUTED_PEEK, after)
+        if rows:
+            await ctx.state.delete_routed(rows)
+        if len(rows) < ROUTED_PEEK:
+            return
+        after = rows[-1].erp_id
 
 
 async def _routed_pass(ctx: TypeContext, progress: Callable[[str, int], None] | None) -> PassOutcome:

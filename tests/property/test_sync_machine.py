@@ -36,7 +36,7 @@ from shared.domain.records import Contact, Event, Importance, Record, RecordType
 from shared.domain.status import RunState, RunSummary
 from shared.errors import ConcurrencyConflict, ExsyncError, RemoteError
 from shared.ports import CursorBook, ErpItem, ErpWrite, Link, MailboxItem, MailboxWrite, WriteKind
-from shared.sync import names
+from shared.sync import handover, names
 from shared.sync.feed import FOLLOWS, read_feed
 from shared.sync.routing import Subscriber
 from tests.unit.sync.harness import EMAIL, EMPLOYEE, Crash, Harness, crash_after_writes
@@ -446,21 +446,29 @@ class FeedSyncMachine(SyncMachine):
     to the mailbox's scope) and then the run, which consumes its routed changes once its own first
     listing handed over. Faults and crashes now also hit the feed: a crash between routing and the
     watermark save (``put_feed_cursor``), between routing and consumption (the run fails after the
-    read), while routed changes are removed; and an admin reset (a scope change) sends the mailbox
-    back to its own full listing, after which it follows the feed again. The invariants are the same."""
+    read), while routed changes are removed; an admin reset (a scope change) sends the mailbox
+    back to its own full listing, after which it follows the feed again; and the feed is switched
+    off and on (own incremental listings, then the hand-over from them). The invariants are the same."""
+
+    feed_on = True
+    """``EXSYNC_ERP_FEED``: off, nobody reads the feed and the runs list the ERP themselves."""
 
     def subscribers(self) -> list[Subscriber]:
         return [Subscriber(EMAIL, EMPLOYEE, frozenset({self.record_type}))]
 
     def sync_once(self) -> RunSummary | BaseException:
-        self.w.feed = True
+        self.w.feed = self.feed_on
+        if not self.feed_on:
+            return super().sync_once()
         try:
             self.run(read_feed(self.w.erp, self.w.state, self.record_type, self.subscribers(),
                                page_size=self.w.server.select_batch_size))
         except (Crash, ExsyncError) as exc:
             return exc
         book = self.run(self.w.state.get_cursors(EMAIL)).values
-        event(f"feed: run follows the feed={book.get(names.erp_cursor(self.record_type)) == FOLLOWS}")
+        start = handover.start_of(book.get(names.erp_cursor(self.record_type)),
+                                  book.get(names.erp_feed_mark(self.record_type)), FOLLOWS)
+        event(f"feed: the run's ERP side starts {start.value}")
         return super().sync_once()
 
     @rule()
@@ -468,7 +476,14 @@ class FeedSyncMachine(SyncMachine):
         """The mailbox's scope changed (the admin's reset): its ERP side is listed in full again."""
         self.run(self.w.state.delete_cursor(EMAIL, names.erp_cursor(self.record_type)))
 
-    @precondition(lambda self: bool(self.erp_items()))
+    @rule(on=st.booleans())
+    def admin_switches_the_feed(self, on: bool) -> None:
+        """The feed switched off (a type that followed it lists the ERP in full again, then keeps
+        its own cursor) or on again (the feed lists from its old watermark and routes everything
+        since; each type finishes one more own listing, marks, and hands over after the next)."""
+        self.feed_on = on
+
+    @precondition(lambda self: bool(self.erp_items()) and self.feed_on)
     @rule(i=st.integers(0, 50), data=st.data())
     def feed_routes_while_the_run_works(self, i: int, data: st.DataObject) -> None:
         """The bump/consume race: an ERP edit is routed by a feed read that lands after the run read

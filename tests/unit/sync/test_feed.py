@@ -3,13 +3,16 @@ each run consumes only its routed changes, and nothing is lost across crashes or
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from shared.domain.config import ContactFilter, Mailbox, ServerConfig, SyncPolicy
 from shared.domain.records import Contact, RecordType
 from shared.domain.status import RunState, RunSummary
 from shared.errors import RemoteError
-from shared.sync import feed, names
+from shared.ports import Link
+from shared.sync import feed, handover, names
 from shared.sync.routing import Subscriber
 from tests.engine import sync_mailbox
 from tests.unit.sync.harness import Harness
@@ -149,13 +152,95 @@ async def test_an_own_listing_hands_over_only_once_the_feed_existed_as_it_began(
     await read(w)                                           # the feed starts
     assert (await run(w)).state is RunState.SUCCEEDED       # incremental own listing: marks, keeps own
     values = (await w.state.get_cursors(w.mailbox.email)).values
-    assert values[names.erp_cursor(C)] != feed.FOLLOWS and values[names.erp_feed_mark(C)] == "1"
+    assert values[names.erp_cursor(C)] != feed.FOLLOWS
+    assert values[names.erp_feed_mark(C)] == handover.mark_of(values[names.erp_cursor(C)])
     w.user_erp_create(C, contact(3))
     await read(w)
     assert (await run(w)).state is RunState.SUCCEEDED       # this listing began after: hands over
     values = (await w.state.get_cursors(w.mailbox.email)).values
     assert values[names.erp_cursor(C)] == feed.FOLLOWS and names.erp_feed_mark(C) not in values
     assert sorted(i.record.first_name for i in w.mailbox_items(C)) == ["F0", "F3"]
-    # its routed copy of that change (routed before it handed over) is consumed for free
-    assert (await run(w)).state is RunState.SUCCEEDED
+    # its routed copy of that change (routed before the listing began) was superseded by it
     assert await w.state.list_routed(w.mailbox.email, C, 10) == []
+    assert (await run(w)).state is RunState.SUCCEEDED
+
+
+async def test_a_change_routed_before_a_full_listing_is_not_consumed_again_after_the_hand_over() -> None:
+    """One-way ERP -> mailbox: the user deleted a mailbox twin (the run unlinks, the ERP record
+    stays) while its ERP record only got a new version. The full listing after an export reset
+    sees that version; the copy the feed routed before it began must not re-create the item later."""
+    w = world()
+    w.policy = w.policy.model_copy(update={"contacts": w.policy.contacts.model_copy(
+        update={"direction": "system_to_exchange"})})
+    first, second = w.user_erp_create(C, contact(1)), w.user_erp_create(C, contact(2))
+    await followed(w)
+    await w.state.delete_cursor(w.mailbox.email, names.erp_cursor(C))    # the admin's reset
+    twin = next(i for i in w.mailbox_items(C) if i.record.first_name == "F1")
+    w.mbx.user_delete(w.mailbox.email, twin.id)
+    w.erp.touch(first)
+    assert (await read(w)).mailboxes == {w.mailbox.email}                # routed during the own-listing mode
+    assert (await run(w)).state is RunState.SUCCEEDED                   # full listing: unlinks, hands over
+    values = (await w.state.get_cursors(w.mailbox.email)).values
+    assert values[names.erp_cursor(C)] == feed.FOLLOWS
+    assert await w.state.list_routed(w.mailbox.email, C, 10) == []
+    applied = len(w.mbx.applied)
+    assert (await run(w)).state is RunState.SUCCEEDED
+    assert len(w.mbx.applied) == applied                                # a second run writes nothing
+    assert [i.record.first_name for i in w.mailbox_items(C)] == ["F2"]
+    links = (await w.state.list_links(w.mailbox.email, C, None, 10)).items
+    assert {link.erp_id for link in links if isinstance(link, Link)} == {second}
+
+
+async def test_a_change_routed_while_a_full_listing_runs_is_consumed_after_the_hand_over() -> None:
+    """The listing may have passed the record before the change: the row routed after it began stays."""
+    w = world()
+    w.user_erp_create(C, contact(0))
+    late = w.user_erp_create(C, contact(1))
+    await followed(w)
+    await w.state.delete_cursor(w.mailbox.email, names.erp_cursor(C))
+    original = w.erp.list_changes
+
+    async def the_feed_routes_as_the_listing_begins(*args: Any, **kwargs: Any) -> Any:
+        w.erp.list_changes = original  # type: ignore[method-assign]
+        page = await original(*args, **kwargs)  # the listing's first page: the record as it was
+        record = next(i for i in w.erp_items(C) if i.id == late).record
+        w.erp.user_update(late, record.with_fields({"first_name": "F1b"}))
+        await read(w)
+        return page
+
+    w.erp.list_changes = the_feed_routes_as_the_listing_begins  # type: ignore[method-assign]
+    assert (await run(w)).state is RunState.SUCCEEDED
+    assert [c.erp_id for c in await w.state.list_routed(w.mailbox.email, C, 10)] == [late]
+    assert (await run(w)).state is RunState.SUCCEEDED
+    assert sorted(i.record.first_name for i in w.mailbox_items(C)) == ["F0", "F1b"]
+    assert await w.state.list_routed(w.mailbox.email, C, 10) == []
+
+
+async def test_a_listing_that_starts_where_the_marked_one_ended_drops_what_was_routed_before_it() -> None:
+    """The feed switched off and on again: the first own listing marks, the next starts fresh from
+    the marked cursor and hands over. A twin deleted (one-way ERP -> mailbox) and its record bumped
+    in between: that listing sees the bump and unlinks; the copy routed before it must not re-create it."""
+    w = world()
+    w.policy = w.policy.model_copy(update={"contacts": w.policy.contacts.model_copy(
+        update={"direction": "system_to_exchange"})})
+    first, second = w.user_erp_create(C, contact(1)), w.user_erp_create(C, contact(2))
+    await followed(w)
+    w.erp.touch(second)
+    assert (await sync_mailbox(mailbox=w.mailbox, server=w.server, policy=w.policy, mailbox_gateway=w.mbx,
+                               erp_gateway=w.erp, state=w.state, clock=w.clock, run_id="off",
+                               record_types=(C,), feed=False)).state is RunState.SUCCEEDED  # the feed off
+    assert (await read(w)).mailboxes == {w.mailbox.email}      # on again: routes the bump since its watermark
+    assert (await run(w)).state is RunState.SUCCEEDED          # own cursor from before: lists and marks
+    values = (await w.state.get_cursors(w.mailbox.email)).values
+    assert values[names.erp_feed_mark(C)] == handover.mark_of(values[names.erp_cursor(C)])
+    twin = next(i for i in w.mailbox_items(C) if i.record.first_name == "F1")
+    w.mbx.user_delete(w.mailbox.email, twin.id)
+    w.erp.touch(first)
+    assert (await read(w)).mailboxes == {w.mailbox.email}
+    assert (await run(w)).state is RunState.SUCCEEDED          # fresh: drops both rows, unlinks, hands over
+    assert (await w.state.get_cursors(w.mailbox.email)).values[names.erp_cursor(C)] == feed.FOLLOWS
+    assert await w.state.list_routed(w.mailbox.email, C, 10) == []
+    applied = len(w.mbx.applied)
+    assert (await run(w)).state is RunState.SUCCEEDED
+    assert len(w.mbx.applied) == applied
+    assert [i.record.first_name for i in w.mailbox_items(C)] == ["F2"]
