@@ -62,12 +62,9 @@ def last_day(slots: Iterable[Mapping[str, Any]], now: datetime,
     """The 24 hours ending with the current one: the old tenant-wide ``slots`` plus every mailbox's
     hours; whatever lies outside them is ignored."""
     first = now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=HOURS - 1)
+    old = ({str(s.get("hour")): (s.get("runs", 0), s.get("failed", 0))} for s in slots)
     totals: dict[str, list[int]] = {}
-    for slot in slots:
-        total = totals.setdefault(str(slot.get("hour")), [0, 0])
-        total[0] += int(slot.get("runs", 0))
-        total[1] += int(slot.get("failed", 0))
-    for hours in mailboxes:
+    for hours in (*old, *mailboxes):
         for stamp, (runs, failed) in hours.items():
             total = totals.setdefault(stamp, [0, 0])
             total[0] += int(runs)

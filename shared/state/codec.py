@@ -164,10 +164,10 @@ def encode_status(status: MailboxStatus) -> str:
     run = status.last_run
     return dumps({
         "email": status.email,
-        "export_dates": {t.value: _iso(d) for t, d in status.export_dates.items()},
-        "import_dates": {t.value: _iso(d) for t, d in status.import_dates.items()},
-        "engine_export_dates": {t.value: _iso(d) for t, d in status.engine_export_dates.items()},
-        "engine_import_dates": {t.value: _iso(d) for t, d in status.engine_import_dates.items()},
+        "export_dates": _iso_dates(status.export_dates),
+        "import_dates": _iso_dates(status.import_dates),
+        "engine_export_dates": _iso_dates(status.engine_export_dates),
+        "engine_import_dates": _iso_dates(status.engine_import_dates),
         "warning": status.warning,
         "last_run": None if run is None else {
             "run_id": run.run_id,
@@ -186,13 +186,17 @@ def decode_status(text: str) -> MailboxStatus:
     data = json.loads(text)
     return MailboxStatus(
         email=data["email"],
-        export_dates={RecordType(t): _need_dt(d) for t, d in data["export_dates"].items()},
-        import_dates={RecordType(t): _need_dt(d) for t, d in data["import_dates"].items()},
+        export_dates=_dates(data["export_dates"]),
+        import_dates=_dates(data["import_dates"]),
         warning=data["warning"],
         last_run=_run(data["last_run"]),
         engine_export_dates=_dates(data.get("engine_export_dates")),   # absent: written by an earlier version
         engine_import_dates=_dates(data.get("engine_import_dates")),
     )
+
+
+def _iso_dates(dates: dict[RecordType, datetime]) -> dict[str, str | None]:
+    return {t.value: _iso(d) for t, d in dates.items()}
 
 
 def _dates(data: dict[str, str] | None) -> dict[RecordType, datetime]:

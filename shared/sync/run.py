@@ -539,9 +539,9 @@ async def _reconcile(ctx: TypeContext, outcome: PassOutcome, view: SideView,
     while True:
         page = await ctx.state.list_links(ctx.email, ctx.record_type, cursor, ctx.page_size)
         links = [link for link in page.items if isinstance(link, Link)]
-        unseen = [view.link_id(link) for link in links if view.link_id(link) not in seen]
-        existing = set(seen) & {view.link_id(link) for link in links}
-        existing |= await view.existing(unseen) if unseen else set()
+        ids = [view.link_id(link) for link in links]
+        unseen = [i for i in ids if i not in seen]
+        existing = {i for i in ids if i in seen} | (await view.existing(unseen) if unseen else set())
         missing = [link for link in links if view.link_id(link) not in existing]
         checked, gone = checked + len(links), gone + len(missing)
         pairs = [await view.pair(view.removed(link), None) for link in missing]
