@@ -5,11 +5,12 @@ Fault spec (``POST /_sim/faults``)::
     {"path": <regex searched in the request path>, "method": <optional verb>,
      "status": <HTTP code>, "count": <n, default 1>, "retry_after": <seconds, optional>,
      "delay_ms": <optional>, "drop": <bool, optional: close the connection without answering>,
-     "after": <bool, optional: serve the request first, then delay / drop / replace the answer>}
+     "after": <bool, optional: serve the request first, then delay / drop / replace the answer>,
+     "skip": <n, optional: let the first n matching requests through untouched>}
 
-The next ``count`` matching requests fail that way. ``after`` is a lost answer: the request is applied,
-the client never hears (a stall is ``delay_ms`` beyond the client's timeout). The journal (``GET /_sim/requests``) lists
-every request the simulator served, oldest first.
+The next ``count`` matching requests (after ``skip`` of them) fail that way. ``after`` is a lost answer:
+the request is applied, the client never hears (a stall is ``delay_ms`` beyond the client's timeout).
+The journal (``GET /_sim/requests``) lists every request the simulator served, oldest first.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ class Fault:
     delay_ms: int = 0
     drop: bool = False
     after: bool = False
+    skip: int = 0
 
     def matches(self, method: str, path: str) -> bool:
         return (self.method is None or self.method == method.upper()) and bool(self.path.search(path))
@@ -53,7 +55,8 @@ def parse_fault(spec: Any) -> Fault:
     """Validate a fault spec, raising SpecError naming the bad field."""
     if not isinstance(spec, dict):
         raise SpecError("body: expected a JSON object")
-    unknown = set(spec) - {"path", "method", "status", "count", "retry_after", "delay_ms", "drop", "after"}
+    unknown = set(spec) - {"path", "method", "status", "count", "retry_after", "delay_ms", "drop", "after",
+                        "skip"}
     if unknown:
         raise SpecError(f"{sorted(unknown)[0]}: unknown field")
     try:
@@ -78,9 +81,12 @@ def parse_fault(spec: Any) -> Fault:
     after = spec.get("after", False)
     if not isinstance(after, bool):
         raise SpecError("after: expected true or false")
+    skip = spec.get("skip", 0)
+    if not isinstance(skip, int) or isinstance(skip, bool) or skip < 0:
+        raise SpecError("skip: expected an integer >= 0")
     method = spec.get("method")
     return Fault(pattern, method.upper() if isinstance(method, str) else None, status, count,
-                 retry_after, delay, drop, after)
+                 retry_after, delay, drop, after, skip)
 
 
 class FaultBook:
@@ -99,10 +105,14 @@ class FaultBook:
             self._faults.clear()
 
     def take(self, method: str, path: str) -> Fault | None:
-        """The first fault matching this request, with one use consumed."""
+        """The first fault matching this request, with one use consumed (a fault still skipping lets
+        the request through to the faults after it)."""
         with self._lock:
             for fault in self._faults:
                 if fault.matches(method, path):
+                    if fault.skip > 0:
+                        fault.skip -= 1
+                        continue
                     fault.count -= 1
                     if fault.count <= 0:
                         self._faults.remove(fault)

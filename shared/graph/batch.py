@@ -155,12 +155,19 @@ class BatchRunner:
         logger.info("batch for %s: %d steps answered 504 (outcome unknown); settling them", mailbox, len(lost))
         self.answers_lost += 1
         timed_out = {i: final.pop(i) for i, _ in lost}
-        try:
-            resend = await self._settle(mailbox, lost, final)
-        except AnswerLost:
-            final.update(timed_out)  # the look-up's answer was lost too: report the 504s
-            return []
-        return [i for i, _ in resend]
+        for round_no in range(recovery.LOST_ATTEMPTS + 1):  # the look-up, then as many again as a lost answer
+            if round_no:
+                wait = recovery.backoff(round_no)
+                logger.info("batch for %s: look-up answer lost; looking again after %.1fs (round %d of %d)",
+                            mailbox, wait, round_no, recovery.LOST_ATTEMPTS)
+                await asyncio.sleep(wait)
+            try:
+                resend = await self._settle(mailbox, lost, final)
+            except AnswerLost:
+                continue
+            return [i for i, _ in resend]
+        final.update(timed_out)  # every look-up's answer was lost: report the 504s
+        return []
 
     async def _settle(self, mailbox: str, todo: list[tuple[int, Step]],
                       out: dict[int, Reply]) -> list[tuple[int, Step]]:

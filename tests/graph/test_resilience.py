@@ -187,6 +187,18 @@ async def test_a_batched_create_answered_504_after_it_landed_is_found_not_repeat
     assert len(await listing(gateway, container)) == 2 and created_in_sim(sim) == 2
 
 
+async def test_a_create_answered_504_is_settled_even_when_its_look_up_is_lost(
+        sim: Simulator, gateway: GraphMailboxGateway) -> None:
+    container = await gateway.ensure_container(MAILBOX, RecordType.CONTACT, "R")
+    admin(sim, "POST", "/_sim/faults", {"path": "/contacts$", "method": "POST", "status": 504})  # not applied
+    admin(sim, "POST", "/_sim/faults", {"path": r"\$batch", "method": "POST", "drop": True, "skip": 1,
+                                        "count": 2})  # the next two look-ups
+    results = await gateway.apply(MAILBOX, creates(container, 2))
+    assert all(r.ok for r in results), [r.error for r in results]
+    assert len(await listing(gateway, container)) == 2 and created_in_sim(sim) == 3  # the 504 one, resent
+    assert gateway.batches.answers_lost == 1
+
+
 async def test_a_lost_batch_of_reads_is_resent(sim: Simulator, gateway: GraphMailboxGateway) -> None:
     container = await gateway.ensure_container(MAILBOX, RecordType.CONTACT, "R")
     made = [r.item.id for r in await gateway.apply(MAILBOX, creates(container, 3)) if r.item]

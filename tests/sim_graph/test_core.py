@@ -109,6 +109,14 @@ def test_fault_injection_and_journal(graph: httpx.Client, admin: httpx.Client) -
     assert entries[-1]["mailbox"] == A
 
 
+def test_a_fault_can_skip_its_first_matching_requests(graph: httpx.Client, admin: httpx.Client) -> None:
+    admin.post("/faults", json={"path": "/contacts$", "method": "GET", "status": 503, "skip": 2}).raise_for_status()
+    admin.post("/faults", json={"path": "/contacts$", "method": "GET", "status": 500}).raise_for_status()
+    statuses = [graph.get(user("/contacts")).status_code for _ in range(4)]
+    assert statuses == [500, 200, 503, 200]  # skipping, the first request met the fault after it
+    assert "skip" in admin.post("/faults", json={"path": "x", "status": 500, "skip": -1}).json()["error"]
+
+
 def test_faults_can_be_cleared(graph: httpx.Client, admin: httpx.Client) -> None:
     admin.post("/faults", json={"path": "contacts", "status": 500, "count": 5}).raise_for_status()
     admin.delete("/faults").raise_for_status()
