@@ -14,6 +14,7 @@ routed pass. Here:
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Collection
 
@@ -86,10 +87,24 @@ async def tick(rt: Runtime) -> dict[str, frozenset[RecordType]]:
     return {email: frozenset(types) for email, types in got.items()}
 
 
-async def forget(state: StateStore, email: str) -> None:
-    """A deleted mailbox gets no routed changes: should it be added again, each type that followed
-    the feed lists the ERP in full first (then hands over again), so nothing changed meanwhile is missed."""
+FORGET_PAGE = 100  # routed rows dropped per page when a mailbox is deleted
+
+
+async def forget(state: StateStore, email: str) -> int:
+    """A deleted mailbox gets no routed changes, and the ones waiting for it are dropped: should it be
+    added again, each type that followed the feed lists the ERP in full first (then hands over again),
+    so nothing changed meanwhile is missed. The number of routed rows dropped.
+
+    A feed listing that read the configuration before the deletion may still route a few rows after
+    it; a mailbox added again drops them in its hand-over (:mod:`shared.sync.handover`)."""
     book = await state.get_cursors(email)
     for name, value in sorted(book.values.items()):
         if value == FOLLOWS:
             await state.delete_cursor(email, name)
+    dropped = 0
+    while page := await state.list_mailbox_routed(email, FORGET_PAGE):
+        await state.delete_routed([dataclasses.replace(row, etag=None) for row in page])
+        dropped += len(page)
+    if dropped:
+        logger.info("deleted mailbox: %d routed ERP changes dropped", dropped)
+    return dropped

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from shared.domain.records import RecordType
 from shared.domain.status import LogEntry, LogLevel, RunState
+from shared.ports import RoutedChange
 from tests.functions.conftest import Env, call_http, field_errors
 
 
@@ -77,10 +78,15 @@ async def test_server_and_mailbox_routes(env: Env) -> None:
 
     status, body, _ = await call_http("admin_servers_name", "DELETE", "servers/m365", route=srv)
     assert status == 400 and "mailbox" in field_errors(body)["name"]
+    waiting = [RoutedChange("ann@contoso.com", t, f"id-{i}", "v1") for t in (RecordType.CONTACT, RecordType.TASK)
+               for i in range(120)]  # more than one page of them
+    await env.store.put_routed([*waiting, RoutedChange("bob@contoso.com", RecordType.CONTACT, "id-0", "v1")])
     status, _, _ = await call_http("admin_servers_name_mailboxes_email", "DELETE",
                                    "servers/m365/mailboxes/ann@contoso.com",
                                    route={"name": "m365", "email": "ann@contoso.com"})
     assert status == 204
+    assert await env.store.list_mailbox_routed("ann@contoso.com", 10) == []  # its waiting changes dropped
+    assert len(await env.store.list_mailbox_routed("bob@contoso.com", 10)) == 1  # another mailbox's stay
     status, _, _ = await call_http("admin_servers_name", "DELETE", "servers/m365", route=srv)
     assert status == 204
 
