@@ -198,7 +198,10 @@ class _SessionSlot:
 
 
 class ErpSessionPool:
-    """ERP sessions of this process, reused across runs and logged out at shutdown.
+    """ERP sessions of this process, reused across runs and logged out by :meth:`aclose`.
+
+    The local host (``devhost.serve``) closes its runtime when it stops; the Functions Python worker has
+    no shutdown hook, so in Azure the sessions of a stopped instance expire on Acumatica's idle timeout.
 
     At most ``max_sessions`` (``EXSYNC_ERP_MAX_SESSIONS``) are in use at once: Acumatica's licence
     caps concurrent API sessions, and a session abandoned without a logout holds its slot for about
