@@ -44,7 +44,7 @@ class Sizes:
     mails: int                  # mails pushed one after another
 
 
-FULL = Sizes(export=2000, imported=1000, tenant=(1, 5, 20), fanout=(20, 400), mails=40)
+FULL = Sizes(export=2000, imported=5000, tenant=(1, 5, 20), fanout=(200, 4000), mails=40)
 QUICK = Sizes(export=200, imported=100, tenant=(1, 3), fanout=(3, 60), mails=12)
 
 

@@ -18,7 +18,7 @@ def tenant_slope(by_size: dict[str, Any]) -> dict[str, Any]:
     sizes = sorted(int(n) for n in by_size)
     low, high = sizes[0], sizes[-1]
     slope = (by_size[str(high)]["erp"] - by_size[str(low)]["erp"]) / (high - low) if high > low else None
-    return {"by_mailboxes": by_size, "erp_per_added_mailbox": slope}
+    return {"by_mailboxes": by_size, "erp_per_added_mailbox": None if slope is None else round(slope, 2)}
 
 
 def azurite_version(root: Path) -> str:
