@@ -14,7 +14,6 @@ routed pass. Here:
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from collections.abc import Collection
 
@@ -23,9 +22,9 @@ from shared.domain.records import RecordType
 from shared.errors import ExsyncError
 from shared.ports import ErpGateway, StateStore
 from shared.runtime import Runtime
-from shared.sync.feed import FOLLOWS, FeedRead, read_feed
+from shared.sync.feed import FOLLOWS, FeedRead, drop_routed, read_feed
 from shared.sync.routing import Subscriber
-from shared.sync.run import enabled_types
+from shared.sync.run import ROUTED_PEEK, enabled_types
 
 logger = logging.getLogger(__name__)
 
@@ -87,9 +86,6 @@ async def tick(rt: Runtime) -> dict[str, frozenset[RecordType]]:
     return {email: frozenset(types) for email, types in got.items()}
 
 
-FORGET_PAGE = 100  # routed rows dropped per page when a mailbox is deleted
-
-
 async def forget(state: StateStore, email: str) -> int:
     """A deleted mailbox gets no routed changes, and the ones waiting for it are dropped: should it be
     added again, each type that followed the feed lists the ERP in full first (then hands over again),
@@ -102,9 +98,8 @@ async def forget(state: StateStore, email: str) -> int:
         if value == FOLLOWS:
             await state.delete_cursor(email, name)
     dropped = 0
-    while page := await state.list_mailbox_routed(email, FORGET_PAGE):
-        await state.delete_routed([dataclasses.replace(row, etag=None) for row in page])
-        dropped += len(page)
+    for record_type in RecordType:
+        dropped += await drop_routed(state, email, record_type, ROUTED_PEEK)
     if dropped:
         logger.info("deleted mailbox: %d routed ERP changes dropped", dropped)
     return dropped

@@ -191,3 +191,18 @@ async def read_feed(erp: ErpGateway, state: FeedState, record_type: RecordType,
     logger.info("ERP feed %s: %d change(s) listed, %d routed to %d mailbox(es)%s", record_type, listed,
                 routed, len(mailboxes), " (first listing: watermark set)" if first else "")
     return FeedRead(record_type, listed, routed, frozenset(mailboxes), first)
+
+
+async def drop_routed(store: FeedStore, mailbox: str, record_type: RecordType, page: int) -> int:
+    """Remove the changes routed to ``mailbox`` for the type as they stand, ``page`` at a time (a row
+    routed again since it was listed keeps its newer version); the number of rows listed."""
+    after: str | None = None
+    dropped = 0
+    while True:
+        rows = await store.list_routed(mailbox, record_type, page, after)
+        if rows:
+            await store.delete_routed(rows)
+            dropped += len(rows)
+        if len(rows) < page:
+            return dropped
+        after = rows[-1].erp_id

@@ -414,14 +414,7 @@ async def _own_listing(ctx: TypeContext, view: SideView, start: handover.Start, 
 async def _drop_routed(ctx: TypeContext) -> None:
     """Remove the type's routed changes as they stand (a row routed again since keeps its newer
     version): the own listing that begins now sees every change they name."""
-    after: str | None = None
-    while True:
-        rows = await ctx.state.list_routed(ctx.email, ctx.record_type, ROUTED_PEEK, after)
-        if rows:
-            await ctx.state.delete_routed(rows)
-        if len(rows) < ROUTED_PEEK:
-            return
-        after = rows[-1].erp_id
+    await feed.drop_routed(ctx.state, ctx.email, ctx.record_type, ROUTED_PEEK)
 
 
 async def _routed_pass(ctx: TypeContext, progress: Callable[[str, int], None] | None) -> PassOutcome:
